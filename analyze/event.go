@@ -1,0 +1,80 @@
+package analyze
+
+import (
+	"net/netip"
+	"time"
+)
+
+// FrameRef names one frame of one input file, as Wireshark numbers it.
+type FrameRef struct {
+	File  string `json:"file"`
+	Frame int64  `json:"frame"`
+}
+
+// EventKind is what happened on the wire, as far as NSPI session accounting
+// cares.
+type EventKind uint8
+
+const (
+	// EvBind is an NspiBind call (request, and its response or fault if any).
+	EvBind EventKind = iota + 1
+	// EvUnbind is an NspiUnbind call.
+	EvUnbind
+	// EvCall is any other NSPI call (opnum 2..20); Handle is the session it uses.
+	EvCall
+	// EvConnEnd is the end of a TCP connection that carried NSPI traffic.
+	EvConnEnd
+)
+
+// Event is one input to the analyzer. Events arrive in capture order (the time
+// and frame of the request, or of the connection end).
+type Event struct {
+	Kind EventKind
+	Time time.Time
+	// Frame is the first frame of the request (for EvConnEnd: the frame that
+	// ended the connection, or the last frame of it at end of capture).
+	Frame FrameRef
+	// ReplyFrame is the first frame of the response or fault; zero Frame if
+	// the call was not answered in the capture.
+	ReplyFrame FrameRef
+	ReplyTime  time.Time
+	Answered   bool
+
+	// ConnID identifies the TCP connection (unique within one run).
+	ConnID uint64
+	Client netip.AddrPort
+	Server netip.AddrPort
+
+	// User is DOMAIN\user of the security context that carried the call, or
+	// "" when none is known. Compare case-insensitively.
+	User string
+	// Auth is "none", "ntlmssp", "kerberos", "netlogon" or "unknown".
+	Auth string
+	// Anonymous: no authentication at all, or NTLM anonymous (empty user),
+	// or NspiBind with fAnonymousLogin.
+	Anonymous bool
+	// AuthLevel is "none", "connect", "call", "packet", "integrity" or "privacy".
+	AuthLevel string
+
+	Opnum uint16
+	Op    string
+
+	// Sealed: the stub was encrypted; Status is then unknown.
+	Sealed bool
+	// HasStatus and Status: the return value of the call (last 4 bytes of the
+	// response stub).
+	HasStatus bool
+	Status    uint32
+	// HasFault and Fault: a fault PDU answered the call.
+	HasFault bool
+	Fault    uint32
+
+	// Handle is the NSPI context handle: for EvBind the handle returned by the
+	// server, for EvUnbind and EvCall the handle in the request. HasHandle is
+	// false when the stub could not be decoded (sealed, truncated).
+	HasHandle bool
+	Handle    [20]byte
+
+	// EndHow is set for EvConnEnd: "fin", "rst", "end_of_capture", "evicted".
+	EndHow string
+}

@@ -1,0 +1,256 @@
+package analyze
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Schema is the value of Report.Schema. It changes when a name in the JSON
+// document changes meaning or disappears; new names may be added without a
+// change.
+const Schema = "nspicap/report/v1"
+
+// DefaultLimit is the default of Windows Server 2008 and later for the
+// registry value "NSPI max sessions per user" (KB949469).
+const DefaultLimit = 50
+
+// Severities of a Finding, most severe first.
+const (
+	SevError   = "error"
+	SevWarning = "warning"
+	SevInfo    = "info"
+)
+
+// Finding kinds. The names are stable: scripts and --fail-on use them.
+const (
+	// KindSessionLimit: authenticated NspiBind refused with
+	// MAPI_E_LOGON_FAILED because the user held (about) the per-user limit.
+	KindSessionLimit = "session_limit"
+	// KindLogonFailed: NspiBind refused with MAPI_E_LOGON_FAILED for another
+	// cause (Finding.Cause is "anonymous" or "other").
+	KindLogonFailed = "logon_failed"
+	// KindLeak: sessions bound and never unbound accumulate.
+	KindLeak = "leak"
+	// KindBindFailed: NspiBind answered with a fault or a status other than
+	// success and MAPI_E_LOGON_FAILED.
+	KindBindFailed = "bind_failed"
+	// KindUnbindFailed: NspiUnbind of a known session answered with a fault
+	// or with UnbindFailure (2).
+	KindUnbindFailed = "unbind_failed"
+	// KindUnbindUnknownHandle: NspiUnbind of a handle that is not open in
+	// the capture (bound before it began, or already ended).
+	KindUnbindUnknownHandle = "unbind_unknown_handle"
+	// KindCallUnknownHandle: NSPI calls on handles the capture never saw
+	// bound (sessions that predate the capture) or that had already ended.
+	KindCallUnknownHandle = "call_unknown_handle"
+	// KindUnansweredCall: NSPI calls without a response or fault.
+	KindUnansweredCall = "unanswered_call"
+	// KindSealedCalls: NSPI calls whose stub was encrypted and not decrypted.
+	KindSealedCalls = "sealed_calls"
+)
+
+// Causes of a refused NspiBind (Refusal.Cause and Finding.Cause).
+const (
+	CauseAnonymous    = "anonymous"
+	CauseSessionLimit = "session_limit"
+	CauseOther        = "other"
+)
+
+// Session ends (Session.End).
+const (
+	EndUnbind           = "unbind"
+	EndConnectionClosed = "connection_closed"
+	EndOpenAtEnd        = "open_at_end"
+)
+
+// NullString is a string that is encoded in JSON as null when it is empty.
+type NullString string
+
+// MarshalJSON implements json.Marshaler.
+func (s NullString) MarshalJSON() ([]byte, error) {
+	if s == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(s))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *NullString) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*s = ""
+		return nil
+	}
+	var v string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = NullString(v)
+	return nil
+}
+
+// Input describes one capture file that fed the analyzer. The caller fills
+// it in and passes it to Analyzer.Report.
+type Input struct {
+	Path      string    `json:"path"`
+	Format    string    `json:"format"`
+	Packets   int64     `json:"packets"`
+	FirstTime time.Time `json:"first_time"`
+	LastTime  time.Time `json:"last_time"`
+	Warnings  []string  `json:"warnings"`
+}
+
+// Counters are the per-row numbers of the report. Calls are attributed to the
+// session they used (its user and client) when the session is known, and to
+// the identity and client of the call otherwise.
+type Counters struct {
+	// Binds counts NspiBind calls, whatever their outcome.
+	Binds int `json:"binds"`
+	// BindsOK counts NspiBind answered with status 0.
+	BindsOK int `json:"binds_ok"`
+	// BindsLogonFailed counts NspiBind answered MAPI_E_LOGON_FAILED.
+	BindsLogonFailed int `json:"binds_logon_failed"`
+	// BindsFailedOther counts NspiBind answered with a fault or another
+	// status.
+	BindsFailedOther int `json:"binds_failed_other"`
+	// BindsUnknown counts NspiBind whose outcome is unknown (unanswered, or
+	// sealed and not decrypted).
+	BindsUnknown int `json:"binds_unknown"`
+	// Unbinds counts NspiUnbind calls, whatever their outcome.
+	Unbinds int `json:"unbinds"`
+	// OtherCalls counts the other NSPI calls (opnums 2..20).
+	OtherCalls int `json:"other_calls"`
+	// OpenAtEnd counts sessions still open at the end of the capture.
+	OpenAtEnd int `json:"open_at_end"`
+	// ClosedWithoutUnbind counts sessions that ended with their TCP
+	// connections, without NspiUnbind.
+	ClosedWithoutUnbind int `json:"closed_without_unbind"`
+	// PeakConcurrent is the highest number of sessions held at once.
+	PeakConcurrent int `json:"peak_concurrent"`
+}
+
+// UserRow holds the counters of one user on one server.
+type UserRow struct {
+	Server string `json:"server"`
+	// User is the identity that carried the binds; null for binds that
+	// carried none (anonymous).
+	User NullString `json:"user"`
+	Counters
+}
+
+// ClientRow holds the counters of one client IP on one server.
+type ClientRow struct {
+	Server string `json:"server"`
+	Client string `json:"client"`
+	Counters
+}
+
+// Session is one NSPI session: an NspiBind answered with status 0 and a
+// non-zero context handle, keyed by (server IP, handle).
+type Session struct {
+	// Server is the server IP; ServerPort its TCP port.
+	Server     string `json:"server"`
+	ServerPort uint16 `json:"server_port"`
+	// Client is the client ip:port of the connection that carried the bind.
+	Client string `json:"client"`
+	// User is the identity that carried the bind, null for none.
+	User NullString `json:"user"`
+	// Auth is the authentication of the bind: none, ntlmssp, kerberos, ...
+	Auth string `json:"auth"`
+	// Handle is the 20-byte context handle in hex (40 digits).
+	Handle    string    `json:"handle"`
+	BindFrame FrameRef  `json:"bind_frame"`
+	BindTime  time.Time `json:"bind_time"`
+	// End is unbind, connection_closed or open_at_end.
+	End string `json:"end"`
+	// EndFrame: the NspiUnbind request, or the frame that ended the last
+	// connection that used the handle; null when open at end.
+	EndFrame *FrameRef  `json:"end_frame"`
+	EndTime  *time.Time `json:"end_time"`
+	// UnbindStatus says how the NspiUnbind that ended the session was
+	// answered: "ok" (1), "failed" (2 or another status), "unanswered" or
+	// "unknown" (sealed); empty unless End is unbind.
+	UnbindStatus string `json:"unbind_status,omitempty"`
+	// Calls counts the other NSPI calls made on the handle.
+	Calls int `json:"calls"`
+}
+
+// Refusal is one NspiBind refused with MAPI_E_LOGON_FAILED (0x80040111).
+type Refusal struct {
+	Server string     `json:"server"`
+	Client string     `json:"client"`
+	User   NullString `json:"user"`
+	Auth   string     `json:"auth"`
+	// Anonymous: the bind carried no identity.
+	Anonymous bool `json:"anonymous"`
+	// Frame is the request, ReplyFrame the answer that carried the status.
+	Frame      FrameRef  `json:"frame"`
+	ReplyFrame FrameRef  `json:"reply_frame"`
+	Time       time.Time `json:"time"`
+	// Ordinal is the 1-based rank of this NspiBind among the user's binds on
+	// that server.
+	Ordinal int `json:"ordinal"`
+	// Held is the number of sessions seen bound that the user held on the
+	// server at that moment; HeldBeforeCapture the number of sessions it
+	// was using that were bound before the capture began (a lower bound).
+	Held              int `json:"held"`
+	HeldBeforeCapture int `json:"held_before_capture"`
+	// Cause is anonymous, session_limit or other.
+	Cause string `json:"cause"`
+}
+
+// Finding is one problem or remark, with the frames that prove it.
+type Finding struct {
+	Kind     string     `json:"kind"`
+	Severity string     `json:"severity"`
+	Server   NullString `json:"server"`
+	User     NullString `json:"user"`
+	Client   NullString `json:"client"`
+	// Frames are the evidence: at most the first 10 and the last of Count.
+	Frames []FrameRef `json:"frames"`
+	// Count is the number of events behind the finding.
+	Count   int    `json:"count"`
+	Message string `json:"message"`
+	// Cause is set for logon_failed and session_limit.
+	Cause string `json:"cause,omitempty"`
+	// RatePerHour and LimitAt are set for leak: the growth of the sessions
+	// never unbound, and when the limit would be reached at that rate.
+	RatePerHour float64    `json:"rate_per_hour,omitempty"`
+	LimitAt     *time.Time `json:"limit_at,omitempty"`
+
+	seq int // first evidence, for sorting
+}
+
+// Anomaly is a decoding or capture problem counted by the pipeline.
+type Anomaly struct {
+	Kind    string `json:"kind"`
+	Count   int64  `json:"count"`
+	Message string `json:"message"`
+}
+
+// Report is the result of an analysis: the one document that every output
+// format renders. All lists are sorted and never nil.
+type Report struct {
+	Schema  string `json:"schema"`
+	Version string `json:"version"`
+	// Verdict is the answer in plain sentences, most important first.
+	Verdict   []string    `json:"verdict"`
+	Inputs    []Input     `json:"inputs"`
+	Limit     int         `json:"limit"`
+	Totals    Counters    `json:"totals"`
+	Users     []UserRow   `json:"users"`
+	Clients   []ClientRow `json:"clients"`
+	Sessions  []Session   `json:"sessions"`
+	Refusals  []Refusal   `json:"refusals"`
+	Findings  []Finding   `json:"findings"`
+	Anomalies []Anomaly   `json:"anomalies"`
+}
+
+// HasKind reports whether a finding of that kind is in the report.
+func (r *Report) HasKind(kind string) bool {
+	for i := range r.Findings {
+		if r.Findings[i].Kind == kind {
+			return true
+		}
+	}
+	return false
+}

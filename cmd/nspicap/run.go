@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/nspicap/nspicap/analyze"
+	"github.com/nspicap/nspicap/internal/pipeline"
+	"github.com/nspicap/nspicap/internal/report"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitInput    = 1 // an input could not be read
+	exitUsage    = 2
+	exitFindings = 3 // --fail-on named a kind that was found
+)
+
+const usageText = `nspicap reads packet captures and explains why MAPI clients fail to log on.
+
+Usage:
+  nspicap analyze [flags] FILE...   NSPI sessions, leaks and refused logons (the report)
+  nspicap sessions [flags] FILE...  every NSPI session with its frames
+  nspicap calls [flags] FILE...     every DCE/RPC call
+  nspicap version                   print the version
+
+FILE is a pcap or pcapng capture, optionally gzip-compressed; several files are
+read as one capture in time order (a dumpcap ring buffer); "-" reads standard
+input. Run "nspicap COMMAND -h" for a command's flags.
+`
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	var code int
+	var err error
+	switch cmd {
+	case "analyze":
+		code, err = runAnalyze(ctx, rest, stdin, stdout, stderr)
+	case "sessions":
+		code, err = runSessions(ctx, rest, stdin, stdout, stderr)
+	case "calls":
+		code, err = runCalls(ctx, rest, stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "nspicap %s\n", version)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "nspicap: unknown command %q\n\n%s", cmd, usageText)
+		return exitUsage
+	}
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "nspicap %s: %v\n", cmd, err)
+			return exitUsage
+		}
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "nspicap %s: %v\n", cmd, err)
+		if code == exitOK {
+			code = exitInput
+		}
+	}
+	return code
+}
+
+// newFlags returns a flag set for a command, with -h printing its flags and
+// an example.
+func newFlags(name, synopsis, example string, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: nspicap %s [flags] FILE...\n\n%s\n\nFlags:\n%s\nExample:\n  %s\n", name, synopsis, fs.FlagUsages(), example)
+	}
+	return fs
+}
+
+func parse(fs *pflag.FlagSet, args []string) ([]string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil, err
+		}
+		return nil, &usageError{err.Error()}
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		return nil, &usageError{"no capture file given (see -h)"}
+	}
+	return files, nil
+}
+
+func checkFormat(f string, allowed ...string) error {
+	for _, a := range allowed {
+		if f == a {
+			return nil
+		}
+	}
+	return &usageError{fmt.Sprintf("--format %q: want %s", f, strings.Join(allowed, ", "))}
+}
+
+// reportInputs prints input problems to stderr, one line each, and says
+// whether any input was unreadable.
+func reportInputs(res *pipeline.Result, stderr io.Writer) (unreadable bool) {
+	for _, in := range res.Inputs {
+		if in.Err != nil {
+			fmt.Fprintf(stderr, "nspicap: %v\n", in.Err)
+			unreadable = true
+		}
+		for _, w := range in.Warnings {
+			fmt.Fprintf(stderr, "nspicap: warning: %s: %s\n", in.Path, w)
+		}
+	}
+	return unreadable
+}
+
+// inputs converts what the capture layer says of each file for the report.
+func inputs(res *pipeline.Result) []analyze.Input {
+	var out []analyze.Input
+	for _, in := range res.Inputs {
+		ai := analyze.Input{Path: in.Path, Format: in.Format, Packets: in.Packets, FirstTime: in.First, LastTime: in.Last, Warnings: in.Warnings}
+		if in.Err != nil {
+			ai.Warnings = append(append([]string(nil), ai.Warnings...), "unreadable: "+in.Err.Error())
+		}
+		out = append(out, ai)
+	}
+	return out
+}
+
+// callSink writes every call.
+type callSink struct {
+	cw  *report.CallWriter
+	err error
+}
+
+func (s *callSink) Call(c *pipeline.Call) {
+	if s.err == nil {
+		s.err = s.cw.Write(&c.Row, c.Time)
+	}
+}
+
+func (s *callSink) ConnEnd(*analyze.Event) {}
+
+func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	fs := newFlags("calls", "List every DCE/RPC call: interface, operation, user, return value, frames.",
+		"nspicap calls --format jsonl trace.pcapng | jq 'select(.op == \"NspiBind\")'", stderr)
+	format := fs.StringP("format", "f", "table", "output format: table, csv or jsonl (one JSON object per line, streamed)")
+	files, err := parse(fs, args)
+	if err != nil {
+		return exitUsage, err
+	}
+	if err := checkFormat(*format, report.CallFormats...); err != nil {
+		return exitUsage, err
+	}
+	cw, err := report.NewCallWriter(stdout, *format, len(files) > 1)
+	if err != nil {
+		return exitUsage, &usageError{err.Error()}
+	}
+	sink := &callSink{cw: cw}
+	res := pipeline.Run(files, pipeline.Options{Stdin: stdin}, sink)
+	if err := cw.Close(); err != nil && sink.err == nil {
+		sink.err = err
+	}
+	printAnomalies(&res, stderr)
+	if reportInputs(&res, stderr) {
+		return exitInput, nil
+	}
+	if sink.err != nil {
+		return exitInput, fmt.Errorf("writing output: %v", sink.err)
+	}
+	return exitOK, nil
+}
+
+func printAnomalies(res *pipeline.Result, stderr io.Writer) {
+	for _, a := range res.Anomalies {
+		fmt.Fprintf(stderr, "nspicap: note: %s x%d (first at %s#%d: %s)\n", a.Kind, a.Count, a.First.File, a.First.Frame, a.Example)
+	}
+}

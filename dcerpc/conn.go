@@ -1,0 +1,476 @@
+package dcerpc
+
+import (
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/nspicap/nspicap/ntlmssp"
+)
+
+// Pos says where bytes came from: input file index, 1-based frame number in
+// that file, and capture time. It has the same shape as the capture layer's
+// position so that the two convert directly.
+type Pos struct {
+	File  int
+	Frame int64
+	Time  time.Time
+}
+
+// Dir is a direction on the connection: 0 client to server, 1 server to client.
+type Dir uint8
+
+const (
+	ClientToServer Dir = 0
+	ServerToClient Dir = 1
+)
+
+// Limits cap what one connection may hold in memory.
+type Limits struct {
+	// MaxCallBytes caps the stub bytes kept per call and direction; the
+	// rest is counted and dropped (the last 4 bytes are always kept, since
+	// they carry the return value).
+	MaxCallBytes int
+	// MaxOpenCalls caps calls awaiting an answer, and calls in reassembly.
+	MaxOpenCalls int
+	// DetectBytes is how far into a connection that did not start in the
+	// capture nspicap looks for a DCE/RPC header before giving up on it.
+	DetectBytes int
+}
+
+// DefaultLimits are the limits used when a field of Limits is zero.
+var DefaultLimits = Limits{MaxCallBytes: 4 << 20, MaxOpenCalls: 4096, DetectBytes: 8 << 10}
+
+// ConnMeta identifies the connection a call travelled on.
+type ConnMeta struct {
+	ID     uint64
+	Client netip.AddrPort
+	Server netip.AddrPort
+	// FromStart: the connection's first bytes are in the capture (its SYN
+	// was seen), so the client and server roles are known.
+	FromStart bool
+}
+
+// Security is the security context that carried a call.
+type Security struct {
+	AuthType  uint8
+	Level     uint8
+	ContextID uint32
+	Mech      ntlmssp.Mechanism
+	// User is DOMAIN\user from an NTLM AUTHENTICATE; "" when unknown.
+	User string
+	// Anonymous: NTLM anonymous logon.
+	Anonymous bool
+	// Authenticated: an auth trailer was present.
+	Authenticated bool
+}
+
+// AuthName returns "none", "ntlmssp", "kerberos", "netlogon" or "unknown".
+func (s *Security) AuthName() string {
+	if !s.Authenticated {
+		return "none"
+	}
+	switch s.AuthType {
+	case AuthNTLMSSP:
+		return "ntlmssp"
+	case AuthKerberos:
+		return "kerberos"
+	case AuthNetlogon:
+		return "netlogon"
+	case AuthSPNEGO:
+		if s.Mech != ntlmssp.MechUnknown {
+			return s.Mech.String()
+		}
+	}
+	return "unknown"
+}
+
+// Message is one direction of a call: the request or the response, with its
+// fragments reassembled.
+type Message struct {
+	// Pos is the frame of the first byte of the first fragment; LastPos the
+	// frame of the last byte of the last fragment.
+	Pos, LastPos Pos
+	// Stub holds the reassembled stub, at most Limits.MaxCallBytes of it.
+	Stub []byte
+	// Len is the full stub length, Tail its last 4 bytes (valid when Len >= 4).
+	Len  int
+	Tail [4]byte
+	// Frags counts fragments. Complete is false when the last fragment was
+	// never seen (the connection ended or a new call took the call_id).
+	Frags        int
+	Complete     bool
+	Truncated    bool
+	LittleEndian bool
+	// Sealed: the stub is encrypted (auth level privacy).
+	Sealed bool
+	Auth   AuthTrailer
+}
+
+// Fault is a fault PDU that answered a call.
+type Fault struct {
+	Pos    Pos
+	Status uint32
+}
+
+// Call is a request with its response or fault, or alone when none came.
+type Call struct {
+	Conn      *ConnMeta
+	CallID    uint32
+	ContextID uint16
+	Opnum     uint16
+	// Iface is the abstract syntax of the presentation context; IfaceKnown
+	// is false when the bind was not in the capture.
+	Iface      SyntaxID
+	IfaceKnown bool
+	Request    *Message
+	Response   *Message
+	Fault      *Fault
+	Sec        Security
+}
+
+// Sealed reports whether either stub is encrypted.
+func (c *Call) Sealed() bool {
+	return c.Request != nil && c.Request.Sealed || c.Response != nil && c.Response.Sealed
+}
+
+// Anomaly is something wrong or unusual in the byte stream, with a stable
+// short kind name.
+type Anomaly struct {
+	Kind   string
+	Conn   *ConnMeta
+	Pos    Pos
+	Detail string
+}
+
+// Handler receives the results of a connection. Calls arrive when their
+// outcome is known: at the response or fault, or at Close for unanswered ones.
+type Handler interface {
+	Call(c *Call)
+	Anomaly(a Anomaly)
+}
+
+type mark struct {
+	off int64
+	pos Pos
+}
+
+type dirState struct {
+	buf      []byte
+	base     int64 // stream offset of buf[0]
+	marks    []mark
+	skip     int   // bytes to drop before the next header (exact resync)
+	scanning bool  // looking for a header after losing sync
+	seen     int64 // bytes seen in this direction
+}
+
+type pending struct {
+	ctx   []ContextElem
+	alter bool
+}
+
+type secCtx struct {
+	Security
+}
+
+// Conn turns the two byte streams of one TCP connection into DCE/RPC calls.
+type Conn struct {
+	Meta    ConnMeta
+	h       Handler
+	lim     Limits
+	state   uint8 // 0 undecided, 1 DCE/RPC, 2 not DCE/RPC
+	swapped bool
+	dirs    [2]dirState
+
+	contexts map[uint16]SyntaxID
+	binds    map[uint32]pending
+	sec      map[uint32]*secCtx
+	lastSec  *secCtx
+	// inflight: requests in reassembly (by call_id); waiting: requests
+	// complete and awaiting a response; responses: responses in reassembly.
+	inflight  map[uint32]*Call
+	waiting   map[uint32]*Call
+	responses map[uint32]*Message
+	closed    bool
+}
+
+const (
+	stateUndecided = 0
+	stateRPC       = 1
+	stateNotRPC    = 2
+)
+
+// NewConn returns a connection parser. Calls and anomalies go to h.
+func NewConn(meta ConnMeta, h Handler, lim Limits) *Conn {
+	if lim.MaxCallBytes <= 0 {
+		lim.MaxCallBytes = DefaultLimits.MaxCallBytes
+	}
+	if lim.MaxOpenCalls <= 0 {
+		lim.MaxOpenCalls = DefaultLimits.MaxOpenCalls
+	}
+	if lim.DetectBytes <= 0 {
+		lim.DetectBytes = DefaultLimits.DetectBytes
+	}
+	return &Conn{Meta: meta, h: h, lim: lim}
+}
+
+// IsRPC reports whether the connection was recognised as DCE/RPC.
+func (c *Conn) IsRPC() bool { return c.state == stateRPC }
+
+func (c *Conn) anomaly(kind string, pos Pos, detail string) {
+	c.h.Anomaly(Anomaly{Kind: kind, Conn: &c.Meta, Pos: pos, Detail: detail})
+}
+
+// Feed gives the parser in-order bytes of one direction; b is borrowed for the
+// call. It returns false once the connection is known not to be DCE/RPC.
+func (c *Conn) Feed(dir Dir, pos Pos, b []byte) bool {
+	if c.state == stateNotRPC || c.closed {
+		return c.state != stateNotRPC
+	}
+	if c.swapped {
+		dir ^= 1
+	}
+	d := &c.dirs[dir]
+	d.seen += int64(len(b))
+	if d.skip > 0 {
+		n := min(d.skip, len(b))
+		d.skip -= n
+		d.base += int64(n)
+		b = b[n:]
+	}
+	if len(b) == 0 {
+		return true
+	}
+	d.marks = append(d.marks, mark{off: d.base + int64(len(d.buf)), pos: pos})
+	d.buf = append(d.buf, b...)
+	c.drain(dir)
+	return c.state != stateNotRPC
+}
+
+// posAt returns the position of the byte at stream offset off.
+func (d *dirState) posAt(off int64) Pos {
+	i := sort.Search(len(d.marks), func(i int) bool { return d.marks[i].off > off })
+	if i == 0 {
+		if len(d.marks) > 0 {
+			return d.marks[0].pos
+		}
+		return Pos{}
+	}
+	return d.marks[i-1].pos
+}
+
+// consume drops n bytes from the front of the buffer.
+func (d *dirState) consume(n int) {
+	d.base += int64(n)
+	rest := copy(d.buf, d.buf[n:])
+	d.buf = d.buf[:rest]
+	// keep the last mark at or before base
+	i := sort.Search(len(d.marks), func(i int) bool { return d.marks[i].off > d.base })
+	if i > 1 {
+		k := copy(d.marks, d.marks[i-1:])
+		d.marks = d.marks[:k]
+	}
+	if len(d.buf) == 0 && cap(d.buf) > 256<<10 {
+		d.buf = nil // do not hold on to a large buffer
+	}
+}
+
+// plausibleAt applies the header checks of notes §1.11 at b[o:], with the
+// chain check: the next header must also pass, or the PDU must end exactly at
+// the end of the data. more reports that the answer needs more bytes.
+func plausibleAt(b []byte, o int) (ok, more bool) {
+	if len(b)-o < HeaderLen {
+		return false, true
+	}
+	h, err := ParseHeader(b[o:])
+	if err != nil {
+		return false, false
+	}
+	if int(h.FragLen) > len(b)-o {
+		return false, true
+	}
+	if h.AuthLen > 0 && (h.PType == PTypeRequest || h.PType == PTypeResponse) {
+		t := o + int(h.FragLen) - int(h.AuthLen) - secTrailerLen
+		at, al := b[t], b[t+1]
+		if !(at == AuthSPNEGO || at == AuthNTLMSSP || at == AuthSchannel || at == AuthKerberos || at == AuthNetlogon || at == 1) || al < 1 || al > 6 {
+			return false, false
+		}
+	}
+	next := o + int(h.FragLen)
+	if next == len(b) {
+		return true, false
+	}
+	if next+HeaderLen > len(b) {
+		return false, true
+	}
+	_, err = ParseHeader(b[next:])
+	return err == nil, false
+}
+
+func (c *Conn) drain(dir Dir) {
+	d := &c.dirs[dir]
+	for {
+		if c.state == stateNotRPC {
+			d.buf = nil
+			d.marks = nil
+			return
+		}
+		if d.scanning || (c.state == stateUndecided && len(d.buf) >= HeaderLen && !headerOK(d.buf)) {
+			if c.state == stateUndecided && c.Meta.FromStart && d.base == 0 && !d.scanning {
+				// The connection's first bytes are here and are not a
+				// DCE/RPC header: this is another protocol.
+				c.state = stateNotRPC
+				continue
+			}
+			d.scanning = true
+			found, wait := -1, -1
+			for o := 0; o < len(d.buf); o++ {
+				if d.buf[o] != 5 {
+					continue
+				}
+				ok, more := plausibleAt(d.buf, o)
+				if ok {
+					found = o
+					break
+				}
+				if more {
+					wait = o
+					break
+				}
+			}
+			if found < 0 {
+				if c.state == stateUndecided && d.seen >= int64(c.lim.DetectBytes) {
+					c.state = stateNotRPC
+					continue
+				}
+				if wait < 0 {
+					wait = len(d.buf)
+				}
+				d.consume(wait)
+				return
+			}
+			if found > 0 && c.state == stateRPC {
+				c.anomaly("resync", d.posAt(d.base+int64(found)), "skipped "+itoa(found)+" bytes to the next plausible PDU header")
+			}
+			d.consume(found)
+			d.scanning = false
+		}
+		if len(d.buf) < HeaderLen {
+			return
+		}
+		h, err := ParseHeader(d.buf)
+		if err != nil {
+			if c.state == stateRPC {
+				c.anomaly("bad_header", d.posAt(d.base), err.Error())
+			}
+			d.scanning = true
+			continue
+		}
+		if len(d.buf) < int(h.FragLen) {
+			return
+		}
+		if c.state == stateUndecided {
+			c.state = stateRPC
+			if c.decideRoles(dir, h.PType) {
+				// the bytes belong to the other direction's slot
+				c.dirs[0], c.dirs[1] = c.dirs[1], c.dirs[0]
+				dir ^= 1
+				d = &c.dirs[dir]
+			}
+		}
+		n := int(h.FragLen)
+		start, last := d.posAt(d.base), d.posAt(d.base+int64(n)-1)
+		c.pdu(dir, d.buf[:n], start, last)
+		d.consume(n)
+	}
+}
+
+func headerOK(b []byte) bool {
+	_, err := ParseHeader(b)
+	return err == nil
+}
+
+// decideRoles swaps client and server when the first PDU shows that the guess
+// made without a SYN was wrong.
+func (c *Conn) decideRoles(dir Dir, ptype uint8) bool {
+	if c.Meta.FromStart {
+		return false
+	}
+	fromClient := ptype == PTypeRequest || ptype == PTypeBind || ptype == PTypeAlter || ptype == PTypeAuth3
+	fromServer := ptype == PTypeResponse || ptype == PTypeFault || ptype == PTypeBindAck || ptype == PTypeAlterResp || ptype == PTypeBindNak
+	if dir == ClientToServer && fromServer || dir == ServerToClient && fromClient {
+		c.swapped = true
+		c.Meta.Client, c.Meta.Server = c.Meta.Server, c.Meta.Client
+		return true
+	}
+	return false
+}
+
+// Gap says that n bytes of dir were lost (n < 0: unknown).
+func (c *Conn) Gap(dir Dir, pos Pos, n int) {
+	if c.state == stateNotRPC || c.closed {
+		return
+	}
+	if c.swapped {
+		dir ^= 1
+	}
+	d := &c.dirs[dir]
+	if c.state == stateUndecided {
+		d.buf = d.buf[:0]
+		d.marks = d.marks[:0]
+		d.scanning = true
+		return
+	}
+	c.anomaly("gap", pos, gapDetail(n))
+	if n >= 0 && len(d.buf) >= HeaderLen && !d.scanning {
+		if h, err := ParseHeader(d.buf); err == nil && int(h.FragLen) > len(d.buf) {
+			// The lost bytes may lie inside the PDU we are assembling;
+			// then the stream is header-aligned again after its end.
+			if rest := int(h.FragLen) - len(d.buf) - n; rest >= 0 {
+				c.anomaly("lost_pdu", d.posAt(d.base), PTypeName(h.PType)+" fragment cut by a gap")
+				d.base += int64(len(d.buf)) + int64(n)
+				d.buf = d.buf[:0]
+				d.marks = d.marks[:0]
+				d.skip = rest
+				return
+			}
+		}
+	}
+	d.base += int64(len(d.buf))
+	if n > 0 {
+		d.base += int64(n)
+	}
+	d.buf = d.buf[:0]
+	d.marks = d.marks[:0]
+	d.skip = 0
+	d.scanning = true
+}
+
+func gapDetail(n int) string {
+	if n < 0 {
+		return "bytes of unknown length were not captured"
+	}
+	return itoa(n) + " bytes were not captured"
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,31 @@
+// Package dcerpc reads connection-oriented DCE/RPC (ncacn_ip_tcp) from the
+// two reassembled byte streams of a TCP connection and turns them into calls:
+// a request paired with its response or fault, with the interface, the
+// security context and the frames that carried it.
+//
+// It implements, from The Open Group C706 chapter 12 and MS-RPCE 2.2.2:
+//   - the common header (C706 12.6.3.1) with its checks, and every PDU type
+//     valid on a stream (12.6.4; MS-RPCE 2.2.2.10 rpc_auth_3);
+//   - the packed data representation (C706 14.1): little- and big-endian
+//     integers in headers and stubs;
+//   - bind, bind_ack, bind_nak, alter_context and alter_context_resp with
+//     positional results (C706 12.6.4.3-12.6.4.8), giving each presentation
+//     context id its abstract syntax;
+//   - request, response and fault (12.6.4.9-12.6.4.10), fragments
+//     reassembled per call_id (12.6.3.7), paired by call_id among requests,
+//     responses and faults only (call_ids repeat across PDU types);
+//   - the auth verifier (MS-RPCE 2.2.2.11): sec_trailer, auth_pad_length
+//     stripped from the stub, privacy-level stubs flagged as sealed and never
+//     decoded;
+//   - recognition by content on any port, and resynchronisation after a gap
+//     or at a capture's mid-connection start by the header and chain checks
+//     of protocol-notes §1.11.
+//
+// Ownership: Conn.Feed borrows its bytes for the call; Conn keeps a copy of
+// incomplete PDUs only. Message.Stub is owned by the Message. Memory per
+// connection is bounded by Limits (stub bytes per call, open calls) and by
+// frag_length (at most 65535 bytes buffered per direction).
+//
+// Adding an interface: add its UUID and operation names to ifaces.go, then a
+// decoder package shaped like nspi that takes a *Call.
+package dcerpc

@@ -1,0 +1,520 @@
+package capture
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// maxRecord is the largest packet record accepted (libpcap's
+// MAXIMUM_SNAPLEN). A longer record stops the file with a warning.
+const maxRecord = 262144
+
+// maxBlock is the largest non-packet pcapng block accepted.
+const maxBlock = 16 << 20
+
+// bufSize is the read buffer per input. pcapgo wraps its reader in a
+// bufio.Reader of the default size unless it already is one at least that
+// large; handing it ours lets us see how far it has read.
+const bufSize = maxRecord + 80<<10
+
+// FileError is the error of an input that could not be read at all. Its
+// message is one lower-case line naming the file.
+type FileError struct {
+	Path   string // the name used in the message ("stdin" for "-")
+	Reason string
+}
+
+func (e *FileError) Error() string { return e.Path + ": " + e.Reason }
+
+// countingReader counts the bytes read through it and remembers the first
+// error other than io.EOF (a corrupt gzip stream, an I/O error).
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// packetReader is what pcapgo's two readers have in common.
+type packetReader interface {
+	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}
+
+// source is one open input file, read one packet at a time.
+type source struct {
+	index int
+	name  string // for messages
+	info  *InputInfo
+
+	closer io.Closer
+	gz     *gzip.Reader
+	cnt    *countingReader // counts the (decompressed) capture bytes
+	br     *bufio.Reader   // the reader pcapgo consumes
+
+	pcap      *pcapgo.Reader
+	ng        *pcapgo.NgReader
+	rd        packetReader
+	pcapOrder binary.ByteOrder
+	ngBig     bool // byte order of the current pcapng section
+	linkType  uint16
+
+	// The current packet, valid until the next call to next.
+	data     []byte
+	ci       gopacket.CaptureInfo
+	lt       uint16
+	frame    int64
+	last     time.Time
+	warnedTS bool
+	done     bool
+}
+
+// offset is the number of capture bytes consumed by the reader so far.
+func (s *source) offset() int64 { return s.cnt.n - int64(s.br.Buffered()) }
+
+func (s *source) warn(format string, args ...any) {
+	s.info.Warnings = append(s.info.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (s *source) close() {
+	if s.closer != nil {
+		s.closer.Close()
+		s.closer = nil
+	}
+	s.done = true
+	s.data = nil
+}
+
+// openSource opens one input and reads its file header. On failure it
+// returns a *FileError.
+func openSource(index int, path string, stdin io.Reader, info *InputInfo) (*source, error) {
+	name := path
+	var r io.Reader
+	s := &source{index: index, info: info}
+	if path == "-" {
+		name = "stdin"
+		if stdin == nil {
+			return nil, &FileError{name, "no standard input"}
+		}
+		r = stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, &FileError{name, openReason(err)}
+		}
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			f.Close()
+			return nil, &FileError{name, "is a directory"}
+		}
+		r = f
+		s.closer = f
+	}
+	s.name = name
+	fail := func(reason string) (*source, error) {
+		s.close()
+		return nil, &FileError{name, reason}
+	}
+
+	raw := bufio.NewReaderSize(r, 64<<10)
+	head, err := raw.Peek(4)
+	if len(head) == 0 {
+		if err != nil && err != io.EOF {
+			return fail(ioReason(err))
+		}
+		return fail("empty file")
+	}
+	inner := io.Reader(raw)
+	gzipped := len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b
+	if gzipped {
+		gz, err := gzip.NewReader(raw)
+		if err != nil {
+			return fail("corrupt gzip data: " + lowerErr(err))
+		}
+		s.gz = gz
+		inner = gz
+	}
+	s.cnt = &countingReader{r: inner}
+	s.br = bufio.NewReaderSize(s.cnt, bufSize)
+	head, _ = s.br.Peek(4)
+	if len(head) == 0 {
+		if s.cnt.err != nil {
+			return fail("corrupt gzip data: " + lowerErr(s.cnt.err))
+		}
+		return fail("empty file")
+	}
+	suffix := ""
+	if gzipped {
+		suffix = "+gzip"
+	}
+	switch {
+	case isPcapMagic(head):
+		if len(head) < 4 {
+			return fail("capture truncated inside the file header")
+		}
+		return s.openPcap(head, suffix, fail)
+	case len(head) == 4 && binary.BigEndian.Uint32(head) == 0x0a0d0d0a:
+		return s.openPcapng(suffix, fail)
+	}
+	if len(head) < 4 && (bytesPrefix(head, []byte{0xa1, 0xb2}) || bytesPrefix(head, []byte{0xd4, 0xc3}) ||
+		bytesPrefix(head, []byte{0x4d, 0x3c}) || bytesPrefix(head, []byte{0x0a, 0x0d})) {
+		return fail("capture truncated inside the file header")
+	}
+	what := "not a capture file"
+	if gzipped {
+		what = "not a capture file inside gzip"
+	}
+	return fail(fmt.Sprintf("%s (starts with %s)", what, strconv.Quote(string(head))))
+}
+
+func bytesPrefix(b, prefix []byte) bool {
+	for i := range b {
+		if i >= len(prefix) || b[i] != prefix[i] {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+func isPcapMagic(h []byte) bool {
+	if len(h) < 4 {
+		return false
+	}
+	switch binary.LittleEndian.Uint32(h) {
+	case 0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1:
+		return true
+	}
+	return false
+}
+
+func (s *source) openPcap(head []byte, suffix string, fail func(string) (*source, error)) (*source, error) {
+	magic := binary.LittleEndian.Uint32(head)
+	format := "pcap"
+	switch magic {
+	case 0xa1b2c3d4, 0xa1b23c4d:
+		s.pcapOrder = binary.LittleEndian
+	default:
+		s.pcapOrder = binary.BigEndian
+	}
+	if magic == 0xa1b23c4d || magic == 0x4d3cb2a1 {
+		format = "pcap-ns"
+	}
+	if h, _ := s.br.Peek(24); len(h) < 24 {
+		if s.cnt.err != nil {
+			return fail("corrupt gzip data: " + lowerErr(s.cnt.err))
+		}
+		return fail("capture truncated inside the file header")
+	}
+	err := safeCall(func() (err error) {
+		s.pcap, err = pcapgo.NewReader(s.br)
+		return err
+	})
+	if err != nil {
+		return fail("bad pcap header: " + lowerErr(err))
+	}
+	// pcapgo accepts records up to max(snap length, 256 KiB); cap the snap
+	// length so a bogus header cannot raise that bound.
+	if s.pcap.Snaplen() > maxRecord {
+		s.pcap.SetSnaplen(maxRecord)
+	}
+	s.rd = s.pcap
+	s.linkType = uint16(s.pcap.LinkType())
+	s.info.Format = format + suffix
+	return s, nil
+}
+
+func (s *source) openPcapng(suffix string, fail func(string) (*source, error)) (*source, error) {
+	h, _ := s.br.Peek(12)
+	if len(h) < 12 {
+		if s.cnt.err != nil {
+			return fail("corrupt gzip data: " + lowerErr(s.cnt.err))
+		}
+		return fail("capture truncated inside the file header")
+	}
+	switch binary.BigEndian.Uint32(h[8:12]) {
+	case 0x1a2b3c4d:
+		s.ngBig = true
+	case 0x4d3c2b1a:
+		s.ngBig = false
+	default:
+		return fail("bad pcapng section header: unknown byte-order magic")
+	}
+	if l := s.u32(h[4:8]); l < 28 || l%4 != 0 || l > maxBlock {
+		return fail(fmt.Sprintf("bad pcapng section header: block length %d", l))
+	}
+	err := safeCall(func() (err error) {
+		s.ng, err = pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return fail("capture truncated inside the file header")
+		}
+		return fail("bad pcapng section header: " + lowerErr(err))
+	}
+	s.rd = s.ng
+	s.info.Format = "pcapng" + suffix
+	return s, nil
+}
+
+// safeCall runs f, turning a panic inside the reader library into an error.
+func safeCall(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("reader failed: %v", p)
+		}
+	}()
+	return f()
+}
+
+func (s *source) u32(b []byte) uint32 {
+	if s.ngBig {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+// next reads the next packet into s.data / s.ci / s.lt. It returns false at
+// the end of the file or when the file cannot be read further; warnings say
+// why.
+func (s *source) next() bool {
+	if s.done {
+		return false
+	}
+	start := s.offset()
+	if !s.precheck(start) {
+		s.close()
+		return false
+	}
+	data, ci, err := s.read()
+	if err != nil {
+		if err != io.EOF {
+			s.readError(start, err)
+		} else if s.cnt.err != nil {
+			s.readError(start, s.cnt.err)
+		}
+		s.close()
+		return false
+	}
+	if ci.CaptureLength > maxRecord || len(data) > maxRecord {
+		s.warn("record at byte %d too long (%d bytes); stopped reading", start, len(data))
+		s.close()
+		return false
+	}
+	lt := s.linkType
+	if s.ng != nil {
+		lt = 0xffff
+		if len(ci.AncillaryData) > 0 {
+			if l, ok := ci.AncillaryData[0].(layers.LinkType); ok {
+				lt = uint16(l)
+			}
+		}
+	}
+	s.data, s.ci, s.lt = data, ci, lt
+	s.frame++
+	s.info.Packets++
+	ts := ci.Timestamp
+	if s.frame == 1 {
+		s.info.First, s.info.Last = ts, ts
+	} else {
+		if ts.Before(s.last) && !s.warnedTS {
+			s.warnedTS = true
+			s.warn("timestamps go backwards at frame %d", s.frame)
+		}
+		if ts.Before(s.info.First) {
+			s.info.First = ts
+		}
+		if ts.After(s.info.Last) {
+			s.info.Last = ts
+		}
+	}
+	s.last = ts
+	return true
+}
+
+// read calls the reader library, turning a panic into an error.
+func (s *source) read() (data []byte, ci gopacket.CaptureInfo, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("reader failed: %v", p)
+		}
+	}()
+	return s.rd.ZeroCopyReadPacketData()
+}
+
+// precheck looks at the next record before the library reads it, so that a
+// length read off the file never sizes an allocation and a record cut by the
+// end of the file is reported at its own offset. The buffer holds a whole
+// record, so peeking at it costs no extra reads.
+func (s *source) precheck(start int64) bool {
+	if s.pcap != nil {
+		h, _ := s.br.Peek(16)
+		if len(h) == 0 {
+			return true // clean end of file (or a read error, reported by read)
+		}
+		if len(h) < 16 {
+			s.truncatedAt(start)
+			return false
+		}
+		caplen := s.pcapOrder.Uint32(h[8:12])
+		if caplen > maxRecord {
+			s.warn("record at byte %d too long (%d bytes); stopped reading", start, caplen)
+			return false
+		}
+		if avail, _ := s.br.Peek(16 + int(caplen)); len(avail) < 16+int(caplen) {
+			s.truncatedAt(start)
+			return false
+		}
+		return true
+	}
+	// pcapng: walk the blocks the library will consume in this call, up
+	// to and including the first packet block.
+	big := s.ngBig
+	off := 0
+	for {
+		if off+12 > bufSize {
+			break
+		}
+		h, _ := s.br.Peek(off + 12)
+		if len(h) <= off {
+			break // end of file at a block boundary
+		}
+		h = h[off:]
+		if len(h) < 8 {
+			s.truncatedAt(start + int64(off))
+			return false
+		}
+		u32 := binary.LittleEndian.Uint32
+		if big {
+			u32 = binary.BigEndian.Uint32
+		}
+		typ := binary.BigEndian.Uint32(h[0:4])
+		if typ == 0x0a0d0d0a {
+			if len(h) < 12 {
+				s.truncatedAt(start + int64(off))
+				return false
+			}
+			switch binary.BigEndian.Uint32(h[8:12]) {
+			case 0x1a2b3c4d:
+				big = true
+				u32 = binary.BigEndian.Uint32
+			case 0x4d3c2b1a:
+				big = false
+				u32 = binary.LittleEndian.Uint32
+			default:
+				s.warn("corrupt pcapng section header at byte %d; stopped reading", start+int64(off))
+				return false
+			}
+		} else {
+			typ = u32(h[0:4])
+		}
+		l := u32(h[4:8])
+		if l < 12 || l%4 != 0 {
+			s.warn("corrupt pcapng block at byte %d (length %d); stopped reading", start+int64(off), l)
+			return false
+		}
+		packet := typ == 2 || typ == 3 || typ == 6 // obsolete, simple, enhanced packet
+		limit := uint32(maxBlock)
+		if packet {
+			limit = maxRecord + 64<<10 // a record plus headers and options
+		}
+		if l > limit {
+			s.warn("block at byte %d too long (%d bytes); stopped reading", start+int64(off), l)
+			return false
+		}
+		if off+int(l) > bufSize {
+			break // cannot look further ahead; the library reads on
+		}
+		if avail, _ := s.br.Peek(off + int(l)); len(avail) < off+int(l) {
+			s.truncatedAt(start + int64(off))
+			return false
+		}
+		off += int(l)
+		if packet {
+			break
+		}
+	}
+	s.ngBig = big
+	return true
+}
+
+func (s *source) truncatedAt(off int64) {
+	if s.cnt.err != nil {
+		s.readError(off, s.cnt.err)
+		return
+	}
+	s.warn("capture truncated at byte %d", off)
+}
+
+// readError turns a read failure at offset off into a warning.
+func (s *source) readError(off int64, err error) {
+	if s.cnt.err != nil {
+		err = s.cnt.err
+	}
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) && s.gz != nil && s.cnt.err != nil:
+		s.warn("capture truncated at byte %d (compressed data ends early)", off)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		s.warn("capture truncated at byte %d", off)
+	case s.gz != nil && s.cnt.err != nil:
+		s.warn("corrupt gzip data after byte %d: %s; stopped reading", off, lowerErr(err))
+	default:
+		s.warn("unreadable record at byte %d: %s; stopped reading", off, lowerErr(err))
+	}
+}
+
+func openReason(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "no such file"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	case errors.Is(err, syscall.EISDIR):
+		return "is a directory"
+	}
+	return ioReason(err)
+}
+
+func ioReason(err error) string {
+	if errors.Is(err, syscall.EISDIR) {
+		return "is a directory"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return lowerErr(err)
+}
+
+// lowerErr renders err as one lower-case line.
+func lowerErr(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	msg := err.Error()
+	msg = strings.ReplaceAll(msg, "\n", " ")
+	if msg != "" {
+		msg = strings.ToLower(msg[:1]) + msg[1:]
+	}
+	return msg
+}

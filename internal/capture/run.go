@@ -1,0 +1,184 @@
+package capture
+
+import (
+	"io"
+	"time"
+)
+
+// Options configure Run.
+type Options struct {
+	// Stdin is read for the path "-".
+	Stdin io.Reader
+	// Factory makes the handler of each new connection. With a nil
+	// Factory packets are decoded and connections counted, and nothing
+	// is reassembled.
+	Factory Factory
+	// MaxBuffered caps the out-of-order bytes buffered per direction;
+	// beyond it the oldest hole is declared lost. Default 1 MiB.
+	MaxBuffered int
+	// MaxConns caps the connections tracked at once; beyond it the
+	// longest idle one ends with EndEvicted. Default 1,000,000.
+	MaxConns int
+}
+
+// InputInfo describes one input file after Run.
+type InputInfo struct {
+	// Path is the path as given.
+	Path string
+	// Format is "pcap", "pcap-ns" or "pcapng", with a "+gzip" suffix when
+	// the file is compressed. Empty when the file could not be opened.
+	Format string
+	// Packets counts every record read (Wireshark's frame count).
+	Packets int64
+	// First and Last are the earliest and latest packet timestamps.
+	First, Last time.Time
+	// Warnings are problems that did not stop the file from being read
+	// (or stopped it part way, keeping the packets read before): one line
+	// each, without the file name.
+	Warnings []string
+	// Err is set when the file could not be read at all; its message is
+	// one lower-case line that names the file. It is a *FileError.
+	Err error
+}
+
+// Stats counts what Run saw across all inputs.
+type Stats struct {
+	// Packets counts every record of every input.
+	Packets int64
+	// TCPPackets counts records that decoded to a TCP segment.
+	TCPPackets int64
+	// NonIP counts records whose link layer carries neither IPv4 nor
+	// IPv6 (ARP, LLC, unknown link types, ...).
+	NonIP int64
+	// Truncated counts records the snap length cut: the headers could not
+	// be decoded, or TCP payload announced by the IP length is missing
+	// (reported to the handler as a Gap).
+	Truncated int64
+	// Conns counts connections (Factory calls); Evicted those ended by the
+	// MaxConns limit.
+	Conns, Evicted int64
+}
+
+// Run reads the inputs as one capture, merged in timestamp order, and feeds
+// the TCP connections in it to opts.Factory's handlers, packet by packet in
+// capture order. Inputs that cannot be opened get InputInfo.Err and the
+// others are still read. Run does not panic on any input; panics raised by
+// handlers are not caught.
+func Run(paths []string, opts Options) ([]InputInfo, Stats) {
+	infos := make([]InputInfo, len(paths))
+	var stats Stats
+	var srcs []*source
+	for i, p := range paths {
+		infos[i].Path = p
+		s, err := openSource(i, p, opts.Stdin, &infos[i])
+		if err != nil {
+			infos[i].Err = err
+			continue
+		}
+		srcs = append(srcs, s)
+	}
+	defer func() {
+		for _, s := range srcs {
+			s.close()
+		}
+	}()
+
+	var m merger
+	for _, s := range srcs {
+		if s.next() {
+			m.push(s)
+		}
+	}
+	asm := newAssembler(opts, &stats)
+	var p tcpPacket
+	for m.len() > 0 {
+		s := m.top()
+		stats.Packets++
+		wireExtra := s.ci.Length - s.ci.CaptureLength
+		switch decodePacket(s.lt, s.data, wireExtra, &p) {
+		case decTCP:
+			stats.TCPPackets++
+			if p.missing > 0 {
+				stats.Truncated++
+			}
+			asm.packet(&p, Pos{File: s.index, Frame: s.frame, Time: s.ci.Timestamp})
+		case decNonIP:
+			stats.NonIP++
+		case decTruncated:
+			stats.Truncated++
+		}
+		p = tcpPacket{}
+		if s.next() {
+			m.fix()
+		} else {
+			m.pop()
+		}
+	}
+	asm.closeAll()
+	return infos, stats
+}
+
+// merger is a min-heap of sources ordered by their current packet's
+// timestamp, ties broken by file index: a k-way merge that holds one packet
+// per file.
+type merger struct {
+	h []*source
+}
+
+func (m *merger) len() int     { return len(m.h) }
+func (m *merger) top() *source { return m.h[0] }
+func (m *merger) less(i, j int) bool {
+	a, b := m.h[i], m.h[j]
+	if c := a.ci.Timestamp.Compare(b.ci.Timestamp); c != 0 {
+		return c < 0
+	}
+	return a.index < b.index
+}
+
+func (m *merger) push(s *source) {
+	m.h = append(m.h, s)
+	m.up(len(m.h) - 1)
+}
+
+func (m *merger) pop() {
+	n := len(m.h) - 1
+	m.h[0] = m.h[n]
+	m.h[n] = nil
+	m.h = m.h[:n]
+	if n > 0 {
+		m.down(0)
+	}
+}
+
+// fix restores the heap after the top source moved to its next packet.
+func (m *merger) fix() { m.down(0) }
+
+func (m *merger) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !m.less(i, parent) {
+			return
+		}
+		m.h[i], m.h[parent] = m.h[parent], m.h[i]
+		i = parent
+	}
+}
+
+func (m *merger) down(i int) {
+	n := len(m.h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		j := l
+		if r := l + 1; r < n && m.less(r, l) {
+			j = r
+		}
+		if !m.less(j, i) {
+			return
+		}
+		m.h[i], m.h[j] = m.h[j], m.h[i]
+		i = j
+	}
+}

@@ -1,0 +1,285 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nspicap/nspicap/analyze"
+	"github.com/nspicap/nspicap/dcerpc"
+	"github.com/nspicap/nspicap/internal/capture"
+	"github.com/nspicap/nspicap/internal/report"
+	"github.com/nspicap/nspicap/nspi"
+)
+
+// Call is one DCE/RPC call as nspicap lists it, with the analysis event it
+// produced when it was an NSPI call.
+type Call struct {
+	Raw   *dcerpc.Call
+	Time  time.Time // of the request
+	Row   report.CallRow
+	Event *analyze.Event // nil unless the call is an NSPI call
+}
+
+// Sink receives the pipeline's results in capture order (the order in which
+// each call's outcome became known).
+type Sink interface {
+	Call(c *Call)
+	// ConnEnd is called when a DCE/RPC connection ends.
+	ConnEnd(ev *analyze.Event)
+}
+
+// Options configure a run.
+type Options struct {
+	Stdin  io.Reader
+	Limits dcerpc.Limits
+}
+
+// Anomaly counts one kind of stream anomaly, with the first place it was seen.
+type Anomaly struct {
+	Kind  string
+	Count int64
+	First analyze.FrameRef
+	// Example is the detail of the first occurrence.
+	Example string
+}
+
+// Result is what a run reports besides the calls.
+type Result struct {
+	Inputs    []capture.InputInfo
+	Stats     capture.Stats
+	RPCConns  int64
+	Anomalies []Anomaly // in order of first occurrence
+}
+
+type runner struct {
+	paths   []string
+	sink    Sink
+	lim     dcerpc.Limits
+	anoms   map[string]*Anomaly
+	order   []string
+	rpcConn int64
+}
+
+// Run reads the capture files (several files are one capture, merged by
+// time) and sends every DCE/RPC call to the sink.
+func Run(paths []string, o Options, sink Sink) Result {
+	r := &runner{paths: paths, sink: sink, lim: o.Limits, anoms: map[string]*Anomaly{}}
+	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn})
+	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn}
+	for _, k := range r.order {
+		res.Anomalies = append(res.Anomalies, *r.anoms[k])
+	}
+	return res
+}
+
+func (r *runner) ref(p dcerpc.Pos) analyze.FrameRef {
+	if p.Frame == 0 {
+		return analyze.FrameRef{}
+	}
+	f := ""
+	if p.File >= 0 && p.File < len(r.paths) {
+		f = r.paths[p.File]
+	}
+	return analyze.FrameRef{File: f, Frame: p.Frame}
+}
+
+type conn struct {
+	r *runner
+	c *dcerpc.Conn
+}
+
+func (r *runner) newConn(ci capture.ConnInfo) capture.StreamHandler {
+	k := &conn{r: r}
+	k.c = dcerpc.NewConn(dcerpc.ConnMeta{ID: ci.ID, Client: ci.Client, Server: ci.Server, FromStart: ci.SawSYN}, k, r.lim)
+	return k
+}
+
+func (k *conn) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
+	was := k.c.IsRPC()
+	ok := k.c.Feed(dcerpc.Dir(dir), dcerpc.Pos(pos), b)
+	if !was && k.c.IsRPC() {
+		k.r.rpcConn++
+	}
+	return ok
+}
+
+func (k *conn) Gap(dir capture.Dir, pos capture.Pos, n int) {
+	k.c.Gap(dcerpc.Dir(dir), dcerpc.Pos(pos), n)
+}
+
+func (k *conn) End(pos capture.Pos, how capture.EndKind) {
+	k.c.Close()
+	if !k.c.IsRPC() {
+		return
+	}
+	m := k.c.Meta
+	k.r.sink.ConnEnd(&analyze.Event{
+		Kind:   analyze.EvConnEnd,
+		Time:   pos.Time,
+		Frame:  k.r.ref(dcerpc.Pos(pos)),
+		ConnID: m.ID,
+		Client: m.Client,
+		Server: m.Server,
+		EndHow: how.String(),
+	})
+}
+
+func (k *conn) Anomaly(a dcerpc.Anomaly) {
+	r := k.r
+	if x := r.anoms[a.Kind]; x != nil {
+		x.Count++
+		return
+	}
+	r.anoms[a.Kind] = &Anomaly{Kind: a.Kind, Count: 1, First: r.ref(a.Pos), Example: a.Detail}
+	r.order = append(r.order, a.Kind)
+}
+
+func (k *conn) Call(c *dcerpc.Call) {
+	r := k.r
+	out := &Call{Raw: c}
+	row := &out.Row
+	var reqPos dcerpc.Pos
+	if c.Request != nil {
+		reqPos = c.Request.Pos
+	}
+	row.File = r.ref(reqPos).File
+	row.Frame = reqPos.Frame
+	row.Time = report.FormatTime(reqPos.Time)
+	out.Time = reqPos.Time
+	row.Client = c.Conn.Client.String()
+	row.Server = c.Conn.Server.String()
+	row.CallID = c.CallID
+	row.Opnum = c.Opnum
+	row.Auth = c.Sec.AuthName()
+	row.AuthLevel = "none"
+	if c.Sec.Authenticated {
+		row.AuthLevel = dcerpc.AuthLevelName(c.Sec.Level)
+	}
+	if c.Sec.User != "" {
+		u := c.Sec.User
+		row.User = &u
+	}
+	row.Sealed = c.Sealed()
+	var replyPos dcerpc.Pos
+	switch {
+	case c.Response != nil:
+		replyPos = c.Response.Pos
+	case c.Fault != nil:
+		replyPos = c.Fault.Pos
+	}
+	if replyPos.Frame != 0 {
+		f := replyPos.Frame
+		row.ReplyFrame = &f
+		if replyPos.File != reqPos.File {
+			row.ReplyFile = r.ref(replyPos).File
+		}
+		us := replyPos.Time.Sub(reqPos.Time).Microseconds()
+		row.LatencyUS = &us
+	}
+	if c.Fault != nil {
+		s := fmt.Sprintf("0x%08x", c.Fault.Status)
+		row.Fault = &s
+		row.FaultName = dcerpc.FaultName(c.Fault.Status)
+	}
+	if !c.IfaceKnown {
+		row.Interface = "unknown"
+	} else {
+		row.Interface = dcerpc.InterfaceName(c.Iface.UUID)
+	}
+	if nspi.IsNSPI(c) {
+		op := nspi.Decode(c)
+		row.Op = op.Name
+		if op.HasStatus {
+			s := fmt.Sprintf("0x%08x", op.Status)
+			row.Status = &s
+			row.StatusName = nspi.StatusName(c.Opnum, op.Status)
+		}
+		out.Event = r.event(c, &op, reqPos, replyPos)
+	} else {
+		if c.IfaceKnown {
+			row.Op = dcerpc.OpName(c.Iface.UUID, c.Opnum)
+		}
+		if c.IfaceKnown && dcerpc.LookupInterface(c.Iface.UUID) != nil && c.Response != nil && !c.Response.Sealed && c.Response.Len >= 4 {
+			v := tail(c.Response)
+			s := fmt.Sprintf("0x%08x", v)
+			row.Status = &s
+			row.StatusName = otherStatusName(c.Iface.UUID, v)
+		}
+	}
+	if row.Op == "" {
+		row.Op = fmt.Sprintf("opnum_%d", c.Opnum)
+	}
+	r.sink.Call(out)
+}
+
+func tail(m *dcerpc.Message) uint32 {
+	t := m.Tail
+	if m.LittleEndian {
+		return uint32(t[0]) | uint32(t[1])<<8 | uint32(t[2])<<16 | uint32(t[3])<<24
+	}
+	return uint32(t[3]) | uint32(t[2])<<8 | uint32(t[1])<<16 | uint32(t[0])<<24
+}
+
+func otherStatusName(iface dcerpc.UUID, v uint32) string {
+	switch iface {
+	case dcerpc.EPM:
+		switch v {
+		case 0:
+			return "Success"
+		case 0x16c9a0d6:
+			return "ept_s_not_registered"
+		case 0x16c9a0cd:
+			return "ept_s_cant_perform_op"
+		}
+	case dcerpc.EMSMDB, dcerpc.AsyncEMSMDB, dcerpc.RFR:
+		if n := nspi.MAPIName(v); n != "" {
+			return n
+		}
+	}
+	if v == 0 {
+		return "Success"
+	}
+	return dcerpc.FaultName(v)
+}
+
+func (r *runner) event(c *dcerpc.Call, op *nspi.Op, reqPos, replyPos dcerpc.Pos) *analyze.Event {
+	ev := &analyze.Event{
+		Time:      reqPos.Time,
+		Frame:     r.ref(reqPos),
+		ConnID:    c.Conn.ID,
+		Client:    c.Conn.Client,
+		Server:    c.Conn.Server,
+		User:      c.Sec.User,
+		Auth:      c.Sec.AuthName(),
+		AuthLevel: "none",
+		Opnum:     c.Opnum,
+		Op:        op.Name,
+		Sealed:    c.Sealed(),
+		HasStatus: op.HasStatus,
+		Status:    op.Status,
+		HasHandle: op.HasHandle,
+		Handle:    op.Handle,
+	}
+	if c.Sec.Authenticated {
+		ev.AuthLevel = dcerpc.AuthLevelName(c.Sec.Level)
+	}
+	ev.Anonymous = !c.Sec.Authenticated || c.Sec.Anonymous || op.HasBind && op.BindFlags&nspi.FlagAnonymousLogin != 0
+	if replyPos.Frame != 0 {
+		ev.Answered = true
+		ev.ReplyFrame = r.ref(replyPos)
+		ev.ReplyTime = replyPos.Time
+	}
+	if c.Fault != nil {
+		ev.HasFault, ev.Fault = true, c.Fault.Status
+	}
+	switch c.Opnum {
+	case nspi.OpBind:
+		ev.Kind = analyze.EvBind
+	case nspi.OpUnbind:
+		ev.Kind = analyze.EvUnbind
+	default:
+		ev.Kind = analyze.EvCall
+	}
+	return ev
+}

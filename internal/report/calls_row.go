@@ -1,0 +1,43 @@
+package report
+
+import "time"
+
+// FormatTime formats a capture time as RFC 3339 in UTC with a fixed fraction:
+// 6 digits, or 9 when the capture has nanosecond resolution.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	t = t.UTC()
+	if t.Nanosecond()%1000 != 0 {
+		return t.Format("2006-01-02T15:04:05.000000000Z")
+	}
+	return t.Format("2006-01-02T15:04:05.000000Z")
+}
+
+// CallRow is one line of `nspicap calls`. The JSON names are part of the
+// tool's interface (README, "calls fields").
+type CallRow struct {
+	File       string `json:"file"`
+	Frame      int64  `json:"frame"`
+	ReplyFrame *int64 `json:"reply_frame"`
+	// ReplyFile is set only when the reply is in another file of a ring
+	// buffer than the request.
+	ReplyFile  string  `json:"reply_file,omitempty"`
+	Time       string  `json:"time"`
+	Client     string  `json:"client"`
+	Server     string  `json:"server"`
+	CallID     uint32  `json:"call_id"`
+	Interface  string  `json:"interface"`
+	Opnum      uint16  `json:"opnum"`
+	Op         string  `json:"op"`
+	User       *string `json:"user"`
+	Auth       string  `json:"auth"`
+	AuthLevel  string  `json:"auth_level"`
+	Sealed     bool    `json:"sealed"`
+	Status     *string `json:"status"`
+	StatusName string  `json:"status_name"`
+	Fault      *string `json:"fault"`
+	FaultName  string  `json:"fault_name"`
+	LatencyUS  *int64  `json:"latency_us"`
+}

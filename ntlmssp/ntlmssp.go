@@ -1,0 +1,157 @@
+package ntlmssp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf16"
+)
+
+// Signature starts every NTLMSSP message (MS-NLMP 2.2.1).
+var Signature = []byte("NTLMSSP\x00")
+
+// Message types.
+const (
+	TypeNegotiate    = 1
+	TypeChallenge    = 2
+	TypeAuthenticate = 3
+)
+
+// Negotiate flags used here (MS-NLMP 2.2.2.5).
+const (
+	FlagUnicode   = 0x00000001
+	FlagSign      = 0x00000010
+	FlagSeal      = 0x00000020
+	FlagAnonymous = 0x00000800
+	FlagESS       = 0x00080000
+	FlagVersion   = 0x02000000
+	FlagKeyExch   = 0x40000000
+)
+
+// ErrMalformed is wrapped by every parse error.
+var ErrMalformed = errors.New("malformed NTLMSSP message")
+
+// Message is the part of an NTLMSSP message nspicap uses.
+type Message struct {
+	Type  uint32
+	Flags uint32
+	// AUTHENTICATE only.
+	Domain      string
+	User        string
+	Workstation string
+	LmLen       int
+	NtLen       int
+}
+
+// Anonymous reports whether an AUTHENTICATE message is an anonymous (null
+// session) logon: an empty user name and an empty NT response (MS-NLMP
+// 3.2.5.1.2), or the ANONYMOUS flag.
+func (m *Message) Anonymous() bool {
+	return m.Type == TypeAuthenticate && (m.User == "" && m.NtLen == 0 || m.Flags&FlagAnonymous != 0 && m.User == "")
+}
+
+// Identity returns DOMAIN\user, or user alone when the domain is empty, or ""
+// for an anonymous logon.
+func (m *Message) Identity() string {
+	if m.User == "" {
+		return ""
+	}
+	if m.Domain == "" {
+		return m.User
+	}
+	return m.Domain + `\` + m.User
+}
+
+func merr(field string, off int, format string, a ...any) error {
+	return fmt.Errorf("%w: %s at offset %d: %s", ErrMalformed, field, off, fmt.Sprintf(format, a...))
+}
+
+// Parse decodes an NTLMSSP message that starts at b[0]. Security buffers are
+// checked against len(b); nothing is allocated from a length read off the
+// wire beyond the bytes present.
+func Parse(b []byte) (*Message, error) {
+	if len(b) < 12 || !bytes.Equal(b[:8], Signature) {
+		return nil, merr("signature", 0, "not an NTLMSSP message")
+	}
+	m := &Message{Type: binary.LittleEndian.Uint32(b[8:])}
+	switch m.Type {
+	case TypeNegotiate:
+		if len(b) >= 16 {
+			m.Flags = binary.LittleEndian.Uint32(b[12:])
+		}
+	case TypeChallenge:
+		if len(b) < 24 {
+			return nil, merr("NegotiateFlags", 20, "CHALLENGE of %d bytes", len(b))
+		}
+		m.Flags = binary.LittleEndian.Uint32(b[20:])
+	case TypeAuthenticate:
+		if len(b) < 64 {
+			return nil, merr("NegotiateFlags", 60, "AUTHENTICATE of %d bytes", len(b))
+		}
+		m.Flags = binary.LittleEndian.Uint32(b[60:])
+		lm, err := field(b, 12, "LmChallengeResponseFields")
+		if err != nil {
+			return nil, err
+		}
+		nt, err := field(b, 20, "NtChallengeResponseFields")
+		if err != nil {
+			return nil, err
+		}
+		dom, err := field(b, 28, "DomainNameFields")
+		if err != nil {
+			return nil, err
+		}
+		usr, err := field(b, 36, "UserNameFields")
+		if err != nil {
+			return nil, err
+		}
+		ws, err := field(b, 44, "WorkstationFields")
+		if err != nil {
+			return nil, err
+		}
+		m.LmLen, m.NtLen = len(lm), len(nt)
+		uni := m.Flags&FlagUnicode != 0
+		m.Domain, m.User, m.Workstation = decodeString(dom, uni), decodeString(usr, uni), decodeString(ws, uni)
+	default:
+		return nil, merr("MessageType", 8, "%d is not 1, 2 or 3", m.Type)
+	}
+	return m, nil
+}
+
+// field reads the security buffer at off and returns the bytes it points to.
+func field(b []byte, off int, name string) ([]byte, error) {
+	l := int(binary.LittleEndian.Uint16(b[off:]))
+	o := int(binary.LittleEndian.Uint32(b[off+4:]))
+	if l == 0 {
+		return nil, nil
+	}
+	if o < 0 || o > len(b) || l > len(b)-o {
+		return nil, merr(name, off, "buffer of %d bytes at offset %d runs past the %d-byte message", l, o, len(b))
+	}
+	return b[o : o+l], nil
+}
+
+func decodeString(b []byte, unicode bool) string {
+	if !unicode {
+		var sb strings.Builder
+		for _, c := range b {
+			sb.WriteRune(rune(c))
+		}
+		return sb.String()
+	}
+	u := make([]uint16, len(b)/2)
+	for i := range u {
+		u[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	return string(utf16.Decode(u))
+}
+
+// Find returns b from the first NTLMSSP signature on, or nil.
+func Find(b []byte) []byte {
+	if i := bytes.Index(b, Signature); i >= 0 {
+		return b[i:]
+	}
+	return nil
+}
