@@ -118,6 +118,7 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeAuthenticate {
 		s.User = t.NTLM.Identity()
 		s.Anonymous = t.NTLM.Anonymous()
+		c.h.Logon(&c.Meta, s.Security, pos)
 	}
 }
 

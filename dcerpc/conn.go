@@ -148,6 +148,9 @@ type Anomaly struct {
 type Handler interface {
 	Call(c *Call)
 	Anomaly(a Anomaly)
+	// Logon is called when an NTLM AUTHENTICATE names the user (or the
+	// anonymous logon) of a security context; pos is its PDU.
+	Logon(meta *ConnMeta, s Security, pos Pos)
 }
 
 type mark struct {

@@ -44,8 +44,23 @@ type Anomaly struct {
 	Example string
 }
 
+// Logon is an NTLM AUTHENTICATE seen on a DCE/RPC connection.
+type Logon struct {
+	Frame     analyze.FrameRef
+	Client    string
+	Server    string
+	User      string
+	Anonymous bool
+}
+
+// maxLogons bounds the logons a Result keeps.
+const maxLogons = 10000
+
 // Result is what a run reports besides the calls.
 type Result struct {
+	// Logons lists the NTLM identities seen, in capture order (at most
+	// maxLogons of them).
+	Logons    []Logon
 	Inputs    []capture.InputInfo
 	Stats     capture.Stats
 	RPCConns  int64
@@ -57,6 +72,7 @@ type runner struct {
 	sink    Sink
 	lim     dcerpc.Limits
 	anoms   map[string]*Anomaly
+	logons  []Logon
 	order   []string
 	rpcConn int64
 }
@@ -66,7 +82,7 @@ type runner struct {
 func Run(paths []string, o Options, sink Sink) Result {
 	r := &runner{paths: paths, sink: sink, lim: o.Limits, anoms: map[string]*Anomaly{}}
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn})
-	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn}
+	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons}
 	for _, k := range r.order {
 		res.Anomalies = append(res.Anomalies, *r.anoms[k])
 	}
@@ -123,6 +139,12 @@ func (k *conn) End(pos capture.Pos, how capture.EndKind) {
 		Server: m.Server,
 		EndHow: how.String(),
 	})
+}
+
+func (k *conn) Logon(m *dcerpc.ConnMeta, s dcerpc.Security, pos dcerpc.Pos) {
+	if len(k.r.logons) < maxLogons {
+		k.r.logons = append(k.r.logons, Logon{Frame: k.r.ref(pos), Client: m.Client.String(), Server: m.Server.String(), User: s.User, Anonymous: s.Anonymous})
+	}
 }
 
 func (k *conn) Anomaly(a dcerpc.Anomaly) {

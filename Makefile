@@ -1,0 +1,46 @@
+# nspicap: build, test and maintenance targets.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+FUZZTIME ?= 20s
+
+.PHONY: build test testdata golden fuzz lint cross bench clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o nspicap ./cmd/nspicap
+
+test:
+	$(GO) test ./...
+
+# Regenerate the sample captures in testdata/ from their generator.
+testdata:
+	$(GO) run ./testdata/gen -out testdata
+
+# Refresh the golden outputs after a deliberate change of output.
+golden:
+	$(GO) test ./cmd/nspicap/ ./internal/report/ -update
+
+# A short run of every fuzz target (make fuzz FUZZTIME=10m for a long one).
+fuzz:
+	$(GO) test ./dcerpc/ -run '^$$' -fuzz '^FuzzParsePDU$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./dcerpc/ -run '^$$' -fuzz '^FuzzConnFeed$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./dcerpc/ndr/ -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./ntlmssp/ -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/capture/ -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./cmd/nspicap/ -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1)
+	$(GO) vet ./...
+
+# The binary must build without cgo for every platform users run it on.
+cross:
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/nspicap
+	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/nspicap
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o /dev/null ./cmd/nspicap
+
+bench:
+	$(GO) test ./... -run '^$$' -bench . -benchmem
+
+clean:
+	rm -f nspicap nspicap.exe

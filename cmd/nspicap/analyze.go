@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/nspicap/nspicap/analyze"
+	"github.com/nspicap/nspicap/internal/pipeline"
+	"github.com/nspicap/nspicap/internal/report"
+)
+
+// eventSink feeds NSPI events to the analyzer.
+type eventSink struct{ a *analyze.Analyzer }
+
+func (s *eventSink) Call(c *pipeline.Call) {
+	if c.Event != nil {
+		s.a.Add(*c.Event)
+	}
+}
+
+func (s *eventSink) ConnEnd(ev *analyze.Event) { s.a.Add(*ev) }
+
+// findingKinds are the kinds --fail-on accepts.
+var findingKinds = []string{"session_limit", "logon_failed", "leak", "unbind_unknown_handle", "unanswered_call", "session_before_capture"}
+
+// analysis runs the pipeline and the analyzer over files.
+func analysis(files []string, limit int, stdin io.Reader, stderr io.Writer) (*analyze.Report, bool) {
+	a := analyze.New(analyze.Options{Limit: limit})
+	res := pipeline.Run(files, pipeline.Options{Stdin: stdin}, &eventSink{a: a})
+	for _, an := range res.Anomalies {
+		msg := an.Example
+		if an.First.Frame != 0 {
+			msg = fmt.Sprintf("first at %s frame %d: %s", an.First.File, an.First.Frame, an.Example)
+		}
+		a.AddAnomaly(analyze.Anomaly{Kind: an.Kind, Count: an.Count, Message: msg})
+	}
+	unreadable := reportInputs(&res, stderr)
+	r := a.Report(inputs(&res))
+	r.Version = version
+	return r, unreadable
+}
+
+func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	fs := newFlags("analyze", "Report NSPI sessions per user and client, leaks, and why each logon failed.",
+		"nspicap analyze --limit 50 --fail-on session_limit,leak trace.pcapng", stderr)
+	format := fs.StringP("format", "f", "table", "output format: table or json")
+	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
+	failOn := fs.StringSlice("fail-on", nil, "exit with status 3 when a finding of one of these kinds is found: "+strings.Join(findingKinds, ", "))
+	files, err := parse(fs, args)
+	if err != nil {
+		return exitUsage, err
+	}
+	if err := checkFormat(*format, "table", "json"); err != nil {
+		return exitUsage, err
+	}
+	if *limit < 1 {
+		return exitUsage, &usageError{fmt.Sprintf("--limit %d: want a positive number", *limit)}
+	}
+	for _, k := range *failOn {
+		if !contains(findingKinds, k) {
+			return exitUsage, &usageError{fmt.Sprintf("--fail-on %q: want one of %s", k, strings.Join(findingKinds, ", "))}
+		}
+	}
+	r, unreadable := analysis(files, *limit, stdin, stderr)
+	if err := report.WriteAnalyze(stdout, *format, r); err != nil {
+		return exitInput, fmt.Errorf("writing output: %v", err)
+	}
+	if unreadable {
+		return exitInput, nil
+	}
+	for _, k := range *failOn {
+		if r.HasKind(k) {
+			return exitFindings, nil
+		}
+	}
+	return exitOK, nil
+}
+
+func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	fs := newFlags("sessions", "List every NSPI session (bind to unbind, connection close, or end of capture) with its frames.",
+		"nspicap sessions --format csv trace.pcapng > sessions.csv", stderr)
+	format := fs.StringP("format", "f", "table", "output format: table, csv or jsonl")
+	files, err := parse(fs, args)
+	if err != nil {
+		return exitUsage, err
+	}
+	if err := checkFormat(*format, "table", "csv", "jsonl"); err != nil {
+		return exitUsage, err
+	}
+	r, unreadable := analysis(files, 50, stdin, stderr)
+	if err := report.WriteSessions(stdout, *format, r.Sessions); err != nil {
+		return exitInput, fmt.Errorf("writing output: %v", err)
+	}
+	if unreadable {
+		return exitInput, nil
+	}
+	return exitOK, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,111 @@
+package ntlmssp
+
+import (
+	"encoding/binary"
+	"testing"
+	"unicode/utf16"
+)
+
+func utf16le(s string) []byte {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = binary.LittleEndian.AppendUint16(b, u)
+	}
+	return b
+}
+
+// authenticate builds an AUTHENTICATE message (MS-NLMP 2.2.1.3) with the
+// payload at offset 64 (no Version, no MIC).
+func authenticate(domain, user, ws string, lm, nt []byte, flags uint32) []byte {
+	b := make([]byte, 64)
+	copy(b, Signature)
+	binary.LittleEndian.PutUint32(b[8:], TypeAuthenticate)
+	binary.LittleEndian.PutUint32(b[60:], flags)
+	put := func(off int, v []byte) {
+		binary.LittleEndian.PutUint16(b[off:], uint16(len(v)))
+		binary.LittleEndian.PutUint16(b[off+2:], uint16(len(v)))
+		binary.LittleEndian.PutUint32(b[off+4:], uint32(len(b)))
+		b = append(b, v...)
+	}
+	put(28, utf16le(domain))
+	put(36, utf16le(user))
+	put(44, utf16le(ws))
+	put(12, lm)
+	put(20, nt)
+	put(52, nil)
+	return b
+}
+
+func der(tag byte, content ...[]byte) []byte {
+	var c []byte
+	for _, x := range content {
+		c = append(c, x...)
+	}
+	switch {
+	case len(c) < 0x80:
+		return append([]byte{tag, byte(len(c))}, c...)
+	case len(c) < 0x100:
+		return append([]byte{tag, 0x81, byte(len(c))}, c...)
+	}
+	return append([]byte{tag, 0x82, byte(len(c) >> 8), byte(len(c))}, c...)
+}
+
+func TestAuthenticate(t *testing.T) {
+	m, err := Parse(authenticate("CONTOSO", "svc-crm", "CRM01", make([]byte, 24), make([]byte, 200), FlagUnicode|FlagESS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Identity() != `CONTOSO\svc-crm` || m.Workstation != "CRM01" || m.Anonymous() {
+		t.Errorf("got %+v", m)
+	}
+	a, err := Parse(authenticate("", "", "WS", []byte{0}, nil, FlagUnicode|FlagAnonymous))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Anonymous() || a.Identity() != "" {
+		t.Errorf("anonymous not recognised: %+v", a)
+	}
+}
+
+func TestSecurityBufferOutside(t *testing.T) {
+	b := authenticate("D", "u", "w", nil, nil, FlagUnicode)
+	binary.LittleEndian.PutUint32(b[36+4:], 10000)
+	if _, err := Parse(b); err == nil {
+		t.Fatal("buffer pointing outside the message accepted")
+	}
+	for n := 0; n < len(b); n++ {
+		Parse(b[:n]) // must not panic
+	}
+}
+
+func TestSPNEGO(t *testing.T) {
+	auth := authenticate("FABRIKAM", "carol", "PC", make([]byte, 24), make([]byte, 64), FlagUnicode)
+	resp := der(0xa1, der(0x30, der(0xa2, der(0x04, auth))))
+	tok := Inspect(9, resp)
+	if tok.Mech != MechNTLM || tok.NTLM == nil || tok.NTLM.Identity() != `FABRIKAM\carol` {
+		t.Fatalf("NegTokenResp: %+v", tok)
+	}
+	ntlmOID := der(0x06, oidNTLMSSP)
+	neg := []byte("NTLMSSP\x00\x01\x00\x00\x00\x07\x82\x08\xa2")
+	init := der(0x60, der(0x06, oidSPNEGO), der(0xa0, der(0x30, der(0xa0, der(0x30, ntlmOID)), der(0xa2, der(0x04, neg)))))
+	if tok := Inspect(9, init); tok.Mech != MechNTLM || tok.NTLM == nil || tok.NTLM.Type != TypeNegotiate {
+		t.Fatalf("NegTokenInit: %+v", tok)
+	}
+	krb := der(0x60, der(0x06, oidSPNEGO), der(0xa0, der(0x30, der(0xa0, der(0x30, der(0x06, oidMSKRB5))), der(0xa2, der(0x04, der(0x6e, []byte{1, 2, 3}))))))
+	if tok := Inspect(9, krb); tok.Mech != MechKerberos {
+		t.Fatalf("Kerberos mechToken: %+v", tok)
+	}
+	// lying length
+	bad := []byte{0x60, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x06}
+	if tok := Inspect(9, bad); tok.Err == nil {
+		t.Fatalf("lying length accepted: %+v", tok)
+	}
+}
+
+func FuzzInspect(f *testing.F) {
+	f.Add(uint8(10), authenticate("D", "u", "w", nil, nil, FlagUnicode))
+	f.Add(uint8(9), der(0xa1, der(0x30, der(0xa2, der(0x04, authenticate("D", "u", "w", nil, nil, 1))))))
+	f.Fuzz(func(t *testing.T, at uint8, b []byte) {
+		Inspect(at, b)
+	})
+}
