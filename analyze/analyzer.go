@@ -59,16 +59,12 @@ func (a *Analyzer) Report(inputs []Input) *Report {
 	for i := range a.events {
 		p.step(i, &a.events[i])
 	}
-	r := p.finish(a.events)
+	r := p.finish()
 	r.Inputs = make([]Input, len(inputs))
 	for i, in := range inputs {
 		in.FirstTime = utc(in.FirstTime)
 		in.LastTime = utc(in.LastTime)
-		if in.Warnings == nil {
-			in.Warnings = []string{}
-		} else {
-			in.Warnings = append([]string(nil), in.Warnings...)
-		}
+		in.Warnings = append(make([]string, 0, len(in.Warnings)), in.Warnings...)
 		r.Inputs[i] = in
 	}
 	r.Anomalies = []Anomaly{}
@@ -151,6 +147,7 @@ type note struct {
 	what   string // status or fault text, or a sub-case
 	handle [20]byte
 	ended  bool // unknown handle: it had been seen and had ended
+	fault  bool // the call was answered with a fault
 	conn   uint64
 }
 
@@ -179,6 +176,11 @@ type pass struct {
 	unbindUnknown []note
 	callUnknown   []note
 	sealed        map[netip.Addr][]evidence
+
+	findings     []*Finding
+	infos        map[gkey]*groupInfo
+	anonLeaks    []*groupInfo
+	anonExpected int // anonymous refusals followed by an authenticated bind
 }
 
 func newPass(limit int) *pass {
@@ -485,7 +487,7 @@ func (p *pass) call(seq int, ev *Event, server, client netip.Addr, ukey string) 
 	}
 	p.count(server, ukey, client, func(c *Counters) { c.OtherCalls++ })
 	ended := p.ended[key]
-	p.callUnknown = append(p.callUnknown, note{evidence: evidence{seq, ev.Frame}, server: server, client: client, ukey: ukey, handle: ev.Handle, ended: ended})
+	p.callUnknown = append(p.callUnknown, note{evidence: evidence{seq, ev.Frame}, server: server, client: client, ukey: ukey, handle: ev.Handle, ended: ended, fault: ev.HasFault})
 	if ended || ev.HasFault {
 		return
 	}

@@ -40,9 +40,12 @@ const (
 	// KindUnbindUnknownHandle: NspiUnbind of a handle that is not open in
 	// the capture (bound before it began, or already ended).
 	KindUnbindUnknownHandle = "unbind_unknown_handle"
-	// KindCallUnknownHandle: NSPI calls on handles the capture never saw
-	// bound (sessions that predate the capture) or that had already ended.
-	KindCallUnknownHandle = "call_unknown_handle"
+	// KindSessionBeforeCapture: NSPI calls on handles the capture never saw
+	// bound: sessions bound before the capture began.
+	KindSessionBeforeCapture = "session_before_capture"
+	// KindCallAfterEnd: NSPI calls on handles whose session had already
+	// ended (NspiUnbind, or its connections closed).
+	KindCallAfterEnd = "call_after_end"
 	// KindUnansweredCall: NSPI calls without a response or fault.
 	KindUnansweredCall = "unanswered_call"
 	// KindSealedCalls: NSPI calls whose stub was encrypted and not decrypted.
@@ -243,6 +246,13 @@ type Report struct {
 	Refusals  []Refusal   `json:"refusals"`
 	Findings  []Finding   `json:"findings"`
 	Anomalies []Anomaly   `json:"anomalies"`
+}
+
+// Kinds lists every finding kind, for --fail-on.
+var Kinds = []string{
+	KindSessionLimit, KindLogonFailed, KindLeak, KindBindFailed, KindUnbindFailed,
+	KindUnbindUnknownHandle, KindSessionBeforeCapture, KindCallAfterEnd,
+	KindUnansweredCall, KindSealedCalls,
 }
 
 // HasKind reports whether a finding of that kind is in the report.

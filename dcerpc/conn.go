@@ -89,7 +89,8 @@ func (s *Security) AuthName() string {
 // fragments reassembled.
 type Message struct {
 	// Pos is the frame of the first byte of the first fragment; LastPos the
-	// frame of the last byte of the last fragment.
+	// frame that completed the last fragment (the last of its bytes to be
+	// captured: where Wireshark shows the reassembled PDU).
 	Pos, LastPos Pos
 	// Stub holds the reassembled stub, at most Limits.MaxCallBytes of it.
 	Stub []byte
@@ -262,6 +263,20 @@ func (d *dirState) posAt(off int64) Pos {
 	return d.marks[i-1].pos
 }
 
+// donePos returns, among the packets that carried the bytes [from, to), the
+// one captured last: where a reassembling dissector completes the PDU.
+func (d *dirState) donePos(from, to int64) Pos {
+	p := d.posAt(from)
+	i := sort.Search(len(d.marks), func(i int) bool { return d.marks[i].off > from })
+	for ; i < len(d.marks) && d.marks[i].off < to; i++ {
+		m := d.marks[i].pos
+		if m.File != p.File && m.Time.After(p.Time) || m.File == p.File && m.Frame > p.Frame {
+			p = m
+		}
+	}
+	return p
+}
+
 // consume drops n bytes from the front of the buffer.
 func (d *dirState) consume(n int) {
 	d.base += int64(n)
@@ -382,7 +397,7 @@ func (c *Conn) drain(dir Dir) {
 			}
 		}
 		n := int(h.FragLen)
-		start, last := d.posAt(d.base), d.posAt(d.base+int64(n)-1)
+		start, last := d.posAt(d.base), d.donePos(d.base, d.base+int64(n))
 		c.pdu(dir, d.buf[:n], start, last)
 		d.consume(n)
 	}

@@ -23,7 +23,7 @@ func (s *eventSink) Call(c *pipeline.Call) {
 func (s *eventSink) ConnEnd(ev *analyze.Event) { s.a.Add(*ev) }
 
 // findingKinds are the kinds --fail-on accepts.
-var findingKinds = []string{"session_limit", "logon_failed", "leak", "unbind_unknown_handle", "unanswered_call", "session_before_capture"}
+var findingKinds = analyze.Kinds
 
 // analysis runs the pipeline and the analyzer over files.
 func analysis(files []string, limit int, stdin io.Reader, stderr io.Writer) (*analyze.Report, bool) {
@@ -107,3 +107,5 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func newAnalyzer() *analyze.Analyzer { return analyze.New(analyze.Options{}) }

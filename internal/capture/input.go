@@ -169,9 +169,6 @@ func openSource(index int, path string, stdin io.Reader, info *InputInfo) (*sour
 	}
 	switch {
 	case isPcapMagic(head):
-		if len(head) < 4 {
-			return fail("capture truncated inside the file header")
-		}
 		return s.openPcap(head, suffix, fail)
 	case len(head) == 4 && binary.BigEndian.Uint32(head) == 0x0a0d0d0a:
 		return s.openPcapng(suffix, fail)
@@ -193,7 +190,7 @@ func bytesPrefix(b, prefix []byte) bool {
 			return false
 		}
 	}
-	return len(b) > 0
+	return len(b) >= 2
 }
 
 func isPcapMagic(h []byte) bool {
@@ -244,8 +241,8 @@ func (s *source) openPcap(head []byte, suffix string, fail func(string) (*source
 }
 
 func (s *source) openPcapng(suffix string, fail func(string) (*source, error)) (*source, error) {
-	h, _ := s.br.Peek(12)
-	if len(h) < 12 {
+	h, _ := s.br.Peek(16)
+	if len(h) < 16 {
 		if s.cnt.err != nil {
 			return fail("corrupt gzip data: " + lowerErr(s.cnt.err))
 		}
@@ -262,6 +259,7 @@ func (s *source) openPcapng(suffix string, fail func(string) (*source, error)) (
 	if l := s.u32(h[4:8]); l < 28 || l%4 != 0 || l > maxBlock {
 		return fail(fmt.Sprintf("bad pcapng section header: block length %d", l))
 	}
+	major, minor := s.u16(h[12:14]), s.u16(h[14:16])
 	err := safeCall(func() (err error) {
 		s.ng, err = pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		return err
@@ -269,6 +267,10 @@ func (s *source) openPcapng(suffix string, fail func(string) (*source, error)) (
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return fail("capture truncated inside the file header")
+		}
+		if err == io.EOF {
+			// Every section had an unknown version and was skipped.
+			return fail(fmt.Sprintf("unsupported pcapng version %d.%d", major, minor))
 		}
 		return fail("bad pcapng section header: " + lowerErr(err))
 	}
@@ -285,6 +287,13 @@ func safeCall(f func() error) (err error) {
 		}
 	}()
 	return f()
+}
+
+func (s *source) u16(b []byte) uint16 {
+	if s.ngBig {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
 }
 
 func (s *source) u32(b []byte) uint32 {
@@ -511,10 +520,8 @@ func lowerErr(err error) string {
 	if err == nil {
 		return "unknown error"
 	}
-	msg := err.Error()
-	msg = strings.ReplaceAll(msg, "\n", " ")
-	if msg != "" {
-		msg = strings.ToLower(msg[:1]) + msg[1:]
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "data ends early"
 	}
-	return msg
+	return strings.ToLower(strings.ReplaceAll(err.Error(), "\n", " "))
 }

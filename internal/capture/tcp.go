@@ -258,6 +258,17 @@ func (a *assembler) packet(p *tcpPacket, pos Pos) {
 			}
 		}
 		seq++
+		if p.flags&flagACK != 0 && !o.synSeen {
+			// A SYN-ACK acknowledges the other side's ISN + 1: its
+			// data starts there (useful when the SYN is missing or
+			// comes later, as across merged captures with skewed clocks).
+			o.synSeen = true
+			o.isn = p.ack - 1
+			if !o.started {
+				o.started = true
+				o.next = p.ack
+			}
+		}
 	}
 	if p.flags&flagRST != 0 {
 		// Deliver what the reset segment carries, if it is in order,

@@ -1,7 +1,12 @@
 package capture
 
 import (
+	"cmp"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
 	"testing"
+	"time"
 )
 
 const (
@@ -359,4 +364,249 @@ func TestSeqArithmetic(t *testing.T) {
 			t.Errorf("%#x vs %#x: lt %v diff %d", c.a, c.b, seqLT(c.a, c.b), seqDiff(c.a, c.b))
 		}
 	}
+}
+
+// streamChecker verifies that Data and Gap calls of one direction describe
+// a prefix of a known stream.
+type streamChecker struct {
+	t      *testing.T
+	stream [2][]byte
+	off    [2]int
+	gaps   [2]int
+	ended  int
+}
+
+func (c *streamChecker) Data(d Dir, _ Pos, b []byte) bool {
+	s := c.stream[d]
+	if c.off[d]+len(b) > len(s) || string(s[c.off[d]:c.off[d]+len(b)]) != string(b) {
+		c.t.Fatalf("dir %d: bytes at %d do not match the stream", d, c.off[d])
+	}
+	c.off[d] += len(b)
+	return true
+}
+
+func (c *streamChecker) Gap(d Dir, _ Pos, n int) {
+	if n <= 0 {
+		c.t.Fatalf("dir %d: gap %d", d, n)
+	}
+	c.off[d] += n
+	c.gaps[d] += n
+}
+
+func (c *streamChecker) End(Pos, EndKind) { c.ended++ }
+
+// TestReassemblyRandomized cuts two streams into segments, retransmits,
+// overlaps, reorders and drops some, and checks that what comes out is the
+// stream with gaps exactly where bytes were lost.
+func TestReassemblyRandomized(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for iter := range 300 {
+		n := 1 + rng.IntN(5000)
+		chk := &streamChecker{t: t}
+		var isn [2]uint32
+		for d := range 2 {
+			chk.stream[d] = make([]byte, n)
+			for i := range n {
+				chk.stream[d][i] = byte(rng.Uint32())
+			}
+			isn[d] = rng.Uint32()
+			if iter%3 == 0 {
+				isn[d] = uint32(0) - uint32(rng.IntN(3000)) // wrap inside the stream
+			}
+		}
+		drop := iter%2 == 1
+		type piece struct {
+			d          int
+			start, end int
+			order      float64
+		}
+		var pieces []piece
+		for d := range 2 {
+			for off := 0; off < n; {
+				l := 1 + rng.IntN(300)
+				end := min(off+l, n)
+				o := float64(len(pieces)) + rng.Float64()*4 // local reordering
+				pieces = append(pieces, piece{d, off, end, o})
+				if rng.IntN(5) == 0 { // retransmission or overlap
+					s := max(0, off-rng.IntN(100))
+					pieces = append(pieces, piece{d, s, end, o + rng.Float64()*10})
+				}
+				off = end
+			}
+		}
+		slices.SortFunc(pieces, func(a, b piece) int { return cmp.Compare(a.order, b.order) })
+		var st Stats
+		maxBuf := 1 << 20
+		if iter%4 == 3 {
+			maxBuf = 2000 // holes forced open: only consistency is checked
+		}
+		a := newAssembler(Options{MaxBuffered: maxBuf, Factory: func(ConnInfo) StreamHandler { return chk }}, &st)
+		eps := [2]netip.AddrPort{netip.MustParseAddrPort(cli), netip.MustParseAddrPort(srv)}
+		for d := range 2 {
+			p := tcpPacket{src: eps[d], dst: eps[1-d], seq: isn[d] - 1, flags: flagSYN}
+			if d == 1 {
+				p.flags |= flagACK
+				p.ack = isn[0]
+			}
+			a.packet(&p, Pos{Frame: int64(d + 1)})
+		}
+		lost := [2]bool{}
+		// The real receiver got every piece, captured or not; it
+		// acknowledges the contiguous prefix it holds.
+		var got [2][]bool
+		var prefix [2]int
+		got[0], got[1] = make([]bool, n), make([]bool, n)
+		acks := iter%5 < 3
+		for i, pc := range pieces {
+			for j := pc.start; j < pc.end; j++ {
+				got[pc.d][j] = true
+			}
+			for prefix[pc.d] < n && got[pc.d][prefix[pc.d]] {
+				prefix[pc.d]++
+			}
+			if drop && rng.IntN(10) == 0 {
+				lost[pc.d] = true
+			} else {
+				p := tcpPacket{src: eps[pc.d], dst: eps[1-pc.d], seq: isn[pc.d] + uint32(pc.start),
+					flags: flagPSH, payload: chk.stream[pc.d][pc.start:pc.end]}
+				a.packet(&p, Pos{Frame: int64(i + 3)})
+			}
+			if acks && rng.IntN(3) == 0 {
+				p := tcpPacket{src: eps[1-pc.d], dst: eps[pc.d], seq: isn[1-pc.d], ack: isn[pc.d] + uint32(prefix[pc.d]), flags: flagACK}
+				a.packet(&p, Pos{Frame: int64(i + 3)})
+			}
+		}
+		a.closeAll()
+		if chk.ended != 1 {
+			t.Fatalf("iter %d: %d ends", iter, chk.ended)
+		}
+		for d := range 2 {
+			if !lost[d] && maxBuf > 2000 && (chk.off[d] != n || chk.gaps[d] != 0) {
+				t.Fatalf("iter %d dir %d: reached %d of %d with %d gap bytes", iter, d, chk.off[d], n, chk.gaps[d])
+			}
+			if chk.off[d] > n {
+				t.Fatalf("iter %d dir %d: past the end", iter, d)
+			}
+		}
+	}
+}
+
+func TestReassemblySynAckBeforeSyn(t *testing.T) {
+	segs := []seg{
+		{srv, cli, 500, 101, "SA", ""},
+		{cli, srv, 100, 0, "S", ""}, // late copy of the SYN: not a new connection
+		{cli, srv, 101, 501, "PA", "hi"},
+		{srv, cli, 501, 103, "PA", "ho"},
+	}
+	r, st := runSegs(t, segs, Options{})
+	checkEvents(t, r.events, []string{
+		"open 1 10.0.0.1:50000>10.0.0.2:135 syn=true f0:1",
+		`data 1 c2s f0:3 "hi"`,
+		`data 1 s2c f0:4 "ho"`,
+		"end 1 end_of_capture f0:4",
+	})
+	if st.Conns != 1 {
+		t.Errorf("conns %d", st.Conns)
+	}
+}
+
+func TestReassemblyNewSynReplacesOpenConnection(t *testing.T) {
+	segs := append(handshake(100, 500), seg{cli, srv, 101, 501, "PA", "a"})
+	segs = append(segs, handshake(7000, 9000)...)
+	segs = append(segs, seg{cli, srv, 7001, 9001, "PA", "b"})
+	r, _ := runSegs(t, segs, Options{})
+	checkEvents(t, r.events, []string{
+		"open 1 10.0.0.1:50000>10.0.0.2:135 syn=true f0:1",
+		`data 1 c2s f0:4 "a"`,
+		"end 1 evicted f0:5",
+		"open 2 10.0.0.1:50000>10.0.0.2:135 syn=true f0:5",
+		`data 2 c2s f0:8 "b"`,
+		"end 2 end_of_capture f0:8",
+	})
+}
+
+// feed drives an assembler directly: one packet per segment at the given
+// times (seconds).
+func feed(t *testing.T, opts Options, segs []seg, secs []int) *recorder {
+	t.Helper()
+	r := &recorder{decline: map[uint64]bool{}}
+	opts.Factory = r.factory
+	var st Stats
+	a := newAssembler(opts, &st)
+	for i, s := range segs {
+		var p tcpPacket
+		if decodePacket(linkRaw, ipPacket(t, s), 0, &p) != decTCP {
+			t.Fatal("decode")
+		}
+		a.packet(&p, Pos{Frame: int64(i + 1), Time: t0.Add(time.Duration(secs[i]) * time.Second)})
+	}
+	a.closeAll()
+	return r
+}
+
+func TestReassemblyTombstones(t *testing.T) {
+	segs := []seg{
+		{cli, srv, 101, 501, "PA", "abc"},
+		{cli, srv, 104, 501, "FA", ""},
+		{srv, cli, 501, 105, "FA", ""},
+		{cli, srv, 101, 502, "PA", "abc"}, // retransmission within the TTL: swallowed
+		{cli, srv, 105, 502, "PA", "new"}, // beyond the old end: a new connection
+		{cli, srv, 108, 502, "FA", ""},
+		{srv, cli, 502, 109, "FA", ""},
+		{cli, srv, 105, 502, "PA", "new"}, // old data, but after the TTL
+	}
+	r := feed(t, Options{}, segs, []int{0, 1, 2, 3, 4, 5, 6, 500})
+	checkEvents(t, r.events, []string{
+		"open 1 10.0.0.1:50000>10.0.0.2:135 syn=false f0:1",
+		`data 1 c2s f0:1 "abc"`,
+		"end 1 fin f0:3",
+		"open 2 10.0.0.1:50000>10.0.0.2:135 syn=false f0:5",
+		`data 2 c2s f0:5 "new"`,
+		"end 2 fin f0:7",
+		"open 3 10.0.0.1:50000>10.0.0.2:135 syn=false f0:8",
+		`data 3 c2s f0:8 "new"`,
+		"end 3 end_of_capture f0:8",
+	})
+}
+
+func TestReassemblyDeclinedFlowForgotten(t *testing.T) {
+	segs := []seg{
+		{cli, srv, 101, 501, "PA", "abc"},
+		{cli, srv, 104, 501, "PA", "def"}, // ignored
+		{cli, srv, 107, 501, "FA", ""},
+		{srv, cli, 501, 108, "FA", ""}, // both FINs: forgotten
+		{cli, srv, 108, 502, "PA", "ghi"},
+	}
+	r := &recorder{decline: map[uint64]bool{1: true}}
+	var st Stats
+	a := newAssembler(Options{Factory: r.factory}, &st)
+	for i, s := range segs {
+		var p tcpPacket
+		decodePacket(linkRaw, ipPacket(t, s), 0, &p)
+		a.packet(&p, Pos{Frame: int64(i + 1)})
+	}
+	a.closeAll()
+	checkEvents(t, r.events, []string{
+		"open 1 10.0.0.1:50000>10.0.0.2:135 syn=false f0:1",
+		`data 1 c2s f0:1 "abc"`,
+		"open 2 10.0.0.1:50000>10.0.0.2:135 syn=false f0:5",
+		`data 2 c2s f0:5 "ghi"`,
+		"end 2 end_of_capture f0:5",
+	})
+}
+
+func TestReassemblyBufferedDuplicates(t *testing.T) {
+	segs := append(handshake(100, 500),
+		seg{cli, srv, 105, 501, "PA", "ef"},
+		seg{cli, srv, 105, 501, "PA", "efgh"}, // same start, longer: replaces
+		seg{cli, srv, 105, 501, "PA", "e"},    // same start, shorter: dropped
+		seg{cli, srv, 101, 501, "PA", "abcd"},
+	)
+	r, _ := runSegs(t, segs, Options{})
+	checkEvents(t, r.events, []string{
+		"open 1 10.0.0.1:50000>10.0.0.2:135 syn=true f0:1",
+		`data 1 c2s f0:7 "abcd"`,
+		`data 1 c2s f0:4 "efgh"`,
+		"end 1 end_of_capture f0:7",
+	})
 }

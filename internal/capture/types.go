@@ -34,7 +34,10 @@ const (
 	EndRST
 	// EndOfCapture: the capture ended with the connection still open.
 	EndOfCapture
-	// EndEvicted: the connection was dropped because of a tracking limit.
+	// EndEvicted: the connection was dropped because of a tracking limit
+	// (Options.MaxConns), or because a SYN with a new initial sequence
+	// number started another connection on the same 4-tuple before this
+	// one was seen to end.
 	EndEvicted
 )
 
@@ -86,6 +89,8 @@ type StreamHandler interface {
 	End(pos Pos, how EndKind)
 }
 
-// Factory makes the handler for a new connection. It may return nil to ignore
-// the connection entirely.
+// Factory makes the handler for a new connection. It is called on the first
+// SYN or data-carrying packet of the connection (so a connection with no
+// payload still gets a handler and an End), before any other call for it. It
+// may return nil to ignore the connection entirely.
 type Factory func(c ConnInfo) StreamHandler

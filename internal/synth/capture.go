@@ -48,6 +48,7 @@ type Capture struct {
 	ipid     map[netip.Addr]uint16
 	Manifest Manifest
 	conns    []*Conn
+	srvGUID  UUID
 }
 
 // NewCapture starts an empty capture at Start with a seed derived from name.
@@ -91,6 +92,14 @@ func (c *Capture) NewHandle() Handle {
 	h[4+7] = h[4+7]&0x0f | 0x40
 	h[4+8] = h[4+8]&0x3f | 0x80
 	return h
+}
+
+// serverGUID is the NSPI server's fixed GUID in this capture.
+func (c *Capture) serverGUID() UUID {
+	if c.srvGUID == (UUID{}) {
+		c.srvGUID = c.NewGUID()
+	}
+	return c.srvGUID
 }
 
 // NewGUID returns a pseudo-random GUID.

@@ -133,8 +133,13 @@ func NspiUpdateStatResp(be bool, st STAT, status uint32) []byte {
 }
 
 // NspiQueryRowsReq: hRpc, dwFlags, [in,out] STAT*, dwETableCount (0),
-// lpETable (unique, NULL), Count, pPropTags (unique, NULL).
-func NspiQueryRowsReq(be bool, h Handle, flags uint32, st STAT, count uint32) []byte {
+// lpETable (unique, NULL), Count, pPropTags (unique; NULL when tags is nil).
+//
+// PropertyTagArray_r is {DWORD cValues; [size_is(cValues+1),
+// length_is(cValues)] DWORD aulPropTag[]}: a conformant varying structure,
+// so its max_count (cValues+1) comes first, then cValues, offset, actual
+// count and the tags.
+func NspiQueryRowsReq(be bool, h Handle, flags uint32, st STAT, count uint32, tags []uint32) []byte {
 	e := NewNDR(be)
 	e.Handle(h)
 	e.U32(flags)
@@ -142,9 +147,24 @@ func NspiQueryRowsReq(be bool, h Handle, flags uint32, st STAT, count uint32) []
 	e.U32(0)
 	e.Null()
 	e.U32(count)
-	e.Null()
+	if tags == nil {
+		e.Null()
+		return e.B
+	}
+	e.Ref()
+	e.U32(uint32(len(tags) + 1))
+	e.U32(uint32(len(tags)))
+	e.U32(0)
+	e.U32(uint32(len(tags)))
+	for _, t := range tags {
+		e.U32(t)
+	}
 	return e.B
 }
+
+// DefaultPropTags is the column set of the NspiQueryRows calls: PR_ENTRYID,
+// PR_DISPLAY_NAME_A, PR_SMTP_ADDRESS_A, PR_OBJECT_TYPE.
+var DefaultPropTags = []uint32{0x0FFF0102, 0x3001001E, 0x39FE001E, 0x0FFE0003}
 
 // NspiQueryRowsResp: STAT, ppRows (NULL), return value.
 func NspiQueryRowsResp(be bool, st STAT, status uint32) []byte {
@@ -281,9 +301,9 @@ func (e *NDR) tower(t []byte) {
 // EptMapReq: object (unique, nil UUID), map_tower (unique), entry_handle, max_towers.
 func EptMapReq(be bool, tower []byte) []byte {
 	e := NewNDR(be)
-	e.Ref()
+	e.U32(1) // Windows uses small referent IDs for EPM pointers
 	e.UUID(UUID{})
-	e.Ref()
+	e.U32(2)
 	e.tower(tower)
 	e.Handle(Handle{})
 	e.U32(4)
@@ -299,8 +319,8 @@ func EptMapResp(be bool, towers [][]byte, status uint32) []byte {
 	e.U32(4)
 	e.U32(0)
 	e.U32(uint32(len(towers)))
-	for range towers {
-		e.Ref()
+	for i := range towers {
+		e.U32(uint32(3 + i)) // full-pointer referent IDs, as Windows (protocol notes §9.3)
 	}
 	for _, t := range towers {
 		e.tower(t)

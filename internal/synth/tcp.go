@@ -21,6 +21,7 @@ const (
 type Seg struct {
 	Off, Len int
 	Drop     bool
+	Delay    time.Duration // clock advance before this segment (e.g. an RTO)
 }
 
 type segRec struct {
@@ -116,6 +117,7 @@ func (cn *Conn) SendPlan(d Dir, data []byte, plan []Seg) (start, end uint64) {
 	start = cn.sent[d]
 	end = start + uint64(len(data))
 	for i, s := range plan {
+		cn.cap.Advance(s.Delay)
 		if s.Drop {
 			cn.cap.Advance(cn.cap.Step)
 			continue
@@ -171,4 +173,37 @@ func (cn *Conn) CloseFIN(d Dir) {
 func (cn *Conn) CloseRST(d Dir) {
 	cn.pkt(d, TCPRst|TCPAck, cn.nextSeq(d), nil)
 	cn.End = "rst"
+}
+
+// PlanSplit cuts n bytes into segments of at most size bytes, in order.
+func PlanSplit(n, size int) []Seg {
+	var p []Seg
+	for off := 0; off < n; off += size {
+		p = append(p, Seg{Off: off, Len: min(size, n-off)})
+	}
+	return p
+}
+
+// PlanReorder sends bytes [cut, n) before [0, cut).
+func PlanReorder(n, cut int) []Seg {
+	return []Seg{{Off: cut, Len: n - cut}, {Off: 0, Len: cut}}
+}
+
+// PlanRetransmit sends all n bytes, then all of them again after delay.
+func PlanRetransmit(n int, delay time.Duration) []Seg {
+	return []Seg{{Off: 0, Len: n}, {Off: 0, Len: n, Delay: delay}}
+}
+
+// PlanOverlap sends [0, cut), [cut, n), then an overlapping retransmission
+// of [back, n).
+func PlanOverlap(n, cut, back int) []Seg {
+	return []Seg{{Off: 0, Len: cut}, {Off: cut, Len: n - cut}, {Off: back, Len: n - back}}
+}
+
+// PlanDrop sends n bytes in segments of size bytes with segment i missing
+// from the capture.
+func PlanDrop(n, size, i int) []Seg {
+	p := PlanSplit(n, size)
+	p[i].Drop = true
+	return p
 }

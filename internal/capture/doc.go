@@ -1,0 +1,73 @@
+// Package capture reads packet captures and turns the TCP connections in them
+// into ordered byte streams for the layers above. It is the only package of
+// nspicap that imports gopacket; addresses leave it as netip.AddrPort.
+//
+// # Input
+//
+// Run takes one or more files (or "-" for Options.Stdin) and reads them as
+// one capture. The format is recognised by its first bytes, never by the file
+// name:
+//
+//   - pcap (the libpcap format, draft-ietf-opsawg-pcap): magic a1b2c3d4 for
+//     microsecond and a1b23c4d for nanosecond timestamps, in either byte order;
+//   - pcapng (draft-ietf-opsawg-pcapng): several sections, each with its own
+//     byte order, and several interfaces, each with its own link type and
+//     timestamp resolution (if_tsresol);
+//   - either one compressed with gzip (RFC 1952).
+//
+// Reading is done with gopacket's pure-Go pcapgo readers, through a
+// bufio.Reader this package owns, so that it can look at each record header
+// before the library reads the record (lengths read off the file never size
+// an allocation; records over 256 KiB stop the file) and knows the byte
+// offset of a record cut by the end of the file. Files are merged in
+// timestamp order with a k-way merge that holds one packet per file (ties go
+// to the file given first; a file's own order is always kept). Frames are
+// numbered from 1 per file, counting every record as Wireshark does.
+//
+// A file that cannot be read at all gets InputInfo.Err, a *FileError whose
+// message is one lower-case line naming the file. Damage after the header
+// (a cut record, a corrupt block, a broken gzip stream) keeps the packets
+// read before and adds a warning.
+//
+// # Decoding
+//
+// decodePacket hand-decodes only what reassembly needs, without allocating:
+// Ethernet with stacked 802.1Q / 802.1ad tags, Linux cooked capture v1 and
+// v2, raw IP, BSD loopback (NULL, host byte order) and LOOP (network order);
+// IPv4 (RFC 791: header length, total length to drop link padding,
+// non-first fragments skipped), IPv6 (RFC 8200: hop-by-hop, routing,
+// destination options and fragment headers walked up to TCP); TCP (RFC 9293
+// section 3.1). When the snap length cut the payload, the captured bytes are
+// delivered and the rest, known from the IP length, is reported as a Gap.
+//
+// # Reassembly
+//
+// Connections are keyed by the canonical 4-tuple. The client is the sender
+// of the SYN when the handshake is in the capture, otherwise the side with
+// the higher port (the first sender on a tie). Each direction tracks the
+// next expected sequence number (modulo 2^32, RFC 9293 section 3.4):
+// retransmissions and overlaps are trimmed, out-of-order segments are copied
+// and delivered when the hole fills. A hole is declared lost, with a Gap,
+// when the other side acknowledges past it, when more than
+// Options.MaxBuffered bytes wait behind it, or when the connection ends.
+// After FINs in both directions or a RST, or at the end of the input, the
+// buffered bytes are flushed and End is called once; the 4-tuple is then
+// remembered for two minutes of capture time so that final ACKs and stray
+// retransmissions do not open a new connection, while a new SYN does.
+// Options.MaxConns bounds the open connections; the longest idle one is
+// ended with EndEvicted.
+//
+// Events are delivered packet by packet in capture order across all
+// connections, since the layers above pair events by time.
+//
+// # The seam and slice ownership
+//
+// The types in types.go are the seam with the stream consumer: Factory is
+// called on a connection's first SYN or data packet, and its StreamHandler
+// then receives Data, Gap and End. The slice passed to Data is borrowed: it
+// aliases either the reader's packet buffer (overwritten by the next packet)
+// or this package's out-of-order buffer (freed after the call), so a handler
+// that keeps bytes must copy them. A handler that returns false from Data
+// opts out: the connection's later packets cost one map lookup and no call,
+// End included. Panics in handlers are not recovered here.
+package capture

@@ -1,0 +1,45 @@
+package capture
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzRun feeds arbitrary bytes to Run as a capture file: it must not panic
+// and handlers must see a consistent sequence of calls.
+func FuzzRun(f *testing.F) {
+	rs := convoRecs(&testing.T{}, linkEthernet)
+	segs := append(handshake(100, 500),
+		seg{cli, srv, 105, 501, "PA", "efgh"},
+		seg{cli, srv, 101, 501, "PA", "abcd"},
+		seg{srv, cli, 501, 109, "FA", "x"},
+		seg{cli, srv, 109, 503, "FA", ""},
+	)
+	pc := pcapLE(&testing.T{}, linkEthernet, false, append(rs, segRecs(&testing.T{}, segs)...))
+	f.Add(pc)
+	f.Add(pc[:len(pc)-7])
+	f.Add(gz(&testing.T{}, pc))
+	f.Add(pcapBytes(binary.BigEndian, true, linkSLL, convoRecs(&testing.T{}, linkSLL)))
+	var ngPkts []ngPkt
+	for _, r := range convoRecs(&testing.T{}, linkSLL2) {
+		ngPkts = append(ngPkts, ngPkt{iface: 1, ts: uint64(r.ts.UnixMicro()), data: r.data})
+	}
+	f.Add(ngSection(binary.LittleEndian, []ngIface{{linkEthernet, 0}, {linkSLL2, 3}}, ngPkts))
+	f.Add(ngSection(binary.BigEndian, []ngIface{{linkNull, 0x80 | 10}}, nil))
+	f.Add([]byte("hello"))
+	f.Add([]byte{})
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "fuzz.pcap")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := &recorder{}
+		infos, st := Run([]string{p}, Options{Factory: r.factory, MaxBuffered: 64, MaxConns: 4})
+		if infos[0].Err == nil && infos[0].Packets != st.Packets {
+			t.Fatalf("packets %d vs %d", infos[0].Packets, st.Packets)
+		}
+	})
+}

@@ -1,0 +1,353 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/nspicap/nspicap/analyze"
+)
+
+// AnalyzeFormats are the formats of `nspicap analyze`.
+var AnalyzeFormats = []string{"table", "json"}
+
+// SessionFormats are the formats of `nspicap sessions`.
+var SessionFormats = []string{"table", "csv", "jsonl"}
+
+// textWidth is the width the table format fits in.
+const textWidth = 80
+
+// noIdentity names the row of binds that carried no user name.
+const noIdentity = "(anonymous)"
+
+// many returns "1 bind" or "2 binds".
+func many(n int, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + one + "s"
+}
+
+// WriteAnalyze renders r as "table" (for people) or "json" (one indented
+// document, deterministic: the analyzer sorted everything).
+func WriteAnalyze(w io.Writer, format string, r *analyze.Report) error {
+	switch format {
+	case "json":
+		return writeJSONDoc(w, r)
+	case "table":
+		bw := bufio.NewWriter(w)
+		if err := writeAnalyzeText(bw, r); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	return fmt.Errorf("unknown format %q (want table or json)", format)
+}
+
+func writeJSONDoc(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// frameRefs prints frames as numbers, or as file#frame when the report has
+// several inputs.
+type frameFmt struct{ multi bool }
+
+func (ff frameFmt) one(f analyze.FrameRef) string {
+	if f.Frame == 0 {
+		return "-"
+	}
+	if ff.multi {
+		return filepath.Base(f.File) + "#" + strconv.FormatInt(f.Frame, 10)
+	}
+	return strconv.FormatInt(f.Frame, 10)
+}
+
+func (ff frameFmt) list(fs []analyze.FrameRef, count int) string {
+	parts := make([]string, 0, len(fs)+1)
+	for i, f := range fs {
+		if i == len(fs)-1 && count > len(fs) {
+			parts = append(parts, "...")
+		}
+		parts = append(parts, ff.one(f))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
+	ff := frameFmt{multi: len(r.Inputs) > 1}
+
+	fmt.Fprintln(w, "VERDICT")
+	for _, s := range r.Verdict {
+		writeWrapped(w, s, "  * ", "    ")
+	}
+
+	fmt.Fprintln(w)
+	if len(r.Findings) == 0 {
+		fmt.Fprintln(w, "FINDINGS: none")
+	} else {
+		fmt.Fprintf(w, "FINDINGS (%d)\n", len(r.Findings))
+	}
+	for i, f := range r.Findings {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		head := fmt.Sprintf("%s %s", strings.ToUpper(f.Severity), f.Kind)
+		var where []string
+		if f.Server != "" {
+			where = append(where, "server "+string(f.Server))
+		}
+		if f.User != "" {
+			where = append(where, "user "+string(f.User))
+		}
+		if f.Client != "" {
+			where = append(where, "client "+string(f.Client))
+		}
+		if len(where) > 0 {
+			head += ": " + strings.Join(where, ", ")
+		}
+		writeWrapped(w, head, "  ", "    ")
+		writeWrapped(w, f.Message, "    ", "    ")
+		label := "frame"
+		if f.Count > 1 || len(f.Frames) > 1 {
+			label = "frames"
+		}
+		writeWrapped(w, label+": "+ff.list(f.Frames, f.Count), "    ", "      ")
+	}
+
+	servers := serverOrder(r)
+	unk := r.Totals.BindsUnknown > 0
+	for _, server := range servers {
+		fmt.Fprintln(w)
+		var urows [][]string
+		var ucs []analyze.Counters
+		for _, u := range r.Users {
+			if u.Server == server {
+				name := string(u.User)
+				if name == "" {
+					name = noIdentity
+				}
+				urows = append(urows, []string{name})
+				ucs = append(ucs, u.Counters)
+			}
+		}
+		var crows [][]string
+		var ccs []analyze.Counters
+		for _, c := range r.Clients {
+			if c.Server == server {
+				crows = append(crows, []string{c.Client})
+				ccs = append(ccs, c.Counters)
+			}
+		}
+		fmt.Fprintf(w, "Users on %s\n", server)
+		if err := writeCounterTable(w, "USER", urows, ucs, unk); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\nClients on %s\n", server)
+		if err := writeCounterTable(w, "CLIENT", crows, ccs, unk); err != nil {
+			return err
+		}
+	}
+	if len(servers) > 0 {
+		fmt.Fprintln(w)
+		legend := "BINDS: NspiBind calls; OK: answered 0; LOGON_FAILED: answered 0x80040111; FAIL: other status or fault."
+		if unk {
+			legend += " UNK: outcome unknown (no answer, or encrypted)."
+		}
+		legend += " UNBIND: NspiUnbind calls. CALLS: other NSPI calls. OPEN: sessions open at the end of the capture. CLOSED: sessions that ended with their connection, without NspiUnbind. PEAK: most sessions held at once."
+		for _, u := range r.Users {
+			if u.User == "" {
+				legend += " " + noIdentity + ": binds that carried no user name (no authentication, NTLM anonymous, or a name that could not be read)."
+				break
+			}
+		}
+		writeWrapped(w, legend, "", "")
+	}
+
+	t := r.Totals
+	fmt.Fprintln(w)
+	writeWrapped(w, fmt.Sprintf("TOTALS: %s (%d ok, %d LOGON_FAILED, %d failed otherwise, %d unknown), %s, %s; %s, %d open at the end, %d closed without unbind; at most %d held at once. Limit: %d sessions per user.",
+		many(t.Binds, "bind"), t.BindsOK, t.BindsLogonFailed, t.BindsFailedOther, t.BindsUnknown, many(t.Unbinds, "unbind"), many(t.OtherCalls, "other call"),
+		many(len(r.Sessions), "session"), t.OpenAtEnd, t.ClosedWithoutUnbind, t.PeakConcurrent, r.Limit), "", "  ")
+
+	if len(r.Inputs) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "INPUTS")
+		for _, in := range r.Inputs {
+			s := fmt.Sprintf("%s (%s): %d packets", in.Path, in.Format, in.Packets)
+			if !in.FirstTime.IsZero() {
+				s += fmt.Sprintf(", %s to %s", in.FirstTime.Format("2006-01-02 15:04:05"), in.LastTime.Format("2006-01-02 15:04:05 UTC"))
+			}
+			writeWrapped(w, s, "  ", "    ")
+			for _, wn := range in.Warnings {
+				writeWrapped(w, "warning: "+wn, "    ", "      ")
+			}
+		}
+	}
+	if len(r.Anomalies) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "ANOMALIES")
+		for _, a := range r.Anomalies {
+			s := fmt.Sprintf("%s x%d", a.Kind, a.Count)
+			if a.Message != "" {
+				s += ": " + a.Message
+			}
+			writeWrapped(w, s, "  ", "    ")
+		}
+	}
+	if r.Version != "" {
+		fmt.Fprintf(w, "\nnspicap %s, %s\n", r.Version, r.Schema)
+	}
+	return nil
+}
+
+// serverOrder lists the servers in the order of the (sorted) rows.
+func serverOrder(r *analyze.Report) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, u := range r.Users {
+		add(u.Server)
+	}
+	for _, c := range r.Clients {
+		add(c.Server)
+	}
+	return out
+}
+
+// writeCounterTable writes one table of counters; the UNK column appears
+// only when the report has binds of unknown outcome.
+func writeCounterTable(w io.Writer, first string, names [][]string, cs []analyze.Counters, unk bool) error {
+	header := []string{first, "BINDS", "OK", "LOGON_FAILED", "FAIL"}
+	if unk {
+		header = append(header, "UNK")
+	}
+	header = append(header, "UNBIND", "CALLS", "OPEN", "CLOSED", "PEAK")
+	// The name column gets what the counters leave of the line.
+	nameWidth := textWidth - 1 - 2
+	for _, h := range header[1:] {
+		nameWidth -= 1 + len(h)
+	}
+	nameWidth = max(nameWidth, 12)
+	rows := make([][]string, len(cs))
+	for i, c := range cs {
+		row := []string{wrapName(names[i][0], nameWidth), countText(c.Binds), countText(c.BindsOK), countText(c.BindsLogonFailed), countText(c.BindsFailedOther)}
+		if unk {
+			row = append(row, countText(c.BindsUnknown))
+		}
+		row = append(row, countText(c.Unbinds), countText(c.OtherCalls), countText(c.OpenAtEnd), countText(c.ClosedWithoutUnbind), countText(c.PeakConcurrent))
+		rows[i] = row
+	}
+	align := make(tw.Alignment, len(header))
+	for i := range align {
+		align[i] = tw.AlignRight
+	}
+	align[0] = tw.AlignLeft
+	return renderPlain(w, header, align, rows)
+}
+
+func countText(n int) string { return strconv.Itoa(n) }
+
+// renderPlain renders a borderless ASCII table with a header rule, columns
+// one space apart, headers verbatim, and no trailing blanks.
+func renderPlain(w io.Writer, header []string, align tw.Alignment, rows [][]string) error {
+	var buf bytes.Buffer
+	t := tablewriter.NewTable(&buf,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Symbols: tw.NewSymbols(tw.StyleASCII),
+			Borders: tw.Border{Left: tw.Off, Right: tw.Off, Top: tw.Off, Bottom: tw.Off},
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off},
+				Lines:      tw.Lines{ShowHeaderLine: tw.On},
+			},
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithAlignment(align),
+		tablewriter.WithPadding(tw.Padding{Left: "", Right: " ", Overwrite: true}),
+	)
+	t.Header(header)
+	for _, r := range rows {
+		if err := t.Append(r); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		if _, err := fmt.Fprintln(w, "  "+strings.TrimRight(line, " ")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wrapName breaks a long name into lines of at most n characters, after a
+// backslash, '@', '.', '-' or ':' when it can.
+func wrapName(s string, n int) string {
+	var lines []string
+	for len([]rune(s)) > n {
+		r := []rune(s)
+		cut := n
+		for i := n; i > n/2; i-- {
+			if strings.ContainsRune(`\@.-:`, r[i-1]) {
+				cut = i
+				break
+			}
+		}
+		lines = append(lines, string(r[:cut]))
+		s = string(r[cut:])
+	}
+	lines = append(lines, s)
+	return strings.Join(lines, "\n")
+}
+
+// writeWrapped word-wraps s to textWidth-1 columns, with first on the first
+// line and indent on the others.
+func writeWrapped(w io.Writer, s, first, indent string) {
+	width := textWidth - 1
+	line := first
+	empty := true
+	for _, word := range strings.Fields(s) {
+		if !empty && len([]rune(line))+1+len([]rune(word)) > width {
+			fmt.Fprintln(w, line)
+			line, empty = indent, true
+		}
+		if !empty {
+			line += " "
+		}
+		line += word
+		empty = false
+	}
+	fmt.Fprintln(w, line)
+}
+
+// addrBefore orders IP addresses numerically, anything else as text.
+func addrBefore(a, b string) bool {
+	pa, ea := netip.ParseAddr(a)
+	pb, eb := netip.ParseAddr(b)
+	if ea == nil && eb == nil {
+		return pa.Less(pb)
+	}
+	return a < b
+}

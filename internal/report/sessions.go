@@ -1,0 +1,172 @@
+package report
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/nspicap/nspicap/analyze"
+)
+
+// WriteSessions writes the sessions of `nspicap sessions` as "table", "csv"
+// (one header line, then one line per session) or "jsonl" (one JSON object
+// per line, with the names of the report's sessions). Sessions are written
+// in the order given (the analyzer sorts them by bind time); the table
+// groups them by server.
+func WriteSessions(w io.Writer, format string, sessions []analyze.Session) error {
+	bw := bufio.NewWriter(w)
+	var err error
+	switch format {
+	case "table":
+		err = writeSessionTable(bw, sessions)
+	case "csv":
+		err = writeSessionCSV(bw, sessions)
+	case "jsonl":
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false)
+		for i := range sessions {
+			if err = enc.Encode(&sessions[i]); err != nil {
+				break
+			}
+		}
+	default:
+		return fmt.Errorf("unknown format %q (want table, csv or jsonl)", format)
+	}
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// sessionTime prints a time as RFC 3339 in UTC with 6 fraction digits, or 9
+// when the capture has nanosecond resolution; "" for none.
+func sessionTime(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	u := t.UTC()
+	if u.Nanosecond()%1000 != 0 {
+		return u.Format("2006-01-02T15:04:05.000000000Z")
+	}
+	return u.Format("2006-01-02T15:04:05.000000Z")
+}
+
+func writeSessionCSV(w io.Writer, ss []analyze.Session) error {
+	c := csv.NewWriter(w)
+	c.Write([]string{"server", "server_port", "client", "user", "auth", "handle", "bind_file", "bind_frame", "bind_time",
+		"end", "end_file", "end_frame", "end_time", "unbind_status", "calls"})
+	for i := range ss {
+		s := &ss[i]
+		var endFile, endFrame string
+		if s.EndFrame != nil {
+			endFile, endFrame = s.EndFrame.File, strconv.FormatInt(s.EndFrame.Frame, 10)
+		}
+		c.Write([]string{s.Server, strconv.Itoa(int(s.ServerPort)), s.Client, string(s.User), s.Auth, s.Handle,
+			s.BindFrame.File, strconv.FormatInt(s.BindFrame.Frame, 10), sessionTime(&s.BindTime),
+			s.End, endFile, endFrame, sessionTime(s.EndTime), s.UnbindStatus, strconv.Itoa(s.Calls)})
+	}
+	c.Flush()
+	return c.Error()
+}
+
+func writeSessionTable(w io.Writer, ss []analyze.Session) error {
+	// With several files, frames print as N#frame, N numbering the files
+	// in order of name, with a legend: file names would not fit in 80
+	// columns.
+	fileSet := map[string]bool{}
+	for i := range ss {
+		fileSet[ss[i].BindFrame.File] = true
+		if ss[i].EndFrame != nil {
+			fileSet[ss[i].EndFrame.File] = true
+		}
+	}
+	var files []string
+	for f := range fileSet {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	fileNo := map[string]int{}
+	for i, f := range files {
+		fileNo[f] = i + 1
+	}
+	frame := func(f analyze.FrameRef) string {
+		if len(files) > 1 {
+			return strconv.Itoa(fileNo[f.File]) + "#" + strconv.FormatInt(f.Frame, 10)
+		}
+		return strconv.FormatInt(f.Frame, 10)
+	}
+	byServer := map[string][]*analyze.Session{}
+	var servers []string
+	for i := range ss {
+		s := &ss[i]
+		if _, ok := byServer[s.Server]; !ok {
+			servers = append(servers, s.Server)
+		}
+		byServer[s.Server] = append(byServer[s.Server], s)
+	}
+	sort.SliceStable(servers, func(i, j int) bool { return addrBefore(servers[i], servers[j]) })
+	if len(ss) == 0 {
+		_, err := fmt.Fprintln(w, "No NSPI sessions.")
+		return err
+	}
+	header := []string{"CLIENT", "USER", "HANDLE", "BIND", "END", "AT", "CALLS"}
+	align := tw.Alignment{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignRight}
+	for n, server := range servers {
+		if n > 0 {
+			fmt.Fprintln(w)
+		}
+		list := byServer[server]
+		fmt.Fprintf(w, "Sessions on %s (%d)\n", server, len(list))
+		rows := make([][]string, len(list))
+		for i, s := range list {
+			user := string(s.User)
+			if user == "" {
+				user = noIdentity
+			}
+			end, at := "open", "-"
+			switch s.End {
+			case analyze.EndUnbind:
+				end = "unbind"
+			case analyze.EndConnectionClosed:
+				end = "closed"
+			}
+			if s.EndFrame != nil {
+				at = frame(*s.EndFrame)
+			}
+			rows[i] = []string{wrapName(s.Client, 21), wrapName(user, 16), shortHandle(s.Handle), frame(s.BindFrame), end, at, strconv.Itoa(s.Calls)}
+		}
+		if err := renderPlain(w, header, align, rows); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w)
+	if len(files) > 1 {
+		var parts []string
+		for i, f := range files {
+			parts = append(parts, fmt.Sprintf("%d = %s", i+1, f))
+		}
+		writeWrapped(w, "Frames are FILE#FRAME; files: "+strings.Join(parts, ", ")+".", "", "  ")
+	}
+	writeWrapped(w, "HANDLE: digits 9 to 16 of the context handle (all 40 in csv and jsonl). BIND: frame of the NspiBind. END: unbind; closed (its connections closed without NspiUnbind); open (still open at the end of the capture). AT: frame of the end. CALLS: other NSPI calls on the handle.", "", "")
+	return nil
+}
+
+// shortHandle keeps the first 8 digits of the UUID part of a handle: the
+// first 8 are attributes, usually zero.
+func shortHandle(h string) string {
+	if len(h) >= 16 {
+		return h[8:16]
+	}
+	if h == "" {
+		return "?"
+	}
+	return h
+}
