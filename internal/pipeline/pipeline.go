@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"time"
 
 	"github.com/nspicap/nspicap/analyze"
@@ -67,7 +68,31 @@ type Result struct {
 	Anomalies []Anomaly // in order of first occurrence
 }
 
+// Bounds on what the runner remembers to infer interfaces.
+const (
+	maxEndpoints   = 100000
+	maxNSPIHandles = 1 << 20
+)
+
+type handleKey struct {
+	server netip.Addr
+	h      [20]byte
+}
+
+type ctxKey struct {
+	conn uint64
+	ctx  uint16
+}
+
 type runner struct {
+	// endpoints: interfaces seen bound on each server address and port.
+	endpoints map[netip.AddrPort]map[dcerpc.UUID]bool
+	// handles: NSPI context handles seen returned by NspiBind.
+	handles map[handleKey]bool
+	// inferred: presentation contexts, on connections whose bind is not
+	// in the capture, taken to be NSPI.
+	inferred map[ctxKey]bool
+
 	paths   []string
 	sink    Sink
 	lim     dcerpc.Limits
@@ -80,7 +105,8 @@ type runner struct {
 // Run reads the capture files (several files are one capture, merged by
 // time) and sends every DCE/RPC call to the sink.
 func Run(paths []string, o Options, sink Sink) Result {
-	r := &runner{paths: paths, sink: sink, lim: o.Limits, anoms: map[string]*Anomaly{}}
+	r := &runner{paths: paths, sink: sink, lim: o.Limits, anoms: map[string]*Anomaly{},
+		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]bool{}, inferred: map[ctxKey]bool{}}
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn})
 	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons}
 	for _, k := range r.order {
@@ -157,10 +183,64 @@ func (k *conn) Anomaly(a dcerpc.Anomaly) {
 	r.order = append(r.order, a.Kind)
 }
 
+// infer gives a call whose bind is not in the capture the NSPI interface when
+// the evidence allows: its presentation context was already taken to be NSPI;
+// its request starts with a context handle that an NspiBind on that server
+// returned; or only NSPI was ever seen bound on that server address and port,
+// and the request is shaped like an NSPI call (opnum 1..20 starting with a
+// 20-byte handle).
+func (r *runner) infer(c *dcerpc.Call) bool {
+	key := ctxKey{c.Conn.ID, c.ContextID}
+	if r.inferred[key] {
+		return true
+	}
+	rq := c.Request
+	if rq == nil || c.Opnum < 1 || c.Opnum > 20 || rq.Len < 20 {
+		return false
+	}
+	ok := false
+	if !rq.Sealed && len(rq.Stub) >= 20 {
+		var h [20]byte
+		copy(h[:], rq.Stub)
+		ok = r.handles[handleKey{c.Conn.Server.Addr(), h}]
+	}
+	if !ok {
+		ifs := r.endpoints[c.Conn.Server]
+		ok = len(ifs) == 1 && ifs[nspi.UUID]
+	}
+	if ok {
+		r.inferred[key] = true
+	}
+	return ok
+}
+
+// learn remembers the interface of a call's endpoint, and the handles that
+// NspiBind returns.
+func (r *runner) learn(c *dcerpc.Call, op *nspi.Op) {
+	if c.IfaceKnown {
+		ifs := r.endpoints[c.Conn.Server]
+		if ifs == nil && len(r.endpoints) < maxEndpoints {
+			ifs = map[dcerpc.UUID]bool{}
+			r.endpoints[c.Conn.Server] = ifs
+		}
+		if ifs != nil && len(ifs) < 64 {
+			ifs[c.Iface.UUID] = true
+		}
+	}
+	if op != nil && c.Opnum == nspi.OpBind && op.HasHandle && op.HasStatus && op.Status == 0 && !nspi.ZeroHandle(op.Handle) && len(r.handles) < maxNSPIHandles {
+		r.handles[handleKey{c.Conn.Server.Addr(), op.Handle}] = true
+	}
+}
+
 func (k *conn) Call(c *dcerpc.Call) {
 	r := k.r
 	out := &Call{Raw: c}
 	row := &out.Row
+	if !c.IfaceKnown && r.infer(c) {
+		c.Iface = dcerpc.SyntaxID{UUID: nspi.UUID, Major: nspi.VersionMajor}
+		c.IfaceKnown = true
+		row.InterfaceInferred = true
+	}
 	var reqPos dcerpc.Pos
 	if c.Request != nil {
 		reqPos = c.Request.Pos
@@ -211,6 +291,9 @@ func (k *conn) Call(c *dcerpc.Call) {
 	}
 	if nspi.IsNSPI(c) {
 		op := nspi.Decode(c)
+		if !row.InterfaceInferred {
+			r.learn(c, &op)
+		}
 		row.Op = op.Name
 		if op.HasStatus {
 			s := fmt.Sprintf("0x%08x", op.Status)
@@ -220,6 +303,7 @@ func (k *conn) Call(c *dcerpc.Call) {
 		out.Event = r.event(c, &op, reqPos, replyPos)
 	} else {
 		if c.IfaceKnown {
+			r.learn(c, nil)
 			row.Op = dcerpc.OpName(c.Iface.UUID, c.Opnum)
 		}
 		if c.IfaceKnown && dcerpc.LookupInterface(c.Iface.UUID) != nil && c.Response != nil && !c.Response.Sealed && c.Response.Len >= 4 {

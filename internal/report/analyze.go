@@ -27,8 +27,9 @@ var SessionFormats = []string{"table", "csv", "jsonl"}
 // textWidth is the width the table format fits in.
 const textWidth = 80
 
-// noIdentity names the row of binds that carried no user name.
-const noIdentity = "(anonymous)"
+// noIdentity names the row of calls that carried no user name: no
+// authentication, NTLM anonymous, Kerberos, or a bind outside the capture.
+const noIdentity = "(no name)"
 
 // many returns "1 bind" or "2 binds".
 func many(n int, one string) string {
@@ -169,7 +170,7 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		legend += " UNBIND: NspiUnbind calls. CALLS: other NSPI calls. OPEN: sessions open at the end of the capture. CLOSED: sessions that ended with their connection, without NspiUnbind. PEAK: most sessions held at once."
 		for _, u := range r.Users {
 			if u.User == "" {
-				legend += " " + noIdentity + ": binds that carried no user name (no authentication, NTLM anonymous, or a name that could not be read)."
+				legend += " " + noIdentity + ": calls that carried no user name (no authentication, NTLM anonymous, Kerberos, or a bind outside the capture)."
 				break
 			}
 		}

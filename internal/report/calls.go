@@ -178,7 +178,7 @@ func resultText(r *CallRow) string {
 	case r.ReplyFrame == nil:
 		return "no answer"
 	}
-	return ""
+	return "answered"
 }
 
 // NewTable returns a table in nspicap's style: plain ASCII borders, headers

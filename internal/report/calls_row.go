@@ -23,21 +23,24 @@ type CallRow struct {
 	ReplyFrame *int64 `json:"reply_frame"`
 	// ReplyFile is set only when the reply is in another file of a ring
 	// buffer than the request.
-	ReplyFile  string  `json:"reply_file,omitempty"`
-	Time       string  `json:"time"`
-	Client     string  `json:"client"`
-	Server     string  `json:"server"`
-	CallID     uint32  `json:"call_id"`
-	Interface  string  `json:"interface"`
-	Opnum      uint16  `json:"opnum"`
-	Op         string  `json:"op"`
-	User       *string `json:"user"`
-	Auth       string  `json:"auth"`
-	AuthLevel  string  `json:"auth_level"`
-	Sealed     bool    `json:"sealed"`
-	Status     *string `json:"status"`
-	StatusName string  `json:"status_name"`
-	Fault      *string `json:"fault"`
-	FaultName  string  `json:"fault_name"`
-	LatencyUS  *int64  `json:"latency_us"`
+	ReplyFile string `json:"reply_file,omitempty"`
+	Time      string `json:"time"`
+	Client    string `json:"client"`
+	Server    string `json:"server"`
+	CallID    uint32 `json:"call_id"`
+	Interface string `json:"interface"`
+	// InterfaceInferred: the bind is not in the capture and the interface
+	// was inferred (see the README).
+	InterfaceInferred bool    `json:"interface_inferred,omitempty"`
+	Opnum             uint16  `json:"opnum"`
+	Op                string  `json:"op"`
+	User              *string `json:"user"`
+	Auth              string  `json:"auth"`
+	AuthLevel         string  `json:"auth_level"`
+	Sealed            bool    `json:"sealed"`
+	Status            *string `json:"status"`
+	StatusName        string  `json:"status_name"`
+	Fault             *string `json:"fault"`
+	FaultName         string  `json:"fault_name"`
+	LatencyUS         *int64  `json:"latency_us"`
 }
