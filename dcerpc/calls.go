@@ -228,6 +228,9 @@ func (c *Conn) response(p *PDU, start, last Pos) {
 		return
 	}
 	m.Complete = true
+	if c.lostTail {
+		m.Damaged, m.StatusLost = true, true
+	}
 	delete(c.responses, p.CallID)
 	call := c.takeCall(p.CallID)
 	if call == nil {
@@ -262,6 +265,64 @@ func (c *Conn) fault(p *PDU, start Pos) {
 }
 
 func (c *Conn) emit(call *Call) { c.h.Call(call) }
+
+// damage marks the messages being reassembled in dir: bytes of the stream
+// were lost, so their stubs may miss bytes.
+func (c *Conn) damage(dir Dir) {
+	if dir == ClientToServer {
+		for _, call := range c.inflight {
+			call.Request.Damaged = true
+		}
+		return
+	}
+	for _, m := range c.responses {
+		m.Damaged = true
+	}
+}
+
+// partial records the start of a request or response PDU whose rest was lost
+// to a gap (b holds its first bytes, header included), so that the call is
+// still paired and counted: its stub is marked damaged and, when the PDU was
+// the last fragment, its return value lost.
+func (c *Conn) partial(dir Dir, h Header, b []byte, start, last Pos) {
+	if len(b) < 24 || (h.PType != PTypeRequest && h.PType != PTypeResponse) {
+		return
+	}
+	o := order(h.LittleEndian())
+	p := &PDU{Header: h, AllocHint: o.Uint32(b[16:]), ContextID: o.Uint16(b[20:])}
+	hdrEnd := 24
+	if h.PType == PTypeRequest {
+		p.Opnum = o.Uint16(b[22:])
+		if h.Flags&flagObjectUUID != 0 {
+			hdrEnd = 40
+		}
+	}
+	if len(b) > hdrEnd {
+		stubEnd := len(b)
+		if h.AuthLen > 0 {
+			// The stub ends before the auth trailer; keep what is surely stub.
+			stubEnd = min(stubEnd, int(h.FragLen)-int(h.AuthLen)-secTrailerLen)
+		}
+		if stubEnd > hdrEnd {
+			p.Stub = b[hdrEnd:stubEnd]
+		}
+	}
+	if h.PType == PTypeRequest && dir == ClientToServer {
+		c.request(p, start, last)
+		if call := c.inflight[h.CallID]; call != nil {
+			call.Request.Damaged = true
+		} else if call := c.waiting[h.CallID]; call != nil {
+			call.Request.Damaged = true
+		}
+	} else if h.PType == PTypeResponse && dir == ServerToClient {
+		if m := c.responses[h.CallID]; m != nil {
+			m.Damaged = true
+		}
+		c.lostTail = h.Flags&flagLastFrag != 0
+		c.response(p, start, last)
+		c.lostTail = false
+	}
+}
 
 // Close ends the connection: calls still waiting for an answer, or still in
 // reassembly, are delivered unanswered, in the order of their requests.

@@ -99,9 +99,16 @@ type Message struct {
 	Tail [4]byte
 	// Frags counts fragments. Complete is false when the last fragment was
 	// never seen (the connection ended or a new call took the call_id).
-	Frags        int
-	Complete     bool
-	Truncated    bool
+	Frags    int
+	Complete bool
+	// Truncated: the stub was longer than Limits.MaxCallBytes; Stub holds
+	// its start (Tail still holds its last 4 bytes).
+	Truncated bool
+	// Damaged: stub bytes were lost to a gap in the capture (a missing
+	// segment, or a snap length); StatusLost: among them its last 4 bytes,
+	// so Tail is not valid.
+	Damaged      bool
+	StatusLost   bool
 	LittleEndian bool
 	// Sealed: the stub is encrypted (auth level privacy).
 	Sealed bool
@@ -196,6 +203,7 @@ type Conn struct {
 	waiting   map[uint32]*Call
 	responses map[uint32]*Message
 	closed    bool
+	lostTail  bool // the response PDU being handled lost its end to a gap
 }
 
 const (
@@ -440,12 +448,14 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 		return
 	}
 	c.anomaly("gap", pos, gapDetail(n))
+	c.damage(dir)
 	if n >= 0 && len(d.buf) >= HeaderLen && !d.scanning {
 		if h, err := ParseHeader(d.buf); err == nil && int(h.FragLen) > len(d.buf) {
 			// The lost bytes may lie inside the PDU we are assembling;
 			// then the stream is header-aligned again after its end.
 			if rest := int(h.FragLen) - len(d.buf) - n; rest >= 0 {
 				c.anomaly("lost_pdu", d.posAt(d.base), PTypeName(h.PType)+" fragment cut by a gap")
+				c.partial(dir, h, d.buf, d.posAt(d.base), pos)
 				d.base += int64(len(d.buf)) + int64(n)
 				d.buf = d.buf[:0]
 				d.marks = d.marks[:0]

@@ -213,8 +213,13 @@ func TestMidstreamAndGap(t *testing.T) {
 	for _, call := range r.calls {
 		ids = append(ids, call.CallID)
 	}
-	if len(ids) != 3 || ids[0] != 2 || ids[1] != 3 || ids[2] != 5 {
+	// call 4 lost its middle to the gap: it is still counted (damaged,
+	// unanswered), after the calls that were answered.
+	if len(ids) != 4 || ids[0] != 2 || ids[1] != 3 || ids[2] != 5 || ids[3] != 4 {
 		t.Fatalf("calls %v, anomalies %v", ids, r.anoms)
+	}
+	if c4 := r.calls[3]; !c4.Request.Damaged || c4.Opnum != 3 || c4.Response != nil || c4.Request.Pos.Frame != 3 {
+		t.Errorf("damaged call: %+v", c4.Request)
 	}
 	if k := r.kinds(); k["lost_pdu"] != 1 || k["gap"] != 1 || k["resync"] != 0 {
 		t.Errorf("anomalies %v", k)

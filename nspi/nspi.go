@@ -78,9 +78,9 @@ func Decode(c *dcerpc.Call) Op {
 		switch {
 		case rq.Sealed:
 			op.Err = ErrSealed
-		case !rq.Complete || rq.Truncated:
-			op.Err = ErrTruncated
 		default:
+			// A damaged or incomplete request may still hold its first
+			// fields (the handle is the first 20 bytes).
 			r := ndr.NewReader(rq.Stub, rq.LittleEndian)
 			if c.Opnum == OpBind {
 				op.BindFlags = r.U32("dwFlags")
@@ -96,7 +96,11 @@ func Decode(c *dcerpc.Call) Op {
 				op.HasHandle = r.Err() == nil
 			}
 			if r.Err() != nil {
-				op.Err = fmt.Errorf("%s request: %w", op.Name, r.Err())
+				if rq.Damaged || !rq.Complete || rq.Truncated {
+					op.Err = fmt.Errorf("%s request: %w", op.Name, ErrTruncated)
+				} else {
+					op.Err = fmt.Errorf("%s request: %w", op.Name, r.Err())
+				}
 			}
 		}
 	}
@@ -104,12 +108,14 @@ func Decode(c *dcerpc.Call) Op {
 		switch {
 		case rs.Sealed:
 			op.Err = ErrSealed
+		case rs.StatusLost || !rs.Complete:
+			op.Err = fmt.Errorf("%s response: the return value was not captured: %w", op.Name, ErrTruncated)
 		case rs.Len < 4:
-			op.Err = fmt.Errorf("%s response: stub of %d bytes has no return value: %w", op.Name, rs.Len, ErrTruncated)
+			op.Err = fmt.Errorf("%s response: stub of %d bytes has no return value", op.Name, rs.Len)
 		default:
 			op.Status = order(rs.LittleEndian).Uint32(rs.Tail[:])
 			op.HasStatus = true
-			if c.Opnum == OpBind && rs.Complete && !rs.Truncated {
+			if c.Opnum == OpBind && !rs.Damaged && !rs.Truncated {
 				r := ndr.NewReader(rs.Stub, rs.LittleEndian)
 				if r.Pointer("pServerGuid") != 0 {
 					op.ServerGUID = r.UUID("pServerGuid")

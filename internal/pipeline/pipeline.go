@@ -263,6 +263,11 @@ func (k *conn) Call(c *dcerpc.Call) {
 		row.User = &u
 	}
 	row.Sealed = c.Sealed()
+	for _, m := range []*dcerpc.Message{c.Request, c.Response} {
+		if m != nil && (m.Damaged || m.Truncated || !m.Complete) {
+			row.Incomplete = true
+		}
+	}
 	var replyPos dcerpc.Pos
 	switch {
 	case c.Response != nil:

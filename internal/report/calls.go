@@ -151,12 +151,22 @@ func (cw *CallWriter) writeTable() error {
 		if user == "" {
 			user = "(" + r.Auth + ")"
 		}
-		t.Append([]string{frameLabel(cw.multi, r.File, r.Frame), reply, tm, r.Client + " > " + r.Server, op, user, resultText(r)})
+		res := resultText(r)
+		if r.Incomplete {
+			res += " (cut)"
+		}
+		t.Append([]string{frameLabel(cw.multi, r.File, r.Frame), reply, tm, r.Client + " > " + r.Server, op, user, res})
 	}
 	if err := t.Render(); err != nil {
 		return err
 	}
 	fmt.Fprintf(cw.w, "%d calls\n", len(cw.rows))
+	for i := range cw.rows {
+		if cw.rows[i].row.Incomplete {
+			fmt.Fprintln(cw.w, "(cut): some stub bytes of the call were not captured; the result is what survived.")
+			break
+		}
+	}
 	return nil
 }
 

@@ -38,9 +38,13 @@ type CallRow struct {
 	Auth              string  `json:"auth"`
 	AuthLevel         string  `json:"auth_level"`
 	Sealed            bool    `json:"sealed"`
-	Status            *string `json:"status"`
-	StatusName        string  `json:"status_name"`
-	Fault             *string `json:"fault"`
-	FaultName         string  `json:"fault_name"`
-	LatencyUS         *int64  `json:"latency_us"`
+	// Incomplete: some stub bytes of the request or response were not
+	// captured (a missing segment, the snap length) or not kept (over the
+	// per-call limit).
+	Incomplete bool    `json:"incomplete,omitempty"`
+	Status     *string `json:"status"`
+	StatusName string  `json:"status_name"`
+	Fault      *string `json:"fault"`
+	FaultName  string  `json:"fault_name"`
+	LatencyUS  *int64  `json:"latency_us"`
 }
