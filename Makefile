@@ -22,12 +22,12 @@ golden:
 
 # A short run of every fuzz target (make fuzz FUZZTIME=10m for a long one).
 fuzz:
-	$(GO) test ./dcerpc/ -run '^$$' -fuzz '^FuzzParsePDU$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./dcerpc/ -run '^$$' -fuzz '^FuzzConnFeed$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./dcerpc/ndr/ -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./ntlmssp/ -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/capture/ -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./cmd/nspicap/ -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./dcerpc/ -run '^$$' -fuzz '^FuzzParsePDU$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./dcerpc/ -run '^$$' -fuzz '^FuzzConnFeed$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./dcerpc/ndr/ -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./ntlmssp/ -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./internal/capture/ -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./cmd/nspicap/ -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1)

@@ -130,7 +130,8 @@ func TestFailOnAndStdin(t *testing.T) {
 // FuzzPipeline feeds arbitrary bytes as a capture file through the whole
 // pipeline: capture reading, TCP, DCE/RPC, NSPI and the analyzer. Seeds are
 // the first records of sample captures (Go's fuzzer slows down sharply on
-// seeds of tens of kilobytes).
+// seeds of tens of kilobytes, and minimising a large new input takes long:
+// make fuzz sets -fuzzminimizetime).
 func FuzzPipeline(f *testing.F) {
 	for _, name := range []string{"clean.pcap", "fragmented.pcap", "two-interfaces.pcapng", "midstream.pcap", "bigendian.pcap"} {
 		if b, err := os.ReadFile(filepath.Join(testdataDir, name)); err == nil {
