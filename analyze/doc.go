@@ -5,7 +5,7 @@
 // The package is pure: no I/O, no capture or decoding imports. The pipeline
 // feeds it Event values in capture order (Analyzer.Add), then asks for one
 // Report (Analyzer.Report); internal/report renders it. Sorting happens here,
-// once, so every rendering is deterministic. SCHEMA.md documents the JSON.
+// once, so every rendering is deterministic. The README ("the report schema") documents the JSON.
 //
 // # Sources
 //
@@ -90,7 +90,7 @@
 // # Adding a finding kind
 //
 //  1. Add a Kind constant in report.go, list it in Kinds, and document it
-//     in SCHEMA.md.
+//     in the README's report schema.
 //  2. Collect notes in the pass (analyzer.go) with the frames that prove it.
 //  3. Build the finding in findings.go through newFinding (it bounds the
 //     frames and sets the sort key) with a message that says what to do.

@@ -13,7 +13,7 @@
 //     UNK UNBIND CALLS OPEN CLOSED PEAK; UNK only when some bind's outcome is
 //     unknown) and long names wrap inside their cell.
 //   - json: the Report as one indented JSON document, names as in
-//     analyze/SCHEMA.md. Deterministic: the analyzer sorts every list.
+//     the README (the report schema). Deterministic: the analyzer sorts every list.
 //
 // # nspicap sessions (WriteSessions)
 //

@@ -1,8 +1,3 @@
-// Package synth builds synthetic but protocol-exact packet captures of
-// DCE/RPC (NSPI, EPM, RFR) traffic for nspicap's tests: DCE/RPC PDUs, NDR
-// stubs, NTLMSSP/SPNEGO/Kerberos tokens, TCP conversations, link layers and
-// capture file writers. Everything is deterministic: fixed clocks, fixed
-// seeds, so generating twice yields identical bytes.
 package synth
 
 import (
