@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 20s
 
-.PHONY: build test testdata golden fuzz lint cross bench clean
+.PHONY: build test testdata golden fuzz lint cross bench microbench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o nspicap ./cmd/nspicap
@@ -39,7 +39,14 @@ cross:
 	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/nspicap
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o /dev/null ./cmd/nspicap
 
+# Generates the benchmark captures once (in .bench/, git-ignored), runs
+# nspicap and the baseline reader on them and prints the table. BENCHFLAGS=-quick
+# for a small smoke run.
 bench:
+	$(GO) run ./internal/bench $(BENCHFLAGS)
+
+# The Go micro-benchmarks of the hot paths, with allocations.
+microbench:
 	$(GO) test ./... -run '^$$' -bench . -benchmem
 
 clean:

@@ -1,0 +1,238 @@
+// Command bench generates nspicap's benchmark captures (once, cached in a
+// git-ignored folder), runs nspicap and a baseline reader on them several
+// times, and prints a table of throughput, peak memory and the ratio of
+// nspicap's time to the baseline's. `make bench` runs it.
+//
+//	go run ./internal/bench [-dir .bench] [-size 1024] [-runs 3] [-quick]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+func main() {
+	dir := flag.String("dir", ".bench", "folder for the generated captures and binaries (git-ignored)")
+	sizeMB := flag.Int64("size", 1024, "size of the ticket and busy-DC captures, MB")
+	runs := flag.Int("runs", 3, "runs per measurement (the median is reported)")
+	quick := flag.Bool("quick", false, "small captures (100 MB, 100k flows), one run: a smoke test of the harness")
+	flows := flag.Int("flows", 1000000, "connections in the many-flows capture")
+	scale := flag.Bool("scale", true, "also measure 200 MB and 2 GB ticket captures (memory and time per packet against size)")
+	tsharkMB := flag.Int64("tshark", 100, "size of the slice timed with tshark when it is installed, MB (0: skip)")
+	flag.Parse()
+	if *quick {
+		*sizeMB, *runs, *flows, *scale, *tsharkMB = 100, 1, 100000, false, 20
+	}
+	if err := benchmain(*dir, *sizeMB<<20, *runs, *flows, *scale, *tsharkMB<<20); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type measurement struct {
+	name    string
+	bytes   int64
+	packets int64
+	base    time.Duration
+	tool    time.Duration
+	baseRSS int64
+	toolRSS int64
+	note    string
+}
+
+func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize int64) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	testdata := "testdata"
+	bin := func(name string) string {
+		if runtime.GOOS == "windows" {
+			name += ".exe"
+		}
+		return filepath.Join(dir, name)
+	}
+	tool, base := bin("nspicap"), bin("pcapread")
+	for _, b := range [][2]string{{tool, "./cmd/nspicap"}, {base, "./internal/bench/baseline"}} {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", b[0], b[1])
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("building %s: %v", b[1], err)
+		}
+	}
+	mb := size >> 20
+	type capfile struct {
+		name, kind, path string
+		size             int64
+		files            []string
+	}
+	caps := []capfile{
+		{name: fmt.Sprintf("ticket %d MB", mb), kind: "ticket", path: filepath.Join(dir, fmt.Sprintf("ticket-%d.pcap", mb)), size: size},
+		{name: fmt.Sprintf("busy DC %d MB", mb), kind: "busydc", path: filepath.Join(dir, fmt.Sprintf("busydc-%d.pcap", mb)), size: size},
+		{name: fmt.Sprintf("many flows %dk", flows/1000), kind: "manyflows", path: filepath.Join(dir, fmt.Sprintf("manyflows-%d.pcap", flows)), size: int64(flows)},
+		{name: fmt.Sprintf("ticket %d MB gzip", mb), kind: "ticket", path: filepath.Join(dir, fmt.Sprintf("ticket-%d.pcap.gz", mb)), size: size},
+	}
+	if scale {
+		caps = append(caps,
+			capfile{name: "ticket 200 MB", kind: "ticket", path: filepath.Join(dir, "ticket-200.pcap"), size: 200 << 20},
+			capfile{name: "ticket 2048 MB", kind: "ticket", path: filepath.Join(dir, "ticket-2048.pcap"), size: 2048 << 20})
+	}
+	for _, c := range caps {
+		if _, err := os.Stat(c.path); err == nil {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "generating %s ...\n", c.path)
+		if err := generate(c.kind, c.path, testdata, c.size); err != nil {
+			return fmt.Errorf("generating %s: %v", c.path, err)
+		}
+	}
+	// the ticket capture again, as a ring buffer of 10 files
+	ringDir := filepath.Join(dir, fmt.Sprintf("ring-%d", mb))
+	ring, _ := filepath.Glob(filepath.Join(ringDir, "ring_*.pcap"))
+	if len(ring) != 10 {
+		os.MkdirAll(ringDir, 0o755)
+		var err error
+		if ring, err = splitRing(caps[0].path, 10, ringDir); err != nil {
+			return err
+		}
+	}
+	caps = append(caps[:1], append([]capfile{{name: fmt.Sprintf("ticket %d MB, ring of 10", mb), files: ring}}, caps[1:]...)...)
+
+	var rows []measurement
+	for _, c := range caps {
+		files := c.files
+		if files == nil {
+			files = []string{c.path}
+		}
+		m := measurement{name: c.name}
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil {
+				m.bytes += st.Size()
+			}
+		}
+		var bt, tt []time.Duration
+		for i := 0; i < runs; i++ {
+			d, rss, out, err := timed(base, files...)
+			if err != nil {
+				return fmt.Errorf("baseline on %s: %v", c.name, err)
+			}
+			bt = append(bt, d)
+			m.baseRSS = max(m.baseRSS, rss)
+			fmt.Sscan(strings.TrimSpace(out), &m.packets)
+			d, rss, _, err = timed(tool, append([]string{"analyze", "--format", "json"}, files...)...)
+			if err != nil {
+				return fmt.Errorf("nspicap on %s: %v", c.name, err)
+			}
+			tt = append(tt, d)
+			m.toolRSS = max(m.toolRSS, rss)
+		}
+		m.base, m.tool = median(bt), median(tt)
+		rows = append(rows, m)
+		fmt.Fprintf(os.Stderr, "%s: baseline %v, nspicap %v\n", c.name, m.base, m.tool)
+	}
+	if _, err := exec.LookPath("tshark"); err == nil && tsharkSize > 0 {
+		slice := filepath.Join(dir, fmt.Sprintf("slice-%d.pcap", tsharkSize>>20))
+		if _, err := os.Stat(slice); err != nil {
+			if err := generate("ticket", slice, testdata, tsharkSize); err != nil {
+				return err
+			}
+		}
+		st, _ := os.Stat(slice)
+		m := measurement{name: fmt.Sprintf("ticket %d MB slice vs tshark", tsharkSize>>20), bytes: st.Size()}
+		d, rss, _, err := timed("tshark", "-r", slice, "-Y", "nspi", "-T", "fields", "-e", "frame.number", "-e", "nspi.opnum")
+		if err != nil {
+			return fmt.Errorf("tshark: %v", err)
+		}
+		m.base, m.baseRSS = d, rss
+		var tt []time.Duration
+		for i := 0; i < runs; i++ {
+			d, rss, _, err := timed(tool, "analyze", "--format", "json", slice)
+			if err != nil {
+				return err
+			}
+			tt = append(tt, d)
+			m.toolRSS = max(m.toolRSS, rss)
+		}
+		m.tool = median(tt)
+		m.note = "baseline column is tshark"
+		rows = append(rows, m)
+	}
+	printTable(rows, runs)
+	return nil
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// gnuTime is GNU time, which reports a child's peak RSS without counting the
+// memory of the process that started it (a Go parent's wait4 rusage includes
+// the pages the child inherited before exec).
+var gnuTime = func() string {
+	if p, err := exec.LookPath("/usr/bin/time"); err == nil {
+		return p
+	}
+	return ""
+}()
+
+// timed runs a command and returns its wall time, peak RSS in bytes and
+// standard output.
+func timed(name string, args ...string) (time.Duration, int64, string, error) {
+	cmd := exec.Command(name, args...)
+	if gnuTime != "" {
+		cmd = exec.Command(gnuTime, append([]string{"-f", "maxrss_kb=%M", name}, args...)...)
+	}
+	var out strings.Builder
+	cmd.Stdout = &out
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return d, 0, "", fmt.Errorf("%v: %s", err, strings.TrimSpace(errb.String()))
+	}
+	rss := maxRSS(cmd.ProcessState)
+	if gnuTime != "" {
+		e := errb.String()
+		if i := strings.LastIndex(e, "maxrss_kb="); i >= 0 {
+			var kb int64
+			fmt.Sscan(e[i+len("maxrss_kb="):], &kb)
+			rss = kb << 10
+		}
+	}
+	return d, rss, out.String(), nil
+}
+
+func printTable(rows []measurement, runs int) {
+	host, _ := os.Hostname()
+	fmt.Printf("nspicap benchmark: %s/%s, %d CPUs, %s; median of %d runs\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), host, runs)
+	fmt.Println("| capture | size | packets | baseline | nspicap analyze | ratio | MB/s | packets/s | peak RSS (baseline / nspicap) |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, m := range rows {
+		ratio := float64(m.tool) / float64(m.base)
+		sec := m.tool.Seconds()
+		pps := "-"
+		if m.packets > 0 {
+			pps = fmt.Sprintf("%.0f", float64(m.packets)/sec)
+		}
+		name := m.name
+		if m.note != "" {
+			name += " (" + m.note + ")"
+			ratio = float64(m.base) / float64(m.tool)
+		}
+		fmt.Printf("| %s | %.0f MB | %d | %.2f s | %.2f s | %.2fx | %.0f | %s | %.0f / %.0f MiB |\n",
+			name, float64(m.bytes)/(1<<20), m.packets, m.base.Seconds(), sec, ratio,
+			float64(m.bytes)/(1<<20)/sec, pps, float64(m.baseRSS)/(1<<20), float64(m.toolRSS)/(1<<20))
+	}
+	fmt.Println("\nratio: nspicap time / baseline time (for the tshark row: tshark time / nspicap time).")
+}
