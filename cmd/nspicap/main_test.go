@@ -119,7 +119,7 @@ func (c *collect) ConnEnd(ev *analyze.Event) { c.ends++ }
 func runPipeline(t *testing.T, files ...string) (*collect, pipeline.Result) {
 	t.Helper()
 	c := &collect{}
-	res := pipeline.Run(files, pipeline.Options{}, c)
+	res := pipeline.Run(files, pipeline.Options{Rows: true}, c)
 	for _, in := range res.Inputs {
 		if in.Err != nil {
 			t.Fatalf("%v", in.Err)

@@ -177,7 +177,7 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitUsage, &usageError{err.Error()}
 	}
 	sink := &callSink{cw: cw}
-	res := pipeline.Run(files, pipeline.Options{Stdin: stdin}, sink)
+	res := pipeline.Run(files, pipeline.Options{Stdin: stdin, Rows: true}, sink)
 	if err := cw.Close(); err != nil && sink.err == nil {
 		sink.err = err
 	}

@@ -34,6 +34,9 @@ type Sink interface {
 type Options struct {
 	Stdin  io.Reader
 	Limits dcerpc.Limits
+	// Rows: fill Call.Row (the `nspicap calls` line); the analysis does
+	// not need it.
+	Rows bool
 }
 
 // Anomaly counts one kind of stream anomaly, with the first place it was seen.
@@ -92,6 +95,7 @@ type runner struct {
 	// inferred: presentation contexts, on connections whose bind is not
 	// in the capture, taken to be NSPI.
 	inferred map[ctxKey]bool
+	rows     bool
 
 	paths   []string
 	sink    Sink
@@ -105,7 +109,7 @@ type runner struct {
 // Run reads the capture files (several files are one capture, merged by
 // time) and sends every DCE/RPC call to the sink.
 func Run(paths []string, o Options, sink Sink) Result {
-	r := &runner{paths: paths, sink: sink, lim: o.Limits, anoms: map[string]*Anomaly{},
+	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, anoms: map[string]*Anomaly{},
 		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]bool{}, inferred: map[ctxKey]bool{}}
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn})
 	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons}
@@ -235,20 +239,46 @@ func (r *runner) learn(c *dcerpc.Call, op *nspi.Op) {
 func (k *conn) Call(c *dcerpc.Call) {
 	r := k.r
 	out := &Call{Raw: c}
-	row := &out.Row
+	inferred := false
 	if !c.IfaceKnown && r.infer(c) {
 		c.Iface = dcerpc.SyntaxID{UUID: nspi.UUID, Major: nspi.VersionMajor}
 		c.IfaceKnown = true
-		row.InterfaceInferred = true
+		inferred = true
 	}
-	var reqPos dcerpc.Pos
+	var reqPos, replyPos dcerpc.Pos
 	if c.Request != nil {
 		reqPos = c.Request.Pos
 	}
+	switch {
+	case c.Response != nil:
+		replyPos = c.Response.Pos
+	case c.Fault != nil:
+		replyPos = c.Fault.Pos
+	}
+	out.Time = reqPos.Time
+	var op *nspi.Op
+	if nspi.IsNSPI(c) {
+		o := nspi.Decode(c)
+		op = &o
+		if !inferred {
+			r.learn(c, op)
+		}
+		out.Event = r.event(c, op, reqPos, replyPos)
+	} else if c.IfaceKnown {
+		r.learn(c, nil)
+	}
+	if r.rows {
+		r.fillRow(&out.Row, c, op, inferred, reqPos, replyPos)
+	}
+	r.sink.Call(out)
+}
+
+// fillRow builds the `nspicap calls` line of a call.
+func (r *runner) fillRow(row *report.CallRow, c *dcerpc.Call, op *nspi.Op, inferred bool, reqPos, replyPos dcerpc.Pos) {
+	row.InterfaceInferred = inferred
 	row.File = r.ref(reqPos).File
 	row.Frame = reqPos.Frame
 	row.Time = report.FormatTime(reqPos.Time)
-	out.Time = reqPos.Time
 	row.Client = c.Conn.Client.String()
 	row.Server = c.Conn.Server.String()
 	row.CallID = c.CallID
@@ -267,13 +297,6 @@ func (k *conn) Call(c *dcerpc.Call) {
 		if m != nil && (m.Damaged || m.Truncated || !m.Complete) {
 			row.Incomplete = true
 		}
-	}
-	var replyPos dcerpc.Pos
-	switch {
-	case c.Response != nil:
-		replyPos = c.Response.Pos
-	case c.Fault != nil:
-		replyPos = c.Fault.Pos
 	}
 	if replyPos.Frame != 0 {
 		f := replyPos.Frame
@@ -294,24 +317,17 @@ func (k *conn) Call(c *dcerpc.Call) {
 	} else {
 		row.Interface = dcerpc.InterfaceName(c.Iface.UUID)
 	}
-	if nspi.IsNSPI(c) {
-		op := nspi.Decode(c)
-		if !row.InterfaceInferred {
-			r.learn(c, &op)
-		}
+	switch {
+	case op != nil:
 		row.Op = op.Name
 		if op.HasStatus {
 			s := fmt.Sprintf("0x%08x", op.Status)
 			row.Status = &s
 			row.StatusName = nspi.StatusName(c.Opnum, op.Status)
 		}
-		out.Event = r.event(c, &op, reqPos, replyPos)
-	} else {
-		if c.IfaceKnown {
-			r.learn(c, nil)
-			row.Op = dcerpc.OpName(c.Iface.UUID, c.Opnum)
-		}
-		if c.IfaceKnown && dcerpc.LookupInterface(c.Iface.UUID) != nil && c.Response != nil && !c.Response.Sealed && c.Response.Len >= 4 {
+	case c.IfaceKnown:
+		row.Op = dcerpc.OpName(c.Iface.UUID, c.Opnum)
+		if dcerpc.LookupInterface(c.Iface.UUID) != nil && c.Response != nil && !c.Response.Sealed && c.Response.Complete && !c.Response.StatusLost && c.Response.Len >= 4 {
 			v := tail(c.Response)
 			s := fmt.Sprintf("0x%08x", v)
 			row.Status = &s
@@ -321,7 +337,6 @@ func (k *conn) Call(c *dcerpc.Call) {
 	if row.Op == "" {
 		row.Op = fmt.Sprintf("opnum_%d", c.Opnum)
 	}
-	r.sink.Call(out)
 }
 
 func tail(m *dcerpc.Message) uint32 {
