@@ -1,0 +1,15 @@
+// Package epm decodes the endpoint mapper (EPM, interface
+// e1af8308-5d1f-11c9-91a4-08002b14a0fa v3.0 on TCP 135), which tells clients
+// on which dynamic port NSPI, EMSMDB and the other RPC interfaces listen.
+//
+// It implements ept_map (opnum 3) and ept_lookup (opnum 2) requests and
+// responses as specified by The Open Group C706 appendix O (the ept
+// interface) and MS-RPCE 2.2.1.2 / 3.1.1.5 (endpoint mapper extensions), and
+// the protocol tower encoding of C706 appendix L (floor counts little-endian
+// whatever the data representation; ports and IPv4 addresses in network
+// order; protocol identifiers 0x0d UUID, 0x0b ncacn, 0x07 TCP, 0x09 IPv4,
+// 0x1f ncacn_http, 0x0f named pipe, 0x10 ncalrpc, and Exchange 2003's 0x20
+// address floor), with the NDR layout of protocol-notes §4 and §9.3.
+//
+// Every count is bounded before it sizes anything; decoders never panic.
+package epm

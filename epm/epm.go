@@ -1,0 +1,260 @@
+package epm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+
+	"github.com/nspicap/nspicap/dcerpc"
+	"github.com/nspicap/nspicap/dcerpc/ndr"
+)
+
+// Opnums (C706 appendix O; MS-RPCE 3.1.1.5.1... the ept_* methods).
+const (
+	OpLookup = 2
+	OpMap    = 3
+)
+
+// Status values of ept_map and ept_lookup.
+const (
+	StatusOK            = 0
+	StatusNotRegistered = 0x16c9a0d6
+)
+
+// limits on what one stub may make us keep.
+const (
+	maxTowers    = 1024
+	maxTowerLen  = 4096
+	maxFloors    = 16
+	maxAnnotLen  = 1024
+	maxFloorSide = 1024
+)
+
+// Tower is a decoded protocol tower (C706 appendix L): the interface in its
+// first floor and the endpoint in the others.
+type Tower struct {
+	Interface dcerpc.SyntaxID
+	// Transfer is the second floor's transfer syntax.
+	Transfer dcerpc.SyntaxID
+	// Protocol: "ncacn_ip_tcp", "ncacn_http", "ncadg_ip_udp", "ncacn_np",
+	// "ncalrpc" or "protocol_0xNN".
+	Protocol string
+	Port     uint16
+	Addr     netip.Addr
+	Pipe     string
+}
+
+// Endpoint returns addr:port, or an invalid AddrPort when the tower has no
+// IP endpoint.
+func (t *Tower) Endpoint() netip.AddrPort {
+	if !t.Addr.IsValid() || t.Port == 0 {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(t.Addr, t.Port)
+}
+
+// ParseTower decodes tower octets. Counts are little-endian whatever the
+// drep; ports and addresses are in network order (notes §4.3).
+func ParseTower(b []byte) (Tower, error) {
+	var t Tower
+	if len(b) < 2 {
+		return t, fmt.Errorf("epm: tower of %d bytes", len(b))
+	}
+	n := int(binary.LittleEndian.Uint16(b))
+	if n > maxFloors {
+		return t, fmt.Errorf("epm: tower claims %d floors", n)
+	}
+	off := 2
+	for i := 0; i < n; i++ {
+		if off+2 > len(b) {
+			return t, fmt.Errorf("epm: floor %d LHS length at tower offset %d: tower ends", i+1, off)
+		}
+		ll := int(binary.LittleEndian.Uint16(b[off:]))
+		off += 2
+		if ll < 1 || off+ll > len(b) {
+			return t, fmt.Errorf("epm: floor %d LHS of %d bytes at tower offset %d runs past the tower", i+1, ll, off)
+		}
+		lhs := b[off : off+ll]
+		off += ll
+		if off+2 > len(b) {
+			return t, fmt.Errorf("epm: floor %d RHS length at tower offset %d: tower ends", i+1, off)
+		}
+		rl := int(binary.LittleEndian.Uint16(b[off:]))
+		off += 2
+		if off+rl > len(b) {
+			return t, fmt.Errorf("epm: floor %d RHS of %d bytes at tower offset %d runs past the tower", i+1, rl, off)
+		}
+		rhs := b[off : off+rl]
+		off += rl
+		switch lhs[0] {
+		case 0x0d: // UUID floor
+			if len(lhs) < 19 {
+				continue
+			}
+			var u [16]byte
+			copy(u[:], lhs[1:17])
+			u[0], u[1], u[2], u[3] = u[3], u[2], u[1], u[0]
+			u[4], u[5] = u[5], u[4]
+			u[6], u[7] = u[7], u[6]
+			s := dcerpc.SyntaxID{UUID: dcerpc.UUID(u), Major: binary.LittleEndian.Uint16(lhs[17:])}
+			if len(rhs) >= 2 {
+				s.Minor = binary.LittleEndian.Uint16(rhs)
+			}
+			if i == 0 {
+				t.Interface = s
+			} else {
+				t.Transfer = s
+			}
+		case 0x0b:
+			if t.Protocol == "" {
+				t.Protocol = "ncacn"
+			}
+		case 0x0a:
+			t.Protocol = "ncadg"
+		case 0x07, 0x08, 0x1f:
+			if len(rhs) >= 2 {
+				t.Port = binary.BigEndian.Uint16(rhs)
+			}
+			t.Protocol = map[byte]string{0x07: "ncacn_ip_tcp", 0x08: "ncadg_ip_udp", 0x1f: "ncacn_http"}[lhs[0]]
+		case 0x09, 0x20:
+			if len(rhs) >= 4 {
+				t.Addr = netip.AddrFrom4([4]byte(rhs[:4]))
+			}
+		case 0x0f:
+			t.Protocol, t.Pipe = "ncacn_np", cstr(rhs)
+		case 0x10:
+			t.Protocol, t.Pipe = "ncalrpc", cstr(rhs)
+		case 0x11:
+			// NetBIOS host name: not an IP endpoint
+		default:
+			if t.Protocol == "" {
+				t.Protocol = fmt.Sprintf("protocol_0x%02x", lhs[0])
+			}
+		}
+	}
+	return t, nil
+}
+
+func cstr(b []byte) string {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i])
+		}
+	}
+	return string(b)
+}
+
+// MapRequest is what ept_map asks: the interface of its template tower.
+type MapRequest struct {
+	Tower Tower
+}
+
+// MapResponse is what ept_map answers.
+type MapResponse struct {
+	Towers []Tower
+	Status uint32
+}
+
+// Entry is one ept_lookup answer.
+type Entry struct {
+	Object     dcerpc.UUID
+	Annotation string
+	Tower      Tower
+	HasTower   bool
+}
+
+// LookupResponse is what ept_lookup answers.
+type LookupResponse struct {
+	Entries []Entry
+	Status  uint32
+}
+
+// readTower reads a twr_t body: max_count, tower_length, octets.
+func readTower(r *ndr.Reader, field string) (Tower, error) {
+	r.Count(field+".max_count", maxTowerLen, 0)
+	n := r.Count(field+".tower_length", maxTowerLen, 1)
+	b := r.Bytes(field+".tower_octet_string", n)
+	if r.Err() != nil {
+		return Tower{}, r.Err()
+	}
+	r.Align(4)
+	return ParseTower(b)
+}
+
+// DecodeMapRequest decodes an ept_map request stub.
+func DecodeMapRequest(stub []byte, le bool) (MapRequest, error) {
+	r := ndr.NewReader(stub, le)
+	if r.Pointer("object") != 0 {
+		r.Skip("object", 16)
+	}
+	var q MapRequest
+	if r.Pointer("map_tower") != 0 {
+		t, err := readTower(r, "map_tower")
+		if err != nil {
+			return q, err
+		}
+		q.Tower = t
+	}
+	return q, r.Err()
+}
+
+// DecodeMapResponse decodes an ept_map response stub (notes §4.2, §9.3).
+func DecodeMapResponse(stub []byte, le bool) (MapResponse, error) {
+	var m MapResponse
+	r := ndr.NewReader(stub, le)
+	r.ContextHandle("entry_handle")
+	r.U32("num_towers")
+	r.Count("towers.max_count", maxTowers, 0)
+	r.U32("towers.offset")
+	n := r.Count("towers.actual_count", maxTowers, 4)
+	refs := make([]uint32, 0, n)
+	for i := 0; i < n; i++ {
+		refs = append(refs, r.Pointer("towers.referent"))
+	}
+	for _, ref := range refs {
+		if ref == 0 {
+			continue
+		}
+		t, err := readTower(r, "tower")
+		if err != nil {
+			return m, err
+		}
+		m.Towers = append(m.Towers, t)
+	}
+	m.Status = r.U32("status")
+	return m, r.Err()
+}
+
+// DecodeLookupResponse decodes an ept_lookup response stub (notes §4.4).
+func DecodeLookupResponse(stub []byte, le bool) (LookupResponse, error) {
+	var l LookupResponse
+	r := ndr.NewReader(stub, le)
+	r.ContextHandle("entry_handle")
+	r.U32("num_ents")
+	r.Count("entries.max_count", maxTowers, 0)
+	r.U32("entries.offset")
+	n := r.Count("entries.actual_count", maxTowers, 28)
+	refs := make([]uint32, 0, n)
+	for i := 0; i < n; i++ {
+		var e Entry
+		e.Object = dcerpc.UUID(r.UUID("entry.object"))
+		refs = append(refs, r.Pointer("entry.tower"))
+		r.U32("entry.annotation.offset")
+		k := r.Count("entry.annotation.length", maxAnnotLen, 1)
+		e.Annotation = cstr(r.Bytes("entry.annotation", k))
+		r.Align(4)
+		l.Entries = append(l.Entries, e)
+	}
+	for i, ref := range refs {
+		if ref == 0 {
+			continue
+		}
+		t, err := readTower(r, "entry.tower")
+		if err != nil {
+			return l, err
+		}
+		l.Entries[i].Tower, l.Entries[i].HasTower = t, true
+	}
+	l.Status = r.U32("status")
+	return l, r.Err()
+}
