@@ -25,6 +25,8 @@ fuzz:
 	$(GO) test ./dcerpc/ -run '^$$' -fuzz '^FuzzParsePDU$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./dcerpc/ -run '^$$' -fuzz '^FuzzConnFeed$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./dcerpc/ndr/ -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./nspi/ -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./epm/ -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./ntlmssp/ -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/capture/ -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./cmd/nspicap/ -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s

@@ -9,6 +9,11 @@ import (
 const maxSecContexts = 64
 const maxPresContexts = 1024
 
+// maxAllocHint: an alloc_hint above this is reported (bad_alloc_hint). The
+// hint never sizes an allocation here; a call this large is not plausible
+// on ncacn_ip_tcp, so the value says the stream is crafted or misread.
+const maxAllocHint = 256 << 20
+
 // pdu handles one whole PDU of direction dir. b is borrowed.
 func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 	p, err := ParsePDU(b)
@@ -25,8 +30,10 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 		if c.binds == nil {
 			c.binds = make(map[uint32]pending)
 		}
-		if len(c.binds) < c.lim.MaxOpenCalls {
+		if _, ok := c.binds[p.CallID]; ok || len(c.binds) < c.lim.MaxOpenCalls {
 			c.binds[p.CallID] = pending{ctx: p.Contexts, alter: p.PType == PTypeAlter}
+		} else {
+			c.anomaly("too_many_open_calls", start, PTypeName(p.PType)+" dropped; limit "+itoa(c.lim.MaxOpenCalls))
 		}
 		c.authToken(p, start)
 	case PTypeBindAck, PTypeAlterResp:
@@ -48,6 +55,7 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 				c.anomaly("orphan_bind_ack", start, "no bind with call_id "+itoa(int(p.CallID)))
 			}
 		} else {
+			full := false
 			for i, r := range p.Results {
 				if i >= len(pb.ctx) || r.Result != 0 {
 					continue
@@ -55,9 +63,14 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 				if c.contexts == nil {
 					c.contexts = make(map[uint16]SyntaxID)
 				}
-				if len(c.contexts) < maxPresContexts {
+				if _, ok := c.contexts[pb.ctx[i].ID]; ok || len(c.contexts) < maxPresContexts {
 					c.contexts[pb.ctx[i].ID] = pb.ctx[i].Abstract
+				} else {
+					full = true
 				}
+			}
+			if full {
+				c.anomaly("too_many_contexts", start, "presentation contexts ignored; limit "+itoa(maxPresContexts)+" per connection")
 			}
 		}
 		c.authToken(p, start)
@@ -66,12 +79,14 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 	case PTypeAuth3:
 		c.authToken(p, start)
 	case PTypeRequest:
+		c.noteAuth(p)
 		if dir != ClientToServer {
 			c.anomaly("wrong_direction", start, "request sent by the server")
 			return
 		}
 		c.request(p, start, last)
 	case PTypeResponse:
+		c.noteAuth(p)
 		if dir != ServerToClient {
 			c.anomaly("wrong_direction", start, "response sent by the client")
 			return
@@ -83,6 +98,14 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 			return
 		}
 		c.fault(p, start)
+	}
+}
+
+// noteAuth remembers the auth trailer of the last request or response, for
+// PDUs whose own trailer is lost to a gap (partial).
+func (c *Conn) noteAuth(p *PDU) {
+	if p.Auth != nil {
+		c.lastAuth = AuthTrailer{Type: p.Auth.Type, Level: p.Auth.Level, ContextID: p.Auth.ContextID}
 	}
 }
 
@@ -128,13 +151,17 @@ func (c *Conn) security(p *PDU) Security {
 		if s := c.sec[p.Auth.ContextID]; s != nil {
 			r := s.Security
 			r.Level = p.Auth.Level
+			if r.AuthType == 0 {
+				r.AuthType = p.Auth.Type // the bind's trailer was lost (partialBind)
+			}
 			return r
 		}
 		return Security{AuthType: p.Auth.Type, Level: p.Auth.Level, ContextID: p.Auth.ContextID, Authenticated: true}
 	}
 	// Kerberos and SPNEGO at connect level put no verifier on requests;
 	// the call then runs in the connection's only security context.
-	if len(c.sec) == 1 && c.lastSec != nil && c.lastSec.Level == LevelConnect {
+	// Level 0: the context's trailer was lost to a gap (partialBind).
+	if len(c.sec) == 1 && c.lastSec != nil && (c.lastSec.Level == LevelConnect || c.lastSec.Level == 0) {
 		return c.lastSec.Security
 	}
 	return Security{}
@@ -190,6 +217,9 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 		if p.Flags&flagFirstFrag == 0 {
 			c.anomaly("fragment_without_first", start, "request fragment of call "+itoa(int(p.CallID))+" without its first fragment")
 		}
+		if p.AllocHint > maxAllocHint {
+			c.anomaly("bad_alloc_hint", start, "request of call "+itoa(int(p.CallID))+" announces "+itoa(int(p.AllocHint))+" stub bytes")
+		}
 		call = &Call{Conn: &c.Meta, CallID: p.CallID, ContextID: p.ContextID, Opnum: p.Opnum, Sec: c.security(p)}
 		call.Iface, call.IfaceKnown = c.contexts[p.ContextID]
 		call.Request = c.newMessage(p, start)
@@ -219,6 +249,9 @@ func (c *Conn) response(p *PDU, start, last Pos) {
 		if len(c.responses) >= c.lim.MaxOpenCalls {
 			c.anomaly("too_many_open_calls", start, "response dropped; limit "+itoa(c.lim.MaxOpenCalls))
 			return
+		}
+		if p.AllocHint > maxAllocHint {
+			c.anomaly("bad_alloc_hint", start, "response of call "+itoa(int(p.CallID))+" announces "+itoa(int(p.AllocHint))+" stub bytes")
 		}
 		m = c.newMessage(p, start)
 		c.responses[p.CallID] = m
@@ -285,6 +318,11 @@ func (c *Conn) damage(dir Dir) {
 // still paired and counted: its stub is marked damaged and, when the PDU was
 // the last fragment, its return value lost.
 func (c *Conn) partial(dir Dir, h Header, b []byte, start, last Pos) {
+	switch h.PType {
+	case PTypeBind, PTypeAlter, PTypeBindAck, PTypeAlterResp, PTypeAuth3:
+		c.partialBind(dir, h, b, start, last)
+		return
+	}
 	if len(b) < 24 || (h.PType != PTypeRequest && h.PType != PTypeResponse) {
 		return
 	}
@@ -296,6 +334,24 @@ func (c *Conn) partial(dir Dir, h Header, b []byte, start, last Pos) {
 		if h.Flags&flagObjectUUID != 0 {
 			hdrEnd = 40
 		}
+	}
+	if h.AuthLen > 0 {
+		// The sec_trailer says whether the stub is sealed. When the gap
+		// took it, take the level of the connection's last trailer, or of
+		// its only security context; failing both, treat the stub as
+		// sealed rather than decode what may be ciphertext.
+		t := int(h.FragLen) - int(h.AuthLen) - secTrailerLen
+		switch {
+		case t >= hdrEnd && t+secTrailerLen <= len(b):
+			p.auth = AuthTrailer{Type: b[t], Level: b[t+1], PadLen: b[t+2], ContextID: o.Uint32(b[t+4:])}
+		case c.lastAuth.Level != 0:
+			p.auth = c.lastAuth
+		case len(c.sec) == 1 && c.lastSec != nil && c.lastSec.Level != 0:
+			p.auth = AuthTrailer{Type: c.lastSec.AuthType, Level: c.lastSec.Level, ContextID: c.lastSec.ContextID}
+		default:
+			p.auth = AuthTrailer{Level: LevelPrivacy}
+		}
+		p.Auth = &p.auth
 	}
 	if len(b) > hdrEnd {
 		stubEnd := len(b)
@@ -324,6 +380,56 @@ func (c *Conn) partial(dir Dir, h Header, b []byte, start, last Pos) {
 	}
 }
 
+// partialBind uses what a gap left of a bind, alter_context, their answers or
+// auth3 (a snap length cuts them when they carry a large NTLM token): the
+// presentation contexts or results, when they were captured whole, so that
+// the calls on the connection keep their interface. The auth trailer is lost;
+// the connection is then known to be authenticated, by an unknown mechanism.
+func (c *Conn) partialBind(dir Dir, h Header, b []byte, start, last Pos) {
+	if len(b) < HeaderLen || int(h.FragLen) <= len(b) {
+		return
+	}
+	if h.PType != PTypeAuth3 && len(b) >= minFragLen(h.PType) {
+		// Parse the captured bytes as a PDU that ends there, without
+		// its auth trailer.
+		cp := append([]byte(nil), b...)
+		o := order(h.LittleEndian())
+		o.PutUint16(cp[8:], uint16(len(cp)))
+		o.PutUint16(cp[10:], 0)
+		// Keep the presentation contexts (or results) that were captured
+		// whole: lower the count byte until the list fits.
+		at := 24 // p_context_elem count of a bind or alter_context
+		if h.PType == PTypeBindAck || h.PType == PTypeAlterResp {
+			at = (26 + int(o.Uint16(cp[24:])) + 3) &^ 3
+		}
+		for at < len(cp) {
+			if _, err := ParsePDU(cp); err == nil {
+				c.pdu(dir, cp, start, last)
+				break
+			}
+			if cp[at] == 0 {
+				break
+			}
+			cp[at]--
+		}
+	}
+	if h.AuthLen > 0 && len(c.sec) == 0 {
+		// The security context's id, type and level were in the lost
+		// trailer. Its later trailers replace these zero values.
+		c.sec = map[uint32]*secCtx{0: {Security{Authenticated: true}}}
+		c.lastSec = c.sec[0]
+	}
+}
+
+func sortedIDs[V any](m map[uint32]V) []uint32 {
+	ids := make([]uint32, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
 // Close ends the connection: calls still waiting for an answer, or still in
 // reassembly, are delivered unanswered, in the order of their requests.
 func (c *Conn) Close() {
@@ -331,6 +437,29 @@ func (c *Conn) Close() {
 		return
 	}
 	c.closed = true
+	if c.state == stateRPC {
+		// What the connection's end left unfinished: a PDU whose
+		// frag_length runs past the last byte, request or response
+		// fragments that never got their last fragment.
+		for dir := range c.dirs {
+			d := &c.dirs[dir]
+			if len(d.buf) == 0 || d.scanning {
+				continue
+			}
+			detail := itoa(len(d.buf)) + " bytes of a PDU at the end of the connection"
+			if h, err := ParseHeader(d.buf); err == nil {
+				detail = PTypeName(h.PType) + " PDU of frag_length " + itoa(int(h.FragLen)) + " ends after " + itoa(len(d.buf)) + " bytes, with the connection"
+			}
+			c.anomaly("incomplete_pdu", d.posAt(d.base), detail)
+		}
+		// In call_id order, so that the first one reported is stable.
+		for _, id := range sortedIDs(c.inflight) {
+			c.anomaly("incomplete_request", c.inflight[id].Request.Pos, "request of call "+itoa(int(id))+" never got its last fragment")
+		}
+		for _, id := range sortedIDs(c.responses) {
+			c.anomaly("incomplete_response", c.responses[id].Pos, "response of call "+itoa(int(id))+" never got its last fragment")
+		}
+	}
 	var rest []*Call
 	for _, m := range []map[uint32]*Call{c.inflight, c.waiting} {
 		for _, call := range m {

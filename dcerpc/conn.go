@@ -172,6 +172,7 @@ type dirState struct {
 	marks    []mark
 	skip     int   // bytes to drop before the next header (exact resync)
 	scanning bool  // looking for a header after losing sync
+	skipped  int   // bytes dropped by the current scan in earlier Feeds
 	seen     int64 // bytes seen in this direction
 }
 
@@ -204,6 +205,9 @@ type Conn struct {
 	responses map[uint32]*Message
 	closed    bool
 	lostTail  bool // the response PDU being handled lost its end to a gap
+	// lastAuth: the sec_trailer (without value) of the last request or
+	// response that carried one.
+	lastAuth AuthTrailer
 }
 
 const (
@@ -372,12 +376,18 @@ func (c *Conn) drain(dir Dir) {
 				if wait < 0 {
 					wait = len(d.buf)
 				}
+				if c.state == stateRPC {
+					// Counted, so that the resync anomaly names every
+					// byte skipped, even across Feeds.
+					d.skipped += wait
+				}
 				d.consume(wait)
 				return
 			}
-			if found > 0 && c.state == stateRPC {
-				c.anomaly("resync", d.posAt(d.base+int64(found)), "skipped "+itoa(found)+" bytes to the next plausible PDU header")
+			if n := d.skipped + found; n > 0 && c.state == stateRPC {
+				c.anomaly("resync", d.posAt(d.base+int64(found)), "skipped "+itoa(n)+" bytes to the next plausible PDU header")
 			}
+			d.skipped = 0
 			d.consume(found)
 			d.scanning = false
 		}
@@ -441,6 +451,13 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 		dir ^= 1
 	}
 	d := &c.dirs[dir]
+	if c.state == stateUndecided && c.firstPDUCut(dir, n) {
+		// Recognised: continue as on a DCE/RPC connection.
+		if c.swapped {
+			dir ^= 1
+			d = &c.dirs[dir]
+		}
+	}
 	if c.state == stateUndecided {
 		d.buf = d.buf[:0]
 		d.marks = d.marks[:0]
@@ -472,6 +489,28 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 	d.marks = d.marks[:0]
 	d.skip = 0
 	d.scanning = true
+}
+
+// firstPDUCut decides, on a connection not yet recognised, that it is DCE/RPC
+// when its first PDU was cut by a gap of known size (typically the snap
+// length cutting a bind that carries an NTLM token): the buffered bytes start
+// with a header that passes the checks, and the lost bytes end inside that
+// PDU. Without this, the bind (and with it the interface of every call on
+// the connection) would be dropped silently. It reports whether it decided.
+func (c *Conn) firstPDUCut(dir Dir, n int) bool {
+	d := &c.dirs[dir]
+	if n < 0 || d.scanning || len(d.buf) < HeaderLen {
+		return false
+	}
+	h, err := ParseHeader(d.buf)
+	if err != nil || int(h.FragLen) <= len(d.buf) || int(h.FragLen)-len(d.buf)-n < 0 {
+		return false
+	}
+	c.state = stateRPC
+	if c.decideRoles(dir, h.PType) {
+		c.dirs[0], c.dirs[1] = c.dirs[1], c.dirs[0]
+	}
+	return true
 }
 
 func gapDetail(n int) string {

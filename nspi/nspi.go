@@ -119,7 +119,9 @@ func Decode(c *dcerpc.Call) Op {
 				r := ndr.NewReader(rs.Stub, rs.LittleEndian)
 				if r.Pointer("pServerGuid") != 0 {
 					op.ServerGUID = r.UUID("pServerGuid")
-					op.HasServerGUID = true
+					// Only a GUID actually read from the stub (a short
+					// stub leaves the zero value and an error).
+					op.HasServerGUID = r.Err() == nil
 				}
 				op.Handle = r.ContextHandle("contextHandle")
 				r.U32("return value")

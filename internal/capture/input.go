@@ -87,7 +87,12 @@ type source struct {
 	frame    int64
 	last     time.Time
 	warnedTS bool
-	done     bool
+	// snaplen is the pcap header's snap length as written (0: none);
+	// warnedSnap: a record longer than its snap length was reported.
+	snaplen    uint32
+	warnedSnap bool
+	recAt      int64 // offset of the current record (its pcapng block)
+	done       bool
 }
 
 // offset is the number of capture bytes consumed by the reader so far.
@@ -229,6 +234,7 @@ func (s *source) openPcap(head []byte, suffix string, fail func(string) (*source
 	if err != nil {
 		return fail("bad pcap header: " + lowerErr(err))
 	}
+	s.snaplen = s.pcap.Snaplen()
 	// pcapgo accepts records up to max(snap length, 256 KiB); cap the snap
 	// length so a bogus header cannot raise that bound.
 	if s.pcap.Snaplen() > maxRecord {
@@ -330,6 +336,7 @@ func (s *source) next() bool {
 		s.close()
 		return false
 	}
+	s.checkSnaplen(s.recAt, ci)
 	lt := s.linkType
 	if s.ng != nil {
 		lt = 0xffff
@@ -361,6 +368,28 @@ func (s *source) next() bool {
 	return true
 }
 
+// checkSnaplen warns once when a record holds more bytes than the snap length
+// its file (pcap) or interface (pcapng) declares. Such records are read anyway,
+// as tcpdump and Wireshark do: some writers do not truncate to the snap length
+// they declare. Lengths over 256 KiB never get this far (precheck).
+func (s *source) checkSnaplen(start int64, ci gopacket.CaptureInfo) {
+	if s.warnedSnap {
+		return
+	}
+	snap := s.snaplen
+	if s.ng != nil {
+		iface, err := s.ng.Interface(ci.InterfaceIndex)
+		if err != nil {
+			return
+		}
+		snap = iface.SnapLength
+	}
+	if snap != 0 && ci.CaptureLength > int(snap) {
+		s.warnedSnap = true
+		s.warn("record at byte %d holds %d bytes, more than the snap length %d; read anyway", start, ci.CaptureLength, snap)
+	}
+}
+
 // read calls the reader library, turning a panic into an error.
 func (s *source) read() (data []byte, ci gopacket.CaptureInfo, err error) {
 	defer func() {
@@ -376,6 +405,7 @@ func (s *source) read() (data []byte, ci gopacket.CaptureInfo, err error) {
 // end of the file is reported at its own offset. The buffer holds a whole
 // record, so peeking at it costs no extra reads.
 func (s *source) precheck(start int64) bool {
+	s.recAt = start
 	if s.pcap != nil {
 		h, _ := s.br.Peek(16)
 		if len(h) == 0 {
@@ -454,14 +484,30 @@ func (s *source) precheck(start int64) bool {
 		if off+int(l) > bufSize {
 			break // cannot look further ahead; the library reads on
 		}
-		if avail, _ := s.br.Peek(off + int(l)); len(avail) < off+int(l) {
+		avail, _ := s.br.Peek(off + int(l))
+		if len(avail) < off+int(l) {
 			s.truncatedAt(start + int64(off))
 			return false
 		}
-		off += int(l)
+		// A block ends with a copy of its length (pcapng section 3.1), and
+		// an enhanced packet block must hold its captured bytes. A length
+		// field that lies would otherwise make the library read into the
+		// next block and misreport the damage (as a truncation, or at a
+		// later offset).
+		blk := avail[off:]
+		if t := u32(blk[l-4:]); t != l {
+			s.warn("corrupt pcapng block at byte %d (length %d, trailing length %d); stopped reading", start+int64(off), l, t)
+			return false
+		}
+		if typ == 6 && (l < 32 || uint64(u32(blk[20:24]))+32 > uint64(l)) {
+			s.warn("corrupt pcapng block at byte %d (length %d too short for its packet); stopped reading", start+int64(off), l)
+			return false
+		}
 		if packet {
+			s.recAt = start + int64(off)
 			break
 		}
+		off += int(l)
 	}
 	s.ngBig = big
 	return true

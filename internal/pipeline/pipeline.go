@@ -151,7 +151,12 @@ func (k *conn) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
 }
 
 func (k *conn) Gap(dir capture.Dir, pos capture.Pos, n int) {
+	was := k.c.IsRPC()
 	k.c.Gap(dcerpc.Dir(dir), dcerpc.Pos(pos), n)
+	// A gap can decide the connection (its first PDU cut by the snap length).
+	if !was && k.c.IsRPC() {
+		k.r.rpcConn++
+	}
 }
 
 func (k *conn) End(pos capture.Pos, how capture.EndKind) {
