@@ -16,6 +16,9 @@ type Options struct {
 	// MaxBuffered caps the out-of-order bytes buffered per direction;
 	// beyond it the oldest hole is declared lost. Default 1 MiB.
 	MaxBuffered int
+	// MaxBufferedTotal caps the out-of-order bytes buffered over all
+	// connections; beyond it, holes are declared lost. Default 64 MiB.
+	MaxBufferedTotal int
 	// MaxConns caps the connections tracked at once; beyond it the
 	// longest idle one ends with EndEvicted. Default 1,000,000.
 	MaxConns int

@@ -93,6 +93,17 @@ type assembler struct {
 	order   int64 // packets seen
 	now     time.Time
 	stats   *Stats
+	// total counts the out-of-order bytes buffered over all connections;
+	// beyond maxTotal, the connection being buffered declares its holes
+	// lost at once.
+	total    int
+	maxTotal int
+}
+
+// setBuffered updates one direction's buffered count and the total.
+func (a *assembler) setBuffered(h *half, n int) {
+	a.total += n - h.buffered
+	h.buffered = n
 }
 
 func newAssembler(opts Options, stats *Stats) *assembler {
@@ -100,6 +111,7 @@ func newAssembler(opts Options, stats *Stats) *assembler {
 		factory:     opts.Factory,
 		maxBuffered: opts.MaxBuffered,
 		maxConns:    opts.MaxConns,
+		maxTotal:    opts.MaxBufferedTotal,
 		flows:       make(map[flowKey]*conn),
 		stats:       stats,
 	}
@@ -108,6 +120,9 @@ func newAssembler(opts Options, stats *Stats) *assembler {
 	}
 	if a.maxConns <= 0 {
 		a.maxConns = 1_000_000
+	}
+	if a.maxTotal <= 0 {
+		a.maxTotal = 64 << 20
 	}
 	return a
 }
@@ -414,7 +429,7 @@ func (a *assembler) finish(c *conn, pos Pos, how EndKind) {
 	c.closedAt = a.now
 	for i := range c.dirs {
 		c.dirs[i].pending = nil
-		c.dirs[i].buffered = 0
+		a.setBuffered(&c.dirs[i], 0)
 	}
 	if a.flows[c.key] == c {
 		a.closedQ = append(a.closedQ, c)
@@ -446,7 +461,7 @@ func (a *assembler) flush(c *conn, pos Pos) {
 			h.next = g.seq
 		}
 		h.pending = h.pending[1:]
-		h.buffered -= len(g.data)
+		a.setBuffered(h, h.buffered-len(g.data))
 		a.deliver(c, d, g.seq, g.data, g.missing, g.pos)
 	}
 }
@@ -484,7 +499,7 @@ func (a *assembler) data(c *conn, d Dir, seq uint32, b []byte, missing int, pos 
 		return a.advance(c, d, pos, false)
 	}
 	a.buffer(h, seq, b, missing, pos, a.order)
-	return a.advance(c, d, pos, h.buffered > a.maxBuffered)
+	return a.advance(c, d, pos, h.buffered > a.maxBuffered || a.total > a.maxTotal)
 }
 
 // buffer inserts a copy of a segment into h.pending, sorted by sequence.
@@ -499,15 +514,14 @@ func (a *assembler) buffer(h *half, seq uint32, b []byte, missing int, pos Pos, 
 		if seqLE(seq+uint32(len(b))+uint32(missing), old.end()) {
 			return
 		}
-		h.buffered -= len(old.data)
+		a.setBuffered(h, h.buffered-len(old.data)+len(b))
 		old.data = append(old.data[:0], b...)
 		old.missing = missing
-		h.buffered += len(b)
 		return
 	}
 	g := segment{seq: seq, data: append([]byte(nil), b...), missing: missing, pos: pos, order: order}
 	h.pending = slices.Insert(h.pending, i, g)
-	h.buffered += len(b)
+	a.setBuffered(h, h.buffered+len(b))
 }
 
 // advance delivers buffered segments that have become in order. When the
@@ -524,11 +538,11 @@ func (a *assembler) advance(c *conn, d Dir, pos Pos, force bool) bool {
 			}
 			c.h.Gap(d, pos, seqDiff(g.seq, h.next))
 			h.next = g.seq
-			force = h.buffered-len(g.data) > a.maxBuffered
+			force = h.buffered-len(g.data) > a.maxBuffered || a.total-len(g.data) > a.maxTotal
 		}
 		h.pending[0] = segment{}
 		h.pending = h.pending[1:]
-		h.buffered -= len(g.data)
+		a.setBuffered(h, h.buffered-len(g.data))
 		if !a.deliver(c, d, g.seq, g.data, g.missing, g.pos) {
 			return false
 		}
@@ -571,7 +585,7 @@ func (a *assembler) dropBuffers(c *conn) {
 	c.h = nil
 	for i := range c.dirs {
 		c.dirs[i].pending = nil
-		c.dirs[i].buffered = 0
+		a.setBuffered(&c.dirs[i], 0)
 	}
 }
 
