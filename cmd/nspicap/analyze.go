@@ -26,9 +26,9 @@ func (s *eventSink) ConnEnd(ev *analyze.Event) { s.a.Add(*ev) }
 var findingKinds = analyze.Kinds
 
 // analysis runs the pipeline and the analyzer over files.
-func analysis(files []string, limit int, stdin io.Reader, stderr io.Writer) (*analyze.Report, bool) {
+func analysis(files []string, limit int, lim *limitFlags, stdin io.Reader, stderr io.Writer) (*analyze.Report, bool) {
 	a := analyze.New(analyze.Options{Limit: limit})
-	res := pipeline.Run(files, pipeline.Options{Stdin: stdin}, &eventSink{a: a})
+	res := pipeline.Run(files, lim.options(stdin), &eventSink{a: a})
 	for _, an := range res.Anomalies {
 		msg := an.Example
 		if an.First.Frame != 0 {
@@ -48,8 +48,12 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	format := fs.StringP("format", "f", "table", "output format: table or json")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
 	failOn := fs.StringSlice("fail-on", nil, "exit with status 3 when a finding of one of these kinds is found: "+strings.Join(findingKinds, ", "))
+	lim := addLimitFlags(fs)
 	files, err := parse(fs, args)
 	if err != nil {
+		return exitUsage, err
+	}
+	if err := lim.check(); err != nil {
 		return exitUsage, err
 	}
 	if err := checkFormat(*format, "table", "json"); err != nil {
@@ -63,7 +67,7 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return exitUsage, &usageError{fmt.Sprintf("--fail-on %q: want one of %s", k, strings.Join(findingKinds, ", "))}
 		}
 	}
-	r, unreadable := analysis(files, *limit, stdin, stderr)
+	r, unreadable := analysis(files, *limit, lim, stdin, stderr)
 	if err := report.WriteAnalyze(stdout, *format, r); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
@@ -82,14 +86,19 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs := newFlags("sessions", "List every NSPI session (bind to unbind, connection close, or end of capture) with its frames.",
 		"nspicap sessions --format csv trace.pcapng > sessions.csv", stderr)
 	format := fs.StringP("format", "f", "table", "output format: table, csv or jsonl")
+	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
+	lim := addLimitFlags(fs)
 	files, err := parse(fs, args)
 	if err != nil {
+		return exitUsage, err
+	}
+	if err := lim.check(); err != nil {
 		return exitUsage, err
 	}
 	if err := checkFormat(*format, "table", "csv", "jsonl"); err != nil {
 		return exitUsage, err
 	}
-	r, unreadable := analysis(files, 50, stdin, stderr)
+	r, unreadable := analysis(files, *limit, lim, stdin, stderr)
 	if err := report.WriteSessions(stdout, *format, r.Sessions); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}

@@ -165,8 +165,12 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs := newFlags("calls", "List every DCE/RPC call: interface, operation, user, return value, frames.",
 		"nspicap calls --format jsonl trace.pcapng | jq 'select(.op == \"NspiBind\")'", stderr)
 	format := fs.StringP("format", "f", "table", "output format: table, csv or jsonl (one JSON object per line, streamed)")
+	lim := addLimitFlags(fs)
 	files, err := parse(fs, args)
 	if err != nil {
+		return exitUsage, err
+	}
+	if err := lim.check(); err != nil {
 		return exitUsage, err
 	}
 	if err := checkFormat(*format, report.CallFormats...); err != nil {
@@ -177,7 +181,9 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitUsage, &usageError{err.Error()}
 	}
 	sink := &callSink{cw: cw}
-	res := pipeline.Run(files, pipeline.Options{Stdin: stdin, Rows: true}, sink)
+	opts := lim.options(stdin)
+	opts.Rows = true
+	res := pipeline.Run(files, opts, sink)
 	if err := cw.Close(); err != nil && sink.err == nil {
 		sink.err = err
 	}

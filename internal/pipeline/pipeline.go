@@ -37,6 +37,10 @@ type Options struct {
 	// Rows: fill Call.Row (the `nspicap calls` line); the analysis does
 	// not need it.
 	Rows bool
+	// Capture limits (see capture.Options): connections tracked at once,
+	// out-of-order bytes buffered per direction and in total. Zero means
+	// the capture layer's default.
+	MaxConns, MaxBuffered, MaxBufferedTotal int
 }
 
 // Anomaly counts one kind of stream anomaly, with the first place it was seen.
@@ -111,7 +115,13 @@ type runner struct {
 func Run(paths []string, o Options, sink Sink) Result {
 	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, anoms: map[string]*Anomaly{},
 		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]bool{}, inferred: map[ctxKey]bool{}}
-	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn})
+	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn,
+		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal})
+	if stats.Evicted > 0 {
+		r.anoms["conn_evicted"] = &Anomaly{Kind: "conn_evicted", Count: stats.Evicted,
+			Example: "more connections were open at once than --max-conns allows: the longest idle ones were dropped (their sessions count as open at the end)"}
+		r.order = append(r.order, "conn_evicted")
+	}
 	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons}
 	for _, k := range r.order {
 		res.Anomalies = append(res.Anomalies, *r.anoms[k])

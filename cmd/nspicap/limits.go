@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+
+	"github.com/nspicap/nspicap/dcerpc"
+	"github.com/nspicap/nspicap/internal/pipeline"
+)
+
+// limitFlags are the resource limits every command accepts. Their defaults
+// keep nspicap's memory under 256 MiB on any input; each limit, when hit, is
+// reported as an anomaly (README, "Damaged captures and limits").
+type limitFlags struct {
+	maxConns, maxBuffered, maxBufferedTotal, maxCallBytes, maxOpenCalls int
+}
+
+func addLimitFlags(fs *pflag.FlagSet) *limitFlags {
+	l := &limitFlags{}
+	fs.IntVar(&l.maxConns, "max-conns", 200000, "TCP connections tracked at once; beyond, the longest idle is dropped")
+	fs.IntVar(&l.maxBuffered, "max-buffered", 1<<20, "out-of-order bytes buffered per connection and direction before a hole is declared lost")
+	fs.IntVar(&l.maxBufferedTotal, "max-buffered-total", 64<<20, "out-of-order bytes buffered over all connections")
+	fs.IntVar(&l.maxCallBytes, "max-call-bytes", dcerpc.DefaultLimits.MaxCallBytes, "stub bytes kept per call and direction (the return value is always kept)")
+	fs.IntVar(&l.maxOpenCalls, "max-open-calls", dcerpc.DefaultLimits.MaxOpenCalls, "calls awaiting an answer per connection")
+	return l
+}
+
+func (l *limitFlags) check() error {
+	for _, v := range []struct {
+		name string
+		v    int
+	}{{"max-conns", l.maxConns}, {"max-buffered", l.maxBuffered}, {"max-buffered-total", l.maxBufferedTotal},
+		{"max-call-bytes", l.maxCallBytes}, {"max-open-calls", l.maxOpenCalls}} {
+		if v.v < 1 {
+			return &usageError{fmt.Sprintf("--%s %d: want a positive number", v.name, v.v)}
+		}
+	}
+	return nil
+}
+
+func (l *limitFlags) options(stdin io.Reader) pipeline.Options {
+	return pipeline.Options{
+		Stdin:            stdin,
+		Limits:           dcerpc.Limits{MaxCallBytes: l.maxCallBytes, MaxOpenCalls: l.maxOpenCalls},
+		MaxConns:         l.maxConns,
+		MaxBuffered:      l.maxBuffered,
+		MaxBufferedTotal: l.maxBufferedTotal,
+	}
+}
