@@ -30,7 +30,7 @@ func TestImportDirection(t *testing.T) {
 		"internal/report":   {"analyze", "github.com/olekukonko/tablewriter"},
 		"internal/capture":  {"github.com/gopacket/gopacket"},
 		"internal/pipeline": {"analyze", "dcerpc", "internal/capture", "internal/report", "nspi"},
-		"cmd/nspicap":       {"analyze", "dcerpc", "internal/pipeline", "internal/report", "github.com/spf13/pflag"},
+		"cmd/nspicap":       {"analyze", "dcerpc", "epm", "internal/pipeline", "internal/report", "github.com/spf13/pflag"},
 	}
 	seen := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -31,6 +31,7 @@ Usage:
   nspicap analyze [flags] FILE...   NSPI sessions, leaks and refused logons (the report)
   nspicap sessions [flags] FILE...  every NSPI session with its frames
   nspicap calls [flags] FILE...     every DCE/RPC call
+  nspicap endpoints [flags] FILE... what the endpoint mapper answered (like rpcdump)
   nspicap version                   print the version
 
 FILE is a pcap or pcapng capture, optionally gzip-compressed; several files are
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		code, err = runSessions(ctx, rest, stdin, stdout, stderr)
 	case "calls":
 		code, err = runCalls(ctx, rest, stdin, stdout, stderr)
+	case "endpoints":
+		code, err = runEndpoints(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "nspicap %s\n", version)
 		return exitOK

@@ -1,0 +1,102 @@
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// EndpointRow is one line of `nspicap endpoints`: what an endpoint mapper
+// answered for one interface, as rpcdump would list it.
+type EndpointRow struct {
+	// Mapper is the endpoint mapper that answered (ip:port).
+	Mapper string `json:"mapper"`
+	// Interface is the short name (nspi, emsmdb, ...) or the UUID.
+	Interface string `json:"interface"`
+	UUID      string `json:"uuid"`
+	Version   string `json:"version"`
+	// Status is "registered" or "not_registered" (ept_s_not_registered), or
+	// the status in hex.
+	Status   string `json:"status"`
+	Protocol string `json:"protocol,omitempty"`
+	Host     string `json:"host,omitempty"`
+	Port     uint16 `json:"port,omitempty"`
+	// Annotation is what ept_lookup returned with the entry.
+	Annotation string `json:"annotation,omitempty"`
+	// Frames are the requests (and, in Replies, the answers) that show it.
+	Frames  []int64 `json:"frames"`
+	Replies []int64 `json:"reply_frames"`
+	File    string  `json:"file"`
+	// FirstTime is when it was first asked.
+	FirstTime string `json:"first_time"`
+}
+
+// WriteEndpoints writes the endpoint map as a table, csv or jsonl.
+// multi says that several files were read: frames then print with their file.
+func WriteEndpoints(w io.Writer, format string, rows []EndpointRow, multi bool) error {
+	switch format {
+	case "jsonl":
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for i := range rows {
+			if err := enc.Encode(&rows[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "csv":
+		c := csv.NewWriter(w)
+		c.Write([]string{"mapper", "interface", "uuid", "version", "status", "protocol", "host", "port", "annotation", "file", "frames", "reply_frames", "first_time"})
+		for _, r := range rows {
+			c.Write([]string{r.Mapper, r.Interface, r.UUID, r.Version, r.Status, r.Protocol, r.Host, portStr(r.Port),
+				r.Annotation, r.File, joinFrames(r.Frames), joinFrames(r.Replies), r.FirstTime})
+		}
+		c.Flush()
+		return c.Error()
+	case "table":
+		t := NewTable(w, []string{"MAPPER", "INTERFACE", "VERSION", "ENDPOINT", "FRAMES"})
+		for _, r := range rows {
+			ep := r.Status
+			if r.Status == "registered" {
+				ep = r.Protocol + " " + r.Host + "[" + portStr(r.Port) + "]"
+			}
+			name := r.Interface
+			if name != r.UUID {
+				name += " " + r.UUID
+			}
+			frames := joinFrames(r.Frames)
+			if multi {
+				frames = r.File + "#" + frames
+			}
+			t.Append([]string{r.Mapper, name, r.Version, ep, frames})
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "%d endpoint map answers\n", len(rows))
+		return err
+	}
+	return fmt.Errorf("unknown format %q", format)
+}
+
+func portStr(p uint16) string {
+	if p == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(p))
+}
+
+func joinFrames(f []int64) string {
+	var s []string
+	for i, x := range f {
+		if i == 10 && len(f) > 11 {
+			s = append(s, "...", strconv.FormatInt(f[len(f)-1], 10))
+			break
+		}
+		s = append(s, strconv.FormatInt(x, 10))
+	}
+	return strings.Join(s, ",")
+}
