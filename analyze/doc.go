@@ -3,7 +3,7 @@
 // controller's per-user limit, and why each NspiBind was refused.
 //
 // The package is pure: no I/O, no capture or decoding imports. The pipeline
-// feeds it Event values in capture order (Analyzer.Add), then asks for one
+// feeds it Event values in capture order (Analyzer.Add), then asks for a
 // Report (Analyzer.Report); internal/report renders it. Sorting happens here,
 // once, so every rendering is deterministic. The README ("the report schema") documents the JSON.
 //
@@ -81,19 +81,61 @@
 // IP), take the sessions never unbound (open_at_end or connection_closed).
 // The user leaks when at least 3 of them were held at once. The growth rate
 // is the least-squares slope, in sessions per hour, of the number of those
-// sessions held, sampled after every bind and every end. When the rate is
+// sessions held, sampled after every bind and every end (see "Memory" for
+// how it is summed). When the rate is
 // positive, the user is below the limit and some are still open, the
 // finding projects when the limit is reached (LimitAt) from the last event
 // of the capture. A leak is an error when the user also hit the limit,
 // otherwise a warning.
 //
+// # Memory
+//
+// Memory depends on live state, never on the length of the capture. Add
+// correlates each event at once and keeps no event: only the open sessions
+// (and the connections they use), one row per (server, user) and per
+// (server, client IP) with its counters, peaks and summaries, and the lists
+// of the report, each bounded:
+//
+//   - Report.Sessions holds the first Options.MaxSessions sessions bound
+//     (default 200000) and Report.Refusals the first Options.MaxRefusals
+//     refused binds (default 100000), in capture order, packed (about 120
+//     bytes each) until Report unpacks them. The counters, findings and
+//     verdict count the others, and the last sentence of the verdict says
+//     how many were left out (totals.binds_ok and totals.binds_logon_failed
+//     are the full counts).
+//   - A finding keeps what it shows: its count, the first 10 and the last of
+//     its frames, the held range and the first ordinal of refusals, a tally
+//     of statuses or operations (the first 64 names, the rest as "others"),
+//     and its distinct context handles (up to 1024, then "more than 1024").
+//   - The growth rate of a leak is computed from running least-squares sums
+//     (leak.go). Whether a session is never unbound is known only when it
+//     ends, so a point of the series is summed once every session bound
+//     before it has ended; points after the bind of a session still open
+//     wait, up to 4096 per series and 2^18 in all. Beyond that the series
+//     keeps one summary per open session instead of the points: the rate is
+//     then the same up to floating-point rounding, the peak exact.
+//   - Unanswered calls wait with their connection until it ends (their
+//     severity depends on how it ends); anonymous refusals wait per (server,
+//     client IP) for an authenticated bind that follows them.
+//   - The handles of the last 131072 sessions that ended are remembered
+//     (hashed): a call or NspiUnbind on a handle that ended earlier than that
+//     is taken for a session bound before the capture
+//     (session_before_capture, unbind_unknown_handle info) rather than a
+//     call after its end.
+//
+// Report works on copies: it may be called more than once, and between
+// calls to Add.
+//
 // # Adding a finding kind
 //
 //  1. Add a Kind constant in report.go, list it in Kinds, and document it
 //     in the README's report schema.
-//  2. Collect notes in the pass (analyzer.go) with the frames that prove it.
-//  3. Build the finding in findings.go through newFinding (it bounds the
-//     frames and sets the sort key) with a message that says what to do.
-//  4. Decide whether it has a verdict sentence (pass.verdict).
+//  2. In Analyzer.Add (analyzer.go), gather what the finding needs in a
+//     bounded form: a noteAcc (Analyzer.note) or a summary like those of
+//     acc.go, never the events themselves.
+//  3. Build the finding in findings.go (reporter) through newFinding (it
+//     takes the frames from the evAcc and sets the sort key) with a message
+//     that says what to do. Report must not change the Analyzer.
+//  4. Decide whether it has a verdict sentence (reporter.verdict).
 //  5. Add a case to TestAnalyzer.
 package analyze

@@ -65,6 +65,8 @@ type Event struct {
 	// response stub).
 	HasStatus bool
 	Status    uint32
+
+	StatusInferred bool // sealed NspiBind: Status inferred from what the client did next (0 accepted, 0x80040111 refused)
 	// HasFault and Fault: a fault PDU answered the call.
 	HasFault bool
 	Fault    uint32

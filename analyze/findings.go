@@ -40,25 +40,36 @@ type groupInfo struct {
 	leakPeak          int
 }
 
-func (p *pass) finish() *Report {
-	// Sessions still open at the end.
-	for _, s := range p.sessions {
-		if s.open && !s.ghost {
-			p.count(s.key.server, s.ukey, s.client, func(c *Counters) { c.OpenAtEnd++ })
-		}
-	}
+// reporter builds one Report from the state of an Analyzer, without
+// changing it.
+type reporter struct {
+	a            *Analyzer
+	limit        int
+	findings     []*Finding
+	infos        map[gkey]*groupInfo
+	anonLeaks    []*groupInfo
+	anonExpected int // anonymous refusals followed by an authenticated bind
+	stable       map[*group]bool
+}
+
+func (p *reporter) build() *Report {
+	a := p.a
 	r := &Report{
 		Schema:   Schema,
 		Limit:    p.limit,
-		Totals:   p.total,
+		Totals:   a.total,
 		Users:    []UserRow{},
 		Clients:  []ClientRow{},
 		Sessions: []Session{},
 		Refusals: []Refusal{},
 		Findings: []Finding{},
 	}
-	for k, g := range p.users {
-		r.Users = append(r.Users, UserRow{Server: k.server.String(), User: p.name(k.who), Counters: g.c})
+	// Sessions still open at the end.
+	r.Totals.OpenAtEnd = a.held
+	for k, g := range a.users {
+		c := g.c
+		c.OpenAtEnd = g.held
+		r.Users = append(r.Users, UserRow{Server: a.servers[k.server].name, User: a.name(k.who), Counters: c})
 	}
 	sort.Slice(r.Users, func(i, j int) bool {
 		a, b := r.Users[i], r.Users[j]
@@ -71,8 +82,10 @@ func (p *pass) finish() *Report {
 		}
 		return strings.ToLower(string(a.User)) < strings.ToLower(string(b.User))
 	})
-	for k, g := range p.clients {
-		r.Clients = append(r.Clients, ClientRow{Server: k.server.String(), Client: k.who, Counters: g.c})
+	for k, g := range a.clients {
+		c := g.c
+		c.OpenAtEnd = g.held
+		r.Clients = append(r.Clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, Counters: c})
 	}
 	sort.Slice(r.Clients, func(i, j int) bool {
 		a, b := r.Clients[i], r.Clients[j]
@@ -81,34 +94,22 @@ func (p *pass) finish() *Report {
 		}
 		return addrLess(a.Client, b.Client)
 	})
-	var ss []*sess
-	for _, s := range p.sessions {
-		if !s.ghost {
-			ss = append(ss, s)
-		}
-	}
-	sort.SliceStable(ss, func(i, j int) bool {
-		if !ss[i].BindTime.Equal(ss[j].BindTime) {
-			return ss[i].BindTime.Before(ss[j].BindTime)
-		}
-		return ss[i].seq < ss[j].seq
-	})
-	for _, s := range ss {
-		r.Sessions = append(r.Sessions, s.Session)
-	}
 
-	p.classify()
-	sort.SliceStable(p.refusals, func(i, j int) bool {
-		if !p.refusals[i].Time.Equal(p.refusals[j].Time) {
-			return p.refusals[i].Time.Before(p.refusals[j].Time)
-		}
-		return p.refusals[i].seq < p.refusals[j].seq
-	})
-	for _, rf := range p.refusals {
-		r.Refusals = append(r.Refusals, rf.Refusal)
+	// Records are in capture order: a stable sort by time keeps it for
+	// equal times.
+	r.Sessions = make([]Session, a.sessions.n)
+	for i := range r.Sessions {
+		r.Sessions[i] = a.session(a.sessions.at(i))
 	}
+	sort.SliceStable(r.Sessions, func(i, j int) bool { return r.Sessions[i].BindTime.Before(r.Sessions[j].BindTime) })
 
-	p.infos = map[gkey]*groupInfo{}
+	p.stable = map[*group]bool{}
+	r.Refusals = make([]Refusal, a.refusals.n)
+	for i := range r.Refusals {
+		r.Refusals[i] = a.refusal(a.refusals.at(i), p.isStable)
+	}
+	sort.SliceStable(r.Refusals, func(i, j int) bool { return r.Refusals[i].Time.Before(r.Refusals[j].Time) })
+
 	p.findLimits()
 	p.findLeaks()
 	p.findLogonFailed()
@@ -132,6 +133,19 @@ func (p *pass) finish() *Report {
 	return r
 }
 
+// isStable tells whether the authenticated refusals of a user below 80% of
+// the limit are session_limit all the same: at least stableMin, all at the
+// same count of at least 2 that the user never exceeded.
+func (p *reporter) isStable(g *group) bool {
+	if v, ok := p.stable[g]; ok {
+		return v
+	}
+	rs := g.ref
+	v := rs != nil && rs.auth.ev.n >= stableMin && rs.authSame && rs.authH >= 2 && rs.authH >= g.peakTotal
+	p.stable[g] = v
+	return v
+}
+
 func addrLess(a, b string) bool {
 	pa, ea := netip.ParseAddr(a)
 	pb, eb := netip.ParseAddr(b)
@@ -151,52 +165,7 @@ func sevRank(s string) int {
 	return 2
 }
 
-// classify gives each refusal its cause (see doc.go).
-func (p *pass) classify() {
-	byGroup := map[gkey][]*refusal{}
-	var order []gkey
-	for _, r := range p.refusals {
-		r.followed = p.lastAuthBind[[2]netip.Addr{r.server, r.client}] > r.seq
-		k := gkey{r.server, r.ukey}
-		if _, ok := byGroup[k]; !ok {
-			order = append(order, k)
-		}
-		byGroup[k] = append(byGroup[k], r)
-	}
-	for _, k := range order {
-		g := p.users[k]
-		var auth []*refusal
-		for _, r := range byGroup[k] {
-			switch {
-			case r.Anonymous:
-				r.Cause = CauseAnonymous
-			case (r.Held+r.HeldBeforeCapture)*5 >= p.limit*4:
-				r.Cause = CauseSessionLimit
-			default:
-				r.Cause = CauseOther
-				auth = append(auth, r)
-			}
-		}
-		// Refusals that begin at a steady count: the user never held more
-		// than that count, and every refusal saw it.
-		if len(auth) >= stableMin {
-			h := auth[0].Held + auth[0].HeldBeforeCapture
-			stable := h >= 2 && h >= g.peakTotal
-			for _, r := range auth {
-				if r.Held+r.HeldBeforeCapture != h {
-					stable = false
-				}
-			}
-			if stable {
-				for _, r := range auth {
-					r.Cause = CauseSessionLimit
-				}
-			}
-		}
-	}
-}
-
-func (p *pass) info(server netip.Addr, ukey string) *groupInfo {
+func (p *reporter) info(server netip.Addr, ukey string) *groupInfo {
 	k := gkey{server, ukey}
 	gi := p.infos[k]
 	if gi == nil {
@@ -206,50 +175,28 @@ func (p *pass) info(server netip.Addr, ukey string) *groupInfo {
 	return gi
 }
 
-// newFinding builds a finding from its evidence (in capture order).
-func (p *pass) newFinding(kind, sev string, server netip.Addr, ukey string, client netip.Addr, ev []evidence, msg string) *Finding {
-	f := &Finding{Kind: kind, Severity: sev, User: p.name(ukey), Count: len(ev), Message: msg}
+// newFinding builds a finding from its evidence.
+func (p *reporter) newFinding(kind, sev string, server netip.Addr, ukey string, client netip.Addr, ev *evAcc, msg string) *Finding {
+	f := &Finding{Kind: kind, Severity: sev, User: p.a.name(ukey), Count: ev.n, Message: msg}
 	if server.IsValid() {
 		f.Server = NullString(server.String())
 	}
 	if client.IsValid() {
 		f.Client = NullString(client.String())
 	}
-	sort.SliceStable(ev, func(i, j int) bool { return ev[i].seq < ev[j].seq })
-	f.Frames = []FrameRef{}
-	for i, e := range ev {
-		if i < maxFrames-1 || i == len(ev)-1 {
-			f.Frames = append(f.Frames, e.frame)
-		}
-	}
-	if len(ev) > 0 {
-		f.seq = ev[0].seq
-	}
-	if len(ev) > maxFrames {
-		f.Message += fmt.Sprintf(" Frames: the first %d and the last of %d.", maxFrames-1, len(ev))
+	f.Frames, f.seq = ev.frames()
+	if ev.n > maxFrames {
+		f.Message += fmt.Sprintf(" Frames: the first %d and the last of %d.", maxFrames-1, ev.n)
 	}
 	p.findings = append(p.findings, f)
 	return f
 }
 
-// oneClient returns the client when all are the same, else an invalid Addr.
-func oneClient(cs []netip.Addr) netip.Addr {
-	var c netip.Addr
-	for i, x := range cs {
-		if i == 0 {
-			c = x
-		} else if x != c {
-			return netip.Addr{}
-		}
-	}
-	return c
-}
-
-func (p *pass) who(ukey string) string {
+func (p *reporter) who(ukey string) string {
 	if ukey == "" {
 		return "an unidentified user"
 	}
-	return p.names[ukey]
+	return p.a.names[ukey]
 }
 
 func plural(n int, one, many string) string {
@@ -280,38 +227,26 @@ func heldRange(lo, hi int) string {
 	return fmt.Sprintf("%d to %d sessions", lo, hi)
 }
 
-func (p *pass) findLimits() {
-	byGroup := map[gkey][]*refusal{}
-	var order []gkey
-	for _, r := range p.refusals {
-		if r.Cause != CauseSessionLimit {
+func (p *reporter) findLimits() {
+	for k, g := range p.a.users {
+		if g.ref == nil {
 			continue
 		}
-		k := gkey{r.server, r.ukey}
-		if _, ok := byGroup[k]; !ok {
-			order = append(order, k)
+		lim := g.ref.high.clone()
+		if p.isStable(g) {
+			lim.merge(&g.ref.auth)
 		}
-		byGroup[k] = append(byGroup[k], r)
-	}
-	for _, k := range order {
-		rs := byGroup[k]
+		if lim.ev.n == 0 {
+			continue
+		}
 		gi := p.info(k.server, k.who)
-		lo, hi, before := math.MaxInt, 0, 0
-		var ev []evidence
-		var cs []netip.Addr
-		for _, r := range rs {
-			h := r.Held + r.HeldBeforeCapture
-			lo, hi = min(lo, h), max(hi, h)
-			before = max(before, r.HeldBeforeCapture)
-			ev = append(ev, evidence{r.seq, r.ReplyFrame})
-			cs = append(cs, r.client)
-		}
-		gi.firstLimitOrdinal = rs[0].Ordinal
+		lo, hi, before, n := lim.lo, lim.hi, lim.before, lim.ev.n
+		gi.firstLimitOrdinal = lim.firstOrd
 		gi.limitHeld = [2]int{lo, hi}
-		gi.limitCount = len(rs)
+		gi.limitCount = n
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s was refused %s on %s with MAPI_E_LOGON_FAILED (0x80040111) while it held %s (limit %d): the domain controller's per-user NSPI session limit. The first refusal was its %s NspiBind.",
-			p.who(k.who), plural(len(rs), "NspiBind", "NspiBind calls"), k.server, heldRange(lo, hi), p.limit, ordinal(rs[0].Ordinal))
+			p.who(k.who), plural(n, "NspiBind", "NspiBind calls"), k.server, heldRange(lo, hi), p.limit, ordinal(lim.firstOrd))
 		if before > 0 {
 			fmt.Fprintf(&b, " That count includes %s bound before the capture began.", plural(before, "session", "sessions"))
 		}
@@ -319,153 +254,88 @@ func (p *pass) findLimits() {
 			fmt.Fprintf(&b, " The refusals began at a steady count below the limit of %d: sessions opened before the capture are not visible here, or the limit on this DC is set lower.", p.limit)
 		}
 		fmt.Fprintf(&b, " The lasting fix is in the client that binds without calling NspiUnbind: make it unbind (or reuse its session), or restart it to release its sessions. As a stopgap, raise %s on the DC.", registryHint)
-		f := p.newFinding(KindSessionLimit, SevError, k.server, k.who, oneClient(cs), ev, b.String())
+		f := p.newFinding(KindSessionLimit, SevError, k.server, k.who, lim.cl.one(), &lim.ev, b.String())
 		f.Cause = CauseSessionLimit
 		gi.limit = f
 	}
 }
 
 // findLeaks looks, per (server, user) and for anonymous sessions per
-// (server, client), at the sessions that were never unbound.
-func (p *pass) findLeaks() {
-	type lg struct {
-		server netip.Addr
-		ukey   string
-		client netip.Addr
-		ss     []*sess
+// (server, client), at the sessions that were never unbound. It runs after
+// findLimits.
+func (p *reporter) findLeaks() {
+	for _, g := range p.a.users {
+		if g.leak != nil {
+			p.findLeak(g.leak)
+		}
 	}
-	groups := map[gkey]*lg{}
-	var order []gkey
-	for _, s := range p.sessions {
-		if s.ghost || s.End == EndUnbind {
-			continue
-		}
-		k := gkey{s.key.server, s.ukey}
-		if s.ukey == "" {
-			k.who = "@" + s.client.String()
-		}
-		g := groups[k]
-		if g == nil {
-			g = &lg{server: s.key.server, ukey: s.ukey}
-			if s.ukey == "" {
-				g.client = s.client
-			}
-			groups[k] = g
-			order = append(order, k)
-		}
-		g.ss = append(g.ss, s)
-	}
-	for _, k := range order {
-		g := groups[k]
-		// The number of never-unbound sessions held, after each change.
-		type change struct {
-			seq int
-			t   time.Time
-			d   int
-		}
-		var ch []change
-		open, closed := 0, 0
-		var ev []evidence
-		var cs []netip.Addr
-		for _, s := range g.ss {
-			ch = append(ch, change{s.seq, s.BindTime, +1})
-			ev = append(ev, evidence{s.seq, s.BindFrame})
-			cs = append(cs, s.client)
-			if s.End == EndConnectionClosed {
-				closed++
-				ch = append(ch, change{s.endSeq, *s.EndTime, -1})
-			} else {
-				open++
-			}
-		}
-		sort.SliceStable(ch, func(i, j int) bool { return ch[i].seq < ch[j].seq })
-		n, peak := 0, 0
-		var xs, ys []float64
-		t0 := ch[0].t
-		for _, c := range ch {
-			n += c.d
-			peak = max(peak, n)
-			xs = append(xs, c.t.Sub(t0).Hours())
-			ys = append(ys, float64(n))
-		}
-		if peak < leakMin {
-			continue
-		}
-		rate := slope(xs, ys)
-		ug := p.users[gkey{g.server, g.ukey}]
-		gi := p.info(g.server, g.ukey)
-		if g.ukey == "" {
-			gi = &groupInfo{server: g.server, client: g.client}
-		}
-		gi.leakNever, gi.leakOpen, gi.leakClosed, gi.leakPeak = len(g.ss), open, closed, peak
-
-		who := p.who(g.ukey)
-		if g.ukey == "" {
-			who = "Anonymous sessions from " + g.client.String()
-		}
-		var b strings.Builder
-		var parts []string
-		if open > 0 {
-			parts = append(parts, fmt.Sprintf("%d still open at the end of the capture", open))
-		}
-		if closed > 0 {
-			parts = append(parts, fmt.Sprintf("%d released only when their connection closed", closed))
-		}
-		fate := strings.Join(parts, ", ")
-		if g.ukey == "" {
-			cg := p.clients[gkey{g.server, g.client.String()}]
-			fmt.Fprintf(&b, "%s to %s: %d never unbound (%s); up to %d held at once; the client made %d NspiUnbind calls in all.",
-				who, g.server, len(g.ss), fate, peak, cg.c.Unbinds)
-		} else {
-			fmt.Fprintf(&b, "%s bound %s on %s and unbound %d: %d never unbound (%s); up to %d held at once.",
-				who, plural(ug.c.BindsOK, "session", "sessions"), g.server, ug.c.Unbinds, len(g.ss), fate, peak)
-		}
-		sev := SevWarning
-		var limitAt *time.Time
-		if rate > 0 {
-			rate = math.Round(rate*100) / 100
-			fmt.Fprintf(&b, " They grew by %s sessions per hour.", fmtRate(rate))
-		}
-		heldNow := ug.held + ug.ghosts
-		switch {
-		case gi.limit != nil:
-			sev = SevError
-			fmt.Fprintf(&b, " The DC refused its binds at the limit (see session_limit).")
-		case g.ukey != "" && rate > 0 && heldNow < p.limit && open > 0:
-			d := time.Duration(float64(p.limit-heldNow) / rate * float64(time.Hour)).Round(time.Minute)
-			at := p.lastTime.Add(d).UTC()
-			limitAt = &at
-			fmt.Fprintf(&b, " At that rate, holding %d now, it reaches the limit of %d in about %s (around %s).", heldNow, p.limit, fmtDur(d), at.Format("2006-01-02 15:04 UTC"))
-		}
-		fmt.Fprintf(&b, " Find the process that binds without calling NspiUnbind and fix it (or restart it to release its sessions); raising %s only delays the failure.", registryHint)
-		f := p.newFinding(KindLeak, sev, g.server, g.ukey, oneClient(cs), ev, b.String())
-		f.RatePerHour = rate
-		f.LimitAt = limitAt
-		gi.leak = f
-		if g.ukey == "" {
-			p.anonLeaks = append(p.anonLeaks, gi)
+	for _, g := range p.a.clients {
+		if g.leak != nil {
+			p.findLeak(g.leak)
 		}
 	}
 }
 
-// slope is the least-squares slope of ys over xs; 0 when xs do not vary.
-func slope(xs, ys []float64) float64 {
-	n := float64(len(xs))
-	if n < 2 {
-		return 0
+func (p *reporter) findLeak(l *leakSeries) {
+	res := l.result()
+	if res.never == 0 || res.peak < leakMin {
+		return
 	}
-	var sx, sy, sxx, sxy float64
-	for i := range xs {
-		sx += xs[i]
-		sy += ys[i]
-		sxx += xs[i] * xs[i]
-		sxy += xs[i] * ys[i]
+	open, closed, peak, rate := res.open, res.closed, res.peak, res.rate
+	a := p.a
+	ug := a.users[gkey{l.server, l.ukey}]
+	gi := p.info(l.server, l.ukey)
+	if l.ukey == "" {
+		gi = &groupInfo{server: l.server, client: l.client}
 	}
-	den := n*sxx - sx*sx
-	if den <= 1e-12 {
-		return 0
+	gi.leakNever, gi.leakOpen, gi.leakClosed, gi.leakPeak = res.never, open, closed, peak
+
+	who := p.who(l.ukey)
+	if l.ukey == "" {
+		who = "Anonymous sessions from " + l.client.String()
 	}
-	return (n*sxy - sx*sy) / den
+	var b strings.Builder
+	var parts []string
+	if open > 0 {
+		parts = append(parts, fmt.Sprintf("%d still open at the end of the capture", open))
+	}
+	if closed > 0 {
+		parts = append(parts, fmt.Sprintf("%d released only when their connection closed", closed))
+	}
+	fate := strings.Join(parts, ", ")
+	if l.ukey == "" {
+		cg := a.clients[ckey{l.server, l.client}]
+		fmt.Fprintf(&b, "%s to %s: %d never unbound (%s); up to %d held at once; the client made %d NspiUnbind calls in all.",
+			who, l.server, res.never, fate, peak, cg.c.Unbinds)
+	} else {
+		fmt.Fprintf(&b, "%s bound %s on %s and unbound %d: %d never unbound (%s); up to %d held at once.",
+			who, plural(ug.c.BindsOK, "session", "sessions"), l.server, ug.c.Unbinds, res.never, fate, peak)
+	}
+	sev := SevWarning
+	var limitAt *time.Time
+	if rate > 0 {
+		rate = math.Round(rate*100) / 100
+		fmt.Fprintf(&b, " They grew by %s sessions per hour.", fmtRate(rate))
+	}
+	heldNow := ug.held + ug.ghosts
+	switch {
+	case gi.limit != nil:
+		sev = SevError
+		fmt.Fprintf(&b, " The DC refused its binds at the limit (see session_limit).")
+	case l.ukey != "" && rate > 0 && heldNow < p.limit && open > 0:
+		d := time.Duration(float64(p.limit-heldNow) / rate * float64(time.Hour)).Round(time.Minute)
+		at := a.lastTime.Add(d).UTC()
+		limitAt = &at
+		fmt.Fprintf(&b, " At that rate, holding %d now, it reaches the limit of %d in about %s (around %s).", heldNow, p.limit, fmtDur(d), at.Format("2006-01-02 15:04 UTC"))
+	}
+	fmt.Fprintf(&b, " Find the process that binds without calling NspiUnbind and fix it (or restart it to release its sessions); raising %s only delays the failure.", registryHint)
+	f := p.newFinding(KindLeak, sev, l.server, l.ukey, res.client, &res.ev, b.String())
+	f.RatePerHour = rate
+	f.LimitAt = limitAt
+	gi.leak = f
+	if l.ukey == "" {
+		p.anonLeaks = append(p.anonLeaks, gi)
+	}
 }
 
 func fmtRate(r float64) string {
@@ -491,61 +361,49 @@ func fmtDur(d time.Duration) string {
 	return "less than a minute"
 }
 
-func (p *pass) findLogonFailed() {
-	type key struct {
-		server   netip.Addr
-		ukey     string
-		client   netip.Addr
-		cause    string
-		followed bool
-	}
-	groups := map[key][]*refusal{}
-	var order []key
-	for _, r := range p.refusals {
-		if r.Cause == CauseSessionLimit {
+func (p *reporter) findLogonFailed() {
+	a := p.a
+	for k, g := range a.users {
+		if g.ref == nil || p.isStable(g) {
 			continue
 		}
-		k := key{r.server, r.ukey, r.client, r.Cause, r.Cause == CauseAnonymous && r.followed}
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
-		}
-		groups[k] = append(groups[k], r)
-	}
-	for _, k := range order {
-		rs := groups[k]
-		var ev []evidence
-		lo, hi := math.MaxInt, 0
-		for _, r := range rs {
-			ev = append(ev, evidence{r.seq, r.ReplyFrame})
-			h := r.Held + r.HeldBeforeCapture
-			lo, hi = min(lo, h), max(hi, h)
-		}
-		var sev, msg string
-		n := plural(len(rs), "NspiBind", "NspiBind calls")
-		switch {
-		case k.cause == CauseAnonymous && k.followed:
-			sev = SevInfo
-			msg = fmt.Sprintf("%s without credentials from %s to %s %s refused with MAPI_E_LOGON_FAILED, and the client then bound with credentials, as Outlook does. Expected; nothing to do.",
-				n, k.client, k.server, wasWere(len(rs)))
-		case k.cause == CauseAnonymous:
-			sev = SevWarning
-			msg = fmt.Sprintf("%s without credentials from %s to %s %s refused with MAPI_E_LOGON_FAILED, and the client did not bind with credentials afterwards in the capture. Check that the client authenticates (its logon network security setting, and that it can get NTLM or Kerberos credentials for the DC).",
-				n, k.client, k.server, wasWere(len(rs)))
-		default:
-			sev = SevError
-			if g := p.users[gkey{k.server, k.ukey}]; g != nil && g.lastOKSeq > rs[len(rs)-1].seq {
+		for client, acc := range g.ref.other {
+			n := acc.ev.n
+			sev := SevError
+			if g.lastOKSeq > acc.ev.last.seq {
 				sev = SevWarning
 			}
-			msg = fmt.Sprintf("%s by %s from %s to %s %s refused with MAPI_E_LOGON_FAILED while the user held only %s (limit %d): not the session limit. Check the account (disabled, locked out, expired password, logon restrictions) and the DC's Directory Service event log (set the NTDS diagnostics value \"4 MAPI Interface Events\" to 5 to log the reason).",
-				n, p.who(k.ukey), k.client, k.server, wasWere(len(rs)), heldRange(lo, hi), p.limit)
+			msg := fmt.Sprintf("%s by %s from %s to %s %s refused with MAPI_E_LOGON_FAILED while the user held only %s (limit %d): not the session limit. Check the account (disabled, locked out, expired password, logon restrictions) and the DC's Directory Service event log (set the NTDS diagnostics value \"4 MAPI Interface Events\" to 5 to log the reason).",
+				plural(n, "NspiBind", "NspiBind calls"), p.who(k.who), client, k.server, wasWere(n), heldRange(acc.lo, acc.hi), p.limit)
 			if sev == SevWarning {
 				msg += " A later bind by the same user succeeded."
 			}
+			f := p.newFinding(KindLogonFailed, sev, k.server, k.who, client, &acc.ev, msg)
+			f.Cause = CauseOther
 		}
-		f := p.newFinding(KindLogonFailed, sev, k.server, k.ukey, k.client, ev, msg)
-		f.Cause = k.cause
-		if k.cause == CauseAnonymous && k.followed {
-			p.anonExpected += len(rs)
+	}
+	anon := func(k refKey, acc *refAcc, followed bool) {
+		n := acc.ev.n
+		var sev, msg string
+		if followed {
+			sev = SevInfo
+			msg = fmt.Sprintf("%s without credentials from %s to %s %s refused with MAPI_E_LOGON_FAILED, and the client then bound with credentials, as Outlook does. Expected; nothing to do.",
+				plural(n, "NspiBind", "NspiBind calls"), k.client, k.server, wasWere(n))
+			p.anonExpected += n
+		} else {
+			sev = SevWarning
+			msg = fmt.Sprintf("%s without credentials from %s to %s %s refused with MAPI_E_LOGON_FAILED, and the client did not bind with credentials afterwards in the capture. Check that the client authenticates (its logon network security setting, and that it can get NTLM or Kerberos credentials for the DC).",
+				plural(n, "NspiBind", "NspiBind calls"), k.client, k.server, wasWere(n))
+		}
+		f := p.newFinding(KindLogonFailed, sev, k.server, k.ukey, k.client, &acc.ev, msg)
+		f.Cause = CauseAnonymous
+	}
+	for k, acc := range a.anonDone {
+		anon(k, acc, true)
+	}
+	for ck, w := range a.anonWait {
+		for _, u := range w.users {
+			anon(refKey{ck.server, u, ck.client}, w.accs[u], false)
 		}
 	}
 }
@@ -557,196 +415,129 @@ func wasWere(n int) string {
 	return "were"
 }
 
-// tally returns "a ×2, b ×1" sorted by name.
-func tally(items []string) string {
-	m := map[string]int{}
-	for _, s := range items {
-		m[s]++
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s ×%d", k, m[k])
-	}
-	return strings.Join(parts, ", ")
-}
-
-type noteGroup struct {
-	server netip.Addr
-	ukey   string
-	client netip.Addr
-	sev    string
-	notes  []note
-}
-
-// groupNotes groups notes by (server, user, client) and a severity computed
-// per note, in order of first appearance.
-func groupNotes(ns []note, sevOf func(n note) string) []*noteGroup {
-	type key struct {
-		server netip.Addr
-		ukey   string
-		client netip.Addr
-		sev    string
-	}
-	m := map[key]*noteGroup{}
-	var out []*noteGroup
-	for _, n := range ns {
-		sev := ""
-		if sevOf != nil {
-			sev = sevOf(n)
-		}
-		k := key{n.server, n.ukey, n.client, sev}
-		g := m[k]
-		if g == nil {
-			g = &noteGroup{server: n.server, ukey: n.ukey, client: n.client, sev: sev}
-			m[k] = g
-			out = append(out, g)
-		}
-		g.notes = append(g.notes, n)
-	}
-	return out
-}
-
-func (g *noteGroup) evidence() []evidence {
-	ev := make([]evidence, len(g.notes))
-	for i, n := range g.notes {
-		ev[i] = n.evidence
-	}
-	return ev
-}
-
-func (g *noteGroup) whats() []string {
-	w := make([]string, len(g.notes))
-	for i, n := range g.notes {
-		w[i] = n.what
-	}
-	return w
-}
-
-func (g *noteGroup) handles() int {
-	m := map[[20]byte]bool{}
-	for _, n := range g.notes {
-		m[n.handle] = true
-	}
-	return len(m)
-}
-
-func (p *pass) byWhom(ukey string) string {
+func (p *reporter) byWhom(ukey string) string {
 	if ukey == "" {
 		return ""
 	}
-	return " by " + p.names[ukey]
+	return " by " + p.a.names[ukey]
 }
 
-func (p *pass) findNotes() {
-	for _, g := range groupNotes(p.bindFailed, nil) {
-		msg := fmt.Sprintf("%s%s from %s to %s failed other than by a logon refusal (%s). Check the client's RPC authentication and the account's rights for AccessDenied, the DC's health for faults.",
-			plural(len(g.notes), "NspiBind", "NspiBind calls"), p.byWhom(g.ukey), g.client, g.server, tally(g.whats()))
-		p.newFinding(KindBindFailed, SevWarning, g.server, g.ukey, g.client, g.evidence(), msg)
+func (p *reporter) findNotes() {
+	a := p.a
+	notes := a.notes
+	if len(a.unans) > 0 {
+		// The unanswered calls of connections that have not ended: info.
+		notes = make(map[noteKey]*noteAcc, len(a.notes))
+		for k, n := range a.notes {
+			notes[k] = n
+		}
+		conns := make([]uint64, 0, len(a.unans))
+		for c := range a.unans {
+			conns = append(conns, c)
+		}
+		sort.Slice(conns, func(i, j int) bool { return conns[i] < conns[j] })
+		copied := map[noteKey]bool{}
+		for _, c := range conns {
+			cn := a.unans[c]
+			for i, k := range cn.keys {
+				k.sub = SevInfo
+				n := notes[k]
+				switch {
+				case n == nil:
+					n = cn.accs[i].clone()
+					notes[k] = n
+				case !copied[k]:
+					n = n.clone()
+					notes[k] = n
+					n.merge(cn.accs[i])
+				default:
+					n.merge(cn.accs[i])
+				}
+				copied[k] = true
+			}
+		}
 	}
-	for _, g := range groupNotes(p.unbindFailed, nil) {
-		msg := fmt.Sprintf("%s%s from %s to %s failed (%s). A fault leaves the session open on the server; UnbindFailure (2) means the server no longer knew the handle.",
-			plural(len(g.notes), "NspiUnbind", "NspiUnbind calls"), p.byWhom(g.ukey), g.client, g.server, tally(g.whats()))
-		p.newFinding(KindUnbindFailed, SevWarning, g.server, g.ukey, g.client, g.evidence(), msg)
+	for k, g := range notes {
+		n := g.ev.n
+		switch k.kind {
+		case noteBindFailed:
+			msg := fmt.Sprintf("%s%s from %s to %s failed other than by a logon refusal (%s). Check the client's RPC authentication and the account's rights for AccessDenied, the DC's health for faults.",
+				plural(n, "NspiBind", "NspiBind calls"), p.byWhom(k.ukey), k.client, k.server, g.what.String())
+			p.newFinding(KindBindFailed, SevWarning, k.server, k.ukey, k.client, &g.ev, msg)
+		case noteUnbindFailed:
+			msg := fmt.Sprintf("%s%s from %s to %s failed (%s). A fault leaves the session open on the server; UnbindFailure (2) means the server no longer knew the handle.",
+				plural(n, "NspiUnbind", "NspiUnbind calls"), p.byWhom(k.ukey), k.client, k.server, g.what.String())
+			p.newFinding(KindUnbindFailed, SevWarning, k.server, k.ukey, k.client, &g.ev, msg)
+		case noteUnbindUnknown:
+			hs, many := g.handles.text()
+			var msg string
+			if k.sub == SevWarning {
+				ww := "was"
+				if many {
+					ww = "were"
+				}
+				msg = fmt.Sprintf("%s%s from %s to %s named %s that %s not open: unbound or run down already, or refused by the server (UnbindFailure). A client that unbinds a handle twice has a bug in its session bookkeeping.",
+					plural(n, "NspiUnbind", "NspiUnbind calls"), p.byWhom(k.ukey), k.client, k.server, hs, ww)
+			} else {
+				msg = fmt.Sprintf("%s%s from %s to %s named %s the capture never saw bound: sessions opened before the capture began. They are not in the session list nor in the peaks; start the capture before the client to see them.",
+					plural(n, "NspiUnbind", "NspiUnbind calls"), p.byWhom(k.ukey), k.client, k.server, hs)
+			}
+			p.newFinding(KindUnbindUnknownHandle, k.sub, k.server, k.ukey, k.client, &g.ev, msg)
+		case noteCallUnknown:
+			calls := plural(n, "NSPI call", "NSPI calls")
+			hs, many := g.handles.text()
+			its := "its"
+			if many {
+				its = "their"
+			}
+			kind, sev := KindCallAfterEnd, SevWarning
+			var msg string
+			switch k.sub {
+			case "before":
+				kind, sev = KindSessionBeforeCapture, SevInfo
+				msg = fmt.Sprintf("%s%s from %s to %s used %s the capture never saw bound: sessions opened before the capture began. The session counts and peaks of this user are lower bounds; start the capture before the client to see the binds.",
+					calls, p.byWhom(k.ukey), k.client, k.server, hs)
+			case "after_fault":
+				sev = SevInfo
+				msg = fmt.Sprintf("%s%s from %s to %s used %s after %s session ended, and the server answered with a fault: it had freed the session, as expected once NspiUnbind ran or the connections closed. The client then has to bind again; nothing to do unless this repeats.",
+					calls, p.byWhom(k.ukey), k.client, k.server, hs, its)
+			default:
+				msg = fmt.Sprintf("%s%s from %s to %s used %s after %s session ended (NspiUnbind, or its connections closed), and the server did not refuse them: the server kept the session alive on a connection the capture did not see, or the client uses a session it released.",
+					calls, p.byWhom(k.ukey), k.client, k.server, hs, its)
+			}
+			p.newFinding(kind, sev, k.server, k.ukey, k.client, &g.ev, msg)
+		case noteUnanswered:
+			msg := fmt.Sprintf("%s from %s to %s got no answer in the capture (%s).",
+				plural(n, "NSPI call", "NSPI calls"), k.client, k.server, g.what.String())
+			if k.sub == SevWarning {
+				msg += " Their connection closed before the answer: the server dropped them or the client gave up; look at the server's load and at the frames around them."
+			} else {
+				msg += " The capture ended, or stopped following the connection, before the answer: capture longer to see it."
+			}
+			p.newFinding(KindUnansweredCall, k.sub, k.server, "", k.client, &g.ev, msg)
+		}
 	}
-	for _, g := range groupNotes(p.unbindUnknown, func(n note) string {
-		if n.ended || n.what == "failed" {
-			return SevWarning
+	for addr, s := range a.servers {
+		n := s.sealed.n
+		if n == 0 {
+			continue
 		}
-		return SevInfo
-	}) {
-		var msg string
-		if g.sev == SevWarning {
-			msg = fmt.Sprintf("%s%s from %s to %s named %s that %s not open: unbound or run down already, or refused by the server (UnbindFailure). A client that unbinds a handle twice has a bug in its session bookkeeping.",
-				plural(len(g.notes), "NspiUnbind", "NspiUnbind calls"), p.byWhom(g.ukey), g.client, g.server, plural(g.handles(), "context handle", "context handles"), wasWere(g.handles()))
-		} else {
-			msg = fmt.Sprintf("%s%s from %s to %s named %s the capture never saw bound: sessions opened before the capture began. They are not in the session list nor in the peaks; start the capture before the client to see them.",
-				plural(len(g.notes), "NspiUnbind", "NspiUnbind calls"), p.byWhom(g.ukey), g.client, g.server, plural(g.handles(), "context handle", "context handles"))
-		}
-		p.newFinding(KindUnbindUnknownHandle, g.sev, g.server, g.ukey, g.client, g.evidence(), msg)
-	}
-	for _, g := range groupNotes(p.callUnknown, func(n note) string {
-		switch {
-		case !n.ended:
-			return "before"
-		case n.fault:
-			return "after_fault"
-		}
-		return "after"
-	}) {
-		n := plural(len(g.notes), "NSPI call", "NSPI calls")
-		hs := plural(g.handles(), "context handle", "context handles")
-		kind, sev := KindCallAfterEnd, SevWarning
-		var msg string
-		switch g.sev {
-		case "before":
-			kind, sev = KindSessionBeforeCapture, SevInfo
-			msg = fmt.Sprintf("%s%s from %s to %s used %s the capture never saw bound: sessions opened before the capture began. The session counts and peaks of this user are lower bounds; start the capture before the client to see the binds.",
-				n, p.byWhom(g.ukey), g.client, g.server, hs)
-		case "after_fault":
-			sev = SevInfo
-			msg = fmt.Sprintf("%s%s from %s to %s used %s after %s session ended, and the server answered with a fault: it had freed the session, as expected once NspiUnbind ran or the connections closed. The client then has to bind again; nothing to do unless this repeats.",
-				n, p.byWhom(g.ukey), g.client, g.server, hs, itsTheir(g.handles()))
-		default:
-			msg = fmt.Sprintf("%s%s from %s to %s used %s after %s session ended (NspiUnbind, or its connections closed), and the server did not refuse them: the server kept the session alive on a connection the capture did not see, or the client uses a session it released.",
-				n, p.byWhom(g.ukey), g.client, g.server, hs, itsTheir(g.handles()))
-		}
-		p.newFinding(kind, sev, g.server, g.ukey, g.client, g.evidence(), msg)
-	}
-	for _, g := range groupNotes(p.unanswered, func(n note) string {
-		switch p.connEnd[n.conn] {
-		case "fin", "rst":
-			return SevWarning
-		}
-		return SevInfo
-	}) {
-		ops := make([]string, len(g.notes))
-		for i, n := range g.notes {
-			ops[i] = n.op
-		}
-		msg := fmt.Sprintf("%s from %s to %s got no answer in the capture (%s).",
-			plural(len(g.notes), "NSPI call", "NSPI calls"), g.client, g.server, tally(ops))
-		if g.sev == SevWarning {
-			msg += " Their connection closed before the answer: the server dropped them or the client gave up; look at the server's load and at the frames around them."
-		} else {
-			msg += " The capture ended, or stopped following the connection, before the answer: capture longer to see it."
-		}
-		p.newFinding(KindUnansweredCall, g.sev, g.server, "", g.client, g.evidence(), msg)
-	}
-	var servers []netip.Addr
-	for s := range p.sealed {
-		servers = append(servers, s)
-	}
-	sort.Slice(servers, func(i, j int) bool { return servers[i].Less(servers[j]) })
-	for _, s := range servers {
-		ev := p.sealed[s]
 		msg := fmt.Sprintf("%s to %s %s encrypted (RPC privacy) and not decrypted: their status and context handles could not be read, so sessions on them are not counted and the numbers for this server are lower bounds.",
-			plural(len(ev), "NSPI call", "NSPI calls"), s, wasWere(len(ev)))
-		p.newFinding(KindSealedCalls, SevInfo, s, "", netip.Addr{}, ev, msg)
+			plural(n, "NSPI call", "NSPI calls"), addr, wasWere(n))
+		p.newFinding(KindSealedCalls, SevInfo, addr, "", netip.Addr{}, &s.sealed, msg)
 	}
-}
-
-func itsTheir(n int) string {
-	if n == 1 {
-		return "its"
-	}
-	return "their"
 }
 
 // verdict writes the plain sentences that open the report.
-func (p *pass) verdict(r *Report) []string {
+func (p *reporter) verdict(r *Report) []string {
 	out := []string{}
 	on := func(server netip.Addr) string {
-		if len(p.servers) > 1 {
+		if len(p.a.servers) > 1 {
 			return " on " + server.String()
 		}
 		return ""
 	}
-	if len(p.servers) == 0 {
+	if len(p.a.servers) == 0 {
 		out = append(out, "No NSPI traffic found.")
 		return p.verdictTail(r, out)
 	}
@@ -758,7 +549,7 @@ func (p *pass) verdict(r *Report) []string {
 		server, _ := netip.ParseAddr(string(f.Server))
 		ukey := strings.ToLower(string(f.User))
 		gi := p.infos[gkey{server, ukey}]
-		ug := p.users[gkey{server, ukey}]
+		ug := p.a.users[gkey{server, ukey}]
 		switch f.Kind {
 		case KindSessionLimit:
 			if gi.leak != nil {
@@ -785,7 +576,7 @@ func (p *pass) verdict(r *Report) []string {
 				s += fmt.Sprintf("up to %d held at once until their connection closed", gi.leakPeak)
 			}
 			if f.LimitAt != nil {
-				d := f.LimitAt.Sub(p.lastTime.UTC()).Round(time.Minute)
+				d := f.LimitAt.Sub(p.a.lastTime.UTC()).Round(time.Minute)
 				s += fmt.Sprintf("; at %s sessions/hour it reaches the limit of %d in about %s", fmtRate(f.RatePerHour), p.limit, fmtDur(d))
 			}
 			out = append(out, s+".")
@@ -814,7 +605,7 @@ func (p *pass) verdict(r *Report) []string {
 	return p.verdictTail(r, out)
 }
 
-func (p *pass) verdictTail(r *Report, out []string) []string {
+func (p *reporter) verdictTail(r *Report, out []string) []string {
 	if r.HasKind(KindSessionBeforeCapture) || hasKindSev(r, KindUnbindUnknownHandle, SevInfo) {
 		out = append(out, "Some sessions were opened before the capture began: session counts are lower bounds.")
 	}
@@ -828,7 +619,24 @@ func (p *pass) verdictTail(r *Report, out []string) []string {
 		}
 		out = append(out, fmt.Sprintf("The capture had %d decoding anomalies (listed at the end): some calls may be missing.", n))
 	}
-	return out
+	return append(out, p.truncated()...)
+}
+
+// truncated says which lists of the report were cut at Options.MaxSessions
+// or Options.MaxRefusals.
+func (p *reporter) truncated() []string {
+	a := p.a
+	var cut []string
+	if a.nSessions > a.sessions.n {
+		cut = append(cut, fmt.Sprintf("the first %d of %d sessions", a.sessions.n, a.nSessions))
+	}
+	if a.nRefusals > a.refusals.n {
+		cut = append(cut, fmt.Sprintf("the first %d of %d refused binds", a.refusals.n, a.nRefusals))
+	}
+	if len(cut) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("The report lists only %s, in capture order; the counters, findings and this verdict count them all.", strings.Join(cut, " and "))}
 }
 
 func hasKindSev(r *Report, kind, sev string) bool {
@@ -840,7 +648,7 @@ func hasKindSev(r *Report, kind, sev string) bool {
 	return false
 }
 
-func (p *pass) anonPeak(server netip.Addr, client string) int {
+func (p *reporter) anonPeak(server netip.Addr, client string) int {
 	for _, gi := range p.anonLeaks {
 		if gi.server == server && gi.client.String() == client {
 			return gi.leakPeak
