@@ -44,7 +44,7 @@ func many(n int, one string) string {
 func WriteAnalyze(w io.Writer, format string, r *analyze.Report) error {
 	switch format {
 	case "json":
-		return writeJSONDoc(w, r)
+		return writeJSONStream(w, r)
 	case "table":
 		bw := bufio.NewWriter(w)
 		if err := writeAnalyzeText(bw, r); err != nil {
