@@ -2,10 +2,10 @@ package capture
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"io"
 	"io/fs"
 	"os"
@@ -350,6 +350,11 @@ func (s *source) next() bool {
 	s.frame++
 	s.info.Packets++
 	ts := ci.Timestamp
+	if y := ts.Year(); y < 1 || y > 9999 {
+		// A damaged timestamp no output format can print (RFC 3339).
+		s.warn("frame %d: timestamp out of range; the previous frame's is used", s.frame)
+		ts = s.last
+	}
 	if s.frame == 1 {
 		s.info.First, s.info.Last = ts, ts
 	} else {

@@ -87,24 +87,33 @@ func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 	}()
 
 	var m merger
+	var cursors []*cursor
 	for _, s := range srcs {
-		if s.next() {
-			m.push(s)
+		c := prefetch(s)
+		cursors = append(cursors, c)
+		if c.next() {
+			m.push(c)
 		}
 	}
+	defer func() {
+		for _, c := range cursors {
+			c.wait()
+		}
+	}()
 	asm := newAssembler(opts, &stats)
 	var p tcpPacket
 	for m.len() > 0 {
 		s := m.top()
 		stats.Packets++
-		wireExtra := s.ci.Length - s.ci.CaptureLength
-		switch decodePacket(s.lt, s.data, wireExtra, &p) {
+		k := s.pkt()
+		wireExtra := k.wireLen - k.capLen
+		switch decodePacket(k.lt, s.data(), wireExtra, &p) {
 		case decTCP:
 			stats.TCPPackets++
 			if p.missing > 0 {
 				stats.Truncated++
 			}
-			asm.packet(&p, Pos{File: s.index, Frame: s.frame, Time: s.ci.Timestamp})
+			asm.packet(&p, Pos{File: s.index, Frame: k.frame, Time: k.ts})
 		case decNonIP:
 			stats.NonIP++
 		case decTruncated:
@@ -125,20 +134,20 @@ func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 // timestamp, ties broken by file index: a k-way merge that holds one packet
 // per file.
 type merger struct {
-	h []*source
+	h []*cursor
 }
 
 func (m *merger) len() int     { return len(m.h) }
-func (m *merger) top() *source { return m.h[0] }
+func (m *merger) top() *cursor { return m.h[0] }
 func (m *merger) less(i, j int) bool {
 	a, b := m.h[i], m.h[j]
-	if c := a.ci.Timestamp.Compare(b.ci.Timestamp); c != 0 {
+	if c := a.ts().Compare(b.ts()); c != 0 {
 		return c < 0
 	}
 	return a.index < b.index
 }
 
-func (m *merger) push(s *source) {
+func (m *merger) push(s *cursor) {
 	m.h = append(m.h, s)
 	m.up(len(m.h) - 1)
 }

@@ -1,0 +1,102 @@
+package capture
+
+import (
+	"time"
+)
+
+// Reading and decompressing a file runs in a goroutine of its own, one per
+// input, ahead of the reassembly: the two use both cores of a small machine.
+// Packets travel in batches whose bytes are copied into one slab, so a batch
+// is valid until the consumer hands it back.
+
+const (
+	batchPackets = 512
+	batchBytes   = 256 << 10
+	batchesAhead = 4
+)
+
+type pkt struct {
+	off, n  int // the packet's bytes in the batch slab
+	ts      time.Time
+	capLen  int
+	wireLen int
+	lt      uint16
+	frame   int64
+}
+
+type batch struct {
+	pkts []pkt
+	buf  []byte
+}
+
+// cursor is the consumer's view of one source: its current packet.
+type cursor struct {
+	index int
+	ch    chan *batch
+	free  chan *batch
+	cur   *batch
+	i     int
+	done  chan struct{}
+}
+
+// prefetch starts reading s in a goroutine and returns its cursor. The
+// source (and its InputInfo) must not be touched by anyone else until the
+// cursor reports the end.
+func prefetch(s *source) *cursor {
+	c := &cursor{index: s.index, ch: make(chan *batch, batchesAhead), free: make(chan *batch, batchesAhead+2), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		defer close(c.ch)
+		for {
+			var b *batch
+			select {
+			case b = <-c.free:
+				b.pkts, b.buf = b.pkts[:0], b.buf[:0]
+			default:
+				b = &batch{pkts: make([]pkt, 0, batchPackets), buf: make([]byte, 0, batchBytes+65536)}
+			}
+			for len(b.pkts) < batchPackets && len(b.buf) < batchBytes {
+				if !s.next() {
+					if len(b.pkts) > 0 {
+						c.ch <- b
+					}
+					return
+				}
+				off := len(b.buf)
+				b.buf = append(b.buf, s.data...)
+				b.pkts = append(b.pkts, pkt{off: off, n: len(s.data), ts: s.ci.Timestamp, capLen: s.ci.CaptureLength,
+					wireLen: s.ci.Length, lt: s.lt, frame: s.frame})
+			}
+			c.ch <- b
+		}
+	}()
+	return c
+}
+
+// next moves to the next packet; it returns false at the end of the source.
+func (c *cursor) next() bool {
+	if c.cur != nil {
+		c.i++
+		if c.i < len(c.cur.pkts) {
+			return true
+		}
+		select {
+		case c.free <- c.cur:
+		default:
+		}
+		c.cur = nil
+	}
+	b, ok := <-c.ch
+	if !ok {
+		return false
+	}
+	c.cur, c.i = b, 0
+	return true
+}
+
+func (c *cursor) pkt() *pkt     { return &c.cur.pkts[c.i] }
+func (c *cursor) data() []byte  { p := c.pkt(); return c.cur.buf[p.off : p.off+p.n] }
+func (c *cursor) ts() time.Time { return c.cur.pkts[c.i].ts }
+
+// wait blocks until the source's goroutine has finished.
+func (c *cursor) wait() { <-c.done }
