@@ -28,6 +28,9 @@ type Options struct {
 	// MaxRefusals bounds Report.Refusals in the same way; 0 means
 	// DefaultMaxRefusals.
 	MaxRefusals int
+	// EMSMDBLimit is the Exchange store's "Maximum Allowed Sessions Per
+	// User"; 0 means DefaultEMSMDBLimit.
+	EMSMDBLimit int
 }
 
 // Analyzer correlates NSPI events into sessions, counters and findings. It
@@ -67,6 +70,8 @@ type Analyzer struct {
 	notes     map[noteKey]*noteAcc // calls behind the note findings
 	unans     map[uint64]*connNotes
 	connHow   recentSet[uint64, string] // how recently ended connections ended
+
+	x *ext // beyond NSPI: EMSMDB, endpoint mapper, RFR, dead connections, timeline (ext.go)
 }
 
 // New returns an Analyzer.
@@ -80,7 +85,11 @@ func New(o Options) *Analyzer {
 	if o.MaxRefusals <= 0 {
 		o.MaxRefusals = DefaultMaxRefusals
 	}
+	if o.EMSMDBLimit <= 0 {
+		o.EMSMDBLimit = DefaultEMSMDBLimit
+	}
 	return &Analyzer{
+		x:         newExt(o),
 		opt:       o,
 		anomalies: map[string]*Anomaly{},
 		spell:     map[string]string{},
@@ -139,6 +148,7 @@ func (a *Analyzer) Report(inputs []Input) *Report {
 	}
 	sort.Slice(r.Anomalies, func(i, j int) bool { return r.Anomalies[i].Kind < r.Anomalies[j].Kind })
 	r.Verdict = p.verdict(r)
+	p.extReport(r)
 	return r
 }
 
@@ -481,6 +491,9 @@ func (a *Analyzer) step(ev *Event) {
 	if ev.ReplyTime.After(a.lastTime) {
 		a.lastTime = ev.ReplyTime
 	}
+	if a.extStep(ev) {
+		return
+	}
 	if ev.Kind == EvConnEnd {
 		a.connEnded(ev)
 		return
@@ -750,6 +763,7 @@ func (a *Analyzer) openSession(ev *Event, server, client netip.Addr, ukey string
 	a.open[key] = s
 	a.addConnSess(ev.ConnID, s)
 	a.adjust(s, +1)
+	a.timelineHook(s, ev.Time)
 }
 
 // adjust changes the number of sessions held by the session's user and
@@ -796,6 +810,7 @@ func (a *Analyzer) endSession(s *sess, end string, f FrameRef, t time.Time) {
 		a.count(s.ug, s.cg, func(c *Counters) { c.ClosedWithoutUnbind++ })
 	}
 	a.adjust(s, -1)
+	a.timelineHook(s, t)
 	if s.lk != nil {
 		s.lk.ended(s, end != EndUnbind, a.seq, t)
 	}

@@ -126,6 +126,19 @@
 // Report works on copies: it may be called more than once, and between
 // calls to Add.
 //
+// # Beyond NSPI
+//
+// ext.go follows, with the same bounded state, Exchange store sessions
+// (Event.Proto "emsmdb": EcDoConnect(Ex) as EvBind, keyed by (server, CXH),
+// limit Options.EMSMDBLimit), endpoint mapper answers and connection
+// attempts (EvEndpointMap, EvTCPEnd), RFR referrals (EvReferral), dead
+// connections (a call unanswered, silence, no FIN or RST, and a new bind or
+// connect from the same client) and the timeline of sessions held. Its
+// findings and sections are added after the NSPI verdict (reporter.extReport),
+// so the NSPI part of the report is unchanged by them. Sources: MS-OXCRPC
+// 3.1.4.1 and KB842022 (event 9646, "Maximum Allowed Sessions Per User");
+// C706 appendix O and MS-RPCE for ept_map; MS-OXABREF 3.1.4 for RFR.
+//
 // # Adding a finding kind
 //
 //  1. Add a Kind constant in report.go, list it in Kinds, and document it

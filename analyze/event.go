@@ -24,6 +24,15 @@ const (
 	EvCall
 	// EvConnEnd is the end of a TCP connection that carried NSPI traffic.
 	EvConnEnd
+	// EvEndpointMap is an ept_map or ept_lookup answered by an endpoint
+	// mapper (Proto "epm"): Iface asked, Endpoints answered, Status.
+	EvEndpointMap
+	// EvReferral is an RFR call (Proto "rfr"): RfrGetNewDSA or
+	// RfrGetFQDNFromServerDN, with the server name it returned in Referral.
+	EvReferral
+	// EvTCPEnd is the end of a TCP connection that carried no data (Proto
+	// "tcp"): a connection attempt reset, or never answered (EndHow).
+	EvTCPEnd
 )
 
 // Event is one input to the analyzer. Events arrive in capture order (the time
@@ -79,4 +88,27 @@ type Event struct {
 
 	// EndHow is set for EvConnEnd: "fin", "rst", "end_of_capture", "evicted".
 	EndHow string
+
+	// Proto says which protocol an event belongs to: "" (or "nspi") for
+	// NSPI; "emsmdb" for EMSMDB (EvBind is EcDoConnect(Ex), EvUnbind
+	// EcDoDisconnect, EvCall any other EMSMDB or AsyncEMSMDB call; Handle is
+	// the CXH); "epm", "rfr" and "tcp" for EvEndpointMap, EvReferral and
+	// EvTCPEnd. EvConnEnd has no Proto: it ends the connection for every
+	// protocol.
+	Proto string
+	// UserDN is EcDoConnect(Ex)'s szUserDN (the user's legacyExchangeDN),
+	// or RFR's pUserDN / szMailboxServerDN.
+	UserDN string
+	// Iface and IfaceUUID name the interface an EvEndpointMap asked for
+	// (nspi, emsmdb, ... or the UUID) and IfaceVersion its version.
+	Iface, IfaceUUID, IfaceVersion string
+	// Endpoints are the TCP endpoints an EvEndpointMap answered (0.0.0.0
+	// replaced by the mapper's address).
+	Endpoints []netip.AddrPort
+	// Referral is the server name an EvReferral returned.
+	Referral string
+	// ConnFirst is, for EvTCPEnd, the first frame of the connection (its
+	// SYN) and ConnFirstTime its time.
+	ConnFirst     FrameRef
+	ConnFirstTime time.Time
 }

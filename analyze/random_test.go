@@ -185,6 +185,9 @@ func roundRates(r *Report) *Report {
 	for i := range r.Findings {
 		r.Findings[i].RatePerHour = math.Round(r.Findings[i].RatePerHour*1e6) / 1e6
 	}
+	for i := range r.Timeline {
+		r.Timeline[i].RatePerHour = math.Round(r.Timeline[i].RatePerHour*1e6) / 1e6
+	}
 	return r
 }
 

@@ -236,16 +236,24 @@ type Report struct {
 	Schema  string `json:"schema"`
 	Version string `json:"version"`
 	// Verdict is the answer in plain sentences, most important first.
-	Verdict   []string    `json:"verdict"`
-	Inputs    []Input     `json:"inputs"`
-	Limit     int         `json:"limit"`
-	Totals    Counters    `json:"totals"`
-	Users     []UserRow   `json:"users"`
-	Clients   []ClientRow `json:"clients"`
-	Sessions  []Session   `json:"sessions"`
-	Refusals  []Refusal   `json:"refusals"`
-	Findings  []Finding   `json:"findings"`
-	Anomalies []Anomaly   `json:"anomalies"`
+	Verdict  []string    `json:"verdict"`
+	Inputs   []Input     `json:"inputs"`
+	Limit    int         `json:"limit"`
+	Totals   Counters    `json:"totals"`
+	Users    []UserRow   `json:"users"`
+	Clients  []ClientRow `json:"clients"`
+	Sessions []Session   `json:"sessions"`
+	Refusals []Refusal   `json:"refusals"`
+	// Beyond NSPI (ext.go): Exchange store sessions, RFR referrals and
+	// the sessions held over time.
+	EMSMDBLimit    int               `json:"emsmdb_limit"`
+	EMSMDBUsers    []EMSMDBUserRow   `json:"emsmdb_users"`
+	EMSMDBClients  []EMSMDBClientRow `json:"emsmdb_clients"`
+	EMSMDBSessions []EMSMDBSession   `json:"emsmdb_sessions"`
+	Referrals      []Referral        `json:"referrals"`
+	Timeline       []TimelineRow     `json:"timeline"`
+	Findings       []Finding         `json:"findings"`
+	Anomalies      []Anomaly         `json:"anomalies"`
 }
 
 // Kinds lists every finding kind, for --fail-on.

@@ -84,6 +84,7 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 			c.anomaly("wrong_direction", start, "request sent by the server")
 			return
 		}
+		c.unseal(dir, b, p)
 		c.request(p, start, last)
 	case PTypeResponse:
 		c.noteAuth(p)
@@ -91,6 +92,7 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 			c.anomaly("wrong_direction", start, "response sent by the client")
 			return
 		}
+		c.unseal(dir, b, p)
 		c.response(p, start, last)
 	case PTypeFault:
 		if dir != ServerToClient {
@@ -123,8 +125,9 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 			c.anomaly("too_many_security_contexts", pos, "security context ignored")
 			return
 		}
-		s = &secCtx{Security{AuthType: p.Auth.Type, Level: p.Auth.Level, ContextID: p.Auth.ContextID, Authenticated: true}}
+		s = &secCtx{Security: Security{AuthType: p.Auth.Type, Level: p.Auth.Level, ContextID: p.Auth.ContextID, Authenticated: true}}
 		c.sec[p.Auth.ContextID] = s
+		c.startContext(s)
 	}
 	if p.PType == PTypeBind || p.PType == PTypeAlter || p.PType == PTypeAuth3 {
 		s.Level = p.Auth.Level
@@ -135,6 +138,7 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 	if t.Err != nil {
 		c.anomaly("malformed_auth_token", pos, t.Err.Error())
 	}
+	c.contextToken(s, p, t)
 	if t.Mech != ntlmssp.MechUnknown && (s.Mech == ntlmssp.MechUnknown || t.NTLM != nil) {
 		s.Mech = t.Mech
 	}
@@ -171,7 +175,7 @@ func (c *Conn) newMessage(p *PDU, start Pos) *Message {
 	m := &Message{Pos: start, LittleEndian: p.LittleEndian()}
 	if p.Auth != nil {
 		m.Auth = AuthTrailer{Type: p.Auth.Type, Level: p.Auth.Level, PadLen: p.Auth.PadLen, ContextID: p.Auth.ContextID}
-		m.Sealed = p.Auth.Level == LevelPrivacy
+		m.Sealed, m.Decrypted = sealState(p)
 	}
 	return m
 }
@@ -226,6 +230,7 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 		c.inflight[p.CallID] = call
 	}
 	c.appendStub(call.Request, p.Stub, last)
+	mergeSeal(call.Request, p)
 	if p.Flags&flagLastFrag != 0 {
 		call.Request.Complete = true
 		delete(c.inflight, p.CallID)
@@ -257,6 +262,7 @@ func (c *Conn) response(p *PDU, start, last Pos) {
 		c.responses[p.CallID] = m
 	}
 	c.appendStub(m, p.Stub, last)
+	mergeSeal(m, p)
 	if p.Flags&flagLastFrag == 0 {
 		return
 	}
@@ -352,6 +358,7 @@ func (c *Conn) partial(dir Dir, h Header, b []byte, start, last Pos) {
 			p.auth = AuthTrailer{Level: LevelPrivacy}
 		}
 		p.Auth = &p.auth
+		c.lost(dir, h, p.Auth, hdrEnd)
 	}
 	if len(b) > hdrEnd {
 		stubEnd := len(b)
@@ -416,7 +423,7 @@ func (c *Conn) partialBind(dir Dir, h Header, b []byte, start, last Pos) {
 	if h.AuthLen > 0 && len(c.sec) == 0 {
 		// The security context's id, type and level were in the lost
 		// trailer. Its later trailers replace these zero values.
-		c.sec = map[uint32]*secCtx{0: {Security{Authenticated: true}}}
+		c.sec = map[uint32]*secCtx{0: {Security: Security{Authenticated: true}}}
 		c.lastSec = c.sec[0]
 	}
 }

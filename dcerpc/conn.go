@@ -36,6 +36,8 @@ type Limits struct {
 	// DetectBytes is how far into a connection that did not start in the
 	// capture nspicap looks for a DCE/RPC header before giving up on it.
 	DetectBytes int
+	// Unsealer, when set, decrypts and checks protected stubs (unseal.go).
+	Unsealer Unsealer
 }
 
 // DefaultLimits are the limits used when a field of Limits is zero.
@@ -110,9 +112,14 @@ type Message struct {
 	Damaged      bool
 	StatusLost   bool
 	LittleEndian bool
-	// Sealed: the stub is encrypted (auth level privacy).
-	Sealed bool
-	Auth   AuthTrailer
+	// Sealed: the stub is encrypted (auth level privacy) and was not
+	// decrypted; Decrypted: it was sealed and is now plaintext. Unseal
+	// says what decryption made of it (the worst of its fragments).
+	Sealed    bool
+	Decrypted bool
+	Unseal    UnsealStatus
+
+	Auth AuthTrailer
 }
 
 // Fault is a fault PDU that answered a call.
@@ -183,6 +190,7 @@ type pending struct {
 
 type secCtx struct {
 	Security
+	u SecurityContext // the Unsealer's state; nil without one
 }
 
 // Conn turns the two byte streams of one TCP connection into DCE/RPC calls.

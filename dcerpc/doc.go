@@ -16,7 +16,8 @@
 //     responses and faults only (call_ids repeat across PDU types);
 //   - the auth verifier (MS-RPCE 2.2.2.11): sec_trailer, auth_pad_length
 //     stripped from the stub, privacy-level stubs flagged as sealed and never
-//     decoded;
+//     decoded, unless an optional Unsealer (unseal.go) decrypts them per
+//     fragment, before reassembly, and verifies their signatures;
 //   - recognition by content on any port, and resynchronisation after a gap
 //     or at a capture's mid-connection start by the header and chain checks
 //     of protocol-notes §1.11.

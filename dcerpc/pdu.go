@@ -240,6 +240,8 @@ type PDU struct {
 	// Auth is set when auth_length > 0.
 	Auth *AuthTrailer
 	auth AuthTrailer
+	// unsealed: what the Unsealer made of this PDU (unseal.go).
+	unsealed UnsealStatus
 
 	// bind, alter_context, bind_ack, alter_context_resp
 	MaxXmit, MaxRecv uint16

@@ -13,6 +13,13 @@
 //   - the auth types of MS-RPCE 2.2.1.1.7 (10 NTLMSSP, 9 SPNEGO,
 //     16 Kerberos, 68 Netlogon).
 //
+// keys.go implements the key side of MS-NLMP for passive decryption
+// (protocol notes §7): NTOWFv1/v2, the NTLMv2 and NTLMv1(-ESS) session keys
+// with the check of the NT response (3.3.1, 3.3.2), key exchange, the
+// signing and sealing keys (3.4.5.2, 3.4.5.3), and the RC4 handles and
+// signatures with sequence numbers (3.4.4), checked against the test values
+// of MS-NLMP 4.2.3 and 4.2.4. Key material is never formatted.
+//
 // Every security buffer and ASN.1 length is checked against the bytes present
 // before use; Parse and Inspect never panic and never allocate by a length
 // read off the wire. Kerberos names are encrypted in the ticket: Inspect only

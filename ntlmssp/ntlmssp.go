@@ -24,10 +24,15 @@ const (
 	FlagUnicode   = 0x00000001
 	FlagSign      = 0x00000010
 	FlagSeal      = 0x00000020
+	FlagDatagram  = 0x00000040
+	FlagLMKey     = 0x00000080
 	FlagAnonymous = 0x00000800
 	FlagESS       = 0x00080000
+	FlagNonNTKey  = 0x00400000
 	FlagVersion   = 0x02000000
+	Flag128       = 0x20000000
 	FlagKeyExch   = 0x40000000
+	Flag56        = 0x80000000
 )
 
 // ErrMalformed is wrapped by every parse error.
@@ -43,6 +48,12 @@ type Message struct {
 	Workstation string
 	LmLen       int
 	NtLen       int
+	// What passive decryption needs (keys.go), copied out of the token.
+	// CHALLENGE: the server challenge. AUTHENTICATE: the LM and NT
+	// responses and the EncryptedRandomSessionKey (nil when absent).
+	ServerChallenge           [8]byte
+	LmResponse, NtResponse    []byte
+	EncryptedRandomSessionKey []byte
 }
 
 // Anonymous reports whether an AUTHENTICATE message is an anonymous (null
@@ -86,6 +97,9 @@ func Parse(b []byte) (*Message, error) {
 			return nil, merr("NegotiateFlags", 20, "CHALLENGE of %d bytes", len(b))
 		}
 		m.Flags = binary.LittleEndian.Uint32(b[20:])
+		if len(b) >= 32 {
+			copy(m.ServerChallenge[:], b[24:32])
+		}
 	case TypeAuthenticate:
 		if len(b) < 64 {
 			return nil, merr("NegotiateFlags", 60, "AUTHENTICATE of %d bytes", len(b))
@@ -112,6 +126,10 @@ func Parse(b []byte) (*Message, error) {
 			return nil, err
 		}
 		m.LmLen, m.NtLen = len(lm), len(nt)
+		m.LmResponse, m.NtResponse = clone(lm), clone(nt)
+		if key, err := field(b, 52, "EncryptedRandomSessionKeyFields"); err == nil {
+			m.EncryptedRandomSessionKey = clone(key)
+		}
 		uni := m.Flags&FlagUnicode != 0
 		m.Domain, m.User, m.Workstation = decodeString(dom, uni), decodeString(usr, uni), decodeString(ws, uni)
 	default:
@@ -131,6 +149,14 @@ func field(b []byte, off int, name string) ([]byte, error) {
 		return nil, merr(name, off, "buffer of %d bytes at offset %d runs past the %d-byte message", l, o, len(b))
 	}
 	return b[o : o+l], nil
+}
+
+// clone copies a security buffer out of the borrowed token.
+func clone(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
 }
 
 func decodeString(b []byte, unicode bool) string {

@@ -33,6 +33,9 @@ type Token struct {
 	Mech Mechanism
 	// NTLM is the NTLMSSP message inside the token, if any.
 	NTLM *Message
+	// Kerberos is the Kerberos token inside (a raw or GSS-framed AP-REQ,
+	// AP-REP or KRB-ERROR), borrowed from the auth_value; nil if none.
+	Kerberos []byte
 	// Err is set when the token could not be parsed; Mech may still be known.
 	Err error
 }
@@ -60,7 +63,7 @@ func Inspect(authType uint8, v []byte) Token {
 		m, err := Parse(v)
 		return Token{Mech: MechNTLM, NTLM: m, Err: err}
 	case authKerberos:
-		return Token{Mech: MechKerberos}
+		return Token{Mech: MechKerberos, Kerberos: v}
 	case authNetlogon:
 		return Token{Mech: MechNetlogon}
 	case authSPNEGO:
@@ -117,6 +120,7 @@ func inspectSPNEGO(v []byte) Token {
 		}
 		if bytes.Equal(oid, oidKRB5) || bytes.Equal(oid, oidMSKRB5) {
 			t.Mech = MechKerberos // raw GSS Kerberos under the SPNEGO auth type
+			t.Kerberos = v
 			return t
 		}
 		if !bytes.Equal(oid, oidSPNEGO) {
@@ -171,6 +175,7 @@ func inspectSPNEGO(v []byte) Token {
 		}
 	case isKerberos(mechTok):
 		t.Mech = MechKerberos
+		t.Kerberos = mechTok
 	case bytes.Equal(supported, oidNTLMSSP):
 		t.Mech = MechNTLM
 	case bytes.Equal(supported, oidKRB5) || bytes.Equal(supported, oidMSKRB5):

@@ -26,8 +26,12 @@ func (s *eventSink) ConnEnd(ev *analyze.Event) { s.a.Add(*ev) }
 var findingKinds = analyze.Kinds
 
 // analysis runs the pipeline and the analyzer over files.
-func analysis(files []string, limit int, lim *limitFlags, stdin io.Reader, stderr io.Writer) (*analyze.Report, bool) {
-	a := analyze.New(analyze.Options{Limit: limit})
+func analysis(files []string, limit int, lim *limitFlags, stdin io.Reader, stderr io.Writer, more ...func(*analyze.Options)) (*analyze.Report, bool) {
+	ao := analyze.Options{Limit: limit}
+	for _, f := range more {
+		f(&ao)
+	}
+	a := analyze.New(ao)
 	res := pipeline.Run(files, lim.options(stdin), &eventSink{a: a})
 	for _, an := range res.Anomalies {
 		msg := an.Example
@@ -36,6 +40,8 @@ func analysis(files []string, limit int, lim *limitFlags, stdin io.Reader, stder
 		}
 		a.AddAnomaly(analyze.Anomaly{Kind: an.Kind, Count: an.Count, Message: msg})
 	}
+	keyAnomaly(&res, a)
+	printKeyWarnings(&res, stderr)
 	unreadable := reportInputs(&res, stderr)
 	r := a.Report(inputs(&res))
 	r.Version = version
@@ -47,8 +53,10 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		"nspicap analyze --limit 50 --fail-on session_limit,leak trace.pcapng", stderr)
 	format := fs.StringP("format", "f", "table", "output format: table or json")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
+	emsLimit := fs.Int("emsmdb-limit", analyze.DefaultEMSMDBLimit, "the Exchange store's Maximum Allowed Sessions Per User (EMSMDB)")
 	failOn := fs.StringSlice("fail-on", nil, "exit with status 3 when a finding of one of these kinds is found: "+strings.Join(findingKinds, ", "))
 	lim := addLimitFlags(fs)
+	kf := addKeyFlags(fs)
 	files, err := parse(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -56,8 +64,14 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err := lim.check(); err != nil {
 		return exitUsage, err
 	}
+	if err := kf.load(lim, stderr); err != nil {
+		return exitUsage, err
+	}
 	if err := checkFormat(*format, "table", "json"); err != nil {
 		return exitUsage, err
+	}
+	if *emsLimit < 1 {
+		return exitUsage, &usageError{fmt.Sprintf("--emsmdb-limit %d: want a positive number", *emsLimit)}
 	}
 	if *limit < 1 {
 		return exitUsage, &usageError{fmt.Sprintf("--limit %d: want a positive number", *limit)}
@@ -67,7 +81,7 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return exitUsage, &usageError{fmt.Sprintf("--fail-on %q: want one of %s", k, strings.Join(findingKinds, ", "))}
 		}
 	}
-	r, unreadable := analysis(files, *limit, lim, stdin, stderr)
+	r, unreadable := analysis(files, *limit, lim, stdin, stderr, emsmdbLimit(*emsLimit))
 	if err := report.WriteAnalyze(stdout, *format, r); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
@@ -88,11 +102,15 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	format := fs.StringP("format", "f", "table", "output format: table, csv or jsonl")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
 	lim := addLimitFlags(fs)
+	kf := addKeyFlags(fs)
 	files, err := parse(fs, args)
 	if err != nil {
 		return exitUsage, err
 	}
 	if err := lim.check(); err != nil {
+		return exitUsage, err
+	}
+	if err := kf.load(lim, stderr); err != nil {
 		return exitUsage, err
 	}
 	if err := checkFormat(*format, "table", "csv", "jsonl"); err != nil {

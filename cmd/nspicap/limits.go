@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nspicap/nspicap/dcerpc"
+	"github.com/nspicap/nspicap/internal/keys"
 	"github.com/nspicap/nspicap/internal/pipeline"
 )
 
@@ -15,6 +16,7 @@ import (
 // reported as an anomaly (README, "Damaged captures and limits").
 type limitFlags struct {
 	maxConns, maxBuffered, maxBufferedTotal, maxCallBytes, maxOpenCalls int
+	keys                                                                *keys.Store // --keys, --keytab (keyflags.go)
 }
 
 func addLimitFlags(fs *pflag.FlagSet) *limitFlags {
@@ -47,5 +49,6 @@ func (l *limitFlags) options(stdin io.Reader) pipeline.Options {
 		MaxConns:         l.maxConns,
 		MaxBuffered:      l.maxBuffered,
 		MaxBufferedTotal: l.maxBufferedTotal,
+		Keys:             l.keys,
 	}
 }

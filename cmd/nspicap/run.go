@@ -169,11 +169,15 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		"nspicap calls --format jsonl trace.pcapng | jq 'select(.op == \"NspiBind\")'", stderr)
 	format := fs.StringP("format", "f", "table", "output format: table, csv or jsonl (one JSON object per line, streamed)")
 	lim := addLimitFlags(fs)
+	kf := addKeyFlags(fs)
 	files, err := parse(fs, args)
 	if err != nil {
 		return exitUsage, err
 	}
 	if err := lim.check(); err != nil {
+		return exitUsage, err
+	}
+	if err := kf.load(lim, stderr); err != nil {
 		return exitUsage, err
 	}
 	if err := checkFormat(*format, report.CallFormats...); err != nil {
@@ -191,6 +195,7 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		sink.err = err
 	}
 	printAnomalies(&res, stderr)
+	printKeyWarnings(&res, stderr)
 	if reportInputs(&res, stderr) {
 		return exitInput, nil
 	}

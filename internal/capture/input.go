@@ -354,6 +354,7 @@ func (s *source) next() bool {
 		// A damaged timestamp no output format can print (RFC 3339).
 		s.warn("frame %d: timestamp out of range; the previous frame's is used", s.frame)
 		ts = s.last
+		s.ci.Timestamp = ts
 	}
 	if s.frame == 1 {
 		s.info.First, s.info.Last = ts, ts

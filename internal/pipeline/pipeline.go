@@ -9,6 +9,7 @@ import (
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/dcerpc"
 	"github.com/nspicap/nspicap/internal/capture"
+	"github.com/nspicap/nspicap/internal/keys"
 	"github.com/nspicap/nspicap/internal/report"
 	"github.com/nspicap/nspicap/nspi"
 )
@@ -41,6 +42,8 @@ type Options struct {
 	// out-of-order bytes buffered per direction and in total. Zero means
 	// the capture layer's default.
 	MaxConns, MaxBuffered, MaxBufferedTotal int
+	// Keys, when set, decrypt sealed calls (sealed.go).
+	Keys *keys.Store
 }
 
 // Anomaly counts one kind of stream anomaly, with the first place it was seen.
@@ -73,6 +76,9 @@ type Result struct {
 	Stats     capture.Stats
 	RPCConns  int64
 	Anomalies []Anomaly // in order of first occurrence
+	// KeyWarnings: one line per identity whose calls stay sealed (no key,
+	// a key that does not match, ...), without key material.
+	KeyWarnings []string
 }
 
 // Bounds on what the runner remembers to infer interfaces.
@@ -108,6 +114,7 @@ type runner struct {
 	logons  []Logon
 	order   []string
 	rpcConn int64
+	ks      keyState // sealed calls per identity (sealed.go)
 }
 
 // Run reads the capture files (several files are one capture, merged by
@@ -115,6 +122,7 @@ type runner struct {
 func Run(paths []string, o Options, sink Sink) Result {
 	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, anoms: map[string]*Anomaly{},
 		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]bool{}, inferred: map[ctxKey]bool{}}
+	r.setupKeys(o)
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn,
 		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal})
 	if stats.Evicted > 0 {
@@ -122,7 +130,7 @@ func Run(paths []string, o Options, sink Sink) Result {
 			Example: "more connections were open at once than --max-conns allows: the longest idle ones were dropped (their sessions count as open at the end)"}
 		r.order = append(r.order, "conn_evicted")
 	}
-	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons}
+	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons, KeyWarnings: r.keyWarnings()}
 	for _, k := range r.order {
 		res.Anomalies = append(res.Anomalies, *r.anoms[k])
 	}
@@ -141,17 +149,22 @@ func (r *runner) ref(p dcerpc.Pos) analyze.FrameRef {
 }
 
 type conn struct {
-	r *runner
-	c *dcerpc.Conn
+	r    *runner
+	c    *dcerpc.Conn
+	held *Call // a sealed NspiBind awaiting the evidence of its outcome
+
+	tcp tcpState // connection attempts without data (issue7.go)
 }
 
 func (r *runner) newConn(ci capture.ConnInfo) capture.StreamHandler {
 	k := &conn{r: r}
+	k.tcp.first = ci.First
 	k.c = dcerpc.NewConn(dcerpc.ConnMeta{ID: ci.ID, Client: ci.Client, Server: ci.Server, FromStart: ci.SawSYN}, k, r.lim)
 	return k
 }
 
 func (k *conn) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
+	k.tcp.data = true
 	was := k.c.IsRPC()
 	ok := k.c.Feed(dcerpc.Dir(dir), dcerpc.Pos(pos), b)
 	if !was && k.c.IsRPC() {
@@ -171,7 +184,9 @@ func (k *conn) Gap(dir capture.Dir, pos capture.Pos, n int) {
 
 func (k *conn) End(pos capture.Pos, how capture.EndKind) {
 	k.c.Close()
+	k.flushHeld(how)
 	if !k.c.IsRPC() {
+		k.tcpEnd(pos, how)
 		return
 	}
 	m := k.c.Meta
@@ -285,7 +300,8 @@ func (k *conn) Call(c *dcerpc.Call) {
 	if r.rows {
 		r.fillRow(&out.Row, c, op, inferred, reqPos, replyPos)
 	}
-	r.sink.Call(out)
+	r.extra(c, reqPos, replyPos)
+	k.emit(out)
 }
 
 // fillRow builds the `nspicap calls` line of a call.

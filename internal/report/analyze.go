@@ -183,6 +183,9 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		many(t.Binds, "bind"), t.BindsOK, t.BindsLogonFailed, t.BindsFailedOther, t.BindsUnknown, many(t.Unbinds, "unbind"), many(t.OtherCalls, "other call"),
 		many(len(r.Sessions), "session"), t.OpenAtEnd, t.ClosedWithoutUnbind, t.PeakConcurrent, r.Limit), "", "  ")
 
+	if err := writeExtText(w, r, ff); err != nil {
+		return err
+	}
 	if len(r.Inputs) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "INPUTS")

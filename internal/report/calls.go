@@ -180,6 +180,8 @@ func resultText(r *CallRow) string {
 		return s
 	case r.Sealed && r.Status == nil:
 		return "sealed"
+	case r.Status != nil && r.StatusInferred:
+		return "inferred " + r.StatusName
 	case r.Status != nil:
 		if r.StatusName != "" {
 			return r.StatusName

@@ -38,6 +38,8 @@ type CallRow struct {
 	Auth              string  `json:"auth"`
 	AuthLevel         string  `json:"auth_level"`
 	Sealed            bool    `json:"sealed"`
+	// Decrypted: the stub was sealed and nspicap decrypted it (--keys).
+	Decrypted bool `json:"decrypted,omitempty"`
 	// Incomplete: some stub bytes of the request or response were not
 	// captured (a missing segment, the snap length) or not kept (over the
 	// per-call limit).
@@ -47,4 +49,8 @@ type CallRow struct {
 	Fault      *string `json:"fault"`
 	FaultName  string  `json:"fault_name"`
 	LatencyUS  *int64  `json:"latency_us"`
+
+	// StatusInferred: the stub was sealed and Status is inferred from
+	// what the client did next (README, "Sealed traffic").
+	StatusInferred bool `json:"status_inferred,omitempty"`
 }

@@ -19,7 +19,10 @@ type Manifest struct {
 	Expected    string   `json:"expected_findings"`
 	Frames      int      `json:"frames"`
 	TsharkArgs  []string `json:"tshark_args,omitempty"`
-	Notes       []string `json:"notes,omitempty"`
+	// KeysFile names a keys file beside the capture (nspicap --keys) that
+	// decrypts its sealed calls, when it has any.
+	KeysFile string   `json:"keys_file,omitempty"`
+	Notes    []string `json:"notes,omitempty"`
 	// NSPI lists every NSPI request in the capture, in request order.
 	NSPI []Call `json:"nspi_calls"`
 	// Other lists EPM and RFR calls.
@@ -68,6 +71,10 @@ type Call struct {
 	Tshark       bool   `json:"tshark"`
 	TsharkStatus bool   `json:"tshark_status"`
 	Note         string `json:"note,omitempty"`
+	// Sealed: "key" when the call is sealed (auth level privacy) and the
+	// manifest's keys file decrypts it, "no-key" when it is sealed and the
+	// keys file has no key for its user; empty when not sealed.
+	Sealed string `json:"sealed,omitempty"`
 
 	conn *Conn
 }

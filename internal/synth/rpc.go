@@ -39,6 +39,7 @@ type RPC struct {
 	ProcTime time.Duration
 	// NoClientAck suppresses the client's pure ACK after each response.
 	NoClientAck bool
+	seal        *sealState // NTLM privacy after SealedBind (seal.go)
 }
 
 // NewRPC wraps a connection. callID is the first call_id (Windows starts
@@ -59,6 +60,8 @@ func ifaceName(s SyntaxID) string {
 		return "rfr"
 	case EPMUUID:
 		return "epm"
+	case EMSMDBUUID:
+		return "emsmdb"
 	}
 	return "unknown"
 }
@@ -283,11 +286,11 @@ func (r *RPC) Call(s CallSpec) Call {
 	c := r.cap
 	opts := CallPDUOpts{Drep: r.Drep, CallID: r.CallID, ContextID: s.Ctx, Opnum: s.Opnum, MaxFrag: r.MaxXmit}
 	if r.verifier {
-		opts.Auth = &Verifier{Type: r.authType, Level: AuthLevelConnect, ContextID: r.authCtx, Value: ConnectVerifier()}
+		opts.Auth = &Verifier{Type: r.authType, Level: r.authLevel(), ContextID: r.authCtx, Value: ConnectVerifier()}
 		padSeed := c.rng.Uint32()
 		opts.PadByte = func(f, i int) byte { return byte(padSeed >> (8 * uint(i%4))) }
 	}
-	reqs := RequestPDUs(opts, s.Req)
+	reqs := r.protect(C2S, RequestPDUs(opts, s.Req))
 	rs, re := r.sendPDUs(C2S, reqs, r.takeReq())
 	call := Call{
 		Interface: r.ifaces[s.Ctx], Opnum: s.Opnum, Op: s.Op, User: r.User, Auth: r.Auth,
@@ -295,6 +298,12 @@ func (r *RPC) Call(s CallSpec) Call {
 		CallID: r.CallID, ContextID: s.Ctx, BigEndian: r.be(),
 		RequestFrame: r.C.CompleteFrame(C2S, rs, re), RequestFragments: len(reqs),
 		Reply: "none", Note: s.Note, conn: r.C,
+	}
+	if r.seal != nil {
+		call.Sealed = sealedKey
+		if r.seal.noKey {
+			call.Sealed = sealedNoKey
+		}
 	}
 	if !s.Handle.IsZero() {
 		call.Handle = s.Handle.String()
@@ -319,7 +328,7 @@ func (r *RPC) Call(s CallSpec) Call {
 			call.Reply = "fault"
 			call.Status = s.Fault
 		} else {
-			resps = ResponsePDUs(opts, s.Resp)
+			resps = r.protect(S2C, ResponsePDUs(opts, s.Resp))
 			call.Reply = "response"
 			call.Status = r.order().Uint32(s.Resp[len(s.Resp)-4:])
 		}

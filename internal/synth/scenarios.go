@@ -17,7 +17,10 @@ type Scenario struct {
 	Notes       []string
 	TsharkArgs  []string
 	Step        time.Duration
-	build       func(e *env)
+	// Keys, when set, is the content of the <Name>.keys file written
+	// beside the capture (nspicap --keys; manifest keys_file).
+	Keys  string
+	build func(e *env)
 }
 
 // Generate builds the capture and its manifest.
@@ -44,6 +47,9 @@ func (s Scenario) Generate() ([]byte, *Manifest, error) {
 	m.Expected = s.Expected
 	m.Notes = append(append([]string(nil), s.Notes...), m.Notes...)
 	m.TsharkArgs = s.TsharkArgs
+	if s.Keys != "" {
+		m.KeysFile = s.Name + ".keys"
+	}
 	m.Frames = len(c.Packets)
 	m.LinkTypes = nil
 	for _, i := range ifaces {
@@ -243,6 +249,10 @@ func Scenarios() []Scenario {
 		{Name: "gzip", File: "gzip.pcap.gz", Format: FormatPcapGz,
 			Description: "CONTOSO\\dave normal session in a gzip-compressed pcap.",
 			Expected:    "One clean CONTOSO\\dave session.", build: buildSimple(24, Dave)},
+		sealedScenario(),
+		emsmdbLimitScenario(),
+		endpointTroubleScenario(),
+		deadConnScenario(),
 	}
 }
 

@@ -250,6 +250,9 @@ func TestPDUsAndManifest(t *testing.T) {
 						t.Errorf("%s call %d: request mismatch: manifest frame %d opnum %d, bytes %+v", mc.Op, mc.CallID, mc.RequestFrame, mc.Opnum, rq)
 					}
 				}
+				if mc.Reply == "none" {
+					continue // unanswered (dead-conn.pcap)
+				}
 				pt := uint8(PTResponse)
 				if mc.Reply == "fault" {
 					pt = PTFault
@@ -258,6 +261,9 @@ func TestPDUsAndManifest(t *testing.T) {
 				if rp == nil || rp.frame != mc.ReplyFrame || rp.frags != mc.ReplyFragments {
 					t.Errorf("%s call %d: reply mismatch: manifest frame %d, bytes %+v", mc.Op, mc.CallID, mc.ReplyFrame, rp)
 					continue
+				}
+				if mc.Sealed != "" {
+					continue // ciphertext: cmd/nspicap's sealed tests decrypt it
 				}
 				bo := binary.ByteOrder(binary.LittleEndian)
 				if mc.BigEndian {

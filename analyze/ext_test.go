@@ -1,0 +1,65 @@
+package analyze
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEMSMDBStatuses: MAPI_E_SESSION_LIMIT counts as the session limit like
+// ecMaxObjsExceeded; ecLoginFailure is a logon failure; the user key is the
+// DN when the call carries no NTLM identity.
+func TestEMSMDBStatuses(t *testing.T) {
+	a := New(Options{EMSMDBLimit: 2})
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	srv := netip.MustParseAddrPort("198.51.100.20:59531")
+	cl := netip.MustParseAddrPort("192.0.2.5:50000")
+	frame := int64(0)
+	connect := func(user, dn string, status uint32, h byte) {
+		frame += 2
+		ev := Event{Kind: EvBind, Proto: "emsmdb", Time: t0.Add(time.Duration(frame) * time.Minute), Frame: FrameRef{"x", frame - 1},
+			ReplyFrame: FrameRef{"x", frame}, Answered: true, ConnID: 1, Client: cl, Server: srv, User: user, UserDN: dn,
+			Auth: "ntlmssp", Op: "EcDoConnect", HasStatus: true, Status: status, HasHandle: true}
+		ev.Handle[19] = h
+		a.Add(ev)
+	}
+	connect("", "/o=C/cn=bob", 0, 1)
+	connect("", "/o=C/cn=bob", 0, 2)
+	connect("", "/o=C/cn=bob", 0x80040112, 0)
+	connect(`CONTOSO\carol`, "/o=C/cn=carol", 0x80040111, 0)
+	r := a.Report(nil)
+	kinds := map[string]*Finding{}
+	for i := range r.Findings {
+		kinds[r.Findings[i].Kind] = &r.Findings[i]
+	}
+	if f := kinds[KindEMSMDBSessionLimit]; f == nil || f.User != "/o=C/cn=bob" || !strings.Contains(f.Message, "MAPI_E_SESSION_LIMIT") || f.Frames[0].Frame != 6 {
+		t.Errorf("emsmdb_session_limit: %+v", f)
+	}
+	if f := kinds[KindEMSMDBLogonFailed]; f == nil || f.User != `CONTOSO\carol` || f.Severity != SevError {
+		t.Errorf("emsmdb_logon_failed: %+v", f)
+	}
+	if len(r.EMSMDBSessions) != 2 || r.EMSMDBSessions[0].UserDN != "/o=C/cn=bob" || r.EMSMDBLimit != 2 {
+		t.Errorf("sessions %+v", r.EMSMDBSessions)
+	}
+	for _, tl := range r.Timeline {
+		if len(tl.Held) > maxBuckets {
+			t.Errorf("timeline of %d buckets", len(tl.Held))
+		}
+	}
+}
+
+// TestTimelineBuckets: a day-long series keeps at most maxBuckets points
+// and its peak.
+func TestTimelineBuckets(t *testing.T) {
+	x := newExt(Options{})
+	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	x.t0, x.started = t0, true
+	for i := 0; i < 1000; i++ {
+		x.seriesSet("k", "nspi", netip.Addr{}, "u", netip.Addr{}, false, t0.Add(time.Duration(i)*86*time.Second), i%50)
+	}
+	s := x.series["k"]
+	if len(s.b) > maxPoints || s.peak != 49 {
+		t.Errorf("series: %d buckets, peak %d", len(s.b), s.peak)
+	}
+}

@@ -1,0 +1,162 @@
+package dcerpc
+
+import "github.com/nspicap/nspicap/ntlmssp"
+
+// Decryption sits between the PDU layer and the interface decoders: each
+// request or response PDU protected at auth level integrity or privacy is
+// handed, whole and in order per direction, to the Unsealer's context for its
+// security context before its stub joins the call's reassembly, so that NSPI,
+// EMSMDB and every later decoder see plaintext without knowing about it
+// (protocol notes §7.4-7.6: each fragment is sealed on its own, the RC4
+// stream of a direction runs on across PDUs).
+
+// UnsealStatus says what became of one protected PDU.
+type UnsealStatus uint8
+
+const (
+	// UnsealNone: no decryption was attempted (no Unsealer, or the PDU
+	// was not protected at integrity or privacy level).
+	UnsealNone UnsealStatus = iota
+	// UnsealOK: the signature verified and, at privacy level, the stub is
+	// plaintext.
+	UnsealOK
+	// UnsealNoKey: no key for the identity of the security context.
+	UnsealNoKey
+	// UnsealBadKey: a key was given for the identity but does not match
+	// (the NT response or the signature does not verify).
+	UnsealBadKey
+	// UnsealLostSync: the key matched, but the signature of this PDU does
+	// not verify: a protected PDU is missing from the capture and the
+	// keystream is out of step.
+	UnsealLostSync
+	// UnsealUnsupported: a mechanism or variant that nspicap does not
+	// decrypt (Kerberos wrap tokens, NTLM with LM keys, a handshake not
+	// in the capture).
+	UnsealUnsupported
+	// UnsealBadSignature: the verifier is not a 16-byte NTLMSSP signature
+	// (truncated or malformed); the stub is not trusted.
+	UnsealBadSignature
+)
+
+// String names a status (stable words, used in messages).
+func (s UnsealStatus) String() string {
+	switch s {
+	case UnsealOK:
+		return "decrypted"
+	case UnsealNoKey:
+		return "no key"
+	case UnsealBadKey:
+		return "wrong key"
+	case UnsealLostSync:
+		return "lost sync"
+	case UnsealUnsupported:
+		return "unsupported"
+	case UnsealBadSignature:
+		return "bad signature"
+	}
+	return "none"
+}
+
+// Unsealer creates the decryption state of each security context. It is
+// optional (Limits.Unsealer); without it sealed stubs stay sealed.
+type Unsealer interface {
+	// NewContext is called once per security context of a connection,
+	// at its first auth token.
+	NewContext(meta *ConnMeta, authType uint8, contextID uint32) SecurityContext
+}
+
+// SecurityContext decrypts the protected PDUs of one security context.
+// Implementations must never put key material in anything they return.
+type SecurityContext interface {
+	// Token receives each auth_value of the context's bind, bind_ack,
+	// alter_context, alter_context_resp and auth3 PDUs in capture order,
+	// with what ntlmssp.Inspect read of it.
+	Token(ptype uint8, value []byte, tok ntlmssp.Token)
+	// Identity is a user learned with key material (the client principal
+	// of a Kerberos ticket), or "".
+	Identity() string
+	// Unseal handles one request or response PDU at auth level integrity
+	// (5) or privacy (6). pdu is the whole PDU and may be modified: at
+	// privacy level, the bytes [hdrEnd, sec_trailer) are decrypted in
+	// place when the status is UnsealOK.
+	Unseal(dir Dir, pdu []byte, hdrEnd int, level uint8) UnsealStatus
+	// Lost says that a protected PDU of the given frag_length and level
+	// was cut by a gap, so that the keystream can skip it.
+	Lost(dir Dir, fragLen, authLen, hdrEnd int, level uint8)
+}
+
+// unseal decrypts a request or response PDU in place when an Unsealer is set
+// and the PDU is protected; p.Stub is re-sliced over the plaintext.
+func (c *Conn) unseal(dir Dir, b []byte, p *PDU) {
+	if c.lim.Unsealer == nil || p.Auth == nil || p.Auth.Level < LevelIntegity || p.Auth.Level > LevelPrivacy {
+		return
+	}
+	s := c.sec[p.Auth.ContextID]
+	if s == nil || s.u == nil {
+		p.unsealed = UnsealUnsupported // the handshake is not in the capture
+		return
+	}
+	hdrEnd := 24
+	if p.HasObject {
+		hdrEnd = 40
+	}
+	p.unsealed = s.u.Unseal(dir, b, hdrEnd, p.Auth.Level)
+}
+
+// lost tells the security context of a request or response cut by a gap.
+func (c *Conn) lost(dir Dir, h Header, a *AuthTrailer, hdrEnd int) {
+	if c.lim.Unsealer == nil || a == nil || a.Level < LevelIntegity {
+		return
+	}
+	if s := c.sec[a.ContextID]; s != nil && s.u != nil {
+		s.u.Lost(dir, int(h.FragLen), int(h.AuthLen), hdrEnd, a.Level)
+	}
+}
+
+// startContext creates the Unsealer's state for a new security context.
+func (c *Conn) startContext(s *secCtx) {
+	if c.lim.Unsealer != nil {
+		s.u = c.lim.Unsealer.NewContext(&c.Meta, s.AuthType, s.ContextID)
+	}
+}
+
+// contextToken passes an auth token to the context's decryptor, and takes the
+// identity it learned (a Kerberos client principal) when none is known.
+func (c *Conn) contextToken(s *secCtx, p *PDU, t ntlmssp.Token) {
+	if s.u == nil {
+		return
+	}
+	s.u.Token(p.PType, p.Auth.Value, t)
+	if id := s.u.Identity(); id != "" && s.User == "" {
+		s.User = id
+	}
+}
+
+// sealState gives a new message its Sealed and Decrypted flags from its
+// first fragment.
+func sealState(p *PDU) (sealed, decrypted bool) {
+	if p.Auth == nil || p.Auth.Level != LevelPrivacy {
+		return false, false
+	}
+	if p.unsealed == UnsealOK {
+		return false, true
+	}
+	return true, false
+}
+
+// mergeSeal folds a later fragment into the message's flags: one fragment
+// left sealed leaves the whole stub sealed.
+func mergeSeal(m *Message, p *PDU) {
+	if m.Frags <= 1 {
+		if m.Unseal == UnsealNone {
+			m.Unseal = p.unsealed
+		}
+		return
+	}
+	if p.unsealed != UnsealOK && m.Unseal == UnsealOK {
+		m.Unseal = p.unsealed
+	}
+	if m.Decrypted && p.Auth != nil && p.Auth.Level == LevelPrivacy && p.unsealed != UnsealOK {
+		m.Decrypted, m.Sealed = false, true
+	}
+}
