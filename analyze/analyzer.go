@@ -270,6 +270,7 @@ const (
 	recHandle   = 1 << iota // the handle was read
 	recBindZero             // zero bind time
 	recEndZero              // zero end time
+	recInferred             // sealed bind: accepted as inferred, not decoded
 )
 
 var (
@@ -614,12 +615,22 @@ func (a *Analyzer) bind(ev *Event, server, client netip.Addr, ukey string) {
 	case ev.Status == 0 && ev.HasHandle && isZero(ev.Handle):
 		fail("status 0 with a null context handle")
 	case ev.Status == 0:
-		a.count(ug, cg, func(c *Counters) { c.BindsOK++ })
+		a.count(ug, cg, func(c *Counters) {
+			c.BindsOK++
+			if ev.StatusInferred {
+				c.BindsInferred++
+			}
+		})
 		ug.lastOKSeq = seq
 		cg.lastOKSeq = seq
 		a.openSession(ev, server, client, ukey, ug, cg)
 	case ev.Status == StatusLogonFailed:
-		a.count(ug, cg, func(c *Counters) { c.BindsLogonFailed++ })
+		a.count(ug, cg, func(c *Counters) {
+			c.BindsLogonFailed++
+			if ev.StatusInferred {
+				c.BindsInferred++
+			}
+		})
 		a.refused(ev, server, client, ukey, ug, cg)
 	default:
 		fail(StatusName(ev.Status))
@@ -640,6 +651,7 @@ func (a *Analyzer) refused(ev *Event, server, client netip.Addr, ukey string, ug
 		Ordinal:           ug.c.Binds,
 		Held:              ug.held,
 		HeldBeforeCapture: ug.ghosts,
+		StatusInferred:    ev.StatusInferred,
 	}
 	h := ug.held + ug.ghosts
 	switch {
@@ -740,6 +752,9 @@ func (a *Analyzer) openSession(ev *Event, server, client netip.Addr, ukey string
 		}
 		if ev.HasHandle {
 			rec.flags |= recHandle
+		}
+		if ev.StatusInferred {
+			rec.flags |= recInferred
 		}
 		if zero {
 			rec.flags |= recBindZero
@@ -861,6 +876,16 @@ func (a *Analyzer) unbind(ev *Event, server, client netip.Addr, ukey string) {
 	var s *sess
 	if ev.HasHandle {
 		s = a.open[key]
+	} else if ev.Sealed {
+		// A sealed NspiUnbind names no handle we can read: it ends the
+		// oldest open session on its connection whose handle is unknown
+		// too (a sealed NspiBind accepted, as the pipeline inferred).
+		for _, x := range a.connSess[ev.ConnID] {
+			if x.open && x.key.syn != 0 && !x.ghost {
+				s = x
+				break
+			}
+		}
 	}
 	if s == nil {
 		a.count(a.ugroup(server, ukey), a.cgroup(server, client), func(c *Counters) { c.Unbinds++ })
@@ -1025,5 +1050,6 @@ func (a *Analyzer) session(r *sessRec) Session {
 	if s.End == EndUnbind {
 		s.UnbindStatus = unbindNames[r.unbind]
 	}
+	s.Inferred = r.flags&recInferred != 0
 	return s
 }

@@ -118,6 +118,10 @@ type Counters struct {
 	// BindsUnknown counts NspiBind whose outcome is unknown (unanswered, or
 	// sealed and not decrypted).
 	BindsUnknown int `json:"binds_unknown"`
+	// BindsInferred counts the binds among binds_ok and binds_logon_failed
+	// whose outcome was inferred from what the client did next, because
+	// the answer was sealed and no key was given (not decoded).
+	BindsInferred int `json:"binds_inferred"`
 	// Unbinds counts NspiUnbind calls, whatever their outcome.
 	Unbinds int `json:"unbinds"`
 	// OtherCalls counts the other NSPI calls (opnums 2..20).
@@ -160,7 +164,10 @@ type Session struct {
 	// Auth is the authentication of the bind: none, ntlmssp, kerberos, ...
 	Auth string `json:"auth"`
 	// Handle is the 20-byte context handle in hex (40 digits).
-	Handle    string    `json:"handle"`
+	Handle string `json:"handle"`
+	// Inferred: the NspiBind answer was sealed and the session's start was
+	// inferred from the client going on with NSPI calls (no handle known).
+	Inferred  bool      `json:"inferred,omitempty"`
 	BindFrame FrameRef  `json:"bind_frame"`
 	BindTime  time.Time `json:"bind_time"`
 	// End is unbind, connection_closed or open_at_end.
@@ -197,6 +204,9 @@ type Refusal struct {
 	// was using that were bound before the capture began (a lower bound).
 	Held              int `json:"held"`
 	HeldBeforeCapture int `json:"held_before_capture"`
+	// StatusInferred: the answer was sealed; the refusal was inferred
+	// (the client bound again at once, or closed).
+	StatusInferred bool `json:"status_inferred,omitempty"`
 	// Cause is anonymous, session_limit or other.
 	Cause string `json:"cause"`
 }
