@@ -11,8 +11,8 @@ import (
 
 // Defaults of Options.MaxSessions and Options.MaxRefusals.
 const (
-	DefaultMaxSessions = 200000
-	DefaultMaxRefusals = 100000
+	DefaultMaxSessions = 50000
+	DefaultMaxRefusals = 20000
 )
 
 // Options configure an Analyzer.

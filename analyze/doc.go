@@ -97,8 +97,8 @@
 // of the report, each bounded:
 //
 //   - Report.Sessions holds the first Options.MaxSessions sessions bound
-//     (default 200000) and Report.Refusals the first Options.MaxRefusals
-//     refused binds (default 100000), in capture order, packed (about 120
+//     (default 50000) and Report.Refusals the first Options.MaxRefusals
+//     refused binds (default 20000), in capture order, packed (about 120
 //     bytes each) until Report unpacks them. The counters, findings and
 //     verdict count the others, and the last sentence of the verdict says
 //     how many were left out (totals.binds_ok and totals.binds_logon_failed

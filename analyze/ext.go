@@ -1185,6 +1185,10 @@ func (p *reporter) deadFindings(add func(*Finding, string)) {
 	}
 }
 
+// maxTimelineRows bounds the series in Report.Timeline: a busy DC has
+// thousands of users, and 60 numbers each add up.
+const maxTimelineRows = 500
+
 func (p *reporter) timeline(r *Report, leaks map[gkey]*Finding) {
 	a := p.a
 	x := a.x
@@ -1200,8 +1204,24 @@ func (p *reporter) timeline(r *Report, leaks map[gkey]*Finding) {
 		w = max(w, s.w)
 	}
 	nb := int(span/w + 1)
+	// With more series than the report keeps, build only those that reach
+	// the peak of the maxTimelineRows-th highest.
+	minPeak := 1
+	if len(x.series) > maxTimelineRows {
+		peaks := make([]int, 0, len(x.series))
+		for _, s := range x.series {
+			peaks = append(peaks, s.peak)
+		}
+		sort.Sort(sort.Reverse(sort.IntSlice(peaks)))
+		minPeak = max(1, peaks[maxTimelineRows-1])
+	}
+	omittedEarly := 0
 	for _, s := range x.series {
 		if s.peak == 0 {
+			continue
+		}
+		if s.peak < minPeak {
+			omittedEarly++
 			continue
 		}
 		held := make([]int, nb)
@@ -1230,6 +1250,16 @@ func (p *reporter) timeline(r *Report, leaks map[gkey]*Finding) {
 			}
 		}
 		r.Timeline = append(r.Timeline, row)
+	}
+	if len(r.Timeline) > maxTimelineRows || omittedEarly > 0 {
+		// Keep the series that climbed highest (the ones a reader needs);
+		// the counters and findings still cover everybody.
+		sort.SliceStable(r.Timeline, func(i, j int) bool { return r.Timeline[i].Peak > r.Timeline[j].Peak })
+		omitted := omittedEarly + max(0, len(r.Timeline)-maxTimelineRows)
+		r.Timeline = r.Timeline[:min(len(r.Timeline), maxTimelineRows)]
+		r.Anomalies = append(r.Anomalies, Anomaly{Kind: "timeline_truncated", Count: int64(omitted),
+			Message: fmt.Sprintf("the timeline lists the %d series that held the most sessions; %d more are left out (their counters and findings are complete)", maxTimelineRows, omitted)})
+		sort.Slice(r.Anomalies, func(i, j int) bool { return r.Anomalies[i].Kind < r.Anomalies[j].Kind })
 	}
 	sort.Slice(r.Timeline, func(i, j int) bool {
 		a, b := r.Timeline[i], r.Timeline[j]
