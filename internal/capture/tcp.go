@@ -32,7 +32,11 @@ func makeKey(src, dst netip.AddrPort) flowKey {
 
 // tombstoneTTL is how long (capture time) a closed connection's 4-tuple keeps
 // swallowing stray retransmissions, final ACKs and resets.
-const tombstoneTTL = 2 * time.Minute
+const tombstoneTTL = 30 * time.Second
+
+// maxTombstones bounds the closed connections remembered at once, so that a
+// capture of a million short connections costs no more memory than a small one.
+const maxTombstones = 1 << 16
 
 // segment is an out-of-order segment, copied out of the packet buffer.
 type segment struct {
@@ -167,7 +171,7 @@ func (a *assembler) touch(c *conn) {
 func (a *assembler) expireTombstones() {
 	for a.closedH < len(a.closedQ) {
 		c := a.closedQ[a.closedH]
-		if a.now.Sub(c.closedAt) < tombstoneTTL && len(a.closedQ)-a.closedH <= a.maxConns {
+		if a.now.Sub(c.closedAt) < tombstoneTTL && len(a.closedQ)-a.closedH <= min(a.maxConns, maxTombstones) {
 			break
 		}
 		if a.flows[c.key] == c {
