@@ -84,7 +84,7 @@ type Result struct {
 // Bounds on what the runner remembers to infer interfaces.
 const (
 	maxEndpoints   = 100000
-	maxNSPIHandles = 1 << 20
+	maxNSPIHandles = 1 << 16
 )
 
 type handleKey struct {
@@ -261,7 +261,10 @@ func (r *runner) learn(c *dcerpc.Call, op *nspi.Op) {
 			ifs[c.Iface.UUID] = true
 		}
 	}
-	if op != nil && c.Opnum == nspi.OpBind && op.HasHandle && op.HasStatus && op.Status == 0 && !nspi.ZeroHandle(op.Handle) && len(r.handles) < maxNSPIHandles {
+	if op != nil && c.Opnum == nspi.OpBind && op.HasHandle && op.HasStatus && op.Status == 0 && !nspi.ZeroHandle(op.Handle) {
+		if len(r.handles) >= maxNSPIHandles {
+			clear(r.handles) // forget the oldest generation: memory stays bounded
+		}
 		r.handles[handleKey{c.Conn.Server.Addr(), op.Handle}] = true
 	}
 }
