@@ -51,25 +51,15 @@ func analysis(files []string, limit int, lim *limitFlags, stdin io.Reader, stder
 func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("analyze", "Report NSPI sessions per user and client, leaks, and why each logon failed.",
 		"nspicap analyze --limit 50 --fail-on session_limit,leak trace.pcapng", stderr)
-	format := fs.StringP("format", "f", "table", "output format: table or json")
+	in := addInputFlags(fs, true, "output format: table or json", "table", "json")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
 	emsLimit := fs.Int("emsmdb-limit", analyze.DefaultEMSMDBLimit, "the Exchange store's Maximum Allowed Sessions Per User (EMSMDB)")
 	failOn := fs.StringSlice("fail-on", nil, "exit with status 3 when a finding of one of these kinds is found: "+strings.Join(findingKinds, ", "))
-	lim := addLimitFlags(fs)
-	kf := addKeyFlags(fs)
-	files, err := parse(fs, args)
+	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
 	}
-	if err := lim.check(); err != nil {
-		return exitUsage, err
-	}
-	if err := kf.load(lim, stderr); err != nil {
-		return exitUsage, err
-	}
-	if err := checkFormat(*format, "table", "json"); err != nil {
-		return exitUsage, err
-	}
+	format, lim := in.format, in.lim
 	if *emsLimit < 1 {
 		return exitUsage, &usageError{fmt.Sprintf("--emsmdb-limit %d: want a positive number", *emsLimit)}
 	}
@@ -99,23 +89,13 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("sessions", "List every NSPI session (bind to unbind, connection close, or end of capture) with its frames.",
 		"nspicap sessions --format csv trace.pcapng > sessions.csv", stderr)
-	format := fs.StringP("format", "f", "table", "output format: table, csv or jsonl")
+	in := addInputFlags(fs, true, "output format: table, csv or jsonl", "table", "csv", "jsonl")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
-	lim := addLimitFlags(fs)
-	kf := addKeyFlags(fs)
-	files, err := parse(fs, args)
+	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
 	}
-	if err := lim.check(); err != nil {
-		return exitUsage, err
-	}
-	if err := kf.load(lim, stderr); err != nil {
-		return exitUsage, err
-	}
-	if err := checkFormat(*format, "table", "csv", "jsonl"); err != nil {
-		return exitUsage, err
-	}
+	format, lim := in.format, in.lim
 	r, unreadable := analysis(files, *limit, lim, stdin, stderr)
 	if err := report.WriteSessions(stdout, *format, r.Sessions); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)

@@ -93,18 +93,12 @@ func (s *endpointSink) Call(c *pipeline.Call) {
 func runEndpoints(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("endpoints", "List what the endpoint mapper (TCP 135) answered: which host and port serve NSPI, EMSMDB\nand the other interfaces, or that an interface is not registered.",
 		"nspicap endpoints trace.pcapng", stderr)
-	format := fs.StringP("format", "f", "table", "output format: table, csv or jsonl")
-	lim := addLimitFlags(fs)
-	files, err := parse(fs, args)
+	in := addInputFlags(fs, false, "output format: table, csv or jsonl", "table", "csv", "jsonl")
+	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
 	}
-	if err := checkFormat(*format, "table", "csv", "jsonl"); err != nil {
-		return exitUsage, err
-	}
-	if err := lim.check(); err != nil {
-		return exitUsage, err
-	}
+	format, lim := in.format, in.lim
 	sink := &endpointSink{rows: map[string]*report.EndpointRow{}}
 	opts := lim.options(stdin)
 	opts.Rows = true

@@ -52,3 +52,43 @@ func (l *limitFlags) options(stdin io.Reader) pipeline.Options {
 		Keys:             l.keys,
 	}
 }
+
+// inputFlags are the flags of every command that reads captures: the output
+// format, the resource limits and, where sealed stubs matter, the key files.
+type inputFlags struct {
+	format  *string
+	formats []string
+	lim     *limitFlags
+	keys    *keyFlags
+}
+
+func addInputFlags(fs *pflag.FlagSet, keys bool, formatHelp string, formats ...string) *inputFlags {
+	f := &inputFlags{formats: formats}
+	f.format = fs.StringP("format", "f", formats[0], formatHelp)
+	f.lim = addLimitFlags(fs)
+	if keys {
+		f.keys = addKeyFlags(fs)
+	}
+	return f
+}
+
+// parse parses the command line, checks every flag and loads the key files;
+// it returns the capture files.
+func (f *inputFlags) parse(fs *pflag.FlagSet, args []string, stderr io.Writer) ([]string, error) {
+	files, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFormat(*f.format, f.formats...); err != nil {
+		return nil, err
+	}
+	if err := f.lim.check(); err != nil {
+		return nil, err
+	}
+	if f.keys != nil {
+		if err := f.keys.load(f.lim, stderr); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}

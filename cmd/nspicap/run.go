@@ -167,22 +167,12 @@ func (s *callSink) ConnEnd(*analyze.Event) {}
 func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("calls", "List every DCE/RPC call: interface, operation, user, return value, frames.",
 		"nspicap calls --format jsonl trace.pcapng | jq 'select(.op == \"NspiBind\")'", stderr)
-	format := fs.StringP("format", "f", "table", "output format: table, csv or jsonl (one JSON object per line, streamed)")
-	lim := addLimitFlags(fs)
-	kf := addKeyFlags(fs)
-	files, err := parse(fs, args)
+	in := addInputFlags(fs, true, "output format: table, csv or jsonl (one JSON object per line, streamed)", report.CallFormats...)
+	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
 	}
-	if err := lim.check(); err != nil {
-		return exitUsage, err
-	}
-	if err := kf.load(lim, stderr); err != nil {
-		return exitUsage, err
-	}
-	if err := checkFormat(*format, report.CallFormats...); err != nil {
-		return exitUsage, err
-	}
+	format, lim := in.format, in.lim
 	cw, err := report.NewCallWriter(stdout, *format, len(files) > 1)
 	if err != nil {
 		return exitUsage, &usageError{err.Error()}
