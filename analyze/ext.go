@@ -969,7 +969,7 @@ func (p *reporter) extFinding(kind, sev string, server netip.Addr, ukey string, 
 }
 
 // emsFinding builds a finding from an evAcc without registering it with
-// the NSPI reporter.
+// the NSPI reporter (newFinding registers it).
 func (p *reporter) emsFinding(kind, sev string, server netip.Addr, ukey string, client netip.Addr, ev *evAcc, msg string) *Finding {
 	f := &Finding{Kind: kind, Severity: sev, User: p.a.name(ukey), Count: ev.n, Message: msg}
 	if server.IsValid() {

@@ -177,17 +177,7 @@ func (p *reporter) info(server netip.Addr, ukey string) *groupInfo {
 
 // newFinding builds a finding from its evidence.
 func (p *reporter) newFinding(kind, sev string, server netip.Addr, ukey string, client netip.Addr, ev *evAcc, msg string) *Finding {
-	f := &Finding{Kind: kind, Severity: sev, User: p.a.name(ukey), Count: ev.n, Message: msg}
-	if server.IsValid() {
-		f.Server = NullString(server.String())
-	}
-	if client.IsValid() {
-		f.Client = NullString(client.String())
-	}
-	f.Frames, f.seq = ev.frames()
-	if ev.n > maxFrames {
-		f.Message += fmt.Sprintf(" Frames: the first %d and the last of %d.", maxFrames-1, ev.n)
-	}
+	f := p.emsFinding(kind, sev, server, ukey, client, ev, msg)
 	p.findings = append(p.findings, f)
 	return f
 }
