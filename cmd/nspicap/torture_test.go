@@ -209,31 +209,46 @@ func analyzeRun(t *testing.T, what string, b []byte) (code int, out, errOut stri
 		out, errOut string
 		panicked    string
 	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		defer func() {
-			if p := recover(); p != nil {
-				r.panicked = fmt.Sprintf("%v\n%s", p, debug.Stack())
-			}
-			done <- r
+	start := func() chan result {
+		done := make(chan result, 1)
+		go func() {
+			var r result
+			defer func() {
+				if p := recover(); p != nil {
+					r.panicked = fmt.Sprintf("%v\n%s", p, debug.Stack())
+				}
+				done <- r
+			}()
+			var o, e bytes.Buffer
+			r.code = run(context.Background(), []string{"analyze", "--format", "json", "-"}, bytes.NewReader(b), &o, &e)
+			r.out, r.errOut = o.String(), e.String()
 		}()
-		var o, e bytes.Buffer
-		r.code = run(context.Background(), []string{"analyze", "--format", "json", "-"}, bytes.NewReader(b), &o, &e)
-		r.out, r.errOut = o.String(), e.String()
-	}()
-	timer := time.NewTimer(bound)
-	defer timer.Stop()
-	select {
-	case r := <-done:
-		if r.panicked != "" {
-			t.Fatalf("%s: panic: %s", what, r.panicked)
-		}
-		return r.code, r.out, r.errOut
-	case <-timer.C:
-		t.Fatalf("%s: no result after %v for %d bytes", what, bound, len(b))
+		return done
 	}
-	return
+	// A run over the bound is run once more, after the first one ends (a
+	// hang never ends): a busy machine (go test runs packages in parallel)
+	// can stall one run, but not two in a row.
+	for attempt := 0; ; attempt++ {
+		done := start()
+		timer := time.NewTimer(bound)
+		select {
+		case r := <-done:
+			timer.Stop()
+			if r.panicked != "" {
+				t.Fatalf("%s: panic: %s", what, r.panicked)
+			}
+			return r.code, r.out, r.errOut
+		case <-timer.C:
+		}
+		if attempt == 1 {
+			t.Fatalf("%s: no result after %v for %d bytes, twice", what, bound, len(b))
+		}
+		select {
+		case <-done:
+		case <-time.After(10 * bound):
+			t.Fatalf("%s: no result after %v for %d bytes (hang)", what, 11*bound, len(b))
+		}
+	}
 }
 
 // comparable returns the analyze JSON without what depends on the packets

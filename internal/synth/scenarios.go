@@ -19,13 +19,22 @@ type Scenario struct {
 	Step        time.Duration
 	// Keys, when set, is the content of the <Name>.keys file written
 	// beside the capture (nspicap --keys; manifest keys_file).
-	Keys  string
+	Keys string
+	// KeysAll, when set, is the content of a <Name>-all.keys file with the
+	// keys of every identity of the capture (not named in the manifest).
+	KeysAll string
+	// Seed, when set, seeds the capture's random source instead of Name
+	// (a twin capture draws the same handles as its original).
+	Seed  string
 	build func(e *env)
 }
 
 // Generate builds the capture and its manifest.
 func (s Scenario) Generate() ([]byte, *Manifest, error) {
 	c := NewCapture(s.Name)
+	if s.Seed != "" {
+		c.rng = NewCapture(s.Seed).rng
+	}
 	if s.Step != 0 {
 		c.Step = s.Step
 	}
@@ -250,6 +259,8 @@ func Scenarios() []Scenario {
 			Description: "CONTOSO\\dave normal session in a gzip-compressed pcap.",
 			Expected:    "One clean CONTOSO\\dave session.", build: buildSimple(24, Dave)},
 		sealedScenario(),
+		sealedClearScenario(),
+		sealedV1Scenario(),
 		emsmdbLimitScenario(),
 		endpointTroubleScenario(),
 		deadConnScenario(),

@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"crypto/des"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rc4"
@@ -34,6 +35,15 @@ type SealSpec struct {
 	Password string
 	// NoKey: the test keys file does not hold this identity (manifest).
 	NoKey bool
+	// Clear makes the unsealed twin of the same bind: the same NTLM
+	// exchange (real NTLMv2 response, the same random draws, so that the
+	// rest of the capture gets the same handles) without SIGN, SEAL and
+	// KEY_EXCH, at auth level connect; later calls are not sealed.
+	Clear bool
+	// V1 negotiates NTLMv1 with extended session security (the NTLM2
+	// session response: 24-byte NT response, LM response = client
+	// challenge + 16 zeros, no target info, no MIC) instead of NTLMv2.
+	V1 bool
 }
 
 // sealState is one side pair of a sealed NTLM security context.
@@ -64,7 +74,15 @@ func ntHash(password string) []byte {
 // over negotiate, challenge and this message (MS-NLMP 3.1.5.1.2).
 func NTLMv2Authenticate(c Creds, password string, t Target, ts uint64, serverChallenge, clientChallenge [8]byte,
 	randomKey []byte, negotiate, challenge []byte) []byte {
-	flags := uint32(NTLMAuthFlags | NTLMSealFlags)
+	return ntlmv2Authenticate(c, password, t, ts, serverChallenge, clientChallenge, randomKey, negotiate, challenge, NTLMSealFlags)
+}
+
+// ntlmv2Authenticate is NTLMv2Authenticate with the sealing flags given:
+// without KEY_EXCH, the MIC is keyed with the session base key and no
+// encrypted session key is sent.
+func ntlmv2Authenticate(c Creds, password string, t Target, ts uint64, serverChallenge, clientChallenge [8]byte,
+	randomKey []byte, negotiate, challenge []byte, sealFlags uint32) []byte {
+	flags := uint32(NTLMAuthFlags) | sealFlags
 	var blob []byte
 	blob = append(blob, 1, 1, 0, 0, 0, 0, 0, 0)
 	blob = binary.LittleEndian.AppendUint64(blob, ts)
@@ -80,9 +98,14 @@ func NTLMv2Authenticate(c Creds, password string, t Target, ts uint64, serverCha
 	proof := hmacMD5(rk, serverChallenge[:], blob)
 	nt := append(append([]byte(nil), proof...), blob...)
 	base := hmacMD5(rk, proof)
-	enc := make([]byte, 16)
-	ciph, _ := rc4.NewCipher(base)
-	ciph.XORKeyStream(enc, randomKey)
+	var enc []byte
+	if flags&NTLMKeyExch != 0 {
+		enc = make([]byte, 16)
+		ciph, _ := rc4.NewCipher(base)
+		ciph.XORKeyStream(enc, randomKey)
+	} else {
+		randomKey = base // the exported session key
+	}
 
 	m := &ntlmMsg{}
 	m.bytes(ntlmSig)
@@ -100,6 +123,59 @@ func NTLMv2Authenticate(c Creds, password string, t Target, ts uint64, serverCha
 	mic := hmacMD5(randomKey, negotiate, challenge, out)
 	copy(out[72:88], mic)
 	return out
+}
+
+// desKey7 spreads 7 key bytes over the 8 bytes of a DES key (MS-NLMP 6,
+// DES with the parity bits unset).
+func desKey7(k []byte) []byte {
+	return []byte{k[0], k[0]<<7 | k[1]>>1, k[1]<<6 | k[2]>>2, k[2]<<5 | k[3]>>3,
+		k[3]<<4 | k[4]>>4, k[4]<<3 | k[5]>>5, k[5]<<2 | k[6]>>6, k[6] << 1}
+}
+
+// desl is DESL(K, D) of MS-NLMP 6: three DES encryptions of the 8-byte D
+// under the 16-byte K padded with zeros to 21 bytes.
+func desl(k, d []byte) []byte {
+	k21 := append(append([]byte(nil), k...), make([]byte, 21-len(k))...)
+	out := make([]byte, 24)
+	for i := 0; i < 3; i++ {
+		b, _ := des.NewCipher(desKey7(k21[7*i:]))
+		b.Encrypt(out[8*i:], d)
+	}
+	return out
+}
+
+// NTLMv1ESSAuthenticate builds an AUTHENTICATE with the NTLM2 session
+// response of MS-NLMP 3.3.1 (NTLMv1 with extended session security):
+// LmChallengeResponse = client challenge + 16 zeros, NtChallengeResponse =
+// DESL(NTOWFv1, MD5(server challenge + client challenge)[:8]), and, with
+// KEY_EXCH, randomKey encrypted under the KeyExchangeKey
+// HMAC_MD5(MD4(NTOWFv1), server challenge + client challenge). No MIC (no
+// MsvAvFlags without target info in the response).
+func NTLMv1ESSAuthenticate(c Creds, password string, serverChallenge, clientChallenge [8]byte, randomKey []byte) []byte {
+	flags := uint32(NTLMAuthFlags&^NTLMTargetInfo | NTLMSealFlags)
+	lm := append(append([]byte(nil), clientChallenge[:]...), make([]byte, 16)...)
+	nth := ntHash(password)
+	sc := md5.Sum(append(append([]byte(nil), serverChallenge[:]...), clientChallenge[:]...))
+	nt := desl(nth, sc[:8])
+	m4 := md4.New()
+	m4.Write(nth)
+	kek := hmacMD5(m4.Sum(nil), serverChallenge[:], lm[:8])
+	enc := make([]byte, 16)
+	ciph, _ := rc4.NewCipher(kek)
+	ciph.XORKeyStream(enc, randomKey)
+
+	m := &ntlmMsg{}
+	m.bytes(ntlmSig)
+	m.u32(3)
+	m.secBuf(lm)
+	m.secBuf(nt)
+	m.secBuf(UTF16LE(c.Domain))
+	m.secBuf(UTF16LE(c.User))
+	m.secBuf(UTF16LE(c.Workstation))
+	m.secBuf(enc)
+	m.u32(flags)
+	m.bytes(ntlmVersion)
+	return m.finish([]int{2, 3, 4, 0, 1, 5})
 }
 
 // newSealState derives the keys of MS-NLMP 3.4.5.2-3.4.5.3 (ESS, 128-bit).
@@ -144,6 +220,7 @@ func (r *RPC) protect(d Dir, pdus [][]byte) [][]byte {
 
 // authLevel is the level of the verifier on requests and responses.
 func (r *RPC) authLevel() uint8 {
+
 	if r.seal != nil {
 		return AuthLevelPrivacy
 	}
@@ -186,12 +263,21 @@ func (r *RPC) SealedBind(b BindSpec, seal SealSpec) {
 	copy(chal[:], c.RandBytes(8))
 	copy(cc[:], c.RandBytes(8))
 	random := c.RandBytes(16)
-	verif := func(val []byte) *Verifier {
-		return &Verifier{Type: AuthTypeNTLM, Level: AuthLevelPrivacy, ContextID: r.authCtx, Value: val}
+	level, sealFlags := uint8(AuthLevelPrivacy), uint32(NTLMSealFlags)
+	if seal.Clear {
+		level, sealFlags = AuthLevelConnect, 0
 	}
-	neg := NTLMNegotiate(NTLMNegotiateFlags | NTLMSealFlags)
-	chl := NTLMChallenge(NTLMChallengeFlags|NTLMSealFlags, b.Target, chal, ts)
-	auth := NTLMv2Authenticate(b.Creds, seal.Password, b.Target, ts, chal, cc, random, neg, chl)
+	verif := func(val []byte) *Verifier {
+		return &Verifier{Type: AuthTypeNTLM, Level: level, ContextID: r.authCtx, Value: val}
+	}
+	neg := NTLMNegotiate(NTLMNegotiateFlags | sealFlags)
+	chl := NTLMChallenge(NTLMChallengeFlags|sealFlags, b.Target, chal, ts)
+	var auth []byte
+	if seal.V1 {
+		auth = NTLMv1ESSAuthenticate(b.Creds, seal.Password, chal, cc, random)
+	} else {
+		auth = ntlmv2Authenticate(b.Creds, seal.Password, b.Target, ts, chal, cc, random, neg, chl, sealFlags)
+	}
 
 	bind := EncodePDU(r.Drep, PTBind, flags, r.CallID, BindBody(r.Drep, uint16(maxX), uint16(maxX), b.Assoc, ctxs), verif(neg))
 	r.sendPDUs(C2S, [][]byte{bind}, r.takeReq())
@@ -204,8 +290,11 @@ func (r *RPC) SealedBind(b BindSpec, seal SealSpec) {
 	copy(pad[:], c.RandBytes(4))
 	a3 := EncodePDU(r.Drep, PTAuth3, flags, r.CallID, Auth3Body(pad), verif(auth))
 	r.sendPDUs(C2S, [][]byte{a3}, r.takeReq())
-	r.seal = newSealState(random)
-	r.seal.noKey = seal.NoKey
+	r.seal = nil
+	if !seal.Clear {
+		r.seal = newSealState(random)
+		r.seal.noKey = seal.NoKey
+	}
 }
 
 // Manifest values of Call.Sealed.
