@@ -404,35 +404,11 @@ func otherStatusName(iface dcerpc.UUID, v uint32) string {
 }
 
 func (r *runner) event(c *dcerpc.Call, op *nspi.Op, reqPos, replyPos dcerpc.Pos) *analyze.Event {
-	ev := &analyze.Event{
-		Time:      reqPos.Time,
-		Frame:     r.ref(reqPos),
-		ConnID:    c.Conn.ID,
-		Client:    c.Conn.Client,
-		Server:    c.Conn.Server,
-		User:      c.Sec.User,
-		Auth:      c.Sec.AuthName(),
-		AuthLevel: "none",
-		Opnum:     c.Opnum,
-		Op:        op.Name,
-		Sealed:    c.Sealed(),
-		HasStatus: op.HasStatus,
-		Status:    op.Status,
-		HasHandle: op.HasHandle,
-		Handle:    op.Handle,
-	}
-	if c.Sec.Authenticated {
-		ev.AuthLevel = dcerpc.AuthLevelName(c.Sec.Level)
-	}
-	ev.Anonymous = !c.Sec.Authenticated || c.Sec.Anonymous || op.HasBind && op.BindFlags&nspi.FlagAnonymousLogin != 0
-	if replyPos.Frame != 0 {
-		ev.Answered = true
-		ev.ReplyFrame = r.ref(replyPos)
-		ev.ReplyTime = replyPos.Time
-	}
-	if c.Fault != nil {
-		ev.HasFault, ev.Fault = true, c.Fault.Status
-	}
+	ev := r.baseEvent(c, reqPos, replyPos)
+	ev.Op = op.Name
+	ev.HasStatus, ev.Status = op.HasStatus, op.Status
+	ev.HasHandle, ev.Handle = op.HasHandle, op.Handle
+	ev.Anonymous = ev.Anonymous || op.HasBind && op.BindFlags&nspi.FlagAnonymousLogin != 0
 	switch c.Opnum {
 	case nspi.OpBind:
 		ev.Kind = analyze.EvBind
