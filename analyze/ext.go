@@ -874,13 +874,7 @@ func (p *reporter) extReport(r *Report) {
 	}
 	sort.Slice(r.EMSMDBUsers, func(i, j int) bool {
 		a, b := r.EMSMDBUsers[i], r.EMSMDBUsers[j]
-		if a.Server != b.Server {
-			return addrLess(a.Server, b.Server)
-		}
-		if (a.User == "") != (b.User == "") {
-			return b.User == ""
-		}
-		return strings.ToLower(string(a.User)) < strings.ToLower(string(b.User))
+		return userRowLess(a.Server, a.User, b.Server, b.User)
 	})
 	for k, g := range x.eClients {
 		c := g.c
@@ -1275,9 +1269,6 @@ func (p *reporter) timeline(r *Report, leaks map[gkey]*Finding) {
 		if a.By == "client" {
 			return addrLess(a.Client, b.Client)
 		}
-		if (a.User == "") != (b.User == "") {
-			return b.User == ""
-		}
-		return strings.ToLower(string(a.User)) < strings.ToLower(string(b.User))
+		return userRowLess(a.Server, a.User, b.Server, b.User)
 	})
 }

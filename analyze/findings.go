@@ -73,14 +73,7 @@ func (p *reporter) build() *Report {
 	}
 	sort.Slice(r.Users, func(i, j int) bool {
 		a, b := r.Users[i], r.Users[j]
-		if a.Server != b.Server {
-			return addrLess(a.Server, b.Server)
-		}
-		// Named users by name, the anonymous row last.
-		if (a.User == "") != (b.User == "") {
-			return b.User == ""
-		}
-		return strings.ToLower(string(a.User)) < strings.ToLower(string(b.User))
+		return userRowLess(a.Server, a.User, b.Server, b.User)
 	})
 	for k, g := range a.clients {
 		c := g.c
@@ -652,4 +645,16 @@ func firstSentence(s string) string {
 		return s[:i+1]
 	}
 	return s
+}
+
+// userRowLess orders rows by server, then named users by name
+// (case-insensitive), the row of calls without a name last.
+func userRowLess(serverA string, userA NullString, serverB string, userB NullString) bool {
+	if serverA != serverB {
+		return addrLess(serverA, serverB)
+	}
+	if (userA == "") != (userB == "") {
+		return userB == ""
+	}
+	return strings.ToLower(string(userA)) < strings.ToLower(string(userB))
 }

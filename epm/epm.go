@@ -181,6 +181,15 @@ func readTower(r *ndr.Reader, field string) (Tower, error) {
 	return ParseTower(b)
 }
 
+// varyingArray reads the header of a conformant varying array (max_count,
+// offset, actual_count) and returns actual_count, bounded by maxTowers and by
+// the bytes left for elements of elemSize bytes.
+func varyingArray(r *ndr.Reader, field string, elemSize int) int {
+	r.Count(field+".max_count", maxTowers, 0)
+	r.U32(field + ".offset")
+	return r.Count(field+".actual_count", maxTowers, elemSize)
+}
+
 // DecodeMapRequest decodes an ept_map request stub.
 func DecodeMapRequest(stub []byte, le bool) (MapRequest, error) {
 	r := ndr.NewReader(stub, le)
@@ -204,9 +213,7 @@ func DecodeMapResponse(stub []byte, le bool) (MapResponse, error) {
 	r := ndr.NewReader(stub, le)
 	r.ContextHandle("entry_handle")
 	r.U32("num_towers")
-	r.Count("towers.max_count", maxTowers, 0)
-	r.U32("towers.offset")
-	n := r.Count("towers.actual_count", maxTowers, 4)
+	n := varyingArray(r, "towers", 4)
 	refs := make([]uint32, 0, n)
 	for i := 0; i < n; i++ {
 		refs = append(refs, r.Pointer("towers.referent"))
@@ -231,9 +238,7 @@ func DecodeLookupResponse(stub []byte, le bool) (LookupResponse, error) {
 	r := ndr.NewReader(stub, le)
 	r.ContextHandle("entry_handle")
 	r.U32("num_ents")
-	r.Count("entries.max_count", maxTowers, 0)
-	r.U32("entries.offset")
-	n := r.Count("entries.actual_count", maxTowers, 28)
+	n := varyingArray(r, "entries", 28)
 	refs := make([]uint32, 0, n)
 	for i := 0; i < n; i++ {
 		var e Entry
