@@ -184,19 +184,8 @@ func NTLMAuthenticate(c Creds, t Target, ts uint64, clientChallenge [8]byte, fak
 		lm = []byte{0}
 		flags |= NTLMAnonymous
 	} else {
-		lm = make([]byte, 24) // Windows sends 24 zero bytes when MsvAvTimestamp is present
-		var blob []byte
-		blob = append(blob, 1, 1, 0, 0, 0, 0, 0, 0)
-		blob = binary.LittleEndian.AppendUint64(blob, ts)
-		blob = append(blob, clientChallenge[:]...)
-		blob = append(blob, 0, 0, 0, 0)
-		av := t.targetInfo(ts, true)
-		av = appendAV(av, avFlags, []byte{2, 0, 0, 0}) // MIC present
-		av = appendAV(av, avTargetName, UTF16LE(t.SPN))
-		av = appendAV(av, avEOL, nil)
-		blob = append(blob, av...)
-		blob = append(blob, 0, 0, 0, 0)
-		nt = append(fake(16), blob...) // NTProofStr + blob
+		lm = make([]byte, 24)                                        // Windows sends 24 zero bytes when MsvAvTimestamp is present
+		nt = append(fake(16), ntlmv2Blob(t, ts, clientChallenge)...) // NTProofStr + blob
 	}
 	domain, user := UTF16LE(c.Domain), UTF16LE(c.User)
 	if c.Anonymous {
@@ -330,4 +319,21 @@ func KerberosGetMIC(seq uint64, cksum []byte) []byte {
 	b := []byte{0x04, 0x04, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff}
 	b = binary.BigEndian.AppendUint64(b, seq)
 	return append(b, cksum...)
+}
+
+// ntlmv2Blob is the NTLMv2 client challenge structure (MS-NLMP 2.2.2.7):
+// header, timestamp, client challenge and the AV pairs (with a MIC flag and
+// the target SPN).
+func ntlmv2Blob(t Target, ts uint64, clientChallenge [8]byte) []byte {
+	var blob []byte
+	blob = append(blob, 1, 1, 0, 0, 0, 0, 0, 0)
+	blob = binary.LittleEndian.AppendUint64(blob, ts)
+	blob = append(blob, clientChallenge[:]...)
+	blob = append(blob, 0, 0, 0, 0)
+	av := t.targetInfo(ts, true)
+	av = appendAV(av, avFlags, []byte{2, 0, 0, 0}) // MIC present
+	av = appendAV(av, avTargetName, UTF16LE(t.SPN))
+	av = appendAV(av, avEOL, nil)
+	blob = append(blob, av...)
+	return append(blob, 0, 0, 0, 0)
 }

@@ -83,17 +83,7 @@ func NTLMv2Authenticate(c Creds, password string, t Target, ts uint64, serverCha
 func ntlmv2Authenticate(c Creds, password string, t Target, ts uint64, serverChallenge, clientChallenge [8]byte,
 	randomKey []byte, negotiate, challenge []byte, sealFlags uint32) []byte {
 	flags := uint32(NTLMAuthFlags) | sealFlags
-	var blob []byte
-	blob = append(blob, 1, 1, 0, 0, 0, 0, 0, 0)
-	blob = binary.LittleEndian.AppendUint64(blob, ts)
-	blob = append(blob, clientChallenge[:]...)
-	blob = append(blob, 0, 0, 0, 0)
-	av := t.targetInfo(ts, true)
-	av = appendAV(av, avFlags, []byte{2, 0, 0, 0}) // MIC present
-	av = appendAV(av, avTargetName, UTF16LE(t.SPN))
-	av = appendAV(av, avEOL, nil)
-	blob = append(blob, av...)
-	blob = append(blob, 0, 0, 0, 0)
+	blob := ntlmv2Blob(t, ts, clientChallenge)
 	rk := hmacMD5(ntHash(password), UTF16LE(strings.ToUpper(c.User)+c.Domain))
 	proof := hmacMD5(rk, serverChallenge[:], blob)
 	nt := append(append([]byte(nil), proof...), blob...)
