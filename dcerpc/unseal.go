@@ -20,21 +20,25 @@ const (
 	// UnsealOK: the signature verified and, at privacy level, the stub is
 	// plaintext.
 	UnsealOK
-	// UnsealNoKey: no key for the identity of the security context.
+	// UnsealNoKey: no key for the identity of the security context (for
+	// Kerberos: no keytab names the ticket's service).
 	UnsealNoKey
 	// UnsealBadKey: a key was given for the identity but does not match
-	// (the NT response or the signature does not verify).
+	// (the NT response or the signature does not verify; for Kerberos, a
+	// keytab names the ticket's service but none of its keys decrypts it).
 	UnsealBadKey
 	// UnsealLostSync: the key matched, but the signature of this PDU does
 	// not verify: a protected PDU is missing from the capture and the
 	// keystream is out of step.
 	UnsealLostSync
 	// UnsealUnsupported: a mechanism or variant that nspicap does not
-	// decrypt (Kerberos wrap tokens, NTLM with LM keys, a handshake not
-	// in the capture).
+	// decrypt (Kerberos encryption types other than AES and RC4-HMAC, NTLM
+	// with LM keys, a handshake not in the capture).
 	UnsealUnsupported
-	// UnsealBadSignature: the verifier is not a 16-byte NTLMSSP signature
-	// (truncated or malformed); the stub is not trusted.
+	// UnsealBadSignature: the verifier is truncated or malformed (not a
+	// 16-byte NTLMSSP signature, not a Kerberos token), or a Kerberos token
+	// fails its checksum although its keys came from a decrypted ticket;
+	// the stub is not trusted.
 	UnsealBadSignature
 )
 

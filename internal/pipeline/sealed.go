@@ -114,19 +114,26 @@ func (r *runner) keyWarnings() []string {
 			stay = "stays"
 		}
 		var w string
+		krb := n.auth == "kerberos"
 		switch {
-		case id == "" && n.auth == "kerberos":
+		case id == "" && krb && worst == dcerpc.UnsealBadKey:
+			w = fmt.Sprintf("%s %s sealed under Kerberos: the keytab names their service but its keys do not decrypt their tickets (a wrong or outdated key: compare the tickets' kvno with the keytab's)", calls, stay)
+		case id == "" && krb && worst == dcerpc.UnsealUnsupported:
+			w = fmt.Sprintf("%s %s sealed under Kerberos without a known user: their tickets use an encryption type nspicap does not decrypt, or could not be read", calls, stay)
+		case id == "" && krb:
 			w = fmt.Sprintf("%s stay sealed under Kerberos without a known user: a keytab with the service key (--keytab) names the user", calls)
 		case id == "":
 			w = fmt.Sprintf("%s stay sealed without a known user (the authentication is not in the capture)", calls)
 		case worst == dcerpc.UnsealBadKey:
 			w = fmt.Sprintf("the key for %s does not match: signature check failed", name)
+		case worst == dcerpc.UnsealBadSignature && krb:
+			w = fmt.Sprintf("%s of %s %s sealed: their Kerberos tokens are truncated, malformed or fail their checksum", calls, name, stay)
 		case worst == dcerpc.UnsealBadSignature:
 			w = fmt.Sprintf("%s of %s %s sealed: truncated or malformed NTLM signature", calls, name, stay)
 		case worst == dcerpc.UnsealLostSync:
 			w = fmt.Sprintf("decryption for %s lost step (a protected PDU is missing from the capture): %s %s sealed", name, calls, stay)
-		case worst == dcerpc.UnsealUnsupported && n.auth == "kerberos":
-			w = fmt.Sprintf("%s of %s %s sealed: nspicap does not decrypt Kerberos-protected stubs yet", calls, name, stay)
+		case worst == dcerpc.UnsealUnsupported && krb:
+			w = fmt.Sprintf("%s of %s %s sealed: their Kerberos keys use an encryption type nspicap does not decrypt (it decrypts AES128, AES256 and RC4-HMAC), or the AP-REP that carries their key is not in the capture", calls, name, stay)
 		case worst == dcerpc.UnsealUnsupported:
 			w = fmt.Sprintf("%s of %s %s sealed: their NTLM handshake is not in the capture, or uses a variant nspicap does not decrypt", calls, name, stay)
 		default:

@@ -21,8 +21,17 @@ type Manifest struct {
 	TsharkArgs  []string `json:"tshark_args,omitempty"`
 	// KeysFile names a keys file beside the capture (nspicap --keys) that
 	// decrypts its sealed calls, when it has any.
-	KeysFile string   `json:"keys_file,omitempty"`
-	Notes    []string `json:"notes,omitempty"`
+	KeysFile string `json:"keys_file,omitempty"`
+	// KeytabFile names an MIT keytab beside the capture (nspicap
+	// --keytab) whose service keys decrypt its Kerberos tickets: the calls
+	// with a Principal are decrypted and named with it.
+	KeytabFile string `json:"keytab_file,omitempty"`
+	// TsharkKeytabArgs are the tshark options that decrypt the capture
+	// with KeytabFile (relative to testdata). They are not in TsharkArgs:
+	// TestTshark runs nspicap with the keys file only, and would compare
+	// tshark's decrypted statuses with nspicap's sealed ones.
+	TsharkKeytabArgs []string `json:"tshark_keytab_args,omitempty"`
+	Notes            []string `json:"notes,omitempty"`
 	// NSPI lists every NSPI request in the capture, in request order.
 	NSPI []Call `json:"nspi_calls"`
 	// Other lists EPM and RFR calls.
@@ -73,8 +82,15 @@ type Call struct {
 	Note         string `json:"note,omitempty"`
 	// Sealed: "key" when the call is sealed (auth level privacy) and the
 	// manifest's keys file decrypts it, "no-key" when it is sealed and the
-	// keys file has no key for its user; empty when not sealed.
+	// keys file has no key for its user (every Kerberos-sealed call: keys
+	// files hold NTLM keys; see Principal); empty when not sealed.
 	Sealed string `json:"sealed,omitempty"`
+	// Principal is the Kerberos client principal (user@REALM) that the
+	// manifest's keytab reveals by decrypting the call's ticket; with it
+	// the keytab also decrypts the call when it is sealed. Empty when the
+	// keytab has no key for the ticket or the call is not Kerberos. User
+	// stays empty for Kerberos calls: without the keytab nobody is named.
+	Principal string `json:"principal,omitempty"`
 
 	conn *Conn
 }

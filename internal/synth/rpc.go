@@ -40,6 +40,7 @@ type RPC struct {
 	// NoClientAck suppresses the client's pure ACK after each response.
 	NoClientAck bool
 	seal        *sealState // NTLM privacy after SealedBind (seal.go)
+	krb         *krbState  // Kerberos after KerberosBind (seal_kerberos.go)
 }
 
 // NewRPC wraps a connection. callID is the first call_id (Windows starts
@@ -289,6 +290,14 @@ func (r *RPC) Call(s CallSpec) Call {
 		opts.Auth = &Verifier{Type: r.authType, Level: r.authLevel(), ContextID: r.authCtx, Value: ConnectVerifier()}
 		padSeed := c.rng.Uint32()
 		opts.PadByte = func(f, i int) byte { return byte(padSeed >> (8 * uint(i%4))) }
+	} else if r.krb != nil {
+		// Drawn for the unsealed twin too, which has no verifier (Kerberos
+		// at connect level puts none on requests and responses).
+		padSeed := c.rng.Uint32()
+		if r.krb.sealed {
+			opts.Auth = &Verifier{Type: r.authType, Level: AuthLevelPrivacy, ContextID: r.authCtx, Value: make([]byte, r.krb.tokenLen())}
+			opts.PadByte = func(f, i int) byte { return byte(padSeed >> (8 * uint(i%4))) }
+		}
 	}
 	reqs := r.protect(C2S, RequestPDUs(opts, s.Req))
 	rs, re := r.sendPDUs(C2S, reqs, r.takeReq())
@@ -303,6 +312,12 @@ func (r *RPC) Call(s CallSpec) Call {
 		call.Sealed = sealedKey
 		if r.seal.noKey {
 			call.Sealed = sealedNoKey
+		}
+	}
+	if r.krb != nil {
+		call.Principal = r.krb.principal
+		if r.krb.sealed {
+			call.Sealed = sealedNoKey // no keys file decrypts Kerberos: the keytab does
 		}
 	}
 	if !s.Handle.IsZero() {

@@ -23,6 +23,14 @@ type Scenario struct {
 	// KeysAll, when set, is the content of a <Name>-all.keys file with the
 	// keys of every identity of the capture (not named in the manifest).
 	KeysAll string
+	// Keytab, when set, builds the MIT keytab written beside the capture
+	// as KeytabFile (nspicap --keytab).
+	Keytab func() ([]byte, error)
+	// KeytabFile names the keytab in the manifest (keytab_file); a twin
+	// capture names its original's.
+	KeytabFile string
+	// TsharkKeytabArgs: the manifest's tshark_keytab_args.
+	TsharkKeytabArgs []string
 	// Seed, when set, seeds the capture's random source instead of Name
 	// (a twin capture draws the same handles as its original).
 	Seed  string
@@ -59,6 +67,8 @@ func (s Scenario) Generate() ([]byte, *Manifest, error) {
 	if s.Keys != "" {
 		m.KeysFile = s.Name + ".keys"
 	}
+	m.KeytabFile = s.KeytabFile
+	m.TsharkKeytabArgs = s.TsharkKeytabArgs
 	m.Frames = len(c.Packets)
 	m.LinkTypes = nil
 	for _, i := range ifaces {
@@ -261,6 +271,9 @@ func Scenarios() []Scenario {
 		sealedScenario(),
 		sealedClearScenario(),
 		sealedV1Scenario(),
+		krbAESScenario(),
+		krbAESClearScenario(),
+		krbRC4Scenario(),
 		emsmdbLimitScenario(),
 		endpointTroubleScenario(),
 		deadConnScenario(),

@@ -186,6 +186,9 @@ func newSealState(exported []byte) *sealState {
 // order: encrypt stub and pad, sign the plaintext PDU with the direction's
 // sequence number, encrypt the checksum (notes §7.6).
 func (r *RPC) protect(d Dir, pdus [][]byte) [][]byte {
+	if r.krb != nil && r.krb.sealed {
+		return r.krbProtect(d, pdus)
+	}
 	s := r.seal
 	if s == nil {
 		return pdus
@@ -280,7 +283,7 @@ func (r *RPC) SealedBind(b BindSpec, seal SealSpec) {
 	copy(pad[:], c.RandBytes(4))
 	a3 := EncodePDU(r.Drep, PTAuth3, flags, r.CallID, Auth3Body(pad), verif(auth))
 	r.sendPDUs(C2S, [][]byte{a3}, r.takeReq())
-	r.seal = nil
+	r.seal, r.krb = nil, nil
 	if !seal.Clear {
 		r.seal = newSealState(random)
 		r.seal.noKey = seal.NoKey

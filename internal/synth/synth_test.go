@@ -168,7 +168,7 @@ func checkPDU(t *testing.T, name string, b []byte) {
 			t.Errorf("%s: auth pad %d on a bind-type PDU", name, pad)
 		}
 	}
-	if at := b[tr]; at != AuthTypeNTLM && at != AuthTypeSPNEGO {
+	if at := b[tr]; at != AuthTypeNTLM && at != AuthTypeSPNEGO && at != AuthTypeKerberos {
 		t.Errorf("%s: auth_type %d", name, at)
 	}
 }

@@ -1,18 +1,6 @@
-// Package unseal decrypts sealed DCE/RPC traffic with the keys the user
-// supplies: it implements dcerpc.Unsealer for NTLM (MS-NLMP 3.3-3.4,
-// protocol notes §7) and learns the client principal of Kerberos AP-REQs
-// from a keytab (RFC 4120 5.3, with gokrb5's RFC 3961/3962/4757 crypto).
-//
-// Kerberos-protected stubs (RFC 4121 wrap tokens) are not decrypted yet:
-// their calls stay sealed, with the identity learned from the ticket.
-//
-// Nothing here returns or formats key material.
 package unseal
 
 import (
-	"github.com/jcmturner/gokrb5/v8/messages"
-	"github.com/jcmturner/gokrb5/v8/types"
-
 	"github.com/nspicap/nspicap/dcerpc"
 	"github.com/nspicap/nspicap/internal/keys"
 	"github.com/nspicap/nspicap/ntlmssp"
@@ -33,7 +21,7 @@ func (u *Unsealer) NewContext(meta *dcerpc.ConnMeta, authType uint8, contextID u
 }
 
 // context is one security context: the NTLM handshake and the RC4 state it
-// gives, or what a Kerberos AP-REQ revealed.
+// gives, or the keys of a Kerberos handshake (kerberos.go).
 type context struct {
 	u *Unsealer
 	// status is what Unseal returns while no session is set up: the
@@ -51,21 +39,17 @@ type context struct {
 	krb      *kerberos
 }
 
-// kerberos is what a decrypted ticket gives (kept for a later unwrap of RFC
-// 4121 tokens).
-type kerberos struct {
-	sessionKey types.EncryptionKey
-	subkey     types.EncryptionKey
-}
-
 func (c *context) Identity() string { return c.identity }
 
 func (c *context) Token(ptype uint8, value []byte, tok ntlmssp.Token) {
 	switch {
 	case tok.NTLM != nil:
+		// SPNEGO may fall back to NTLM after an optimistic Kerberos
+		// token (protocol notes §6.6): the Kerberos keys no longer apply.
+		c.krb, c.identity = nil, ""
 		c.ntlmToken(tok.NTLM)
-	case tok.Kerberos != nil && (ptype == dcerpc.PTypeBind || ptype == dcerpc.PTypeAlter):
-		c.kerberosToken(tok.Kerberos)
+	case tok.Kerberos != nil:
+		c.kerberosToken(ptype, tok.Kerberos)
 	}
 }
 
@@ -110,10 +94,24 @@ func (c *context) ntlmToken(m *ntlmssp.Message) {
 	}
 }
 
-// Unseal implements dcerpc.SecurityContext for NTLM (notes §7.6, receiver
-// side): decrypt [hdrEnd, sec_trailer) at privacy level, then check the
-// signature over [0, frag_length - 16) with the plaintext.
+// trailer returns the auth_length of a whole PDU and the offset of its
+// sec_trailer (MS-RPCE 2.2.2.11).
+func trailer(pdu []byte) (authLen, t int) {
+	authLen = int(pdu[10]) | int(pdu[11])<<8
+	if pdu[4]&0xf0 == 0 {
+		authLen = int(pdu[10])<<8 | int(pdu[11])
+	}
+	return authLen, len(pdu) - authLen - 8
+}
+
+// Unseal implements dcerpc.SecurityContext. Kerberos contexts are handled in
+// kerberos.go. For NTLM (notes §7.6, receiver side): decrypt [hdrEnd,
+// sec_trailer) at privacy level, then check the signature over [0,
+// frag_length - 16) with the plaintext.
 func (c *context) Unseal(dir dcerpc.Dir, pdu []byte, hdrEnd int, level uint8) dcerpc.UnsealStatus {
+	if c.krb != nil {
+		return c.unsealKerberos(dir, pdu, hdrEnd, level)
+	}
 	if c.sess == nil {
 		return c.status
 	}
@@ -121,11 +119,7 @@ func (c *context) Unseal(dir dcerpc.Dir, pdu []byte, hdrEnd int, level uint8) dc
 		return dcerpc.UnsealBadKey
 	}
 	fromServer := dir == dcerpc.ServerToClient
-	authLen := int(pdu[10]) | int(pdu[11])<<8
-	if pdu[4]&0xf0 == 0 {
-		authLen = int(pdu[10])<<8 | int(pdu[11])
-	}
-	t := len(pdu) - authLen - 8 // the sec_trailer
+	authLen, t := trailer(pdu)
 	if t < hdrEnd {
 		return dcerpc.UnsealBadSignature
 	}
@@ -149,8 +143,9 @@ func (c *context) Unseal(dir dcerpc.Dir, pdu []byte, hdrEnd int, level uint8) dc
 }
 
 // Lost skips the keystream of a protected PDU cut by a gap (notes §7.4).
+// Kerberos tokens decrypt on their own: nothing to skip.
 func (c *context) Lost(dir dcerpc.Dir, fragLen, authLen, hdrEnd int, level uint8) {
-	if c.sess == nil || c.bad {
+	if c.krb != nil || c.sess == nil || c.bad {
 		return
 	}
 	fromServer := dir == dcerpc.ServerToClient
@@ -158,81 +153,4 @@ func (c *context) Lost(dir dcerpc.Dir, fragLen, authLen, hdrEnd int, level uint8
 		c.sess.Skip(fromServer, n)
 	}
 	c.sess.Verify(fromServer, nil, nil) // the signature's keystream and sequence number
-}
-
-// kerberosToken decrypts the ticket of an AP-REQ with a keytab key to learn
-// the client principal, then the authenticator for the subkey.
-func (c *context) kerberosToken(b []byte) {
-	ap := apReq(b)
-	if ap == nil {
-		return
-	}
-	c.status = dcerpc.UnsealNoKey
-	for _, kt := range c.u.store.Keytabs() {
-		t := ap.Ticket
-		if err := t.DecryptEncPart(kt, &t.SName); err != nil {
-			continue
-		}
-		enc := t.DecryptedEncPart
-		c.identity = enc.CName.PrincipalNameString() + "@" + enc.CRealm
-		k := &kerberos{sessionKey: enc.Key}
-		a := *ap
-		a.Ticket = t
-		if err := a.DecryptAuthenticator(enc.Key); err == nil {
-			k.subkey = a.Authenticator.SubKey
-		}
-		c.krb = k
-		// RFC 4121 unwrapping of the stubs is not implemented: the calls
-		// stay sealed, now with their user.
-		c.status = dcerpc.UnsealUnsupported
-		return
-	}
-}
-
-// apReq finds the AP-REQ in a raw ([APPLICATION 14]) or GSS-framed
-// (RFC 4121 4.1: 60 len OID TOK_ID 01 00) Kerberos token.
-func apReq(b []byte) *messages.APReq {
-	if len(b) > 2 && b[0] == 0x60 {
-		_, inner, _, ok := derElem(b)
-		if !ok || len(inner) < 2 || inner[0] != 0x06 {
-			return nil
-		}
-		_, _, rest, ok := derElem(inner)
-		if !ok || len(rest) < 3 || rest[0] != 0x01 || rest[1] != 0x00 {
-			return nil
-		}
-		b = rest[2:]
-	}
-	if len(b) == 0 || b[0] != 0x6e {
-		return nil
-	}
-	var ap messages.APReq
-	if err := ap.Unmarshal(b); err != nil {
-		return nil
-	}
-	return &ap
-}
-
-// derElem returns the tag and content of the DER element at b[0], and the
-// bytes after it.
-func derElem(b []byte) (tag byte, content, rest []byte, ok bool) {
-	if len(b) < 2 {
-		return 0, nil, nil, false
-	}
-	l, off := int(b[1]), 2
-	if l&0x80 != 0 {
-		n := l & 0x7f
-		if n == 0 || n > 3 || len(b) < 2+n {
-			return 0, nil, nil, false
-		}
-		l = 0
-		for _, x := range b[2 : 2+n] {
-			l = l<<8 | int(x)
-		}
-		off += n
-	}
-	if l > len(b)-off {
-		return 0, nil, nil, false
-	}
-	return b[0], b[off : off+l], b[off+l:], true
 }

@@ -78,6 +78,13 @@ func generate() ([]file, error) {
 		if s.KeysAll != "" {
 			files = append(files, file{s.Name + "-all.keys", []byte(s.KeysAll)})
 		}
+		if s.Keytab != nil {
+			kt, err := s.Keytab()
+			if err != nil {
+				return nil, fmt.Errorf("%s: keytab: %w", s.Name, err)
+			}
+			files = append(files, file{s.KeytabFile, kt})
+		}
 		rows = append(rows, fmt.Sprintf("| `%s` | %s | %s |", s.File, md(s.Description), md(s.Expected)))
 	}
 	files = append(files, file{"README.md", []byte(readme(rows))})
@@ -99,7 +106,10 @@ NTLMv2-shaped with fake proofs (no real credentials), except in sealed-ntlm.pcap
 sealed-ntlm-clear.pcap, whose NTLMv2 responses are computed from synthetic passwords (bob's is in
 sealed-ntlm.keys, bob's and ivan's in sealed-ntlm-all.keys), and sealed-ntlmv1.pcap, whose NTLMv1
 (extended session security) responses are computed from the same passwords (bob's is in
-sealed-ntlmv1.keys); Kerberos tickets are fake bytes.
+sealed-ntlmv1.keys). Kerberos tickets are fake bytes, except in sealed-krb-aes.pcap, its unsealed twin
+sealed-krb-aes-clear.pcap and sealed-krb-rc4.pcap, whose tickets, authenticators and AP-REPs are real,
+encrypted (with gokrb5's crypto) under the keys of a synthetic service password that
+sealed-krb-aes.keytab and sealed-krb-rc4.keytab hold (MIT keytabs, format 0x502, written by gokrb5).
 
 Each capture has a ` + "`<name>.manifest.json`" + ` listing every NSPI call (request/reply frame numbers,
 opnum, user, status or fault, handle), the sessions and the expected summary.
@@ -122,7 +132,9 @@ faults carry only dcerpc.opnum and dcerpc.cn_status; nspi.MAPISTATUS_status exis
         -e ntlmssp.auth.domain -e ntlmssp.auth.username
 
 Add the manifest's ` + "`tshark_args`" + ` when present (retrans-reorder.pcap needs
-` + "`-o tcp.reassemble_out_of_order:TRUE`" + `; fragmented.pcap needs ` + "`-d tcp.port==4997,dcerpc`" + `).
+` + "`-o tcp.reassemble_out_of_order:TRUE`" + `; fragmented.pcap needs ` + "`-d tcp.port==4997,dcerpc`" + `),
+and its ` + "`tshark_keytab_args`" + ` to let tshark decrypt a Kerberos capture with its keytab (from
+testdata/: ` + "`-o kerberos.decrypt:TRUE -o kerberos.file:sealed-krb-aes.keytab`" + `).
 Calls with ` + "`\"tshark\": false`" + ` (midstream connection, damaged request) are not named by tshark.
 `)
 	return b.String()
