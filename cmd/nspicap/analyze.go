@@ -32,7 +32,7 @@ func analysis(files []string, limit int, lim *limitFlags, stdin io.Reader, stder
 		f(&ao)
 	}
 	a := analyze.New(ao)
-	res := pipeline.Run(files, lim.options(stdin), &eventSink{a: a})
+	res := runWithProgress(files, lim.options(stdin), &eventSink{a: a}, lim.progress, stderr, nil)
 	for _, an := range res.Anomalies {
 		msg := an.Example
 		if an.First.Frame != 0 {

@@ -102,7 +102,7 @@ func runEndpoints(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	sink := &endpointSink{rows: map[string]*report.EndpointRow{}}
 	opts := lim.options(stdin)
 	opts.Rows = true
-	res := pipeline.Run(files, opts, sink)
+	res := runWithProgress(files, opts, sink, lim.progress, stderr, nil)
 	var rows []report.EndpointRow
 	for _, r := range sink.rows {
 		rows = append(rows, *r)

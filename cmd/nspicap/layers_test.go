@@ -32,7 +32,7 @@ func TestImportDirection(t *testing.T) {
 		"internal/keys":     {"ntlmssp", "github.com/jcmturner/gokrb5/v8"},
 		"internal/unseal":   {"dcerpc", "internal/keys", "ntlmssp", "github.com/jcmturner/gokrb5/v8"},
 		"internal/pipeline": {"analyze", "dcerpc", "internal/capture", "internal/keys", "internal/report", "internal/unseal", "nspi", "emsmdb", "epm", "rfr"},
-		"cmd/nspicap":       {"analyze", "dcerpc", "epm", "internal/keys", "internal/pipeline", "internal/report", "github.com/spf13/pflag"},
+		"cmd/nspicap":       {"analyze", "dcerpc", "epm", "internal/keys", "internal/pipeline", "internal/report", "github.com/spf13/pflag", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 	}
 	seen := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -17,6 +17,7 @@ import (
 type limitFlags struct {
 	maxConns, maxBuffered, maxBufferedTotal, maxCallBytes, maxOpenCalls int
 	keys                                                                *keys.Store // --keys, --keytab (keyflags.go)
+	progress                                                            string      // --progress (progress.go)
 }
 
 func addLimitFlags(fs *pflag.FlagSet) *limitFlags {
@@ -54,7 +55,8 @@ func (l *limitFlags) options(stdin io.Reader) pipeline.Options {
 }
 
 // inputFlags are the flags of every command that reads captures: the output
-// format, the resource limits and, where sealed stubs matter, the key files.
+// format, the resource limits, where sealed stubs matter the key files, and
+// the progress line.
 type inputFlags struct {
 	format  *string
 	formats []string
@@ -69,6 +71,7 @@ func addInputFlags(fs *pflag.FlagSet, keys bool, formatHelp string, formats ...s
 	if keys {
 		f.keys = addKeyFlags(fs)
 	}
+	fs.StringVar(&f.lim.progress, "progress", "auto", "a progress line on standard error: auto (when it is a terminal and the input is over 50 MB), always or never")
 	return f
 }
 
@@ -83,6 +86,9 @@ func (f *inputFlags) parse(fs *pflag.FlagSet, args []string, stderr io.Writer) (
 		return nil, err
 	}
 	if err := f.lim.check(); err != nil {
+		return nil, err
+	}
+	if err := checkProgress(f.lim.progress); err != nil {
 		return nil, err
 	}
 	if f.keys != nil {

@@ -180,7 +180,11 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	sink := &callSink{cw: cw}
 	opts := lim.options(stdin)
 	opts.Rows = true
-	res := pipeline.Run(files, opts, sink)
+	var streamed io.Writer // jsonl rows are written as calls complete
+	if *format == "jsonl" {
+		streamed = stdout
+	}
+	res := runWithProgress(files, opts, sink, lim.progress, stderr, streamed)
 	if err := cw.Close(); err != nil && sink.err == nil {
 		sink.err = err
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,6 +55,19 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF && c.err == nil {
 		c.err = err
 	}
+	return n, err
+}
+
+// readCounter adds the bytes read through it to a shared counter
+// (Options.Read).
+type readCounter struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *readCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
 	return n, err
 }
 
@@ -112,8 +126,9 @@ func (s *source) close() {
 }
 
 // openSource opens one input and reads its file header. On failure it
-// returns a *FileError.
-func openSource(index int, path string, stdin io.Reader, info *InputInfo) (*source, error) {
+// returns a *FileError. read, when not nil, counts the bytes read from the
+// file as stored (Options.Read).
+func openSource(index int, path string, stdin io.Reader, read *atomic.Int64, info *InputInfo) (*source, error) {
 	name := path
 	var r io.Reader
 	s := &source{index: index, info: info}
@@ -136,6 +151,9 @@ func openSource(index int, path string, stdin io.Reader, info *InputInfo) (*sour
 		s.closer = f
 	}
 	s.name = name
+	if read != nil {
+		r = &readCounter{r: r, n: read}
+	}
 	fail := func(reason string) (*source, error) {
 		s.close()
 		return nil, &FileError{name, reason}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"io"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,11 @@ type Options struct {
 	// MaxConns caps the connections tracked at once; beyond it the
 	// longest idle one ends with EndEvicted. Default 1,000,000.
 	MaxConns int
+	// Read, when set, counts the bytes read from the inputs so far, as
+	// stored (compressed bytes for gzip: it ends at the sum of the file
+	// sizes), for a progress display. It grows once per read from a file
+	// (64 KiB or more at a time), from the inputs' reading goroutines.
+	Read *atomic.Int64
 }
 
 // InputInfo describes one input file after Run.
@@ -73,7 +79,7 @@ func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 	var srcs []*source
 	for i, p := range paths {
 		infos[i].Path = p
-		s, err := openSource(i, p, opts.Stdin, &infos[i])
+		s, err := openSource(i, p, opts.Stdin, opts.Read, &infos[i])
 		if err != nil {
 			infos[i].Err = err
 			continue

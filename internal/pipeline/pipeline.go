@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/nspicap/nspicap/analyze"
@@ -44,6 +45,9 @@ type Options struct {
 	MaxConns, MaxBuffered, MaxBufferedTotal int
 	// Keys, when set, decrypt sealed calls (sealed.go).
 	Keys *keys.Store
+	// Read, when set, counts the bytes read from the inputs (see
+	// capture.Options), for a progress display.
+	Read *atomic.Int64
 }
 
 // Anomaly counts one kind of stream anomaly, with the first place it was seen.
@@ -124,7 +128,7 @@ func Run(paths []string, o Options, sink Sink) Result {
 		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]bool{}, inferred: map[ctxKey]bool{}}
 	r.setupKeys(o)
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn,
-		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal})
+		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal, Read: o.Read})
 	if stats.Evicted > 0 {
 		r.anoms["conn_evicted"] = &Anomaly{Kind: "conn_evicted", Count: stats.Evicted,
 			Example: "more connections were open at once than --max-conns allows: the longest idle ones were dropped (their sessions count as open at the end)"}
