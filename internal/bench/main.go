@@ -26,11 +26,12 @@ func main() {
 	flows := flag.Int("flows", 1000000, "connections in the many-flows capture")
 	scale := flag.Bool("scale", true, "also measure 200 MB and 2 GB ticket captures (memory and time per packet against size)")
 	tsharkMB := flag.Int64("tshark", 100, "size of the slice timed with tshark when it is installed, MB (0: skip)")
+	only := flag.String("only", "", "measure only the captures whose name contains this text (e.g. \"busy DC\")")
 	flag.Parse()
 	if *quick {
 		*sizeMB, *runs, *flows, *scale, *tsharkMB = 100, 1, 100000, false, 20
 	}
-	if err := benchmain(*dir, *sizeMB<<20, *runs, *flows, *scale, *tsharkMB<<20); err != nil {
+	if err := benchmain(*dir, *sizeMB<<20, *runs, *flows, *scale, *tsharkMB<<20, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -47,7 +48,7 @@ type measurement struct {
 	note    string
 }
 
-func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize int64) error {
+func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize int64, only string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -84,6 +85,15 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 			capfile{name: "ticket 200 MB", kind: "ticket", path: filepath.Join(dir, "ticket-200.pcap"), size: 200 << 20},
 			capfile{name: "ticket 2048 MB", kind: "ticket", path: filepath.Join(dir, "ticket-2048.pcap"), size: 2048 << 20})
 	}
+	if only != "" {
+		var keep []capfile
+		for _, c := range caps {
+			if strings.Contains(c.name, only) {
+				keep = append(keep, c)
+			}
+		}
+		caps = keep
+	}
 	for _, c := range caps {
 		if _, err := os.Stat(c.path); err == nil {
 			continue
@@ -96,14 +106,17 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 	// the ticket capture again, as a ring buffer of 10 files
 	ringDir := filepath.Join(dir, fmt.Sprintf("ring-%d", mb))
 	ring, _ := filepath.Glob(filepath.Join(ringDir, "ring_*.pcap"))
-	if len(ring) != 10 {
-		os.MkdirAll(ringDir, 0o755)
-		var err error
-		if ring, err = splitRing(caps[0].path, 10, ringDir); err != nil {
-			return err
+	// (made of the first capture, the ticket, unless -only left it out)
+	if len(caps) > 0 && caps[0].kind == "ticket" && caps[0].size == size && !strings.HasSuffix(caps[0].path, ".gz") {
+		if len(ring) != 10 {
+			os.MkdirAll(ringDir, 0o755)
+			var err error
+			if ring, err = splitRing(caps[0].path, 10, ringDir); err != nil {
+				return err
+			}
 		}
+		caps = append(caps[:1], append([]capfile{{name: fmt.Sprintf("ticket %d MB, ring of 10", mb), files: ring}}, caps[1:]...)...)
 	}
-	caps = append(caps[:1], append([]capfile{{name: fmt.Sprintf("ticket %d MB, ring of 10", mb), files: ring}}, caps[1:]...)...)
 
 	var rows []measurement
 	for _, c := range caps {
@@ -137,7 +150,7 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 		rows = append(rows, m)
 		fmt.Fprintf(os.Stderr, "%s: baseline %v, nspicap %v\n", c.name, m.base, m.tool)
 	}
-	if _, err := exec.LookPath("tshark"); err == nil && tsharkSize > 0 {
+	if _, err := exec.LookPath("tshark"); err == nil && tsharkSize > 0 && (only == "" || strings.Contains("slice vs tshark", only)) {
 		slice := filepath.Join(dir, fmt.Sprintf("slice-%d.pcap", tsharkSize>>20))
 		if _, err := os.Stat(slice); err != nil {
 			if err := generate("ticket", slice, testdata, tsharkSize); err != nil {
