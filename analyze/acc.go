@@ -18,10 +18,6 @@ const (
 	// maxHandles bounds the distinct context handles a finding counts one by
 	// one; beyond it the message says "more than maxHandles".
 	maxHandles = 1024
-	// maxEnded is the number of recently ended sessions whose handles the
-	// analyzer remembers, to tell a call after the end of a session
-	// (call_after_end) from a call on a session bound before the capture.
-	maxEnded = 1 << 17
 	// maxConnHow is the number of recently ended connections whose end the
 	// analyzer remembers for an unanswered call that comes after it.
 	maxConnHow = 1 << 12
@@ -307,10 +303,12 @@ func (r *refAcc) clone() refAcc {
 	return c
 }
 
-// recentSet remembers the last cap keys added to it.
+// recentSet remembers the last size keys added to it. Its ring grows as
+// keys come, so an empty set costs nothing.
 type recentSet[K comparable, V any] struct {
 	m    map[K]recentVal[V]
 	ring []K
+	size int
 	n    int // keys added so far
 }
 
@@ -319,17 +317,17 @@ type recentVal[V any] struct {
 	pos int
 }
 
-func newRecentSet[K comparable, V any](capacity int) recentSet[K, V] {
-	return recentSet[K, V]{m: map[K]recentVal[V]{}, ring: make([]K, 0, capacity)}
+func newRecentSet[K comparable, V any](size int) recentSet[K, V] {
+	return recentSet[K, V]{m: map[K]recentVal[V]{}, size: size}
 }
 
 func (s *recentSet[K, V]) put(k K, v V) {
-	i := s.n % cap(s.ring)
-	if len(s.ring) < cap(s.ring) {
+	if len(s.ring) < s.size {
 		s.ring = append(s.ring, k)
 	} else {
+		i := s.n % s.size
 		old := s.ring[i]
-		if e, ok := s.m[old]; ok && e.pos == s.n-cap(s.ring) {
+		if e, ok := s.m[old]; ok && e.pos == s.n-s.size {
 			delete(s.m, old)
 		}
 		s.ring[i] = k

@@ -31,6 +31,14 @@ type Options struct {
 	// EMSMDBLimit is the Exchange store's "Maximum Allowed Sessions Per
 	// User"; 0 means DefaultEMSMDBLimit.
 	EMSMDBLimit int
+	// MaxRows bounds the (server, user) rows and the (server, client) rows
+	// followed at once: beyond, rows that hold no session are retired
+	// (retire.go), and at most MaxRows retired rows of each table are
+	// listed. 0 means DefaultMaxRows.
+	MaxRows int
+	// MaxFindings bounds the findings kept of retired rows; 0 means
+	// DefaultMaxFindings.
+	MaxFindings int
 }
 
 // Analyzer correlates NSPI events into sessions, counters and findings. It
@@ -72,6 +80,10 @@ type Analyzer struct {
 	connHow   recentSet[uint64, string] // how recently ended connections ended
 
 	x *ext // beyond NSPI: EMSMDB, endpoint mapper, RFR, dead connections, timeline (ext.go)
+
+	rt                         retired // what is kept of retired rows (retire.go)
+	notesDropped, anonDropped  int     // calls not itemised beyond maxNoteKeys, maxAnonKeys
+	userSweepAt, clientSweepAt int
 }
 
 // New returns an Analyzer.
@@ -88,24 +100,32 @@ func New(o Options) *Analyzer {
 	if o.EMSMDBLimit <= 0 {
 		o.EMSMDBLimit = DefaultEMSMDBLimit
 	}
+	if o.MaxRows <= 0 {
+		o.MaxRows = DefaultMaxRows
+	}
+	if o.MaxFindings <= 0 {
+		o.MaxFindings = DefaultMaxFindings
+	}
 	return &Analyzer{
-		x:         newExt(o),
-		opt:       o,
-		anomalies: map[string]*Anomaly{},
-		spell:     map[string]string{},
-		names:     map[string]string{},
-		users:     map[gkey]*group{},
-		clients:   map[ckey]*group{},
-		servers:   map[netip.Addr]*server{},
-		open:      map[sessKey]*sess{},
-		ended:     newRecentSet[uint64, struct{}](maxEnded),
-		connSess:  map[uint64][]*sess{},
-		strs:      map[string]uint32{},
-		anonWait:  map[ckey]*anonWait{},
-		anonDone:  map[refKey]*refAcc{},
-		notes:     map[noteKey]*noteAcc{},
-		unans:     map[uint64]*connNotes{},
-		connHow:   newRecentSet[uint64, string](maxConnHow),
+		userSweepAt:   o.MaxRows,
+		clientSweepAt: o.MaxRows,
+		x:             newExt(o),
+		opt:           o,
+		anomalies:     map[string]*Anomaly{},
+		spell:         map[string]string{},
+		names:         map[string]string{},
+		users:         map[gkey]*group{},
+		clients:       map[ckey]*group{},
+		servers:       map[netip.Addr]*server{},
+		open:          map[sessKey]*sess{},
+		ended:         newRecentSet[uint64, struct{}](maxEnded(o)),
+		connSess:      map[uint64][]*sess{},
+		strs:          map[string]uint32{},
+		anonWait:      map[ckey]*anonWait{},
+		anonDone:      map[refKey]*refAcc{},
+		notes:         map[noteKey]*noteAcc{},
+		unans:         map[uint64]*connNotes{},
+		connHow:       newRecentSet[uint64, string](maxConnHow),
 	}
 }
 
@@ -198,6 +218,10 @@ type group struct {
 	// sessions of a client (client rows).
 	leak *leakSeries
 	ref  *refState // user rows: the refusals
+	// lastSeq: the last event that counted in the row (retire.go).
+	lastSeq int
+	// frozen: the row was retired; stable is what isStable said then.
+	frozen, stable bool
 }
 
 // refState gathers the refusals of one (server, user) with a credential.
@@ -346,7 +370,7 @@ func (a *Analyzer) packRefusal(r *refusal, server netip.Addr, ukey string) refRe
 		frame: r.Frame.Frame, frameFile: a.str(r.Frame.File),
 		reply: r.ReplyFrame.Frame, replyFile: a.str(r.ReplyFrame.File),
 		client: r.client, ug: r.ug,
-		server: a.server(server).idx, user: a.str(ukey), auth: a.str(r.Auth),
+		server: a.server(server).idx, user: a.str(string(a.name(ukey))), auth: a.str(r.Auth),
 		ordinal: clamp32(r.Ordinal), held: clamp32(r.Held), before: clamp32(r.HeldBeforeCapture),
 	}
 	if r.Anonymous {
@@ -369,7 +393,7 @@ func (a *Analyzer) refusal(p *refRec, stable func(*group) bool) Refusal {
 	r := Refusal{
 		Server:            a.strList[p.server],
 		Client:            p.client.String(),
-		User:              a.name(a.strList[p.user]),
+		User:              NullString(a.strList[p.user]),
 		Auth:              a.strList[p.auth],
 		Anonymous:         p.flags&refAnonymous != 0,
 		Frame:             FrameRef{File: a.strList[p.frameFile], Frame: p.frame},
@@ -438,13 +462,28 @@ func (a *Analyzer) userKey(user string) string {
 	}
 	k := strings.ToLower(user)
 	if _, ok := a.names[k]; !ok {
-		a.names[k] = user
+		if len(a.names) >= a.maxNames() {
+			a.pruneNames()
+		}
+		if len(a.names) < a.maxNames() {
+			a.names[k] = user
+		}
+	}
+	if len(a.spell) >= a.maxNames() {
+		clear(a.spell) // a cache of strings.ToLower
 	}
 	a.spell[user] = k
 	return k
 }
 
-func (a *Analyzer) name(ukey string) NullString { return NullString(a.names[ukey]) }
+// name is the first spelling seen of a user; beyond maxNames users
+// followed at once, the lower-cased key.
+func (a *Analyzer) name(ukey string) NullString {
+	if n, ok := a.names[ukey]; ok {
+		return NullString(n)
+	}
+	return NullString(ukey)
+}
 
 func (a *Analyzer) server(addr netip.Addr) *server {
 	s := a.servers[addr]
@@ -460,6 +499,7 @@ func (a *Analyzer) ugroup(server netip.Addr, ukey string) *group {
 	k := gkey{server, ukey}
 	g := a.users[k]
 	if g == nil {
+		a.maybeRetireUsers()
 		g = &group{lastOKSeq: -1}
 		a.users[k] = g
 	}
@@ -470,6 +510,7 @@ func (a *Analyzer) cgroup(server, client netip.Addr) *group {
 	k := ckey{server, client}
 	g := a.clients[k]
 	if g == nil {
+		a.maybeRetireClients()
 		g = &group{client: client, clientStr: client.String(), lastOKSeq: -1}
 		a.clients[k] = g
 	}
@@ -478,6 +519,7 @@ func (a *Analyzer) cgroup(server, client netip.Addr) *group {
 
 // count applies f to the user row, the client row and the totals.
 func (a *Analyzer) count(ug, cg *group, f func(c *Counters)) {
+	ug.lastSeq, cg.lastSeq = a.seq, a.seq
 	f(&ug.c)
 	f(&cg.c)
 	f(&a.total)
@@ -546,6 +588,7 @@ func replyFrame(ev *Event) FrameRef {
 func (a *Analyzer) note(k noteKey, e evidence, what string, handle *[20]byte) {
 	n := a.notes[k]
 	if n == nil {
+		a.maybeRetireNotes()
 		n = &noteAcc{}
 		a.notes[k] = n
 	}
@@ -660,6 +703,10 @@ func (a *Analyzer) refused(ev *Event, server, client netip.Addr, ukey string, ug
 		k := ckey{server, client}
 		w := a.anonWait[k]
 		if w == nil {
+			if len(a.anonWait) >= a.maxAnonKeys() {
+				a.anonDropped++
+				break
+			}
 			w = &anonWait{accs: map[string]*refAcc{}}
 			a.anonWait[k] = w
 		}
@@ -715,6 +762,7 @@ func (a *Analyzer) followed(server, client netip.Addr) {
 		rk := refKey{server, u, client}
 		d := a.anonDone[rk]
 		if d == nil {
+			a.maybeRetireAnon()
 			d = &refAcc{}
 			a.anonDone[rk] = d
 		}
@@ -746,7 +794,7 @@ func (a *Analyzer) openSession(ev *Event, server, client netip.Addr, ukey string
 			clientPort: ev.Client.Port(),
 			server:     a.server(server).idx,
 			serverPort: ev.Server.Port(),
-			user:       a.str(ukey),
+			user:       a.str(string(a.name(ukey))),
 			auth:       a.str(ev.Auth),
 			handle:     ev.Handle,
 		}
@@ -992,6 +1040,7 @@ func (a *Analyzer) connEnded(ev *Event) {
 			k.sub = sev
 			n := a.notes[k]
 			if n == nil {
+				a.maybeRetireNotes()
 				a.notes[k] = cn.accs[i]
 			} else {
 				n.merge(cn.accs[i])
@@ -1032,7 +1081,7 @@ func (a *Analyzer) session(r *sessRec) Session {
 		Server:     a.strList[r.server],
 		ServerPort: r.serverPort,
 		Client:     netip.AddrPortFrom(r.client, r.clientPort).String(),
-		User:       a.name(a.strList[r.user]),
+		User:       NullString(a.strList[r.user]),
 		Auth:       a.strList[r.auth],
 		BindFrame:  FrameRef{File: a.strList[r.bindFile], Frame: r.bindFrame},
 		BindTime:   unpackTime(r.bindSec, r.bindNsec, r.flags&recBindZero != 0),

@@ -3,6 +3,7 @@ package analyze
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -180,7 +181,7 @@ type ext struct {
 	rfrOrder []rfrKey
 
 	dconns map[uint64]*deadConn
-	reopen map[ckey]time.Time // last bind or connect per (server, client)
+	reopen recentSet[ckey, time.Time] // last bind or connect per (server, client), the latest maxReopen
 	dead   map[ckey]*deadAcc
 
 	series map[any]*series
@@ -199,7 +200,7 @@ func newExt(o Options) *ext {
 		unreach:  map[netip.AddrPort]*epUnreach{},
 		rfr:      map[rfrKey]*Referral{},
 		dconns:   map[uint64]*deadConn{},
-		reopen:   map[ckey]time.Time{},
+		reopen:   newRecentSet[ckey, time.Time](maxReopen(o)),
 		dead:     map[ckey]*deadAcc{},
 		series:   map[any]*series{},
 	}
@@ -728,7 +729,7 @@ func (a *Analyzer) deadSee(ev *Event) {
 		d.unansF = ev.Frame
 	}
 	if ev.Kind == EvBind {
-		x.reopen[ckey{d.server, d.client}] = ev.Time
+		x.reopen.put(ckey{d.server, d.client}, ev.Time)
 	}
 }
 
@@ -743,7 +744,7 @@ func (a *Analyzer) deadEnd(ev *Event) {
 		return
 	}
 	k := ckey{d.server, d.client}
-	re, ok := x.reopen[k]
+	re, ok := x.reopen.get(k)
 	if !ok || !re.After(d.lastT) || a.lastTime.Sub(d.lastT) < deadSilence {
 		return
 	}
@@ -791,6 +792,7 @@ type series struct {
 	proto    string
 	server   netip.Addr
 	ukey     string
+	name     NullString // the user's spelling, kept when its row is retired
 	client   netip.Addr
 	byClient bool
 	w        int64 // seconds per bucket, a power of 2
@@ -1186,7 +1188,14 @@ const maxTimelineRows = 500
 func (p *reporter) timeline(r *Report, leaks map[gkey]*Finding) {
 	a := p.a
 	x := a.x
-	if !x.started || len(x.series) == 0 {
+	all := make([]*series, 0, len(x.series)+len(a.rt.series))
+	for _, s := range x.series {
+		if s.peak > 0 {
+			all = append(all, s)
+		}
+	}
+	all = append(all, a.rt.series...)
+	if !x.started || len(all) == 0 {
 		return
 	}
 	span := int64(a.lastTime.Sub(x.t0) / time.Second)
@@ -1194,30 +1203,19 @@ func (p *reporter) timeline(r *Report, leaks map[gkey]*Finding) {
 	for span/w+1 > maxBuckets {
 		w *= 2
 	}
-	for _, s := range x.series {
+	for _, s := range all {
 		w = max(w, s.w)
 	}
 	nb := int(span/w + 1)
-	// With more series than the report keeps, build only those that reach
-	// the peak of the maxTimelineRows-th highest.
-	minPeak := 1
-	if len(x.series) > maxTimelineRows {
-		peaks := make([]int, 0, len(x.series))
-		for _, s := range x.series {
-			peaks = append(peaks, s.peak)
-		}
-		sort.Sort(sort.Reverse(sort.IntSlice(peaks)))
-		minPeak = max(1, peaks[maxTimelineRows-1])
+	// With more series than the report keeps, build only the highest
+	// (seriesOrder: by peak, ties in a fixed order).
+	omitted := a.rt.seriesDrop
+	if len(all) > maxTimelineRows {
+		slices.SortStableFunc(all, seriesOrder)
+		omitted += len(all) - maxTimelineRows
+		all = all[:maxTimelineRows]
 	}
-	omittedEarly := 0
-	for _, s := range x.series {
-		if s.peak == 0 {
-			continue
-		}
-		if s.peak < minPeak {
-			omittedEarly++
-			continue
-		}
+	for _, s := range all {
 		held := make([]int, nb)
 		lastJ := -1
 		for i, v := range s.b {
@@ -1239,18 +1237,18 @@ func (p *reporter) timeline(r *Report, leaks map[gkey]*Finding) {
 			row.By, row.Client = "client", s.client.String()
 		} else {
 			row.User = a.name(s.ukey)
+			if s.name != "" {
+				row.User = s.name
+			}
 			if f := leaks[gkey{s.server, s.proto + "|" + s.ukey}]; f != nil {
 				row.RatePerHour, row.LimitAt = f.RatePerHour, f.LimitAt
 			}
 		}
 		r.Timeline = append(r.Timeline, row)
 	}
-	if len(r.Timeline) > maxTimelineRows || omittedEarly > 0 {
-		// Keep the series that climbed highest (the ones a reader needs);
-		// the counters and findings still cover everybody.
-		sort.SliceStable(r.Timeline, func(i, j int) bool { return r.Timeline[i].Peak > r.Timeline[j].Peak })
-		omitted := omittedEarly + max(0, len(r.Timeline)-maxTimelineRows)
-		r.Timeline = r.Timeline[:min(len(r.Timeline), maxTimelineRows)]
+	if omitted > 0 {
+		// The series that climbed highest are kept (the ones a reader
+		// needs); the counters and findings still cover everybody.
 		r.Anomalies = append(r.Anomalies, Anomaly{Kind: "timeline_truncated", Count: int64(omitted),
 			Message: fmt.Sprintf("the timeline lists the %d series that held the most sessions; %d more are left out (their counters and findings are complete)", maxTimelineRows, omitted)})
 		sort.Slice(r.Anomalies, func(i, j int) bool { return r.Anomalies[i].Kind < r.Anomalies[j].Kind })

@@ -1,9 +1,11 @@
 package analyze
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -50,6 +52,7 @@ type reporter struct {
 	anonLeaks    []*groupInfo
 	anonExpected int // anonymous refusals followed by an authenticated bind
 	stable       map[*group]bool
+	on           int // onAuto, onNever or onAlways (verdictLine)
 }
 
 func (p *reporter) build() *Report {
@@ -66,6 +69,7 @@ func (p *reporter) build() *Report {
 	}
 	// Sessions still open at the end.
 	r.Totals.OpenAtEnd = a.held
+	r.Users = append(r.Users, a.rt.users...)
 	for k, g := range a.users {
 		c := g.c
 		c.OpenAtEnd = g.held
@@ -75,6 +79,7 @@ func (p *reporter) build() *Report {
 		a, b := r.Users[i], r.Users[j]
 		return userRowLess(a.Server, a.User, b.Server, b.User)
 	})
+	r.Clients = append(r.Clients, a.rt.clients...)
 	for k, g := range a.clients {
 		c := g.c
 		c.OpenAtEnd = g.held
@@ -103,6 +108,11 @@ func (p *reporter) build() *Report {
 	}
 	sort.SliceStable(r.Refusals, func(i, j int) bool { return r.Refusals[i].Time.Before(r.Refusals[j].Time) })
 
+	p.anonExpected = a.rt.anonExpected
+	for _, f := range a.rt.findings {
+		c := *f
+		p.findings = append(p.findings, &c)
+	}
 	p.findLimits()
 	p.findLeaks()
 	p.findLogonFailed()
@@ -110,26 +120,32 @@ func (p *reporter) build() *Report {
 	for _, f := range p.findings {
 		r.Findings = append(r.Findings, *f)
 	}
-	sort.SliceStable(r.Findings, func(i, j int) bool {
-		a, b := &r.Findings[i], &r.Findings[j]
-		if sevRank(a.Severity) != sevRank(b.Severity) {
-			return sevRank(a.Severity) < sevRank(b.Severity)
-		}
-		if a.seq != b.seq {
-			return a.seq < b.seq
-		}
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		return a.Message < b.Message
-	})
+	slices.SortStableFunc(r.Findings, func(a, b Finding) int { return cmpFinding(&a, &b) })
 	return r
+}
+
+// cmpFinding orders findings as the report lists them: most severe first,
+// then by the event that made them.
+func cmpFinding(a, b *Finding) int {
+	if c := cmp.Compare(sevRank(a.Severity), sevRank(b.Severity)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.seq, b.seq); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Message, b.Message)
 }
 
 // isStable tells whether the authenticated refusals of a user below 80% of
 // the limit are session_limit all the same: at least stableMin, all at the
 // same count of at least 2 that the user never exceeded.
 func (p *reporter) isStable(g *group) bool {
+	if g.frozen {
+		return g.stable
+	}
 	if v, ok := p.stable[g]; ok {
 		return v
 	}
@@ -179,7 +195,7 @@ func (p *reporter) who(ukey string) string {
 	if ukey == "" {
 		return "an unidentified user"
 	}
-	return p.a.names[ukey]
+	return string(p.a.name(ukey))
 }
 
 func plural(n int, one, many string) string {
@@ -402,7 +418,7 @@ func (p *reporter) byWhom(ukey string) string {
 	if ukey == "" {
 		return ""
 	}
-	return " by " + p.a.names[ukey]
+	return " by " + string(p.a.name(ukey))
 }
 
 func (p *reporter) findNotes() {
@@ -514,12 +530,7 @@ func (p *reporter) findNotes() {
 // verdict writes the plain sentences that open the report.
 func (p *reporter) verdict(r *Report) []string {
 	out := []string{}
-	on := func(server netip.Addr) string {
-		if len(p.a.servers) > 1 {
-			return " on " + server.String()
-		}
-		return ""
-	}
+	more := 0
 	if len(p.a.servers) == 0 {
 		out = append(out, "No NSPI traffic found.")
 		return p.verdictTail(r, out)
@@ -529,53 +540,17 @@ func (p *reporter) verdict(r *Report) []string {
 		if f.Severity == SevInfo {
 			continue
 		}
-		server, _ := netip.ParseAddr(string(f.Server))
-		ukey := strings.ToLower(string(f.User))
-		gi := p.infos[gkey{server, ukey}]
-		ug := p.a.users[gkey{server, ukey}]
-		switch f.Kind {
-		case KindSessionLimit:
-			if gi.leak != nil {
-				out = append(out, fmt.Sprintf("%s leaks NSPI sessions%s: %s, %s; binds were refused from the %s on (limit %d).",
-					p.who(ukey), on(server), plural(ug.c.Binds, "bind", "binds"), plural(ug.c.Unbinds, "unbind", "unbinds"), ordinal(gi.firstLimitOrdinal), p.limit))
-			} else {
-				out = append(out, fmt.Sprintf("%s hit the NSPI session limit%s: %s refused while it held %s (limit %d).",
-					p.who(ukey), on(server), plural(gi.limitCount, "bind", "binds"), heldRange(gi.limitHeld[0], gi.limitHeld[1]), p.limit))
-			}
-		case KindLeak:
-			if f.User == "" {
-				out = append(out, fmt.Sprintf("%s leaks anonymous NSPI sessions%s: %d never unbound, up to %d held at once.",
-					f.Client, on(server), f.Count, p.anonPeak(server, string(f.Client))))
-				continue
-			}
-			if gi.limit != nil {
-				continue // said with the limit
-			}
-			s := fmt.Sprintf("%s leaks NSPI sessions%s: %s, %s, ",
-				p.who(ukey), on(server), plural(ug.c.Binds, "bind", "binds"), plural(ug.c.Unbinds, "unbind", "unbinds"))
-			if gi.leakOpen > 0 {
-				s += fmt.Sprintf("%d still open at the end", gi.leakOpen)
-			} else {
-				s += fmt.Sprintf("up to %d held at once until their connection closed", gi.leakPeak)
-			}
-			if f.LimitAt != nil {
-				d := f.LimitAt.Sub(p.a.lastTime.UTC()).Round(time.Minute)
-				s += fmt.Sprintf("; at %s sessions/hour it reaches the limit of %d in about %s", fmtRate(f.RatePerHour), p.limit, fmtDur(d))
-			}
-			out = append(out, s+".")
-		case KindLogonFailed:
-			if f.Cause == CauseAnonymous {
-				out = append(out, fmt.Sprintf("%s bound without credentials%s and was refused, and did not retry with credentials.", f.Client, on(server)))
-			} else {
-				out = append(out, fmt.Sprintf("%s could not log on%s: %s refused with MAPI_E_LOGON_FAILED while it held few sessions; not the session limit, check the account and the DC.",
-					p.who(ukey), on(server), plural(f.Count, "bind", "binds")))
-			}
+		line, ok := p.verdictLine(f)
+		switch {
+		case !ok:
+		case len(out) == maxVerdictProblems:
+			more++
 		default:
-			// bind_failed, unbind_failed, unbind_unknown_handle,
-			// call_after_end, unanswered_call: the first sentence of the
-			// message says it.
-			out = append(out, firstSentence(f.Message))
+			out = append(out, line)
 		}
+	}
+	if more > 0 {
+		out = append(out, fmt.Sprintf("And %s more: see the findings.", plural(more, "problem", "problems")))
 	}
 	if len(out) == 0 {
 		s := "No NSPI problems found."
@@ -616,10 +591,34 @@ func (p *reporter) truncated() []string {
 	if a.nRefusals > a.refusals.n {
 		cut = append(cut, fmt.Sprintf("the first %d of %d refused binds", a.refusals.n, a.nRefusals))
 	}
-	if len(cut) == 0 {
-		return nil
+	var out []string
+	if len(cut) > 0 {
+		out = append(out, fmt.Sprintf("The report lists only %s, in capture order; the counters, findings and this verdict count them all.", strings.Join(cut, " and ")))
 	}
-	return []string{fmt.Sprintf("The report lists only %s, in capture order; the counters, findings and this verdict count them all.", strings.Join(cut, " and "))}
+	rt := &a.rt
+	if rt.nUsers+rt.nClients > 0 {
+		s := fmt.Sprintf("The capture has more users or clients than nspicap follows at once (--max-rows %d): %s and %s that held no session were retired on the way, their findings written when they were retired.",
+			a.opt.MaxRows, plural(rt.nUsers, "user row", "user rows"), plural(rt.nClients, "client row", "client rows"))
+		if n := rt.nUsers - len(rt.users) + rt.nClients - len(rt.clients); n > 0 {
+			s += fmt.Sprintf(" %s of them are not listed in the tables (the totals count them).", plural(n, "row", "rows"))
+		}
+		out = append(out, s)
+	}
+	if n := a.notesDropped + a.anonDropped; n > 0 {
+		out = append(out, fmt.Sprintf("%s (remarks and anonymous refusals beyond the distinct user and client pairs nspicap itemises) are counted in the totals but not in the findings.", plural(n, "call", "calls")))
+	}
+	if len(rt.dropped) > 0 {
+		kinds := make([]string, 0, len(rt.dropped))
+		n := 0
+		for k, c := range rt.dropped {
+			kinds = append(kinds, fmt.Sprintf("%s %d", k, c))
+			n += c
+		}
+		sort.Strings(kinds)
+		out = append(out, fmt.Sprintf("The report leaves out %s of retired rows beyond --max-findings %d, the least severe first (%s).",
+			plural(n, "finding", "findings"), a.opt.MaxFindings, strings.Join(kinds, ", ")))
+	}
+	return out
 }
 
 func hasKindSev(r *Report, kind, sev string) bool {
@@ -657,4 +656,85 @@ func userRowLess(serverA string, userA NullString, serverB string, userB NullStr
 		return userB == ""
 	}
 	return strings.ToLower(string(userA)) < strings.ToLower(string(userB))
+}
+
+// maxVerdictProblems bounds the sentences of the verdict that name a
+// problem; the findings list them all.
+const maxVerdictProblems = 100
+
+// How verdict sentences name the server: when the report has several
+// servers (onAuto), never, or always (for findings rendered before the end,
+// which do not know yet).
+const (
+	onAuto = iota
+	onNever
+	onAlways
+)
+
+// verdictLine is the verdict's sentence for a finding that is not info, or
+// false when another sentence says it.
+func (p *reporter) verdictLine(f *Finding) (string, bool) {
+	if f.retired {
+		i := 0
+		if p.multiServer() {
+			i = 1
+		}
+		return f.vline[i], f.vok[i]
+	}
+	server, _ := netip.ParseAddr(string(f.Server))
+	on := ""
+	if p.multiServer() {
+		on = " on " + server.String()
+	}
+	ukey := strings.ToLower(string(f.User))
+	gi := p.infos[gkey{server, ukey}]
+	ug := p.a.users[gkey{server, ukey}]
+	switch f.Kind {
+	case KindSessionLimit:
+		if gi.leak != nil {
+			return fmt.Sprintf("%s leaks NSPI sessions%s: %s, %s; binds were refused from the %s on (limit %d).",
+				p.who(ukey), on, plural(ug.c.Binds, "bind", "binds"), plural(ug.c.Unbinds, "unbind", "unbinds"), ordinal(gi.firstLimitOrdinal), p.limit), true
+		}
+		return fmt.Sprintf("%s hit the NSPI session limit%s: %s refused while it held %s (limit %d).",
+			p.who(ukey), on, plural(gi.limitCount, "bind", "binds"), heldRange(gi.limitHeld[0], gi.limitHeld[1]), p.limit), true
+	case KindLeak:
+		if f.User == "" {
+			return fmt.Sprintf("%s leaks anonymous NSPI sessions%s: %d never unbound, up to %d held at once.",
+				f.Client, on, f.Count, p.anonPeak(server, string(f.Client))), true
+		}
+		if gi.limit != nil {
+			return "", false // said with the limit
+		}
+		s := fmt.Sprintf("%s leaks NSPI sessions%s: %s, %s, ",
+			p.who(ukey), on, plural(ug.c.Binds, "bind", "binds"), plural(ug.c.Unbinds, "unbind", "unbinds"))
+		if gi.leakOpen > 0 {
+			s += fmt.Sprintf("%d still open at the end", gi.leakOpen)
+		} else {
+			s += fmt.Sprintf("up to %d held at once until their connection closed", gi.leakPeak)
+		}
+		if f.LimitAt != nil {
+			d := f.LimitAt.Sub(p.a.lastTime.UTC()).Round(time.Minute)
+			s += fmt.Sprintf("; at %s sessions/hour it reaches the limit of %d in about %s", fmtRate(f.RatePerHour), p.limit, fmtDur(d))
+		}
+		return s + ".", true
+	case KindLogonFailed:
+		if f.Cause == CauseAnonymous {
+			return fmt.Sprintf("%s bound without credentials%s and was refused, and did not retry with credentials.", f.Client, on), true
+		}
+		return fmt.Sprintf("%s could not log on%s: %s refused with MAPI_E_LOGON_FAILED while it held few sessions; not the session limit, check the account and the DC.",
+			p.who(ukey), on, plural(f.Count, "bind", "binds")), true
+	}
+	// bind_failed, unbind_failed, unbind_unknown_handle, call_after_end,
+	// unanswered_call: the first sentence of the message says it.
+	return firstSentence(f.Message), true
+}
+
+func (p *reporter) multiServer() bool {
+	switch p.on {
+	case onNever:
+		return false
+	case onAlways:
+		return true
+	}
+	return len(p.a.servers) > 1
 }

@@ -231,6 +231,11 @@ type Finding struct {
 	LimitAt     *time.Time `json:"limit_at,omitempty"`
 
 	seq int // first evidence, for sorting
+	// retired: rendered when its row was retired (retire.go), with the
+	// verdict's sentence for a report of one server and of several.
+	retired bool
+	vline   [2]string
+	vok     [2]bool
 }
 
 // Anomaly is a decoding or capture problem counted by the pipeline.

@@ -1,0 +1,384 @@
+package analyze
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Defaults of Options.MaxRows and Options.MaxFindings.
+const (
+	DefaultMaxRows     = 20000
+	DefaultMaxFindings = 5000
+)
+
+// Bounds of the identity state that is not a row (doc.go, "Memory"): they
+// scale with Options.MaxRows, so that one flag bounds them all.
+
+// maxNames is the number of user spellings remembered (the first of each
+// user).
+func (a *Analyzer) maxNames() int { return 4 * a.opt.MaxRows }
+
+// maxNoteKeys is the number of distinct (kind, server, user, client) note
+// findings.
+func (a *Analyzer) maxNoteKeys() int { return a.opt.MaxRows }
+
+// maxAnonKeys is the number of (server, client) pairs with anonymous
+// refusals waiting, and of those followed by an authenticated bind.
+func (a *Analyzer) maxAnonKeys() int { return max(a.opt.MaxRows/2, 1) }
+
+// maxEnded is the number of recently ended sessions whose handles are
+// remembered, to tell a call after the end of a session (call_after_end)
+// from a call on a session bound before the capture.
+func maxEnded(o Options) int { return max(4*o.MaxRows, 1) }
+
+// maxReopen is the number of (server, client) pairs whose last bind or
+// connect is remembered (ext.go).
+func maxReopen(o Options) int { return max(2*o.MaxRows, 1) }
+
+// A row of the users or clients table is retired when the table is full and
+// the row is quiet: it holds no session (none open, none bound before the
+// capture and still in use), so nothing that comes later can change what
+// the row has shown. Retiring renders its findings and verdict sentences
+// there and then, exactly as Report would at the end, keeps its table row
+// (up to Options.MaxRows retired rows are listed, the others only counted),
+// keeps its timeline series while it is among the highest, and forgets the
+// rest. A user that comes back after its row was retired gets a new row,
+// which counts from its return.
+
+// retired is what the Analyzer keeps of retired rows.
+type retired struct {
+	findings   []*Finding // rendered; their vline holds the verdict sentences
+	dropped    map[string]int
+	users      []UserRow
+	clients    []ClientRow
+	nUsers     int // user rows retired (listed or not)
+	nClients   int
+	series     []*series // of retired rows, the highest (ext.timeline)
+	seriesDrop int       // series of retired rows left out of the timeline
+	rounds     int       // retirement sweeps run
+	namePrunes int
+	// anonymous refusals followed by an authenticated bind, of retired
+	// findings (the verdict counts them)
+	anonExpected int
+}
+
+// sweepAt is the table size at which the next sweep of a table runs: a
+// sweep that frees less than a quarter of the table waits for it to grow
+// by a quarter again, so that sweeps cost O(log n) per new row.
+func (a *Analyzer) maybeRetireUsers() {
+	if len(a.users) < a.userSweepAt {
+		return
+	}
+	type cand struct {
+		k gkey
+		g *group
+	}
+	var cs []cand
+	for k, g := range a.users {
+		if g.quiet() {
+			cs = append(cs, cand{k, g})
+		}
+	}
+	slices.SortFunc(cs, func(x, y cand) int {
+		if c := cmp.Compare(x.g.lastSeq, y.g.lastSeq); c != 0 {
+			return c
+		}
+		if c := x.k.server.Compare(y.k.server); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.k.who, y.k.who)
+	})
+	keep := a.opt.MaxRows * 3 / 4
+	for _, c := range cs {
+		if len(a.users) <= keep {
+			break
+		}
+		a.retireUser(c.k, c.g)
+	}
+	a.rt.rounds++
+	a.userSweepAt = max(a.opt.MaxRows, len(a.users)+a.opt.MaxRows/4)
+}
+
+func (a *Analyzer) maybeRetireClients() {
+	if len(a.clients) < a.clientSweepAt {
+		return
+	}
+	type cand struct {
+		k ckey
+		g *group
+	}
+	var cs []cand
+	for k, g := range a.clients {
+		if g.quiet() {
+			cs = append(cs, cand{k, g})
+		}
+	}
+	slices.SortFunc(cs, func(x, y cand) int {
+		if c := cmp.Compare(x.g.lastSeq, y.g.lastSeq); c != 0 {
+			return c
+		}
+		if c := x.k.server.Compare(y.k.server); c != 0 {
+			return c
+		}
+		return x.k.client.Compare(y.k.client)
+	})
+	keep := a.opt.MaxRows * 3 / 4
+	for _, c := range cs {
+		if len(a.clients) <= keep {
+			break
+		}
+		a.retireClient(c.k, c.g)
+	}
+	a.rt.rounds++
+	a.clientSweepAt = max(a.opt.MaxRows, len(a.clients)+a.opt.MaxRows/4)
+}
+
+// quiet: the row holds no session, so later events cannot change it.
+func (g *group) quiet() bool {
+	return g.held == 0 && g.ghosts == 0 && (g.leak == nil || g.leak.nOpen == 0)
+}
+
+// maybeRetireNotes makes room in a full notes table: the notes whose latest
+// call is the oldest are rendered as findings and kept with the findings of
+// retired rows, down to 3/4 of the table. A note that gets calls again
+// after it was retired becomes a second finding that counts from there.
+func (a *Analyzer) maybeRetireNotes() {
+	if len(a.notes) < a.maxNoteKeys() {
+		return
+	}
+	type cand struct {
+		k noteKey
+		n *noteAcc
+	}
+	cs := make([]cand, 0, len(a.notes))
+	for k, n := range a.notes {
+		cs = append(cs, cand{k, n})
+	}
+	slices.SortFunc(cs, func(x, y cand) int {
+		if c := cmp.Compare(x.n.ev.last.seq, y.n.ev.last.seq); c != 0 {
+			return c
+		}
+		return cmpNoteKey(x.k, y.k)
+	})
+	s := a.shadow()
+	for _, c := range cs[:len(cs)-a.maxNoteKeys()*3/4] {
+		s.notes[c.k] = c.n
+		delete(a.notes, c.k)
+	}
+	p := &reporter{a: s, limit: a.opt.Limit, infos: map[gkey]*groupInfo{}, stable: map[*group]bool{}}
+	p.findNotes()
+	a.keepRetired(p)
+	a.rt.rounds++
+}
+
+// maybeRetireAnon makes room in a full table of anonymous refusals followed
+// by an authenticated bind, as maybeRetireNotes does for notes.
+func (a *Analyzer) maybeRetireAnon() {
+	if len(a.anonDone) < a.maxAnonKeys() {
+		return
+	}
+	type cand struct {
+		k refKey
+		r *refAcc
+	}
+	cs := make([]cand, 0, len(a.anonDone))
+	for k, r := range a.anonDone {
+		cs = append(cs, cand{k, r})
+	}
+	slices.SortFunc(cs, func(x, y cand) int {
+		if c := cmp.Compare(x.r.ev.last.seq, y.r.ev.last.seq); c != 0 {
+			return c
+		}
+		if c := x.k.server.Compare(y.k.server); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.k.ukey, y.k.ukey); c != 0 {
+			return c
+		}
+		return x.k.client.Compare(y.k.client)
+	})
+	s := a.shadow()
+	for _, c := range cs[:len(cs)-a.maxAnonKeys()*3/4] {
+		s.anonDone[c.k] = c.r
+		delete(a.anonDone, c.k)
+	}
+	p := &reporter{a: s, limit: a.opt.Limit, infos: map[gkey]*groupInfo{}, stable: map[*group]bool{}}
+	p.findLogonFailed()
+	a.keepRetired(p)
+	a.rt.anonExpected += p.anonExpected
+	a.rt.rounds++
+}
+
+func cmpNoteKey(x, y noteKey) int {
+	if c := cmp.Compare(x.kind, y.kind); c != 0 {
+		return c
+	}
+	if c := x.server.Compare(y.server); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.ukey, y.ukey); c != 0 {
+		return c
+	}
+	if c := x.client.Compare(y.client); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.sub, y.sub)
+}
+
+// pruneNames forgets the spelling of users that no row, open session or
+// note being followed refers to: their rows have been rendered.
+func (a *Analyzer) pruneNames() {
+	live := make(map[string]bool, len(a.users))
+	for k := range a.users {
+		live[k.who] = true
+	}
+	for k := range a.x.eUsers {
+		live[k.who] = true
+	}
+	for k := range a.notes {
+		live[k.ukey] = true
+	}
+	for _, s := range a.open {
+		live[s.ukey] = true
+	}
+	for k := range a.names {
+		if !live[k] {
+			delete(a.names, k)
+		}
+	}
+	clear(a.spell) // it would hide a user that comes back
+	a.rt.namePrunes++
+}
+
+// shadow returns an Analyzer that sees only the given rows, for a reporter
+// that renders their findings.
+func (a *Analyzer) shadow() *Analyzer {
+	return &Analyzer{
+		opt: a.opt, lastTime: a.lastTime, seq: a.seq,
+		spell: a.spell, names: a.names, servers: a.servers,
+		users: map[gkey]*group{}, clients: map[ckey]*group{},
+		anonWait: map[ckey]*anonWait{}, anonDone: map[refKey]*refAcc{},
+		notes: map[noteKey]*noteAcc{}, unans: map[uint64]*connNotes{},
+		x: newExt(a.opt),
+	}
+}
+
+func (a *Analyzer) retireUser(k gkey, g *group) {
+	s := a.shadow()
+	s.users[k] = g
+	p := &reporter{a: s, limit: a.opt.Limit, infos: map[gkey]*groupInfo{}, stable: map[*group]bool{}}
+	p.findLimits()
+	p.findLeaks()
+	p.findLogonFailed()
+	a.keepRetired(p)
+	g.stable = p.isStable(g)
+	g.frozen = true
+	g.ref, g.leak = nil, nil
+	c := g.c
+	if len(a.rt.users) < a.opt.MaxRows {
+		a.rt.users = append(a.rt.users, UserRow{Server: a.servers[k.server].name, User: a.name(k.who), Counters: c})
+	}
+	a.rt.nUsers++
+	a.x.retireSeries(g, a.name(k.who), &a.rt)
+	delete(a.users, k)
+}
+
+func (a *Analyzer) retireClient(k ckey, g *group) {
+	s := a.shadow()
+	s.clients[k] = g
+	p := &reporter{a: s, limit: a.opt.Limit, infos: map[gkey]*groupInfo{}, stable: map[*group]bool{}}
+	p.findLeaks()
+	a.keepRetired(p)
+	g.frozen = true
+	g.leak = nil
+	if len(a.rt.clients) < a.opt.MaxRows {
+		a.rt.clients = append(a.rt.clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, Counters: g.c})
+	}
+	a.rt.nClients++
+	a.x.retireSeries(g, "", &a.rt)
+	delete(a.clients, k)
+}
+
+// keepRetired keeps the findings p rendered, with their verdict sentences
+// for a report of one server and of several, up to Options.MaxFindings:
+// beyond, a finding of lower severity makes room for one of higher, and
+// what is left out is counted by kind.
+func (a *Analyzer) keepRetired(p *reporter) {
+	slices.SortStableFunc(p.findings, cmpFinding)
+	for _, f := range p.findings {
+		p.on = onNever
+		f.vline[0], f.vok[0] = p.verdictLine(f)
+		p.on = onAlways
+		f.vline[1], f.vok[1] = p.verdictLine(f)
+		f.retired = true
+		if len(a.rt.findings) < a.opt.MaxFindings {
+			a.rt.findings = append(a.rt.findings, f)
+			continue
+		}
+		// Full: replace the last kept finding of the lowest severity, if
+		// it is lower than this one's.
+		worst := -1
+		for i := len(a.rt.findings) - 1; i >= 0; i-- {
+			if worst < 0 || sevRank(a.rt.findings[i].Severity) > sevRank(a.rt.findings[worst].Severity) {
+				worst = i
+			}
+			if sevRank(a.rt.findings[worst].Severity) == 2 {
+				break
+			}
+		}
+		if a.rt.dropped == nil {
+			a.rt.dropped = map[string]int{}
+		}
+		if sevRank(a.rt.findings[worst].Severity) > sevRank(f.Severity) {
+			a.rt.dropped[a.rt.findings[worst].Kind]++
+			a.rt.findings = append(a.rt.findings[:worst], a.rt.findings[worst+1:]...)
+			a.rt.findings = append(a.rt.findings, f)
+		} else {
+			a.rt.dropped[f.Kind]++
+		}
+	}
+}
+
+// retireSeries moves the timeline series of a retired row among the retired
+// series, keeping the maxTimelineRows highest; name is the user's.
+func (x *ext) retireSeries(key any, name NullString, rt *retired) {
+	s := x.series[key]
+	if s == nil {
+		return
+	}
+	s.name = name
+	delete(x.series, key)
+	if s.peak == 0 {
+		return
+	}
+	rt.series = append(rt.series, s)
+	if len(rt.series) >= 2*maxTimelineRows {
+		slices.SortStableFunc(rt.series, seriesOrder)
+		rt.seriesDrop += len(rt.series) - maxTimelineRows
+		clear(rt.series[maxTimelineRows:])
+		rt.series = rt.series[:maxTimelineRows]
+	}
+}
+
+// seriesOrder: highest peak first, then a fixed order of the keys.
+func seriesOrder(x, y *series) int {
+	if c := cmp.Compare(y.peak, x.peak); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.proto, y.proto); c != 0 {
+		return c
+	}
+	if c := x.server.Compare(y.server); c != 0 {
+		return c
+	}
+	if x.byClient != y.byClient {
+		if x.byClient {
+			return 1
+		}
+		return -1
+	}
+	if c := cmp.Compare(x.ukey, y.ukey); c != 0 {
+		return c
+	}
+	return x.client.Compare(y.client)
+}

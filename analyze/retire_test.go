@@ -1,0 +1,283 @@
+package analyze
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"net/netip"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// cohorts generates users that come, do their work and never return: at
+// most `window` at a time, each on its own client and connection. Kinds of
+// user, by u%8: 0 leaks until the DC refuses it at the limit, 1 leaks and
+// its connection closes, 2 is refused below the limit (account trouble),
+// 3 binds anonymously first (refused) then with credentials, 4 unbinds a
+// handle twice, 5 uses a handle bound before the capture, the others bind,
+// call and unbind cleanly.
+func cohorts(seed int64, users, window, limit int) *gen {
+	g := newGen()
+	rng := rand.New(rand.NewSource(seed))
+	type actor struct {
+		u     int
+		c, s  netip.AddrPort
+		conn  uint64
+		steps []func()
+	}
+	var live []*actor
+	next := 0
+	newActor := func() *actor {
+		u := next
+		next++
+		a := &actor{u: u, conn: uint64(u + 1),
+			c: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 2, byte(u >> 8), byte(u)}), uint16(40000+u%20000)),
+			s: []netip.AddrPort{srv1, srv2}[u%2]}
+		user := fmt.Sprintf(`CONTOSO\User%05d`, u)
+		h := func(i int) int { return u*64 + i + 1 }
+		add := func(f func()) { a.steps = append(a.steps, f) }
+		switch u % 8 {
+		case 0:
+			for i := range limit {
+				add(func() { g.ok(a.conn, a.c, a.s, user, h(i)) })
+			}
+			for range 3 {
+				add(func() { g.refused(a.conn, a.c, a.s, user) })
+			}
+			add(func() { g.end(a.conn, a.c, a.s, "rst") })
+		case 1:
+			for i := range 5 {
+				add(func() { g.ok(a.conn, a.c, a.s, user, h(i)) })
+			}
+			add(func() { g.end(a.conn, a.c, a.s, "fin") })
+		case 2:
+			for range 4 {
+				add(func() { g.refused(a.conn, a.c, a.s, user) })
+			}
+			add(func() { g.end(a.conn, a.c, a.s, "fin") })
+		case 3:
+			add(func() { g.refused(a.conn, a.c, a.s, "") })
+			add(func() { g.ok(a.conn, a.c, a.s, user, h(0)) })
+			add(func() { g.unbind(a.conn, a.c, a.s, user, h(0)) })
+			add(func() { g.end(a.conn, a.c, a.s, "fin") })
+		case 4:
+			add(func() { g.ok(a.conn, a.c, a.s, user, h(0)) })
+			add(func() { g.unbind(a.conn, a.c, a.s, user, h(0)) })
+			add(func() { g.unbind(a.conn, a.c, a.s, user, h(0)) })
+			add(func() { g.end(a.conn, a.c, a.s, "fin") })
+		case 5:
+			add(func() { g.use(a.conn, a.c, a.s, user, h(9)) })
+			add(func() { g.unbind(a.conn, a.c, a.s, user, h(9)) })
+			add(func() { g.end(a.conn, a.c, a.s, "fin") })
+		default:
+			add(func() { g.ok(a.conn, a.c, a.s, user, h(0)) })
+			add(func() { g.use(a.conn, a.c, a.s, user, h(0)) })
+			add(func() { g.unbind(a.conn, a.c, a.s, user, h(0)) })
+			add(func() { g.end(a.conn, a.c, a.s, "fin") })
+		}
+		return a
+	}
+	for next < users || len(live) > 0 {
+		for len(live) < window && next < users {
+			live = append(live, newActor())
+		}
+		i := rng.Intn(len(live))
+		a := live[i]
+		a.steps[0]()
+		a.steps = a.steps[1:]
+		if len(a.steps) == 0 {
+			live = append(live[:i], live[i+1:]...)
+		}
+	}
+	return g
+}
+
+func analyzeWith(g *gen, o Options) (*Analyzer, *Report) {
+	a := New(o)
+	for _, e := range g.evs {
+		a.Add(e)
+	}
+	return a, a.Report([]Input{{Path: g.file, Format: "pcapng", Packets: g.frame}})
+}
+
+// withoutRetireNote drops the verdict's sentence about retired rows.
+func withoutRetireNote(v []string) []string {
+	var out []string
+	for _, s := range v {
+		if !strings.HasPrefix(s, "The capture has more users or clients than nspicap follows at once") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestRetireSameReport: with users that do not come back, retiring rows
+// under a small --max-rows gives the report of an Analyzer that keeps every
+// row, but for the sentence that says rows were retired.
+func TestRetireSameReport(t *testing.T) {
+	const limit = 10
+	g := cohorts(7, 900, 12, limit)
+	_, full := analyzeWith(g, Options{Limit: limit})
+	a, small := analyzeWith(g, Options{Limit: limit, MaxRows: 40})
+	if a.rt.nUsers == 0 || a.rt.nClients == 0 || a.rt.rounds < 10 {
+		t.Fatalf("no retirement happened: %d user rows, %d client rows, %d sweeps", a.rt.nUsers, a.rt.nClients, a.rt.rounds)
+	}
+	if len(a.users) > 40 || len(a.clients) > 40 {
+		t.Errorf("tables hold %d users, %d clients; want at most 40 each", len(a.users), len(a.clients))
+	}
+	if !hasPrefix(small.Verdict, "The capture has more users or clients than nspicap follows at once (--max-rows 40)") {
+		t.Errorf("the verdict does not say rows were retired: %q", small.Verdict[len(small.Verdict)-1])
+	}
+	small.Verdict = withoutRetireNote(small.Verdict)
+	if !reflect.DeepEqual(full.Verdict, small.Verdict) {
+		t.Errorf("verdicts differ:\nfull  %q\nsmall %q", head(full.Verdict), head(small.Verdict))
+	}
+	// Retired rows beyond --max-rows are counted, not listed: the rows
+	// listed are rows of the full report, in its order.
+	if err := subsequence(full.Users, small.Users); err != "" {
+		t.Errorf("users: %s", err)
+	}
+	if err := subsequence(full.Clients, small.Clients); err != "" {
+		t.Errorf("clients: %s", err)
+	}
+	if len(small.Users) < 40 || len(small.Clients) < 40 {
+		t.Errorf("%d users and %d clients listed; want at least 40 each", len(small.Users), len(small.Clients))
+	}
+	for _, c := range []struct {
+		name        string
+		full, small any
+	}{
+		{"totals", full.Totals, small.Totals},
+		{"findings", full.Findings, small.Findings},
+		{"refusals", full.Refusals, small.Refusals},
+		{"sessions", full.Sessions, small.Sessions},
+		{"timeline", full.Timeline, small.Timeline},
+		{"anomalies", full.Anomalies, small.Anomalies},
+	} {
+		jf, _ := json.Marshal(c.full)
+		js, _ := json.Marshal(c.small)
+		if string(jf) != string(js) {
+			t.Errorf("%s differ with retirement: %s", c.name, firstDiff(c.full, c.small))
+		}
+	}
+	// The findings must be there at all: every kind the cohorts make.
+	for _, k := range []string{KindSessionLimit, KindLeak, KindLogonFailed, KindUnbindUnknownHandle, KindSessionBeforeCapture} {
+		if len(findings(full, k)) == 0 {
+			t.Errorf("no %s finding: the workload does not exercise it", k)
+		}
+	}
+}
+
+func hasPrefix(v []string, p string) bool {
+	for _, s := range v {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func head(v []string) []string {
+	if len(v) > 6 {
+		return v[:6]
+	}
+	return v
+}
+
+// TestRetireListsAndFindingsBounded: beyond --max-rows retired rows are
+// counted, not listed, and beyond --max-findings the least severe findings
+// of retired rows make room for the more severe.
+func TestRetireListsAndFindingsBounded(t *testing.T) {
+	const limit = 6
+	g := cohorts(11, 2000, 8, limit)
+	a, r := analyzeWith(g, Options{Limit: limit, MaxRows: 50, MaxFindings: 100})
+	if len(r.Users) > 2*50 || len(r.Clients) > 2*50 {
+		t.Errorf("%d user rows and %d client rows listed; want at most 100 each", len(r.Users), len(r.Clients))
+	}
+	if r.Totals.Binds == 0 || r.Totals.BindsLogonFailed == 0 {
+		t.Fatalf("totals lost: %+v", r.Totals)
+	}
+	if len(a.rt.findings) > 100 || len(a.rt.dropped) == 0 {
+		t.Errorf("%d retired findings kept, %v dropped; want at most 100 kept and some dropped", len(a.rt.findings), a.rt.dropped)
+	}
+	for _, f := range a.rt.findings {
+		if f.Severity == SevInfo && a.rt.dropped[KindSessionLimit]+a.rt.dropped[KindLeak] > 0 {
+			t.Fatalf("an info finding was kept while errors were dropped: %v", a.rt.dropped)
+		}
+	}
+	if !hasPrefix(r.Verdict, "The report leaves out ") {
+		t.Errorf("the verdict does not say findings were left out")
+	}
+	// With room for more findings than the verdict names, the verdict
+	// names maxVerdictProblems of them and says how many more there are.
+	_, r = analyzeWith(g, Options{Limit: limit, MaxRows: 50, MaxFindings: 1000})
+	n := 0
+	for _, s := range r.Verdict {
+		if strings.HasPrefix(s, "And ") && strings.HasSuffix(s, "more: see the findings.") {
+			n++
+		}
+	}
+	if len(r.Findings) <= maxVerdictProblems || len(r.Verdict) > maxVerdictProblems+8 || n != 1 {
+		t.Errorf("%d findings, verdict of %d sentences (%d 'And N more'); want more than %d findings, at most %d problems and one 'And N more'", len(r.Findings), len(r.Verdict), n, maxVerdictProblems, maxVerdictProblems)
+	}
+}
+
+// TestRetireMemoryBounded: the live heap after a million events of users
+// that never return stays the same whether there are 20 000 or 200 000 of
+// them.
+func TestRetireMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	heap := func(users int) uint64 {
+		g := cohorts(3, users, 16, 8)
+		evs := g.evs
+		g.evs = nil
+		a := New(Options{Limit: 8, MaxRows: 2000, MaxFindings: 500, MaxSessions: 1000, MaxRefusals: 1000})
+		for _, e := range evs {
+			a.Add(e)
+		}
+		evs = nil
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		runtime.KeepAlive(a)
+		return ms.HeapAlloc
+	}
+	small, big := heap(20000), heap(200000)
+	t.Logf("live heap: %d MiB at 20k users, %d MiB at 200k", small>>20, big>>20)
+	if big > small*3/2+(4<<20) {
+		t.Errorf("live heap grows with users: %d MiB at 20k, %d MiB at 200k", small>>20, big>>20)
+	}
+}
+
+// firstDiff describes the first element where two slices (or values) differ.
+func firstDiff(x, y any) string {
+	vx, vy := reflect.ValueOf(x), reflect.ValueOf(y)
+	if vx.Kind() != reflect.Slice {
+		return fmt.Sprintf("\nfull  %+v\nsmall %+v", x, y)
+	}
+	for i := 0; i < vx.Len() && i < vy.Len(); i++ {
+		if !reflect.DeepEqual(vx.Index(i).Interface(), vy.Index(i).Interface()) {
+			return fmt.Sprintf("at %d of %d/%d:\nfull  %+v\nsmall %+v", i, vx.Len(), vy.Len(), vx.Index(i).Interface(), vy.Index(i).Interface())
+		}
+	}
+	return fmt.Sprintf("lengths %d and %d", vx.Len(), vy.Len())
+}
+
+// subsequence: every element of sub is in full, in the same order.
+func subsequence[T any](full, sub []T) string {
+	i := 0
+	for j, x := range sub {
+		for i < len(full) && !reflect.DeepEqual(full[i], x) {
+			i++
+		}
+		if i == len(full) {
+			return fmt.Sprintf("row %d of %d (%+v) is not in the full report after the rows before it", j, len(sub), x)
+		}
+		i++
+	}
+	return ""
+}
