@@ -117,11 +117,29 @@
 //   - Unanswered calls wait with their connection until it ends (their
 //     severity depends on how it ends); anonymous refusals wait per (server,
 //     client IP) for an authenticated bind that follows them.
-//   - The handles of the last 131072 sessions that ended are remembered
-//     (hashed): a call or NspiUnbind on a handle that ended earlier than that
-//     is taken for a session bound before the capture
+//   - The handles of the last 4×Options.MaxRows sessions that ended are
+//     remembered (hashed): a call or NspiUnbind on a handle that ended
+//     earlier than that is taken for a session bound before the capture
 //     (session_before_capture, unbind_unknown_handle info) rather than a
 //     call after its end.
+//   - Rows are retired (retire.go). When the (server, user) or the (server,
+//     client IP) table reaches Options.MaxRows (default 20000), the rows
+//     that hold no session (none open, none bound before the capture and
+//     still in use) and were active longest ago are rendered there and then
+//     (findings, verdict sentences, timeline series) exactly as Report
+//     would, until the table is at 3/4 of MaxRows. Retired rows are listed
+//     up to MaxRows per table and counted beyond; their findings are kept
+//     up to Options.MaxFindings (default 5000), a less severe one making
+//     room for a more severe one, the rest counted by kind. A user that
+//     comes back after its row was retired gets a new row that counts from
+//     its return. Remarks (notes: bind_failed, unbind_unknown_handle, ...)
+//     and anonymous refusals followed by an authenticated bind are retired
+//     the same way beyond MaxRows and MaxRows/2 keys. The spellings of users
+//     are remembered for 4×MaxRows users; beyond, those no row refers to are
+//     forgotten. With users that do not come back, the report is that of an
+//     unbounded analyzer but for the sentences that say what was left out
+//     (TestRetireSameReport); the live heap stays the same for 20 000 and
+//     200 000 such users (TestRetireMemoryBounded).
 //
 // Report works on copies: it may be called more than once, and between
 // calls to Add.

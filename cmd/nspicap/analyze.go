@@ -55,8 +55,12 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
 	emsLimit := fs.Int("emsmdb-limit", analyze.DefaultEMSMDBLimit, "the Exchange store's Maximum Allowed Sessions Per User (EMSMDB)")
 	failOn := fs.StringSlice("fail-on", nil, "exit with status 3 when a finding of one of these kinds is found: "+strings.Join(findingKinds, ", "))
+	tables := addTableFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
+		return exitUsage, err
+	}
+	if err := tables.check(); err != nil {
 		return exitUsage, err
 	}
 	format, lim := in.format, in.lim
@@ -71,7 +75,7 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return exitUsage, &usageError{fmt.Sprintf("--fail-on %q: want one of %s", k, strings.Join(findingKinds, ", "))}
 		}
 	}
-	r, unreadable := analysis(files, *limit, lim, stdin, stderr, emsmdbLimit(*emsLimit))
+	r, unreadable := analysis(files, *limit, lim, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply)
 	if err := report.WriteAnalyze(stdout, *format, r); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
@@ -91,12 +95,16 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		"nspicap sessions --format csv trace.pcapng > sessions.csv", stderr)
 	in := addInputFlags(fs, true, "output format: table, csv or jsonl", "table", "csv", "jsonl")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
+	tables := addTableFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
 	}
+	if err := tables.check(); err != nil {
+		return exitUsage, err
+	}
 	format, lim := in.format, in.lim
-	r, unreadable := analysis(files, *limit, lim, stdin, stderr)
+	r, unreadable := analysis(files, *limit, lim, stdin, stderr, tables.apply)
 	if err := report.WriteSessions(stdout, *format, r.Sessions); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}

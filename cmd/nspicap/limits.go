@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/dcerpc"
 	"github.com/nspicap/nspicap/internal/keys"
 	"github.com/nspicap/nspicap/internal/pipeline"
@@ -16,6 +17,7 @@ import (
 // reported as an anomaly (README, "Damaged captures and limits").
 type limitFlags struct {
 	maxConns, maxBuffered, maxBufferedTotal, maxCallBytes, maxOpenCalls int
+	maxMemory                                                           int         // MiB (memory.go)
 	keys                                                                *keys.Store // --keys, --keytab (keyflags.go)
 	progress                                                            string      // --progress (progress.go)
 }
@@ -27,6 +29,7 @@ func addLimitFlags(fs *pflag.FlagSet) *limitFlags {
 	fs.IntVar(&l.maxBufferedTotal, "max-buffered-total", 64<<20, "out-of-order bytes buffered over all connections")
 	fs.IntVar(&l.maxCallBytes, "max-call-bytes", dcerpc.DefaultLimits.MaxCallBytes, "stub bytes kept per call and direction (the return value is always kept)")
 	fs.IntVar(&l.maxOpenCalls, "max-open-calls", dcerpc.DefaultLimits.MaxOpenCalls, "calls awaiting an answer per connection")
+	fs.IntVar(&l.maxMemory, "max-memory", defaultMaxMemory, "soft limit of the heap in MiB: the garbage collector works harder as it nears it (a GOMEMLIMIT in the environment applies when this flag is not given)")
 	return l
 }
 
@@ -35,7 +38,7 @@ func (l *limitFlags) check() error {
 		name string
 		v    int
 	}{{"max-conns", l.maxConns}, {"max-buffered", l.maxBuffered}, {"max-buffered-total", l.maxBufferedTotal},
-		{"max-call-bytes", l.maxCallBytes}, {"max-open-calls", l.maxOpenCalls}} {
+		{"max-call-bytes", l.maxCallBytes}, {"max-open-calls", l.maxOpenCalls}, {"max-memory", l.maxMemory}} {
 		if v.v < 1 {
 			return &usageError{fmt.Sprintf("--%s %d: want a positive number", v.name, v.v)}
 		}
@@ -88,6 +91,7 @@ func (f *inputFlags) parse(fs *pflag.FlagSet, args []string, stderr io.Writer) (
 	if err := f.lim.check(); err != nil {
 		return nil, err
 	}
+	setMemoryLimit(fs, f.lim.maxMemory)
 	if err := checkProgress(f.lim.progress); err != nil {
 		return nil, err
 	}
@@ -97,4 +101,35 @@ func (f *inputFlags) parse(fs *pflag.FlagSet, args []string, stderr io.Writer) (
 		}
 	}
 	return files, nil
+}
+
+// tableFlags bound what the analyzer follows at once and lists (analyze
+// doc.go, "Memory"); analyze and sessions accept them.
+type tableFlags struct {
+	maxRows, maxFindings, maxSessions, maxRefusals int
+}
+
+func addTableFlags(fs *pflag.FlagSet) *tableFlags {
+	t := &tableFlags{}
+	fs.IntVar(&t.maxRows, "max-rows", analyze.DefaultMaxRows, "user rows and client rows followed at once; beyond, rows that hold no session are retired (reported, then counted)")
+	fs.IntVar(&t.maxFindings, "max-findings", analyze.DefaultMaxFindings, "findings kept of retired rows; beyond, the least severe are counted, not listed")
+	fs.IntVar(&t.maxSessions, "max-sessions", analyze.DefaultMaxSessions, "sessions listed (the first bound); the counters and findings count them all")
+	fs.IntVar(&t.maxRefusals, "max-refusals", analyze.DefaultMaxRefusals, "refused binds listed (the first); the counters and findings count them all")
+	return t
+}
+
+func (t *tableFlags) check() error {
+	for _, v := range []struct {
+		name string
+		v    int
+	}{{"max-rows", t.maxRows}, {"max-findings", t.maxFindings}, {"max-sessions", t.maxSessions}, {"max-refusals", t.maxRefusals}} {
+		if v.v < 1 {
+			return &usageError{fmt.Sprintf("--%s %d: want a positive number", v.name, v.v)}
+		}
+	}
+	return nil
+}
+
+func (t *tableFlags) apply(o *analyze.Options) {
+	o.MaxRows, o.MaxFindings, o.MaxSessions, o.MaxRefusals = t.maxRows, t.maxFindings, t.maxSessions, t.maxRefusals
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"testing"
+
+	"github.com/nspicap/nspicap/analyze"
+)
+
+// TestLimitFlagsChecked: a limit that is not a positive number is a usage
+// error that names the flag.
+func TestLimitFlagsChecked(t *testing.T) {
+	pcap := filepath.Join(testdataDir, "leak-to-limit.pcap")
+	for _, c := range []struct{ cmd, flag string }{
+		{"analyze", "--max-rows"}, {"analyze", "--max-findings"}, {"sessions", "--max-sessions"},
+		{"analyze", "--max-refusals"}, {"calls", "--max-memory"}, {"analyze", "--max-conns"},
+	} {
+		out, errOut, code := nspicap(t, c.cmd, c.flag, "0", pcap)
+		want := c.flag + " 0: want a positive number"
+		if code != exitUsage || out != "" || !strings.Contains(errOut, want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%s %s 0: exit %d, stdout %q, stderr %q; want exit %d and one line with %q", c.cmd, c.flag, code, out, errOut, exitUsage, want)
+		}
+	}
+}
+
+// TestMaxRows: with --max-rows 1 the rows of users that hold no session are
+// retired on the way; the findings and totals stay those of the default run
+// and the verdict says rows were retired.
+func TestMaxRows(t *testing.T) {
+	pcap := filepath.Join(testdataDir, "leak-to-limit.pcap")
+	get := func(args ...string) *analyze.Report {
+		out, errOut, code := nspicap(t, append([]string{"analyze", "-f", "json"}, append(args, pcap)...)...)
+		if code != exitOK {
+			t.Fatalf("analyze %v: exit %d: %s", args, code, errOut)
+		}
+		var r analyze.Report
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	full, small := get(), get("--max-rows", "1")
+	if !reflect.DeepEqual(full.Totals, small.Totals) {
+		t.Errorf("totals differ:\n%+v\n%+v", full.Totals, small.Totals)
+	}
+	if !reflect.DeepEqual(full.Findings, small.Findings) {
+		t.Errorf("findings differ:\n%+v\n%+v", full.Findings, small.Findings)
+	}
+	said := false
+	for _, s := range small.Verdict {
+		said = said || strings.HasPrefix(s, "The capture has more users or clients than nspicap follows at once (--max-rows 1)")
+	}
+	if !said {
+		t.Errorf("verdict %q: want a sentence that says rows were retired", small.Verdict)
+	}
+}
+
+// TestMaxMemory: --max-memory sets the soft limit of the heap.
+func TestMaxMemory(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	_, errOut, code := nspicap(t, "calls", "--max-memory", "300", filepath.Join(testdataDir, "clean.pcap"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
+		t.Errorf("memory limit %d; want %d", got, 300<<20)
+	}
+}
