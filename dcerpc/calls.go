@@ -186,8 +186,18 @@ func (c *Conn) appendStub(m *Message, stub []byte, last Pos) {
 	m.Frags++
 	m.LastPos = last
 	m.Len += len(stub)
-	if room := c.lim.MaxCallBytes - len(m.Stub); room > 0 {
-		m.Stub = append(m.Stub, stub[:min(room, len(stub))]...)
+	// Once cut, a stub stays cut: later bytes would not follow on.
+	if room := c.lim.MaxCallBytes - len(m.Stub); room > 0 && !m.Truncated {
+		n := min(room, len(stub))
+		if b := c.lim.Budget; b != nil && n > 0 {
+			g := b.take(n)
+			m.held += g
+			if g < n {
+				c.anomaly("too_many_call_bytes", m.Pos, "stub cut after "+itoa(len(m.Stub)+g)+" bytes: the calls awaiting reassembly or an answer hold "+itoa(b.held)+" bytes over all connections, the limit")
+			}
+			n = g
+		}
+		m.Stub = append(m.Stub, stub[:n]...)
 	}
 	if len(m.Stub) < m.Len {
 		m.Truncated = true
@@ -248,6 +258,7 @@ func (c *Conn) response(p *PDU, start, last Pos) {
 	m := c.responses[p.CallID]
 	if m != nil && p.Flags&flagFirstFrag != 0 {
 		c.anomaly("incomplete_response", m.Pos, "response of call "+itoa(int(p.CallID))+" never got its last fragment")
+		c.release(m)
 		m = nil
 	}
 	if m == nil {
@@ -273,6 +284,7 @@ func (c *Conn) response(p *PDU, start, last Pos) {
 	delete(c.responses, p.CallID)
 	call := c.takeCall(p.CallID)
 	if call == nil {
+		c.release(m)
 		c.anomaly("orphan_response", start, "response to call "+itoa(int(p.CallID))+" whose request is not in the capture")
 		return
 	}
@@ -293,6 +305,7 @@ func (c *Conn) takeCall(id uint32) *Call {
 }
 
 func (c *Conn) fault(p *PDU, start Pos) {
+	c.release(c.responses[p.CallID])
 	delete(c.responses, p.CallID)
 	call := c.takeCall(p.CallID)
 	if call == nil {
@@ -303,7 +316,11 @@ func (c *Conn) fault(p *PDU, start Pos) {
 	c.emit(call)
 }
 
-func (c *Conn) emit(call *Call) { c.h.Call(call) }
+func (c *Conn) emit(call *Call) {
+	c.release(call.Request)
+	c.release(call.Response)
+	c.h.Call(call)
+}
 
 // damage marks the messages being reassembled in dir: bytes of the stream
 // were lost, so their stubs may miss bytes.
@@ -485,6 +502,9 @@ func (c *Conn) Close() {
 	})
 	for _, call := range rest {
 		c.emit(call)
+	}
+	for _, m := range c.responses {
+		c.release(m)
 	}
 	c.inflight, c.waiting, c.responses = nil, nil, nil
 	c.dirs = [2]dirState{}

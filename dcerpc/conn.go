@@ -38,6 +38,9 @@ type Limits struct {
 	DetectBytes int
 	// Unsealer, when set, decrypts and checks protected stubs (unseal.go).
 	Unsealer Unsealer
+	// Budget, when set, bounds the stub bytes held over every connection
+	// that shares it (budget.go).
+	Budget *Budget
 }
 
 // DefaultLimits are the limits used when a field of Limits is zero.
@@ -103,8 +106,9 @@ type Message struct {
 	// never seen (the connection ended or a new call took the call_id).
 	Frags    int
 	Complete bool
-	// Truncated: the stub was longer than Limits.MaxCallBytes; Stub holds
-	// its start (Tail still holds its last 4 bytes).
+	// Truncated: the stub was longer than Limits.MaxCallBytes, or than
+	// Limits.Budget had room for; Stub holds its start (Tail still holds
+	// its last 4 bytes).
 	Truncated bool
 	// Damaged: stub bytes were lost to a gap in the capture (a missing
 	// segment, or a snap length); StatusLost: among them its last 4 bytes,
@@ -120,6 +124,8 @@ type Message struct {
 	Unseal    UnsealStatus
 
 	Auth AuthTrailer
+
+	held int // bytes of Stub charged to Limits.Budget
 }
 
 // Fault is a fault PDU that answered a call.

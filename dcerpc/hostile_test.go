@@ -417,3 +417,96 @@ func TestHostileSnapCutBind(t *testing.T) {
 		t.Errorf("unknown level: calls %+v", r.calls)
 	}
 }
+
+// bigRequest feeds a request of n stub bytes with call_id id, in fragments
+// of at most 60000 bytes.
+func bigRequest(c *Conn, id uint32, n int, frame int64) int64 {
+	const fragMax = 60000
+	for off := 0; off < n; off += fragMax {
+		flags := uint8(0)
+		if off == 0 {
+			flags |= flagFirstFrag
+		}
+		if off+fragMax >= n {
+			flags |= flagLastFrag
+		}
+		stub := make([]byte, min(fragMax, n-off))
+		c.Feed(ClientToServer, pos(frame), pb{le: true, ptype: PTypeRequest, flags: flags, callID: id, body: reqBody(true, 0, 3, stub)}.bytes())
+		frame++
+	}
+	return frame
+}
+
+// TestCallBytesBudget: calls that are never answered hold their stubs; over
+// all connections that share a budget they hold at most the budget, the
+// stubs cut are reported once each, and the bytes come back when the calls
+// are delivered.
+func TestCallBytesBudget(t *testing.T) {
+	const mib = 1 << 20
+	b := NewBudget(3 * mib)
+	lim := Limits{MaxCallBytes: mib, Budget: b}
+	var recs [2]recorder
+	var conns [2]*Conn
+	frame := int64(1)
+	for i := range conns {
+		conns[i] = NewConn(meta(true), &recs[i], lim)
+		frame = hostileSetup(conns[i])
+	}
+	// Five unanswered requests of 1 MiB on each connection: 10 MiB asked,
+	// 3 MiB granted.
+	for id := uint32(2); id < 7; id++ {
+		for _, c := range conns {
+			frame = bigRequest(c, id, mib, frame)
+		}
+	}
+	if b.Held() != 3*mib {
+		t.Errorf("held %d bytes; want the budget, %d", b.Held(), 3*mib)
+	}
+	cut := recs[0].kinds()["too_many_call_bytes"] + recs[1].kinds()["too_many_call_bytes"]
+	if cut != 7 {
+		t.Errorf("%d stubs reported cut; want 7 (10 requests, 3 fit)", cut)
+	}
+	// The connections still pair calls: an answered call after the damage.
+	goodCall(conns[0], 9, frame)
+	if recs[0].answered(9) == nil {
+		t.Errorf("the call after the budget ran out was not paired")
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	if b.Held() != 0 {
+		t.Errorf("%d bytes still held after every call was delivered", b.Held())
+	}
+	full := 0
+	for _, r := range recs {
+		for _, call := range r.calls {
+			m := call.Request
+			if m.Len == mib && !m.Truncated && len(m.Stub) == mib {
+				full++
+			}
+			if m.Truncated && m.Len == mib && len(m.Stub) >= mib {
+				t.Errorf("call %d: marked truncated with its whole stub", call.CallID)
+			}
+		}
+	}
+	if full != 3 {
+		t.Errorf("%d whole 1 MiB stubs delivered; want 3", full)
+	}
+
+	// Answered calls give their bytes back: a hundred 1 MiB calls in turn
+	// fit a 3 MiB budget.
+	b = NewBudget(3 * mib)
+	var rec recorder
+	c := NewConn(meta(true), &rec, Limits{MaxCallBytes: mib, Budget: b})
+	frame = hostileSetup(c)
+	for id := uint32(2); id < 102; id++ {
+		frame = bigRequest(c, id, mib, frame)
+		rs := make([]byte, 8)
+		c.Feed(ServerToClient, pos(frame), pb{le: true, ptype: PTypeResponse, flags: 3, callID: id, body: respBody(true, 0, rs)}.bytes())
+		frame++
+	}
+	c.Close()
+	if n := rec.kinds()["too_many_call_bytes"]; n != 0 || b.Held() != 0 {
+		t.Errorf("%d stubs cut, %d bytes held; want none", n, b.Held())
+	}
+}

@@ -17,6 +17,7 @@ import (
 // reported as an anomaly (README, "Damaged captures and limits").
 type limitFlags struct {
 	maxConns, maxBuffered, maxBufferedTotal, maxCallBytes, maxOpenCalls int
+	maxCallBytesTotal                                                   int
 	maxMemory                                                           int         // MiB (memory.go)
 	keys                                                                *keys.Store // --keys, --keytab (keyflags.go)
 	progress                                                            string      // --progress (progress.go)
@@ -29,6 +30,7 @@ func addLimitFlags(fs *pflag.FlagSet) *limitFlags {
 	fs.IntVar(&l.maxBufferedTotal, "max-buffered-total", 64<<20, "out-of-order bytes buffered over all connections")
 	fs.IntVar(&l.maxCallBytes, "max-call-bytes", dcerpc.DefaultLimits.MaxCallBytes, "stub bytes kept per call and direction (the return value is always kept)")
 	fs.IntVar(&l.maxOpenCalls, "max-open-calls", dcerpc.DefaultLimits.MaxOpenCalls, "calls awaiting an answer per connection")
+	fs.IntVar(&l.maxCallBytesTotal, "max-call-bytes-total", pipeline.DefaultMaxCallBytesTotal, "stub bytes kept over all calls in reassembly or awaiting an answer")
 	fs.IntVar(&l.maxMemory, "max-memory", defaultMaxMemory, "soft limit of the heap in MiB: the garbage collector works harder as it nears it (a GOMEMLIMIT in the environment applies when this flag is not given)")
 	return l
 }
@@ -38,7 +40,8 @@ func (l *limitFlags) check() error {
 		name string
 		v    int
 	}{{"max-conns", l.maxConns}, {"max-buffered", l.maxBuffered}, {"max-buffered-total", l.maxBufferedTotal},
-		{"max-call-bytes", l.maxCallBytes}, {"max-open-calls", l.maxOpenCalls}, {"max-memory", l.maxMemory}} {
+		{"max-call-bytes", l.maxCallBytes}, {"max-open-calls", l.maxOpenCalls},
+		{"max-call-bytes-total", l.maxCallBytesTotal}, {"max-memory", l.maxMemory}} {
 		if v.v < 1 {
 			return &usageError{fmt.Sprintf("--%s %d: want a positive number", v.name, v.v)}
 		}
@@ -48,12 +51,13 @@ func (l *limitFlags) check() error {
 
 func (l *limitFlags) options(stdin io.Reader) pipeline.Options {
 	return pipeline.Options{
-		Stdin:            stdin,
-		Limits:           dcerpc.Limits{MaxCallBytes: l.maxCallBytes, MaxOpenCalls: l.maxOpenCalls},
-		MaxConns:         l.maxConns,
-		MaxBuffered:      l.maxBuffered,
-		MaxBufferedTotal: l.maxBufferedTotal,
-		Keys:             l.keys,
+		Stdin:             stdin,
+		Limits:            dcerpc.Limits{MaxCallBytes: l.maxCallBytes, MaxOpenCalls: l.maxOpenCalls},
+		MaxConns:          l.maxConns,
+		MaxBuffered:       l.maxBuffered,
+		MaxBufferedTotal:  l.maxBufferedTotal,
+		MaxCallBytesTotal: l.maxCallBytesTotal,
+		Keys:              l.keys,
 	}
 }
 

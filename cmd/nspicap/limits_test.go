@@ -18,6 +18,7 @@ func TestLimitFlagsChecked(t *testing.T) {
 	for _, c := range []struct{ cmd, flag string }{
 		{"analyze", "--max-rows"}, {"analyze", "--max-findings"}, {"sessions", "--max-sessions"},
 		{"analyze", "--max-refusals"}, {"calls", "--max-memory"}, {"analyze", "--max-conns"},
+		{"calls", "--max-call-bytes-total"},
 	} {
 		out, errOut, code := nspicap(t, c.cmd, c.flag, "0", pcap)
 		want := c.flag + " 0: want a positive number"

@@ -32,6 +32,9 @@ type Sink interface {
 	ConnEnd(ev *analyze.Event)
 }
 
+// DefaultMaxCallBytesTotal is Options.MaxCallBytesTotal when it is zero.
+const DefaultMaxCallBytesTotal = 64 << 20
+
 // Options configure a run.
 type Options struct {
 	Stdin  io.Reader
@@ -43,6 +46,10 @@ type Options struct {
 	// out-of-order bytes buffered per direction and in total. Zero means
 	// the capture layer's default.
 	MaxConns, MaxBuffered, MaxBufferedTotal int
+	// MaxCallBytesTotal bounds the stub bytes held by calls in reassembly
+	// or awaiting an answer over all connections (dcerpc.Budget), unless
+	// Limits.Budget is set; zero means DefaultMaxCallBytesTotal.
+	MaxCallBytesTotal int
 	// Keys, when set, decrypt sealed calls (sealed.go).
 	Keys *keys.Store
 	// Read, when set, counts the bytes read from the inputs (see
@@ -124,6 +131,12 @@ type runner struct {
 // Run reads the capture files (several files are one capture, merged by
 // time) and sends every DCE/RPC call to the sink.
 func Run(paths []string, o Options, sink Sink) Result {
+	if o.Limits.Budget == nil {
+		if o.MaxCallBytesTotal <= 0 {
+			o.MaxCallBytesTotal = DefaultMaxCallBytesTotal
+		}
+		o.Limits.Budget = dcerpc.NewBudget(o.MaxCallBytesTotal)
+	}
 	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, anoms: map[string]*Anomaly{},
 		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]bool{}, inferred: map[ctxKey]bool{}}
 	r.setupKeys(o)
