@@ -21,14 +21,16 @@ func FuzzParsePDU(f *testing.F) {
 
 // FuzzConnFeed feeds arbitrary bytes, split at arbitrary points, to both
 // directions, with a gap in between. Nothing may panic, and memory held by the
-// connection stays bounded.
+// connection stays bounded; every stub byte charged to the budget is given
+// back once the connection is closed.
 func FuzzConnFeed(f *testing.F) {
 	cl, sv := exchange(true)
 	f.Add(bytes.Join(cl, nil), bytes.Join(sv, nil), uint16(5), uint16(3), false)
 	f.Add(bytes.Join(cl, nil)[7:], bytes.Join(sv, nil), uint16(1), uint16(0), true)
 	f.Fuzz(func(t *testing.T, a, b []byte, split, gap uint16, fromStart bool) {
 		r := &recorder{}
-		c := NewConn(meta(fromStart), r, Limits{MaxCallBytes: 1 << 12, MaxOpenCalls: 16})
+		budget := NewBudget(1 << 13)
+		c := NewConn(meta(fromStart), r, Limits{MaxCallBytes: 1 << 12, MaxOpenCalls: 16, Budget: budget})
 		s := int(split)%(len(a)+1) + 0
 		c.Feed(ClientToServer, pos(1), a[:s])
 		c.Feed(ServerToClient, pos(2), b)
@@ -41,7 +43,13 @@ func FuzzConnFeed(f *testing.F) {
 				t.Fatalf("buffer grew to %d", len(d.buf))
 			}
 		}
+		if budget.Held() > 1<<13 {
+			t.Fatalf("budget overdrawn: %d bytes held", budget.Held())
+		}
 		c.Close()
+		if budget.Held() != 0 {
+			t.Fatalf("%d bytes still charged after Close", budget.Held())
+		}
 		for _, call := range r.calls {
 			if call.Request != nil && len(call.Request.Stub) > 1<<12 {
 				t.Fatalf("stub over the cap")
