@@ -62,6 +62,7 @@ type Analyzer struct {
 
 	open     map[sessKey]*sess
 	ended    recentSet[uint64, struct{}] // handleHash of recently ended sessions
+	forgot   recentSet[uint64, struct{}] // handleHash of sessions forgotten (retire.go)
 	connSess map[uint64][]*sess          // sessions that used a connection (some may have ended)
 	syn      int
 
@@ -119,6 +120,7 @@ func New(o Options) *Analyzer {
 		servers:       map[netip.Addr]*server{},
 		open:          map[sessKey]*sess{},
 		ended:         newRecentSet[uint64, struct{}](maxEnded(o)),
+		forgot:        newRecentSet[uint64, struct{}](maxForgot(o)),
 		connSess:      map[uint64][]*sess{},
 		strs:          map[string]uint32{},
 		anonWait:      map[ckey]*anonWait{},
@@ -937,6 +939,10 @@ func (a *Analyzer) unbind(ev *Event, server, client netip.Addr, ukey string) {
 	}
 	if s == nil {
 		a.count(a.ugroup(server, ukey), a.cgroup(server, client), func(c *Counters) { c.Unbinds++ })
+		if ev.HasHandle && a.isForgotten(server, ev.Handle) {
+			a.rt.forgottenCalls++
+			return
+		}
 		if ev.HasHandle {
 			var what string
 			if ev.HasStatus {
@@ -1007,6 +1013,10 @@ func (a *Analyzer) call(ev *Event, server, client netip.Addr, ukey string) {
 	}
 	ug, cg := a.ugroup(server, ukey), a.cgroup(server, client)
 	a.count(ug, cg, func(c *Counters) { c.OtherCalls++ })
+	if a.isForgotten(server, ev.Handle) {
+		a.rt.forgottenCalls++
+		return
+	}
 	ended := a.wasEnded(server, ev.Handle)
 	sub := "before"
 	switch {

@@ -140,6 +140,13 @@
 //     unbounded analyzer but for the sentences that say what was left out
 //     (TestRetireSameReport); the live heap stays the same for 20 000 and
 //     200 000 such users (TestRetireMemoryBounded).
+//   - When too few rows are quiet (tens of thousands of users each holding
+//     a session), the rows active longest ago are retired all the same and
+//     their open sessions forgotten: they count as open at the end, in the
+//     rows and the totals, and a later call or NspiUnbind on one of them
+//     (the last 4×MaxRows such handles are remembered) is counted, not
+//     taken for a session bound before the capture. The verdict says how
+//     many rows and sessions this touched (TestRetireHoldingSessions).
 //
 // Report works on copies: it may be called more than once, and between
 // calls to Add.

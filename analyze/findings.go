@@ -597,8 +597,14 @@ func (p *reporter) truncated() []string {
 	}
 	rt := &a.rt
 	if rt.nUsers+rt.nClients > 0 {
+		qu, qc := rt.nUsers-rt.forcedUsers, rt.nClients-rt.forcedClients
 		s := fmt.Sprintf("The capture has more users or clients than nspicap follows at once (--max-rows %d): %s and %s that held no session were retired on the way, their findings written when they were retired.",
-			a.opt.MaxRows, plural(rt.nUsers, "user row", "user rows"), plural(rt.nClients, "client row", "client rows"))
+			a.opt.MaxRows, plural(qu, "user row", "user rows"), plural(qc, "client row", "client rows"))
+		if rt.forcedUsers+rt.forcedClients > 0 {
+			s += fmt.Sprintf(" Too few rows were free of sessions, so %s and %s were retired while they held sessions: their %s count as open at the end, in the rows and the totals, whatever became of them later (%s seen on them afterwards not followed). Their counts and findings are only as sure as that; raise --max-rows to follow them.",
+				plural(rt.forcedUsers, "user row", "user rows"), plural(rt.forcedClients, "client row", "client rows"),
+				plural(rt.forgotten, "session", "sessions"), plural(rt.forgottenCalls, "call", "calls"))
+		}
 		if n := rt.nUsers - len(rt.users) + rt.nClients - len(rt.clients); n > 0 {
 			s += fmt.Sprintf(" %s of them are not listed in the tables (the totals count them).", plural(n, "row", "rows"))
 		}

@@ -284,6 +284,16 @@ func (l *leakSeries) settle(before int) {
 	}
 }
 
+// release gives back the points the series holds back, when it is dropped
+// with sessions still open (retire.go).
+func (l *leakSeries) release() {
+	if l == nil {
+		return
+	}
+	*l.all -= len(l.buf) - l.bufAt
+	l.buf, l.bufAt = nil, 0
+}
+
 // summarize switches to segments (see leakSeries).
 func (l *leakSeries) summarize() {
 	pts := l.buf[l.bufAt:]

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"cmp"
+	"net/netip"
 	"slices"
 )
 
@@ -31,6 +32,9 @@ func (a *Analyzer) maxAnonKeys() int { return max(a.opt.MaxRows/2, 1) }
 // from a call on a session bound before the capture.
 func maxEnded(o Options) int { return max(4*o.MaxRows, 1) }
 
+// maxForgot is the number of handles of forgotten sessions remembered.
+func maxForgot(o Options) int { return max(4*o.MaxRows, 1) }
+
 // maxReopen is the number of (server, client) pairs whose last bind or
 // connect is remembered (ext.go).
 func maxReopen(o Options) int { return max(2*o.MaxRows, 1) }
@@ -57,6 +61,11 @@ type retired struct {
 	seriesDrop int       // series of retired rows left out of the timeline
 	rounds     int       // retirement sweeps run
 	namePrunes int
+	// rows retired while they held sessions (Options.MaxRows reached with
+	// too few quiet rows), the sessions forgotten with them, and the calls
+	// later seen on those sessions
+	forcedUsers, forcedClients int
+	forgotten, forgottenCalls  int
 	// anonymous refusals followed by an authenticated bind, of retired
 	// findings (the verdict counts them)
 	anonExpected int
@@ -95,6 +104,30 @@ func (a *Analyzer) maybeRetireUsers() {
 		}
 		a.retireUser(c.k, c.g)
 	}
+	if len(a.users) > a.opt.MaxRows {
+		// Not enough quiet rows: the rows that hold sessions and were
+		// active longest ago go too, and their sessions are forgotten.
+		cs = cs[:0]
+		for k, g := range a.users {
+			cs = append(cs, cand{k, g})
+		}
+		slices.SortFunc(cs, func(x, y cand) int {
+			if c := cmp.Compare(x.g.lastSeq, y.g.lastSeq); c != 0 {
+				return c
+			}
+			if c := x.k.server.Compare(y.k.server); c != 0 {
+				return c
+			}
+			return cmp.Compare(x.k.who, y.k.who)
+		})
+		gone := map[*group]bool{}
+		for _, c := range cs[:len(cs)-keep] {
+			a.rt.forcedUsers++
+			a.retireUser(c.k, c.g)
+			gone[c.g] = true
+		}
+		a.forgetSessions(func(s *sess) bool { return gone[s.ug] })
+	}
 	a.rt.rounds++
 	a.userSweepAt = max(a.opt.MaxRows, len(a.users)+a.opt.MaxRows/4)
 }
@@ -129,8 +162,65 @@ func (a *Analyzer) maybeRetireClients() {
 		}
 		a.retireClient(c.k, c.g)
 	}
+	if len(a.clients) > a.opt.MaxRows {
+		cs = cs[:0]
+		for k, g := range a.clients {
+			cs = append(cs, cand{k, g})
+		}
+		slices.SortFunc(cs, func(x, y cand) int {
+			if c := cmp.Compare(x.g.lastSeq, y.g.lastSeq); c != 0 {
+				return c
+			}
+			if c := x.k.server.Compare(y.k.server); c != 0 {
+				return c
+			}
+			return x.k.client.Compare(y.k.client)
+		})
+		gone := map[*group]bool{}
+		for _, c := range cs[:len(cs)-keep] {
+			a.rt.forcedClients++
+			a.retireClient(c.k, c.g)
+			gone[c.g] = true
+		}
+		a.forgetSessions(func(s *sess) bool { return gone[s.cg] })
+	}
 	a.rt.rounds++
 	a.clientSweepAt = max(a.opt.MaxRows, len(a.clients)+a.opt.MaxRows/4)
+}
+
+// forgetSessions stops following the open sessions of rows retired while
+// they held them: the rows counted them as open at the end, and so do the
+// totals. A later call or NspiUnbind on one of their handles is recognised
+// and counted (Analyzer.forgotten), not taken for a session bound before the
+// capture.
+func (a *Analyzer) forgetSessions(of func(*sess) bool) {
+	for k, s := range a.open {
+		if !of(s) {
+			continue
+		}
+		s.open = false
+		delete(a.open, k)
+		for _, c := range s.conns {
+			if l, ok := a.connSess[c]; ok {
+				if l = openOnly(l); len(l) == 0 {
+					delete(a.connSess, c)
+				} else {
+					a.connSess[c] = l
+				}
+			}
+		}
+		s.conns, s.lk = nil, nil
+		if s.key.syn == 0 {
+			a.forgot.put(handleHash(s.key.server, s.key.handle), struct{}{})
+		}
+		a.rt.forgotten++
+	}
+}
+
+// isForgotten tells a handle of a session forgotten by forgetSessions.
+func (a *Analyzer) isForgotten(server netip.Addr, h [20]byte) bool {
+	_, ok := a.forgot.get(handleHash(server, h))
+	return ok
 }
 
 // quiet: the row holds no session, so later events cannot change it.
@@ -273,8 +363,10 @@ func (a *Analyzer) retireUser(k gkey, g *group) {
 	a.keepRetired(p)
 	g.stable = p.isStable(g)
 	g.frozen = true
+	g.leak.release()
 	g.ref, g.leak = nil, nil
 	c := g.c
+	c.OpenAtEnd = g.held
 	if len(a.rt.users) < a.opt.MaxRows {
 		a.rt.users = append(a.rt.users, UserRow{Server: a.servers[k.server].name, User: a.name(k.who), Counters: c})
 	}
@@ -290,9 +382,12 @@ func (a *Analyzer) retireClient(k ckey, g *group) {
 	p.findLeaks()
 	a.keepRetired(p)
 	g.frozen = true
+	g.leak.release()
 	g.leak = nil
 	if len(a.rt.clients) < a.opt.MaxRows {
-		a.rt.clients = append(a.rt.clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, Counters: g.c})
+		c := g.c
+		c.OpenAtEnd = g.held
+		a.rt.clients = append(a.rt.clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, Counters: c})
 	}
 	a.rt.nClients++
 	a.x.retireSeries(g, "", &a.rt)

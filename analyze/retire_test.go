@@ -281,3 +281,98 @@ func subsequence[T any](full, sub []T) string {
 	}
 	return ""
 }
+
+// handle32 gives a call the context handle n (beyond the 16 bits of hd).
+func handle32(n int) mod {
+	return func(ev *Event) {
+		ev.HasHandle = true
+		ev.Handle = hd(1)
+		ev.Handle[4], ev.Handle[5], ev.Handle[6], ev.Handle[7] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
+	}
+}
+
+// holders: n users, each on its own client, bind once and keep the session
+// (then, when calls, use it and unbind it after all have bound).
+func holders(n int, calls bool) *gen {
+	g := newGen()
+	addr := func(u int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(u >> 16), byte(u >> 8), byte(u)}), 40000)
+	}
+	user := func(u int) string { return fmt.Sprintf(`CONTOSO\Holder%06d`, u) }
+	for u := range n {
+		g.ok(uint64(u+1), addr(u), srv1, user(u), 1, handle32(u+1))
+	}
+	if calls {
+		for u := range n {
+			g.use(uint64(u+1), addr(u), srv1, user(u), 1, handle32(u+1))
+			g.unbind(uint64(u+1), addr(u), srv1, user(u), 1, handle32(u+1))
+		}
+	}
+	return g
+}
+
+// TestRetireHoldingSessions: when the rows hold sessions, rows beyond
+// --max-rows go all the same, their sessions counted as open at the end and
+// forgotten; the verdict says so, later calls on those sessions are not
+// taken for sessions bound before the capture, and memory stays bounded.
+func TestRetireHoldingSessions(t *testing.T) {
+	const n, rows = 2000, 500 // at most 4×rows sessions forgotten are recognised
+	a, r := analyzeWith(holders(n, false), Options{MaxRows: rows})
+	if r.Totals.Binds != n || r.Totals.OpenAtEnd != n {
+		t.Errorf("totals %+v; want %d binds, all open at the end", r.Totals, n)
+	}
+	if a.rt.forcedUsers == 0 || a.rt.forcedClients == 0 || len(a.users) > rows || len(a.clients) > rows || len(a.open) > rows {
+		t.Errorf("%d/%d rows forced out, %d users, %d clients, %d open sessions followed; want rows forced out and at most %d of each",
+			a.rt.forcedUsers, a.rt.forcedClients, len(a.users), len(a.clients), len(a.open), rows)
+	}
+	open := 0
+	for _, u := range r.Users {
+		open += u.OpenAtEnd
+	}
+	if len(r.Users) > 2*rows || open != len(r.Users) {
+		t.Errorf("%d user rows listed, %d sessions open in them; want at most %d rows, each with its session", len(r.Users), open, 2*rows)
+	}
+	if !hasPrefix(r.Verdict, "The capture has more users or clients than nspicap follows at once (--max-rows 500)") ||
+		!strings.Contains(strings.Join(r.Verdict, " "), "were retired while they held sessions") {
+		t.Errorf("the verdict does not say rows were retired with their sessions: %q", r.Verdict)
+	}
+
+	// The same users then use and unbind their sessions: those forgotten
+	// are counted, not taken for sessions bound before the capture.
+	a, r = analyzeWith(holders(n, true), Options{MaxRows: rows})
+	if a.rt.forgottenCalls == 0 {
+		t.Errorf("no call on a forgotten session counted")
+	}
+	for _, k := range []string{KindSessionBeforeCapture, KindUnbindUnknownHandle, KindCallAfterEnd} {
+		if f := findings(r, k); len(f) != 0 {
+			t.Errorf("%d %s findings for calls on forgotten sessions: %s", len(f), k, f[0].Message)
+		}
+	}
+
+	// Memory: 10 000 and 100 000 users holding sessions take the same heap.
+	heap := func(users int) uint64 {
+		g := newGen()
+		a := New(Options{MaxRows: 1000, MaxSessions: 1000, MaxRefusals: 1000})
+		for u := range users {
+			c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(u >> 16), byte(u >> 8), byte(u)}), 40000)
+			g.ok(uint64(u+1), c, srv1, fmt.Sprintf(`CONTOSO\H%06d`, u), 1, handle32(u+1))
+			// The capture layer stops following a connection beyond
+			// --max-conns: its sessions stay open.
+			g.end(uint64(u+1), c, srv1, "evicted")
+			for _, e := range g.evs {
+				a.Add(e)
+			}
+			g.evs = g.evs[:0]
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		runtime.KeepAlive(a)
+		return ms.HeapAlloc
+	}
+	small, big := heap(10000), heap(100000)
+	t.Logf("live heap: %d MiB at 10k users holding sessions, %d MiB at 100k", small>>20, big>>20)
+	if big > small*3/2+(4<<20) {
+		t.Errorf("live heap grows with users holding sessions: %d MiB at 10k, %d MiB at 100k", small>>20, big>>20)
+	}
+}
