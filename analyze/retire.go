@@ -71,64 +71,21 @@ type retired struct {
 	anonExpected int
 }
 
-// sweepAt is the table size at which the next sweep of a table runs: a
-// sweep that frees less than a quarter of the table waits for it to grow
-// by a quarter again, so that sweeps cost O(log n) per new row.
+// maybeRetireUsers and maybeRetireClients sweep their table when it has
+// reached its sweepAt size. A sweep that frees less than a quarter of the
+// table waits for it to grow by a quarter again, so that sweeps cost
+// O(log n) per new row.
 func (a *Analyzer) maybeRetireUsers() {
 	if len(a.users) < a.userSweepAt {
 		return
 	}
-	type cand struct {
-		k gkey
-		g *group
-	}
-	var cs []cand
-	for k, g := range a.users {
-		if g.quiet() {
-			cs = append(cs, cand{k, g})
-		}
-	}
-	slices.SortFunc(cs, func(x, y cand) int {
-		if c := cmp.Compare(x.g.lastSeq, y.g.lastSeq); c != 0 {
+	forced := sweep(a, a.users, func(x, y gkey) int {
+		if c := x.server.Compare(y.server); c != 0 {
 			return c
 		}
-		if c := x.k.server.Compare(y.k.server); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.k.who, y.k.who)
-	})
-	keep := a.opt.MaxRows * 3 / 4
-	for _, c := range cs {
-		if len(a.users) <= keep {
-			break
-		}
-		a.retireUser(c.k, c.g)
-	}
-	if len(a.users) > a.opt.MaxRows {
-		// Not enough quiet rows: the rows that hold sessions and were
-		// active longest ago go too, and their sessions are forgotten.
-		cs = cs[:0]
-		for k, g := range a.users {
-			cs = append(cs, cand{k, g})
-		}
-		slices.SortFunc(cs, func(x, y cand) int {
-			if c := cmp.Compare(x.g.lastSeq, y.g.lastSeq); c != 0 {
-				return c
-			}
-			if c := x.k.server.Compare(y.k.server); c != 0 {
-				return c
-			}
-			return cmp.Compare(x.k.who, y.k.who)
-		})
-		gone := map[*group]bool{}
-		for _, c := range cs[:len(cs)-keep] {
-			a.rt.forcedUsers++
-			a.retireUser(c.k, c.g)
-			gone[c.g] = true
-		}
-		a.forgetSessions(func(s *sess) bool { return gone[s.ug] })
-	}
-	a.rt.rounds++
+		return cmp.Compare(x.who, y.who)
+	}, a.retireUser, func(s *sess) *group { return s.ug })
+	a.rt.forcedUsers += forced
 	a.userSweepAt = max(a.opt.MaxRows, len(a.users)+a.opt.MaxRows/4)
 }
 
@@ -136,56 +93,64 @@ func (a *Analyzer) maybeRetireClients() {
 	if len(a.clients) < a.clientSweepAt {
 		return
 	}
+	forced := sweep(a, a.clients, func(x, y ckey) int {
+		if c := x.server.Compare(y.server); c != 0 {
+			return c
+		}
+		return x.client.Compare(y.client)
+	}, a.retireClient, func(s *sess) *group { return s.cg })
+	a.rt.forcedClients += forced
+	a.clientSweepAt = max(a.opt.MaxRows, len(a.clients)+a.opt.MaxRows/4)
+}
+
+// sweep retires rows of table down to 3/4 of Options.MaxRows: first the
+// quiet rows, least recently active first (ties in key order); then, if the
+// table is still over MaxRows, the rows that hold sessions, in the same
+// order, whose sessions are forgotten (row gives a session's row in this
+// table). It returns the number of rows retired with sessions.
+func sweep[K comparable](a *Analyzer, table map[K]*group, cmpKey func(K, K) int, retire func(K, *group), row func(*sess) *group) int {
 	type cand struct {
-		k ckey
+		k K
 		g *group
 	}
+	order := func(x, y cand) int {
+		if c := cmp.Compare(x.g.lastSeq, y.g.lastSeq); c != 0 {
+			return c
+		}
+		return cmpKey(x.k, y.k)
+	}
 	var cs []cand
-	for k, g := range a.clients {
+	for k, g := range table {
 		if g.quiet() {
 			cs = append(cs, cand{k, g})
 		}
 	}
-	slices.SortFunc(cs, func(x, y cand) int {
-		if c := cmp.Compare(x.g.lastSeq, y.g.lastSeq); c != 0 {
-			return c
-		}
-		if c := x.k.server.Compare(y.k.server); c != 0 {
-			return c
-		}
-		return x.k.client.Compare(y.k.client)
-	})
+	slices.SortFunc(cs, order)
 	keep := a.opt.MaxRows * 3 / 4
 	for _, c := range cs {
-		if len(a.clients) <= keep {
+		if len(table) <= keep {
 			break
 		}
-		a.retireClient(c.k, c.g)
-	}
-	if len(a.clients) > a.opt.MaxRows {
-		cs = cs[:0]
-		for k, g := range a.clients {
-			cs = append(cs, cand{k, g})
-		}
-		slices.SortFunc(cs, func(x, y cand) int {
-			if c := cmp.Compare(x.g.lastSeq, y.g.lastSeq); c != 0 {
-				return c
-			}
-			if c := x.k.server.Compare(y.k.server); c != 0 {
-				return c
-			}
-			return x.k.client.Compare(y.k.client)
-		})
-		gone := map[*group]bool{}
-		for _, c := range cs[:len(cs)-keep] {
-			a.rt.forcedClients++
-			a.retireClient(c.k, c.g)
-			gone[c.g] = true
-		}
-		a.forgetSessions(func(s *sess) bool { return gone[s.cg] })
+		retire(c.k, c.g)
 	}
 	a.rt.rounds++
-	a.clientSweepAt = max(a.opt.MaxRows, len(a.clients)+a.opt.MaxRows/4)
+	if len(table) <= a.opt.MaxRows {
+		return 0
+	}
+	// Not enough quiet rows: the rows that hold sessions and were active
+	// longest ago go too, and their sessions are forgotten.
+	cs = cs[:0]
+	for k, g := range table {
+		cs = append(cs, cand{k, g})
+	}
+	slices.SortFunc(cs, order)
+	gone := map[*group]bool{}
+	for _, c := range cs[:len(cs)-keep] {
+		retire(c.k, c.g)
+		gone[c.g] = true
+	}
+	a.forgetSessions(func(s *sess) bool { return gone[row(s)] })
+	return len(gone)
 }
 
 // forgetSessions stops following the open sessions of rows retired while
@@ -236,26 +201,9 @@ func (a *Analyzer) maybeRetireNotes() {
 	if len(a.notes) < a.maxNoteKeys() {
 		return
 	}
-	type cand struct {
-		k noteKey
-		n *noteAcc
-	}
-	cs := make([]cand, 0, len(a.notes))
-	for k, n := range a.notes {
-		cs = append(cs, cand{k, n})
-	}
-	slices.SortFunc(cs, func(x, y cand) int {
-		if c := cmp.Compare(x.n.ev.last.seq, y.n.ev.last.seq); c != 0 {
-			return c
-		}
-		return cmpNoteKey(x.k, y.k)
-	})
 	s := a.shadow()
-	for _, c := range cs[:len(cs)-a.maxNoteKeys()*3/4] {
-		s.notes[c.k] = c.n
-		delete(a.notes, c.k)
-	}
-	p := &reporter{a: s, limit: a.opt.Limit, infos: map[gkey]*groupInfo{}, stable: map[*group]bool{}}
+	moveOldest(a.notes, s.notes, func(n *noteAcc) int { return n.ev.last.seq }, cmpNoteKey, a.maxNoteKeys()*3/4)
+	p := s.reporter()
 	p.findNotes()
 	a.keepRetired(p)
 	a.rt.rounds++
@@ -267,36 +215,40 @@ func (a *Analyzer) maybeRetireAnon() {
 	if len(a.anonDone) < a.maxAnonKeys() {
 		return
 	}
-	type cand struct {
-		k refKey
-		r *refAcc
-	}
-	cs := make([]cand, 0, len(a.anonDone))
-	for k, r := range a.anonDone {
-		cs = append(cs, cand{k, r})
-	}
-	slices.SortFunc(cs, func(x, y cand) int {
-		if c := cmp.Compare(x.r.ev.last.seq, y.r.ev.last.seq); c != 0 {
-			return c
-		}
-		if c := x.k.server.Compare(y.k.server); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.k.ukey, y.k.ukey); c != 0 {
-			return c
-		}
-		return x.k.client.Compare(y.k.client)
-	})
 	s := a.shadow()
-	for _, c := range cs[:len(cs)-a.maxAnonKeys()*3/4] {
-		s.anonDone[c.k] = c.r
-		delete(a.anonDone, c.k)
-	}
-	p := &reporter{a: s, limit: a.opt.Limit, infos: map[gkey]*groupInfo{}, stable: map[*group]bool{}}
+	moveOldest(a.anonDone, s.anonDone, func(r *refAcc) int { return r.ev.last.seq }, func(x, y refKey) int {
+		if c := x.server.Compare(y.server); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.ukey, y.ukey); c != 0 {
+			return c
+		}
+		return x.client.Compare(y.client)
+	}, a.maxAnonKeys()*3/4)
+	p := s.reporter()
 	p.findLogonFailed()
 	a.keepRetired(p)
 	a.rt.anonExpected += p.anonExpected
 	a.rt.rounds++
+}
+
+// moveOldest moves from from to to all but the keep entries whose last
+// event came latest (ties in key order).
+func moveOldest[K comparable, V any](from, to map[K]V, last func(V) int, cmpKey func(K, K) int, keep int) {
+	keys := make([]K, 0, len(from))
+	for k := range from {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y K) int {
+		if c := cmp.Compare(last(from[x]), last(from[y])); c != 0 {
+			return c
+		}
+		return cmpKey(x, y)
+	})
+	for _, k := range keys[:max(len(keys)-keep, 0)] {
+		to[k] = from[k]
+		delete(from, k)
+	}
 }
 
 func cmpNoteKey(x, y noteKey) int {
@@ -340,6 +292,11 @@ func (a *Analyzer) pruneNames() {
 	a.rt.namePrunes++
 }
 
+// reporter returns a reporter of a's findings, for a shadow Analyzer.
+func (a *Analyzer) reporter() *reporter {
+	return &reporter{a: a, limit: a.opt.Limit, infos: map[gkey]*groupInfo{}, stable: map[*group]bool{}}
+}
+
 // shadow returns an Analyzer that sees only the given rows, for a reporter
 // that renders their findings.
 func (a *Analyzer) shadow() *Analyzer {
@@ -356,7 +313,7 @@ func (a *Analyzer) shadow() *Analyzer {
 func (a *Analyzer) retireUser(k gkey, g *group) {
 	s := a.shadow()
 	s.users[k] = g
-	p := &reporter{a: s, limit: a.opt.Limit, infos: map[gkey]*groupInfo{}, stable: map[*group]bool{}}
+	p := s.reporter()
 	p.findLimits()
 	p.findLeaks()
 	p.findLogonFailed()
@@ -378,7 +335,7 @@ func (a *Analyzer) retireUser(k gkey, g *group) {
 func (a *Analyzer) retireClient(k ckey, g *group) {
 	s := a.shadow()
 	s.clients[k] = g
-	p := &reporter{a: s, limit: a.opt.Limit, infos: map[gkey]*groupInfo{}, stable: map[*group]bool{}}
+	p := s.reporter()
 	p.findLeaks()
 	a.keepRetired(p)
 	g.frozen = true
