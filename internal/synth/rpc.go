@@ -96,6 +96,22 @@ func WindowsContexts(iface SyntaxID, first uint16) []ContextElem {
 	}
 }
 
+// defaults returns the contexts, results and fragment size of the bind, with
+// the defaults of BindSpec for those it leaves zero.
+func (b BindSpec) defaults() (ctxs []ContextElem, results []Result, maxX int) {
+	ctxs, results, maxX = b.Contexts, b.Results, b.MaxXmit
+	if ctxs == nil {
+		ctxs = []ContextElem{{ID: 0, Abstract: SyntaxNSPI, Transfer: []SyntaxID{SyntaxNDR}}}
+	}
+	if results == nil {
+		results = defaultResults(ctxs)
+	}
+	if maxX == 0 {
+		maxX = 5840
+	}
+	return ctxs, results, maxX
+}
+
 func defaultResults(ctxs []ContextElem) []Result {
 	var rs []Result
 	for _, c := range ctxs {
@@ -136,18 +152,7 @@ func (r *RPC) think() {
 // Bind performs bind/bind_ack and the authentication legs.
 func (r *RPC) Bind(b BindSpec) {
 	c := r.cap
-	ctxs := b.Contexts
-	if ctxs == nil {
-		ctxs = []ContextElem{{ID: 0, Abstract: SyntaxNSPI, Transfer: []SyntaxID{SyntaxNDR}}}
-	}
-	results := b.Results
-	if results == nil {
-		results = defaultResults(ctxs)
-	}
-	maxX := b.MaxXmit
-	if maxX == 0 {
-		maxX = 5840
-	}
+	ctxs, results, maxX := b.defaults()
 	flags := b.Flags
 	if flags == 0 {
 		flags = FlagFirst | FlagLast

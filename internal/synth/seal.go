@@ -225,18 +225,7 @@ func (r *RPC) authLevel() uint8 {
 // sealed. It otherwise does what Bind does for AuthNTLM.
 func (r *RPC) SealedBind(b BindSpec, seal SealSpec) {
 	c := r.cap
-	ctxs := b.Contexts
-	if ctxs == nil {
-		ctxs = []ContextElem{{ID: 0, Abstract: SyntaxNSPI, Transfer: []SyntaxID{SyntaxNDR}}}
-	}
-	results := b.Results
-	if results == nil {
-		results = defaultResults(ctxs)
-	}
-	maxX := b.MaxXmit
-	if maxX == 0 {
-		maxX = 5840
-	}
+	ctxs, results, maxX := b.defaults()
 	flags := uint8(FlagFirst | FlagLast)
 	assoc := b.Assoc
 	if assoc == 0 {

@@ -332,18 +332,7 @@ func mechTypesDER() []byte { return tlv(0x30, bytes.Join(spnegoMechTypes, nil)) 
 // unless k.Clear. It otherwise does what Bind does.
 func (r *RPC) KerberosBind(b BindSpec, k KrbSpec) {
 	c := r.cap
-	ctxs := b.Contexts
-	if ctxs == nil {
-		ctxs = []ContextElem{{ID: 0, Abstract: SyntaxNSPI, Transfer: []SyntaxID{SyntaxNDR}}}
-	}
-	results := b.Results
-	if results == nil {
-		results = defaultResults(ctxs)
-	}
-	maxX := b.MaxXmit
-	if maxX == 0 {
-		maxX = 5840
-	}
+	ctxs, results, maxX := b.defaults()
 	assoc := b.Assoc
 	if assoc == 0 {
 		assoc = b.NewAssoc
