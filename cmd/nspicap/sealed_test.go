@@ -344,12 +344,7 @@ func TestSealedTshark(t *testing.T) {
 	m := loadManifest(t, "sealed-ntlm.pcap")
 	reqs, status := tsharkNSPI(t, sealedPcap, m.TsharkArgs)
 	got, _ := runPipeline(t, sealedPcap)
-	ours := map[int]string{}
-	for _, c := range got.calls {
-		if c.Raw.Response != nil && c.Row.Status != nil && !c.Row.StatusInferred {
-			ours[int(c.Raw.Response.LastPos.Frame)] = *c.Row.Status
-		}
-	}
+	ours := decodedStatuses(got)
 	decrypted := 0
 	for _, w := range m.NSPI {
 		if w.Sealed != "key" || !w.TsharkStatus {
@@ -366,4 +361,16 @@ func TestSealedTshark(t *testing.T) {
 	if decrypted < 5 {
 		t.Errorf("only %d decrypted statuses compared", decrypted)
 	}
+}
+
+// decodedStatuses maps the frame that completed each answer to the MAPI
+// status nspicap decoded there (inferred outcomes left out).
+func decodedStatuses(got *collect) map[int]string {
+	ours := map[int]string{}
+	for _, c := range got.calls {
+		if c.Raw.Response != nil && c.Row.Status != nil && !c.Row.StatusInferred {
+			ours[int(c.Raw.Response.LastPos.Frame)] = *c.Row.Status
+		}
+	}
+	return ours
 }
