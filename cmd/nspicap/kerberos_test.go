@@ -317,12 +317,7 @@ func TestKerberosTshark(t *testing.T) {
 			reqs, status := tsharkNSPI(t, path, args)
 			got := &collect{}
 			pipeline.Run([]string{path}, pipeline.Options{Rows: true, Keys: keytabStore(t, keytabOf(t, f))}, got)
-			ours := map[int]string{}
-			for _, c := range got.calls {
-				if c.Raw.Response != nil && c.Row.Status != nil && !c.Row.StatusInferred {
-					ours[int(c.Raw.Response.LastPos.Frame)] = *c.Row.Status
-				}
-			}
+			ours := decodedStatuses(got)
 			compared := 0
 			for _, w := range m.NSPI {
 				if reqs[w.RequestFrame] != int(w.Opnum) {
