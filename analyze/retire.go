@@ -84,7 +84,7 @@ func (a *Analyzer) maybeRetireUsers() {
 			return c
 		}
 		return cmp.Compare(x.who, y.who)
-	}, a.retireUser, func(s *sess) *group { return s.ug })
+	}, a.retireUsers, func(s *sess) *group { return s.ug })
 	a.rt.forcedUsers += forced
 	a.userSweepAt = max(a.opt.MaxRows, len(a.users)+a.opt.MaxRows/4)
 }
@@ -98,7 +98,7 @@ func (a *Analyzer) maybeRetireClients() {
 			return c
 		}
 		return x.client.Compare(y.client)
-	}, a.retireClient, func(s *sess) *group { return s.cg })
+	}, a.retireClients, func(s *sess) *group { return s.cg })
 	a.rt.forcedClients += forced
 	a.clientSweepAt = max(a.opt.MaxRows, len(a.clients)+a.opt.MaxRows/4)
 }
@@ -108,7 +108,7 @@ func (a *Analyzer) maybeRetireClients() {
 // table is still over MaxRows, the rows that hold sessions, in the same
 // order, whose sessions are forgotten (row gives a session's row in this
 // table). It returns the number of rows retired with sessions.
-func sweep[K comparable](a *Analyzer, table map[K]*group, cmpKey func(K, K) int, retire func(K, *group), row func(*sess) *group) int {
+func sweep[K comparable](a *Analyzer, table map[K]*group, cmpKey func(K, K) int, retire func([]K, []*group), row func(*sess) *group) int {
 	type cand struct {
 		k K
 		g *group
@@ -119,6 +119,17 @@ func sweep[K comparable](a *Analyzer, table map[K]*group, cmpKey func(K, K) int,
 		}
 		return cmpKey(x.k, y.k)
 	}
+	// take retires cs, in order, together.
+	take := func(cs []cand) {
+		if len(cs) == 0 {
+			return
+		}
+		ks, gs := make([]K, len(cs)), make([]*group, len(cs))
+		for i, c := range cs {
+			ks[i], gs[i] = c.k, c.g
+		}
+		retire(ks, gs)
+	}
 	var cs []cand
 	for k, g := range table {
 		if g.quiet() {
@@ -127,12 +138,7 @@ func sweep[K comparable](a *Analyzer, table map[K]*group, cmpKey func(K, K) int,
 	}
 	slices.SortFunc(cs, order)
 	keep := a.opt.MaxRows * 3 / 4
-	for _, c := range cs {
-		if len(table) <= keep {
-			break
-		}
-		retire(c.k, c.g)
-	}
+	take(cs[:min(len(cs), max(len(table)-keep, 0))])
 	a.rt.rounds++
 	if len(table) <= a.opt.MaxRows {
 		return 0
@@ -144,9 +150,10 @@ func sweep[K comparable](a *Analyzer, table map[K]*group, cmpKey func(K, K) int,
 		cs = append(cs, cand{k, g})
 	}
 	slices.SortFunc(cs, order)
-	gone := map[*group]bool{}
-	for _, c := range cs[:len(cs)-keep] {
-		retire(c.k, c.g)
+	cs = cs[:len(cs)-keep]
+	take(cs)
+	gone := make(map[*group]bool, len(cs))
+	for _, c := range cs {
 		gone[c.g] = true
 	}
 	a.forgetSessions(func(s *sess) bool { return gone[row(s)] })
@@ -310,45 +317,58 @@ func (a *Analyzer) shadow() *Analyzer {
 	}
 }
 
-func (a *Analyzer) retireUser(k gkey, g *group) {
+// retireUsers retires the given user rows, in that order: their findings
+// are rendered together, by a reporter that sees only them.
+func (a *Analyzer) retireUsers(ks []gkey, gs []*group) {
 	s := a.shadow()
-	s.users[k] = g
+	for i, k := range ks {
+		s.users[k] = gs[i]
+	}
 	p := s.reporter()
 	p.findLimits()
 	p.findLeaks()
 	p.findLogonFailed()
 	a.keepRetired(p)
-	g.stable = p.isStable(g)
-	g.frozen = true
-	g.leak.release()
-	g.ref, g.leak = nil, nil
-	c := g.c
-	c.OpenAtEnd = g.held
-	if len(a.rt.users) < a.opt.MaxRows {
-		a.rt.users = append(a.rt.users, UserRow{Server: a.servers[k.server].name, User: a.name(k.who), Counters: c})
+	for i, k := range ks {
+		g := gs[i]
+		g.stable = p.isStable(g)
+		g.frozen = true
+		g.leak.release()
+		g.ref, g.leak = nil, nil
+		c := g.c
+		c.OpenAtEnd = g.held
+		if len(a.rt.users) < a.opt.MaxRows {
+			a.rt.users = append(a.rt.users, UserRow{Server: a.servers[k.server].name, User: a.name(k.who), Counters: c})
+		}
+		a.rt.nUsers++
+		a.x.retireSeries(g, a.name(k.who), &a.rt)
+		delete(a.users, k)
 	}
-	a.rt.nUsers++
-	a.x.retireSeries(g, a.name(k.who), &a.rt)
-	delete(a.users, k)
 }
 
-func (a *Analyzer) retireClient(k ckey, g *group) {
+// retireClients retires the given client rows, as retireUsers does.
+func (a *Analyzer) retireClients(ks []ckey, gs []*group) {
 	s := a.shadow()
-	s.clients[k] = g
+	for i, k := range ks {
+		s.clients[k] = gs[i]
+	}
 	p := s.reporter()
 	p.findLeaks()
 	a.keepRetired(p)
-	g.frozen = true
-	g.leak.release()
-	g.leak = nil
-	if len(a.rt.clients) < a.opt.MaxRows {
-		c := g.c
-		c.OpenAtEnd = g.held
-		a.rt.clients = append(a.rt.clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, Counters: c})
+	for i, k := range ks {
+		g := gs[i]
+		g.frozen = true
+		g.leak.release()
+		g.leak = nil
+		if len(a.rt.clients) < a.opt.MaxRows {
+			c := g.c
+			c.OpenAtEnd = g.held
+			a.rt.clients = append(a.rt.clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, Counters: c})
+		}
+		a.rt.nClients++
+		a.x.retireSeries(g, "", &a.rt)
+		delete(a.clients, k)
 	}
-	a.rt.nClients++
-	a.x.retireSeries(g, "", &a.rt)
-	delete(a.clients, k)
 }
 
 // keepRetired keeps the findings p rendered, with their verdict sentences

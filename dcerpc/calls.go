@@ -2,6 +2,7 @@ package dcerpc
 
 import (
 	"sort"
+	"sync"
 
 	"github.com/nspicap/nspicap/ntlmssp"
 )
@@ -14,10 +15,17 @@ const maxPresContexts = 1024
 // on ncacn_ip_tcp, so the value says the stream is crafted or misread.
 const maxAllocHint = 256 << 20
 
+var pduPool = sync.Pool{New: func() any { return new(PDU) }}
+
 // pdu handles one whole PDU of direction dir. b is borrowed.
 func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
-	p, err := ParsePDU(b)
-	if err != nil {
+	// PDUs are pooled: nothing keeps a pointer to one after this call.
+	p := pduPool.Get().(*PDU)
+	defer func() {
+		*p = PDU{}
+		pduPool.Put(p)
+	}()
+	if err := parsePDU(p, b); err != nil {
 		c.anomaly("malformed_pdu", start, err.Error())
 		return
 	}

@@ -257,13 +257,22 @@ type PDU struct {
 // checks every length against the bytes present; it never panics.
 func ParsePDU(b []byte) (*PDU, error) {
 	p := &PDU{}
+	if err := parsePDU(p, b); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// parsePDU parses b into *p, which must be zero; the connection's parser
+// keeps p on its stack.
+func parsePDU(p *PDU, b []byte) error {
 	h, err := ParseHeader(b)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p.Header = h
 	if len(b) != int(h.FragLen) {
-		return nil, perr("frag_length", 8, "%d, but the PDU buffer holds %d bytes", h.FragLen, len(b))
+		return perr("frag_length", 8, "%d, but the PDU buffer holds %d bytes", h.FragLen, len(b))
 	}
 	o := order(h.LittleEndian())
 	end := len(b) // end of the body (before sec_trailer)
@@ -289,7 +298,7 @@ func ParsePDU(b []byte) (*PDU, error) {
 			p.Opnum = o.Uint16(b[22:])
 			if h.Flags&flagObjectUUID != 0 {
 				if end < 40 {
-					return nil, perr("object", 24, "object UUID flag set but the body ends at %d", end)
+					return perr("object", 24, "object UUID flag set but the body ends at %d", end)
 				}
 				p.HasObject = true
 				p.Object = uuidFromWire(b[24:40], h.LittleEndian())
@@ -297,19 +306,19 @@ func ParsePDU(b []byte) (*PDU, error) {
 			}
 		case PTypeFault:
 			if end < 28 {
-				return nil, perr("status", 24, "fault body ends at %d", end)
+				return perr("status", 24, "fault body ends at %d", end)
 			}
 			p.Status = o.Uint32(b[24:])
 			hdrEnd = end // the rest (reserved, extended error) is not a stub we decode
 		}
 		if end < hdrEnd {
-			return nil, perr("stub", hdrEnd, "sec_trailer at %d overlaps the %s header", end, PTypeName(h.PType))
+			return perr("stub", hdrEnd, "sec_trailer at %d overlaps the %s header", end, PTypeName(h.PType))
 		}
 		stubEnd := end
 		if p.Auth != nil {
 			stubEnd -= int(p.auth.PadLen)
 			if stubEnd < hdrEnd {
-				return nil, perr("auth_pad_length", end+2, "%d is longer than the %d-byte stub", p.auth.PadLen, end-hdrEnd)
+				return perr("auth_pad_length", end+2, "%d is longer than the %d-byte stub", p.auth.PadLen, end-hdrEnd)
 			}
 		}
 		p.Stub = b[hdrEnd:stubEnd]
@@ -321,14 +330,14 @@ func ParsePDU(b []byte) (*PDU, error) {
 		off := 28
 		for i := 0; i < n; i++ {
 			if off+24 > end {
-				return nil, perr("p_cont_elem", off, "context %d of %d does not fit before offset %d", i+1, n, end)
+				return perr("p_cont_elem", off, "context %d of %d does not fit before offset %d", i+1, n, end)
 			}
 			ce := ContextElem{ID: o.Uint16(b[off:])}
 			nts := int(b[off+2])
 			ce.Abstract = syntaxFromWire(b[off+4:off+24], h.LittleEndian())
 			off += 24
 			if off+20*nts > end {
-				return nil, perr("transfer_syntaxes", off, "%d transfer syntaxes do not fit before offset %d", nts, end)
+				return perr("transfer_syntaxes", off, "%d transfer syntaxes do not fit before offset %d", nts, end)
 			}
 			for j := 0; j < nts; j++ {
 				if j < 8 {
@@ -347,7 +356,7 @@ func ParsePDU(b []byte) (*PDU, error) {
 		n := int(o.Uint16(b[24:]))
 		off := 26
 		if off+n > end {
-			return nil, perr("sec_addr", off, "length %d runs past offset %d", n, end)
+			return perr("sec_addr", off, "length %d runs past offset %d", n, end)
 		}
 		sa := b[off : off+n]
 		for len(sa) > 0 && sa[len(sa)-1] == 0 {
@@ -359,12 +368,12 @@ func ParsePDU(b []byte) (*PDU, error) {
 		if off+4 > end {
 			// Some stacks send a bind_ack without a result list; that is
 			// malformed, but the rest of the PDU is still usable.
-			return nil, perr("p_result_list", off, "result list starts past offset %d", end)
+			return perr("p_result_list", off, "result list starts past offset %d", end)
 		}
 		nr := int(b[off])
 		off += 4
 		if off+24*nr > end {
-			return nil, perr("p_results", off, "%d results do not fit before offset %d", nr, end)
+			return perr("p_results", off, "%d results do not fit before offset %d", nr, end)
 		}
 		for i := 0; i < nr; i++ {
 			if len(p.Results) < maxContextsPerPDU {
@@ -381,7 +390,7 @@ func ParsePDU(b []byte) (*PDU, error) {
 			p.RejectReason = o.Uint16(b[16:])
 		}
 	}
-	return p, nil
+	return nil
 }
 
 func syntaxFromWire(b []byte, le bool) SyntaxID {
