@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -459,7 +460,8 @@ func (a *Analyzer) emsOpen(ev *Event, server, client netip.Addr, ukey string, ug
 		rec := EMSMDBSession{Server: server.String(), ServerPort: ev.Server.Port(), Client: netip.AddrPortFrom(client, ev.Client.Port()).String(),
 			User: a.name(ukey), UserDN: ev.UserDN, Auth: ev.Auth, Op: ev.Op, ConnectFrame: ev.Frame, ConnectTime: utc(ev.Time), End: EndOpenAtEnd}
 		if ev.HasHandle {
-			rec.Handle = fmt.Sprintf("%x", ev.Handle[:])
+			h := ev.Handle
+			rec.Handle = hex.EncodeToString(h[:])
 		}
 		s.rec = len(x.eList)
 		x.eList = append(x.eList, rec)
