@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
@@ -185,7 +186,8 @@ type ext struct {
 	reopen recentSet[ckey, time.Time] // last bind or connect per (server, client), the latest maxReopen
 	dead   map[ckey]*deadAcc
 
-	series map[any]*series
+	series  map[any]*series
+	nSeries int // series created (series.id)
 }
 
 func newExt(o Options) *ext {
@@ -791,6 +793,7 @@ func containsStr(l []string, s string) bool {
 // --- timeline ---
 
 type series struct {
+	id       int // in creation order: a row that came back has a second series of the same key
 	proto    string
 	server   netip.Addr
 	ukey     string
@@ -808,7 +811,8 @@ type series struct {
 func (x *ext) seriesSet(key any, proto string, server netip.Addr, ukey string, client netip.Addr, byClient bool, t time.Time, v int) {
 	s := x.series[key]
 	if s == nil {
-		s = &series{proto: proto, server: server, ukey: ukey, client: client, byClient: byClient, w: 1}
+		x.nSeries++
+		s = &series{id: x.nSeries, proto: proto, server: server, ukey: ukey, client: client, byClient: byClient, w: 1}
 		x.series[key] = s
 	}
 	sec := int64(t.Sub(x.t0) / time.Second)
@@ -1212,6 +1216,9 @@ func (p *reporter) timeline(r *Report, leaks map[gkey]*Finding) {
 	// With more series than the report keeps, build only the highest
 	// (seriesOrder: by peak, ties in a fixed order).
 	omitted := a.rt.seriesDrop
+	// In creation order, so that the two series of a row that came back
+	// after it was retired keep theirs through the stable sorts.
+	slices.SortFunc(all, func(x, y *series) int { return cmp.Compare(x.id, y.id) })
 	if len(all) > maxTimelineRows {
 		slices.SortStableFunc(all, seriesOrder)
 		omitted += len(all) - maxTimelineRows
@@ -1255,7 +1262,7 @@ func (p *reporter) timeline(r *Report, leaks map[gkey]*Finding) {
 			Message: fmt.Sprintf("the timeline lists the %d series that held the most sessions; %d more are left out (their counters and findings are complete)", maxTimelineRows, omitted)})
 		sort.Slice(r.Anomalies, func(i, j int) bool { return r.Anomalies[i].Kind < r.Anomalies[j].Kind })
 	}
-	sort.Slice(r.Timeline, func(i, j int) bool {
+	sort.SliceStable(r.Timeline, func(i, j int) bool {
 		a, b := r.Timeline[i], r.Timeline[j]
 		if a.Proto != b.Proto {
 			return a.Proto > b.Proto // nspi before emsmdb

@@ -68,14 +68,16 @@ func (p *reporter) build() *Report {
 		Findings: []Finding{},
 	}
 	// Sessions still open at the end.
-	r.Totals.OpenAtEnd = a.held
+	r.Totals.OpenAtEnd = a.held + a.rt.forgottenOpen
 	r.Users = append(r.Users, a.rt.users...)
 	for k, g := range a.users {
 		c := g.c
 		c.OpenAtEnd = g.held
 		r.Users = append(r.Users, UserRow{Server: a.servers[k.server].name, User: a.name(k.who), Counters: c})
 	}
-	sort.Slice(r.Users, func(i, j int) bool {
+	// Stable: a user that came back after its row was retired has two rows,
+	// the retired one first.
+	sort.SliceStable(r.Users, func(i, j int) bool {
 		a, b := r.Users[i], r.Users[j]
 		return userRowLess(a.Server, a.User, b.Server, b.User)
 	})
@@ -85,7 +87,7 @@ func (p *reporter) build() *Report {
 		c.OpenAtEnd = g.held
 		r.Clients = append(r.Clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, Counters: c})
 	}
-	sort.Slice(r.Clients, func(i, j int) bool {
+	sort.SliceStable(r.Clients, func(i, j int) bool {
 		a, b := r.Clients[i], r.Clients[j]
 		if a.Server != b.Server {
 			return addrLess(a.Server, b.Server)
@@ -316,7 +318,10 @@ func (p *reporter) findLeak(l *leakSeries) {
 		rate = math.Round(rate*100) / 100
 		fmt.Fprintf(&b, " They grew by %s sessions per hour.", fmtRate(rate))
 	}
-	heldNow := ug.held + ug.ghosts
+	heldNow := 0 // of a user; anonymous sessions have no user row
+	if ug != nil {
+		heldNow = ug.held + ug.ghosts
+	}
 	switch {
 	case gi.limit != nil:
 		sev = SevError

@@ -66,6 +66,7 @@ type retired struct {
 	// later seen on those sessions
 	forcedUsers, forcedClients int
 	forgotten, forgottenCalls  int
+	forgottenOpen              int // forgotten sessions bound in the capture (Totals.OpenAtEnd)
 	// anonymous refusals followed by an authenticated bind, of retired
 	// findings (the verdict counts them)
 	anonExpected int
@@ -140,7 +141,8 @@ func sweep[K comparable](a *Analyzer, table map[K]*group, cmpKey func(K, K) int,
 	keep := a.opt.MaxRows * 3 / 4
 	take(cs[:min(len(cs), max(len(table)-keep, 0))])
 	a.rt.rounds++
-	if len(table) <= a.opt.MaxRows {
+	// The row about to be added must fit.
+	if len(table) < a.opt.MaxRows {
 		return 0
 	}
 	// Not enough quiet rows: the rows that hold sessions and were active
@@ -161,17 +163,24 @@ func sweep[K comparable](a *Analyzer, table map[K]*group, cmpKey func(K, K) int,
 }
 
 // forgetSessions stops following the open sessions of rows retired while
-// they held them: the rows counted them as open at the end, and so do the
-// totals. A later call or NspiUnbind on one of their handles is recognised
+// they held them: the retired rows counted them as open at the end, and so
+// do the totals; the rows still followed (the client row of a retired user,
+// say) and the concurrency measured from then on no longer hold them. A later call or NspiUnbind on one of their handles is recognised
 // and counted (Analyzer.forgotten), not taken for a session bound before the
 // capture.
 func (a *Analyzer) forgetSessions(of func(*sess) bool) {
-	for k, s := range a.open {
-		if !of(s) {
-			continue
+	var gone []*sess
+	for _, s := range a.open {
+		if of(s) {
+			gone = append(gone, s)
 		}
+	}
+	// In the order they were opened: the handles remembered are the same
+	// from one run to the next.
+	slices.SortFunc(gone, func(x, y *sess) int { return cmp.Compare(x.seq, y.seq) })
+	for _, s := range gone {
 		s.open = false
-		delete(a.open, k)
+		delete(a.open, s.key)
 		for _, c := range s.conns {
 			if l, ok := a.connSess[c]; ok {
 				if l = openOnly(l); len(l) == 0 {
@@ -182,6 +191,12 @@ func (a *Analyzer) forgetSessions(of func(*sess) bool) {
 			}
 		}
 		s.conns, s.lk = nil, nil
+		// The rows and the totals stop holding it now (the totals count
+		// it as open at the end): what comes later is measured without it.
+		a.adjust(s, -1)
+		if !s.ghost {
+			a.rt.forgottenOpen++
+		}
 		if s.key.syn == 0 {
 			a.forgot.put(handleHash(s.key.server, s.key.handle), struct{}{})
 		}
@@ -452,5 +467,8 @@ func seriesOrder(x, y *series) int {
 	if c := cmp.Compare(x.ukey, y.ukey); c != 0 {
 		return c
 	}
-	return x.client.Compare(y.client)
+	if c := x.client.Compare(y.client); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.id, y.id)
 }
