@@ -515,5 +515,10 @@ func (c *Conn) Close() {
 		c.release(m)
 	}
 	c.inflight, c.waiting, c.responses = nil, nil, nil
+	for i := range c.dirs {
+		d := &c.dirs[i]
+		d.buf, d.marks = nil, nil
+		c.charge(d) // gives back what it held
+	}
 	c.dirs = [2]dirState{}
 }

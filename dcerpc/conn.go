@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/nspicap/nspicap/ntlmssp"
 )
@@ -41,6 +42,9 @@ type Limits struct {
 	// Budget, when set, bounds the stub bytes held over every connection
 	// that shares it (budget.go).
 	Budget *Budget
+	// Buffers, when set, bounds in the same way the bytes of partial PDUs
+	// the connections buffer (settle).
+	Buffers *Budget
 }
 
 // DefaultLimits are the limits used when a field of Limits is zero.
@@ -187,6 +191,7 @@ type dirState struct {
 	scanning bool  // looking for a header after losing sync
 	skipped  int   // bytes dropped by the current scan in earlier Feeds
 	seen     int64 // bytes seen in this direction
+	charged  int   // bytes charged to Limits.Buffers
 }
 
 type pending struct {
@@ -274,7 +279,44 @@ func (c *Conn) Feed(dir Dir, pos Pos, b []byte) bool {
 	d.marks = append(d.marks, mark{off: d.base + int64(len(d.buf)), pos: pos})
 	d.buf = append(d.buf, b...)
 	c.drain(dir)
+	c.settle(dir, pos)
 	return c.state != stateNotRPC
+}
+
+// settle charges what direction dir buffers to Limits.Buffers. Over the
+// budget, an empty buffer is given back, and a partial PDU is dropped as
+// lost (too_many_buffered_bytes): the connection resynchronises at the
+// next header, as after a gap.
+func (c *Conn) settle(dir Dir, pos Pos) {
+	b := c.lim.Buffers
+	if b == nil {
+		return
+	}
+	d := &c.dirs[dir]
+	c.charge(d)
+	if b.held <= b.max {
+		return
+	}
+	if len(d.buf) > 0 {
+		c.anomaly("too_many_buffered_bytes", pos, itoa(len(d.buf))+" bytes of a partial PDU dropped: the connections hold "+itoa(b.held)+" bytes of partial PDUs, over the limit")
+		if c.state == stateRPC {
+			c.damage(dir)
+		}
+		d.base += int64(len(d.buf))
+		d.skip = 0
+		d.scanning = true
+	}
+	d.buf, d.marks = nil, nil
+	c.charge(d)
+}
+
+// charge brings the bytes charged for d to what its buffers hold.
+func (c *Conn) charge(d *dirState) {
+	if b := c.lim.Buffers; b != nil {
+		n := cap(d.buf) + cap(d.marks)*int(unsafe.Sizeof(mark{}))
+		b.held += n - d.charged
+		d.charged = n
+	}
 }
 
 // posAt returns the position of the byte at stream offset off.

@@ -29,8 +29,8 @@ func FuzzConnFeed(f *testing.F) {
 	f.Add(bytes.Join(cl, nil)[7:], bytes.Join(sv, nil), uint16(1), uint16(0), true)
 	f.Fuzz(func(t *testing.T, a, b []byte, split, gap uint16, fromStart bool) {
 		r := &recorder{}
-		budget := NewBudget(1 << 13)
-		c := NewConn(meta(fromStart), r, Limits{MaxCallBytes: 1 << 12, MaxOpenCalls: 16, Budget: budget})
+		budget, buffers := NewBudget(1<<13), NewBudget(1<<12)
+		c := NewConn(meta(fromStart), r, Limits{MaxCallBytes: 1 << 12, MaxOpenCalls: 16, Budget: budget, Buffers: buffers})
 		s := int(split)%(len(a)+1) + 0
 		c.Feed(ClientToServer, pos(1), a[:s])
 		c.Feed(ServerToClient, pos(2), b)
@@ -47,8 +47,8 @@ func FuzzConnFeed(f *testing.F) {
 			t.Fatalf("budget overdrawn: %d bytes held", budget.Held())
 		}
 		c.Close()
-		if budget.Held() != 0 {
-			t.Fatalf("%d bytes still charged after Close", budget.Held())
+		if budget.Held() != 0 || buffers.Held() != 0 {
+			t.Fatalf("%d stub bytes and %d buffered bytes still charged after Close", budget.Held(), buffers.Held())
 		}
 		for _, call := range r.calls {
 			if call.Request != nil && len(call.Request.Stub) > 1<<12 {

@@ -510,3 +510,50 @@ func TestCallBytesBudget(t *testing.T) {
 		t.Errorf("%d stubs cut, %d bytes held; want none", n, b.Held())
 	}
 }
+
+// TestBufferBudget: partial PDUs held over many connections stay within
+// the budget of Limits.Buffers (give or take the connection being fed);
+// the connection whose partial PDU does not fit drops it with a named
+// anomaly and still pairs the calls that follow; Close gives everything
+// back.
+func TestBufferBudget(t *testing.T) {
+	const budget = 64 << 10
+	b := NewBudget(budget)
+	lim := Limits{Buffers: b}
+	var recs [40]recorder
+	var conns [40]*Conn
+	for i := range conns {
+		conns[i] = NewConn(meta(true), &recs[i], lim)
+		hostileSetup(conns[i])
+		// A request announcing 8000 bytes, of which 4000 come.
+		full := pb{le: true, ptype: PTypeRequest, flags: 3, callID: 2, body: reqBody(true, 0, 3, make([]byte, 8000))}.bytes()
+		conns[i].Feed(ClientToServer, pos(3), full[:4000])
+		if b.Held() > budget+16<<10 {
+			t.Fatalf("connection %d: %d bytes held over a budget of %d", i, b.Held(), budget)
+		}
+	}
+	dropped := 0
+	for i := range recs {
+		dropped += recs[i].kinds()["too_many_buffered_bytes"]
+	}
+	if dropped == 0 {
+		t.Fatalf("no partial PDU dropped with 40 × 4000 bytes over a budget of %d", budget)
+	}
+	// A connection that dropped its partial PDU pairs the next call.
+	for i := range conns {
+		if recs[i].kinds()["too_many_buffered_bytes"] > 0 {
+			conns[i].Feed(ClientToServer, pos(4), make([]byte, 4000+24)) // the rest of the lost PDU
+			goodCall(conns[i], 9, 5)
+			if recs[i].answered(9) == nil {
+				t.Errorf("connection %d: the call after the dropped PDU was not paired", i)
+			}
+			break
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	if b.Held() != 0 {
+		t.Errorf("%d bytes still charged after Close", b.Held())
+	}
+}

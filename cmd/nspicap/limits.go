@@ -25,9 +25,9 @@ type limitFlags struct {
 
 func addLimitFlags(fs *pflag.FlagSet) *limitFlags {
 	l := &limitFlags{}
-	fs.IntVar(&l.maxConns, "max-conns", 200000, "TCP connections tracked at once; beyond, the longest idle is dropped")
+	fs.IntVar(&l.maxConns, "max-conns", 50000, "TCP connections tracked at once; beyond, the longest idle is dropped")
 	fs.IntVar(&l.maxBuffered, "max-buffered", 1<<20, "out-of-order bytes buffered per connection and direction before a hole is declared lost")
-	fs.IntVar(&l.maxBufferedTotal, "max-buffered-total", 64<<20, "out-of-order bytes buffered over all connections")
+	fs.IntVar(&l.maxBufferedTotal, "max-buffered-total", pipeline.DefaultMaxBufferedTotal, "out-of-order bytes buffered over all connections, and (separately) bytes of partial DCE/RPC PDUs")
 	fs.IntVar(&l.maxCallBytes, "max-call-bytes", dcerpc.DefaultLimits.MaxCallBytes, "stub bytes kept per call and direction (the return value is always kept)")
 	fs.IntVar(&l.maxOpenCalls, "max-open-calls", dcerpc.DefaultLimits.MaxOpenCalls, "calls awaiting an answer per connection")
 	fs.IntVar(&l.maxCallBytesTotal, "max-call-bytes-total", pipeline.DefaultMaxCallBytesTotal, "stub bytes kept over all calls in reassembly or awaiting an answer")

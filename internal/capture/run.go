@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// DefaultMaxBufferedTotal is Options.MaxBufferedTotal when it is zero.
+const DefaultMaxBufferedTotal = 64 << 20
+
 // Options configure Run.
 type Options struct {
 	// Stdin is read for the path "-".
@@ -18,7 +21,8 @@ type Options struct {
 	// beyond it the oldest hole is declared lost. Default 1 MiB.
 	MaxBuffered int
 	// MaxBufferedTotal caps the out-of-order bytes buffered over all
-	// connections; beyond it, holes are declared lost. Default 64 MiB.
+	// connections; beyond it, holes are declared lost. 0 means
+	// DefaultMaxBufferedTotal.
 	MaxBufferedTotal int
 	// MaxConns caps the connections tracked at once; beyond it the
 	// longest idle one ends with EndEvicted. Default 1,000,000.

@@ -126,7 +126,7 @@ func newAssembler(opts Options, stats *Stats) *assembler {
 		a.maxConns = 1_000_000
 	}
 	if a.maxTotal <= 0 {
-		a.maxTotal = 64 << 20
+		a.maxTotal = DefaultMaxBufferedTotal
 	}
 	return a
 }

@@ -32,6 +32,9 @@ type Sink interface {
 	ConnEnd(ev *analyze.Event)
 }
 
+// DefaultMaxBufferedTotal is Options.MaxBufferedTotal when it is zero.
+const DefaultMaxBufferedTotal = capture.DefaultMaxBufferedTotal
+
 // DefaultMaxCallBytesTotal is Options.MaxCallBytesTotal when it is zero.
 const DefaultMaxCallBytesTotal = 64 << 20
 
@@ -136,6 +139,15 @@ func Run(paths []string, o Options, sink Sink) Result {
 			o.MaxCallBytesTotal = DefaultMaxCallBytesTotal
 		}
 		o.Limits.Budget = dcerpc.NewBudget(o.MaxCallBytesTotal)
+	}
+	if o.Limits.Buffers == nil {
+		// The partial PDUs of the DCE/RPC layer have a budget of their
+		// own, as large as the capture layer's for out-of-order bytes.
+		n := o.MaxBufferedTotal
+		if n <= 0 {
+			n = DefaultMaxBufferedTotal
+		}
+		o.Limits.Buffers = dcerpc.NewBudget(n)
 	}
 	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, anoms: map[string]*Anomaly{},
 		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]bool{}, inferred: map[ctxKey]bool{}}
