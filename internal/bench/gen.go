@@ -260,6 +260,23 @@ func manyFlows(w *pcapWriter, n int) {
 	}
 }
 
+// openConns writes n connections to the endpoint mapper port that each
+// send the first 1000 bytes of a 4000-byte bind and are never closed: the
+// worst case for memory per connection (a crafted capture of issue 4).
+func openConns(w *pcapWriter, n int) {
+	rng := rand.New(rand.NewSource(4))
+	bind := make([]byte, 1000)
+	copy(bind, []byte{5, 0, 11, 3, 0x10, 0, 0, 0, 4000 & 0xff, 4000 >> 8, 0, 0, 1, 0, 0, 0})
+	for i := 0; i < n; i++ {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 100 + byte(i>>16&3), byte(i >> 8), byte(i)}), uint16(1025+i%60000))
+		s := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, 10}), 135)
+		t := w.newConn(c, s, rng.Uint32())
+		t.handshake()
+		t.send(true, bind)
+		w.now = w.now.Add(50 * time.Microsecond)
+	}
+}
+
 var benchStart = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 
 // generate writes one benchmark capture.
@@ -290,6 +307,8 @@ func generate(kind, path, testdata string, size int64) error {
 		g.run(size, 300*time.Microsecond)
 	case "manyflows":
 		manyFlows(w, int(size))
+	case "openconns":
+		openConns(w, int(size))
 	default:
 		return fmt.Errorf("unknown capture kind %q", kind)
 	}

@@ -79,6 +79,10 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 		{name: fmt.Sprintf("busy DC %d MB", mb), kind: "busydc", path: filepath.Join(dir, fmt.Sprintf("busydc-%d.pcap", mb)), size: size},
 		{name: fmt.Sprintf("many flows %dk", flows/1000), kind: "manyflows", path: filepath.Join(dir, fmt.Sprintf("manyflows-%d.pcap", flows)), size: int64(flows)},
 		{name: fmt.Sprintf("ticket %d MB gzip", mb), kind: "ticket", path: filepath.Join(dir, fmt.Sprintf("ticket-%d.pcap.gz", mb)), size: size},
+		// Not in the list: the worst case for memory per
+		// connection: a quarter as many connections as the many-flows
+		// capture, each left open with a partial PDU.
+		{name: fmt.Sprintf("open connections %dk", flows/4000), kind: "openconns", path: filepath.Join(dir, fmt.Sprintf("openconns-%d.pcap", flows/4)), size: int64(flows / 4)},
 	}
 	if scale {
 		caps = append(caps,
