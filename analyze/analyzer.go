@@ -83,7 +83,7 @@ type Analyzer struct {
 	x *ext // beyond NSPI: EMSMDB, endpoint mapper, RFR, dead connections, timeline (ext.go)
 
 	rt                         retired // what is kept of retired rows (retire.go)
-	notesDropped, anonDropped  int     // calls not itemised beyond maxNoteKeys, maxAnonKeys
+	anonDropped                int     // anonymous refusals not itemised beyond maxAnonKeys waiting
 	userSweepAt, clientSweepAt int
 }
 

@@ -615,8 +615,8 @@ func (p *reporter) truncated() []string {
 		}
 		out = append(out, s)
 	}
-	if n := a.notesDropped + a.anonDropped; n > 0 {
-		out = append(out, fmt.Sprintf("%s (remarks and anonymous refusals beyond the distinct user and client pairs nspicap itemises) are counted in the totals but not in the findings.", plural(n, "call", "calls")))
+	if n := a.anonDropped; n > 0 {
+		out = append(out, fmt.Sprintf("%s (anonymous refusals beyond the distinct server and client pairs nspicap follows at once) are counted in the totals but not in the findings.", plural(n, "call", "calls")))
 	}
 	if len(rt.dropped) > 0 {
 		kinds := make([]string, 0, len(rt.dropped))

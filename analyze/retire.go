@@ -60,7 +60,6 @@ type retired struct {
 	series     []*series // of retired rows, the highest (ext.timeline)
 	seriesDrop int       // series of retired rows left out of the timeline
 	rounds     int       // retirement sweeps run
-	namePrunes int
 	// rows retired while they held sessions (Options.MaxRows reached with
 	// too few quiet rows), the sessions forgotten with them, and the calls
 	// later seen on those sessions
@@ -311,7 +310,6 @@ func (a *Analyzer) pruneNames() {
 		}
 	}
 	clear(a.spell) // it would hide a user that comes back
-	a.rt.namePrunes++
 }
 
 // reporter returns a reporter of a's findings, for a shadow Analyzer.
