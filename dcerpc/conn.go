@@ -292,6 +292,14 @@ func (c *Conn) settle(dir Dir, pos Pos) {
 	if b == nil {
 		return
 	}
+	if c.state == stateNotRPC {
+		// Not DCE/RPC: nothing more is parsed, nothing is kept.
+		for i := range c.dirs {
+			c.dirs[i].buf, c.dirs[i].marks = nil, nil
+			c.charge(&c.dirs[i])
+		}
+		return
+	}
 	d := &c.dirs[dir]
 	c.charge(d)
 	if b.held <= b.max {

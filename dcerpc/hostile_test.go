@@ -556,4 +556,13 @@ func TestBufferBudget(t *testing.T) {
 	if b.Held() != 0 {
 		t.Errorf("%d bytes still charged after Close", b.Held())
 	}
+	// A connection found not to be DCE/RPC gives its bytes back at once.
+	http := NewConn(meta(true), &recorder{}, lim)
+	http.Feed(ServerToClient, pos(1), []byte{5, 0}) // too short to tell
+	if http.Feed(ClientToServer, pos(1), []byte("GET / HTTP/1.1\r\nHost: example\r\n\r\n")) {
+		t.Fatalf("HTTP taken for DCE/RPC")
+	}
+	if b.Held() != 0 {
+		t.Errorf("%d bytes charged for a connection that is not DCE/RPC", b.Held())
+	}
 }
