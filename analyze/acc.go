@@ -263,9 +263,13 @@ type refAcc struct {
 	firstT   time.Time
 	firstSeq int
 	firstOrd int
+	inferred int // refusals whose outcome was inferred (a sealed bind without a key)
 }
 
 func (r *refAcc) add(rf *refusal) {
+	if rf.StatusInferred {
+		r.inferred++
+	}
 	h := rf.Held + rf.HeldBeforeCapture
 	if r.ev.n == 0 {
 		r.lo, r.hi = h, h
@@ -284,6 +288,7 @@ func (r *refAcc) first(t time.Time, seq, ord int) {
 }
 
 func (r *refAcc) merge(b *refAcc) {
+	r.inferred += b.inferred
 	if b.ev.n == 0 {
 		return
 	}

@@ -257,6 +257,7 @@ func (p *reporter) findLimits() {
 		fmt.Fprintf(&b, " The lasting fix is in the client that binds without calling NspiUnbind: make it unbind (or reuse its session), or restart it to release its sessions. As a stopgap, raise %s on the DC.", registryHint)
 		f := p.newFinding(KindSessionLimit, SevError, k.server, k.who, lim.cl.one(), &lim.ev, b.String())
 		f.Cause = CauseSessionLimit
+		markInferred(f, &lim)
 		gi.limit = f
 	}
 }
@@ -384,6 +385,7 @@ func (p *reporter) findLogonFailed() {
 			}
 			f := p.newFinding(KindLogonFailed, sev, k.server, k.who, client, &acc.ev, msg)
 			f.Cause = CauseOther
+			markInferred(f, acc)
 		}
 	}
 	anon := func(k refKey, acc *refAcc, followed bool) {
@@ -401,6 +403,7 @@ func (p *reporter) findLogonFailed() {
 		}
 		f := p.newFinding(KindLogonFailed, sev, k.server, k.ukey, k.client, &acc.ev, msg)
 		f.Cause = CauseAnonymous
+		markInferred(f, acc)
 	}
 	for k, acc := range a.anonDone {
 		anon(k, acc, true)
@@ -684,7 +687,34 @@ const (
 
 // verdictLine is the verdict's sentence for a finding that is not info, or
 // false when another sentence says it.
+// markInferred labels a finding made of refusals some of which were
+// inferred from sealed binds rather than decoded.
+func markInferred(f *Finding, acc *refAcc) {
+	if acc.inferred == 0 {
+		return
+	}
+	f.StatusInferred = true
+	which := fmt.Sprintf("%d of these %d binds were", acc.inferred, acc.ev.n)
+	switch {
+	case acc.ev.n == 1:
+		which = "the bind was"
+	case acc.inferred == acc.ev.n:
+		which = fmt.Sprintf("all %d binds were", acc.ev.n)
+	}
+	f.Message += fmt.Sprintf(" Inferred, not decoded: %s sealed without a key and taken as refused because the client bound again or closed at once; the status itself is not known (give --keys or --keytab to decode).", which)
+}
+
+// verdictLine is the verdict's sentence for f, labelled when f rests on
+// inferred outcomes; ok is false when f has none of its own.
 func (p *reporter) verdictLine(f *Finding) (string, bool) {
+	line, ok := p.verdictLine1(f)
+	if ok && f.StatusInferred && !f.retired {
+		line = strings.TrimSuffix(line, ".") + " (inferred from sealed binds, not decoded)."
+	}
+	return line, ok
+}
+
+func (p *reporter) verdictLine1(f *Finding) (string, bool) {
 	if f.retired {
 		i := 0
 		if p.multiServer() {

@@ -229,6 +229,10 @@ type Finding struct {
 	// never unbound, and when the limit would be reached at that rate.
 	RatePerHour float64    `json:"rate_per_hour,omitempty"`
 	LimitAt     *time.Time `json:"limit_at,omitempty"`
+	// StatusInferred: some of the refusals behind a logon_failed or
+	// session_limit finding were sealed binds whose outcome was inferred,
+	// not decoded (the message says how many).
+	StatusInferred bool `json:"status_inferred,omitempty"`
 
 	seq int // first evidence, for sorting
 	// retired: rendered when its row was retired (retire.go), with the

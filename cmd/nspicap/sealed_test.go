@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/keys"
 	"github.com/nspicap/nspicap/internal/synth"
 	"github.com/nspicap/nspicap/ntlmssp"
@@ -373,4 +374,46 @@ func decodedStatuses(got *collect) map[int]string {
 		}
 	}
 	return ours
+}
+
+// TestSealedFindingsLabelled: a logon_failed finding made of sealed binds
+// whose outcome was inferred says so in its message, in status_inferred and
+// in the verdict; one made of decoded binds does not.
+func TestSealedFindingsLabelled(t *testing.T) {
+	m := loadManifest(t, "sealed-ntlm.pcap")
+	out, errOut, code := nspicap(t, "analyze", "-f", "json", "--keys", filepath.Join(testdataDir, m.KeysFile), sealedPcap)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r analyze.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range r.Findings {
+		if f.Kind != analyze.KindLogonFailed {
+			continue
+		}
+		user := string(f.User)
+		seen[user] = true
+		inferred := user == `CONTOSO\ivan` // the user without a key
+		if f.StatusInferred != inferred || strings.Contains(f.Message, "Inferred, not decoded") != inferred {
+			t.Errorf("%s: status_inferred %v, message %q; want inferred %v", user, f.StatusInferred, f.Message, inferred)
+		}
+	}
+	if !seen[`CONTOSO\ivan`] || !seen[`CONTOSO\bob`] {
+		t.Fatalf("logon_failed findings for %v; want bob (decoded) and ivan (inferred)", seen)
+	}
+	labelled := 0
+	for _, v := range r.Verdict {
+		if strings.HasSuffix(v, "(inferred from sealed binds, not decoded).") {
+			labelled++
+			if !strings.HasPrefix(v, `CONTOSO\ivan`) {
+				t.Errorf("verdict sentence labelled inferred: %q", v)
+			}
+		}
+	}
+	if labelled != 1 {
+		t.Errorf("%d verdict sentences labelled inferred; want ivan's: %q", labelled, r.Verdict)
+	}
 }
