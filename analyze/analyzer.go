@@ -263,6 +263,7 @@ type sess struct {
 	conns     []uint64    // connections that used it and have not closed
 	open      bool
 	ghost     bool
+	inferred  bool // its bind was sealed and its success inferred
 	// the open sessions of lk, in bind order, and their segments
 	prev, next *sess
 	seg        *segment
@@ -783,7 +784,7 @@ func (a *Analyzer) openSession(ev *Event, server, client netip.Addr, ukey string
 		// have freed the old session without our seeing it.
 		a.endSession(old, EndConnectionClosed, ev.Frame, ev.Time)
 	}
-	s := &sess{key: key, seq: a.seq, bindT: ev.Time, bindFrame: ev.Frame, ukey: ukey, ug: ug, cg: cg, rec: -1, open: true, conns: []uint64{ev.ConnID}}
+	s := &sess{key: key, seq: a.seq, bindT: ev.Time, bindFrame: ev.Frame, ukey: ukey, ug: ug, cg: cg, rec: -1, open: true, inferred: ev.StatusInferred, conns: []uint64{ev.ConnID}}
 	a.nSessions++
 	if a.sessions.n < a.opt.MaxSessions {
 		sec, nsec, zero := packTime(ev.Time)

@@ -334,7 +334,11 @@ func (p *reporter) findLeak(l *leakSeries) {
 		fmt.Fprintf(&b, " At that rate, holding %d now, it reaches the limit of %d in about %s (around %s).", heldNow, p.limit, fmtDur(d), at.Format("2006-01-02 15:04 UTC"))
 	}
 	fmt.Fprintf(&b, " Find the process that binds without calling NspiUnbind and fix it (or restart it to release its sessions); raising %s only delays the failure.", registryHint)
+	if res.inferred > 0 {
+		fmt.Fprintf(&b, " Inferred, not decoded: %d of the %d sessions never unbound come from sealed binds without a key, taken as accepted because the client went on with NSPI calls (give --keys or --keytab to decode).", res.inferred, res.never)
+	}
 	f := p.newFinding(KindLeak, sev, l.server, l.ukey, res.client, &res.ev, b.String())
+	f.StatusInferred = res.inferred > 0
 	f.RatePerHour = rate
 	f.LimitAt = limitAt
 	gi.leak = f

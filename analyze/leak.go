@@ -41,9 +41,10 @@ type leakSeries struct {
 	tref   time.Time // x origin of segments: the first bind of the group
 	hasRef bool
 
-	closed int   // sessions never unbound that ended with their connections
-	ev     evAcc // their binds
-	cl     clientTrack
+	closed   int   // sessions never unbound that ended with their connections
+	inferred int   // of those, sessions whose bind outcome was inferred
+	ev       evAcc // their binds
+	cl       clientTrack
 
 	// The open sessions of the group in bind order.
 	head, tail *sess
@@ -208,6 +209,9 @@ func (l *leakSeries) ended(s *sess, never bool, seq int, t time.Time) {
 		l.closed++
 		l.ev.add(evidence{s.seq, s.bindFrame})
 		l.cl.add(s.cg.client)
+		if s.inferred {
+			l.inferred++
+		}
 	}
 	if l.over {
 		var seg segment
@@ -316,6 +320,7 @@ func (l *leakSeries) summarize() {
 // capture: the sessions still open are never unbound.
 type leakResult struct {
 	never, open, closed, peak int
+	inferred                  int // sessions never unbound whose bind was inferred
 	rate                      float64
 	ev                        evAcc
 	client                    netip.Addr
@@ -345,12 +350,16 @@ func (l *leakSeries) result() leakResult {
 			fin.fold(pts[i])
 		}
 	}
+	inferred := l.inferred
 	for s := l.head; s != nil; s = s.next {
 		ev.add(evidence{s.seq, s.bindFrame})
 		cl.add(s.cg.client)
+		if s.inferred {
+			inferred++
+		}
 	}
 	return leakResult{
-		never: l.closed + l.nOpen, open: l.nOpen, closed: l.closed,
+		never: l.closed + l.nOpen, open: l.nOpen, closed: l.closed, inferred: inferred,
 		peak: fin.peak, rate: fin.slope(), ev: ev, client: cl.one(),
 	}
 }

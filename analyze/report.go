@@ -230,8 +230,9 @@ type Finding struct {
 	RatePerHour float64    `json:"rate_per_hour,omitempty"`
 	LimitAt     *time.Time `json:"limit_at,omitempty"`
 	// StatusInferred: some of the refusals behind a logon_failed or
-	// session_limit finding were sealed binds whose outcome was inferred,
-	// not decoded (the message says how many).
+	// session_limit finding, or of the sessions behind a leak finding, come
+	// from sealed binds whose outcome was inferred, not decoded (the
+	// message says how many).
 	StatusInferred bool `json:"status_inferred,omitempty"`
 
 	seq int // first evidence, for sorting
