@@ -78,3 +78,21 @@ func TestMaxMemory(t *testing.T) {
 		t.Errorf("memory limit %d; want %d", got, 300<<20)
 	}
 }
+
+// TestMemoryWarning: a live heap that reaches --max-memory is reported in
+// one line; the results are still written.
+func TestMemoryWarning(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	out, errOut, code := nspicap(t, "calls", "--max-memory", "1", filepath.Join(testdataDir, "clean.pcap"))
+	if code != exitOK || out == "" {
+		t.Fatalf("exit %d, %d bytes out: %s", code, len(out), errOut)
+	}
+	const want = "against the --max-memory limit of 1 MiB, so the garbage collector worked harder"
+	if !strings.Contains(errOut, want) || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("stderr %q; want one line with %q", errOut, want)
+	}
+	_, errOut, _ = nspicap(t, "calls", filepath.Join(testdataDir, "clean.pcap"))
+	if strings.Contains(errOut, "memory") {
+		t.Errorf("a memory warning with the default limit: %q", errOut)
+	}
+}

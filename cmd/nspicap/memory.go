@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -25,25 +27,49 @@ func setMemoryLimit(fs *pflag.FlagSet, mib int) {
 	debug.SetMemoryLimit(int64(mib) << 20)
 }
 
-const limiterMetric = "/gc/limiter/last-enabled:gc-cycle"
+const liveMetric = "/gc/heap/live:bytes"
 
-// limiterCycle is the last GC cycle in which the collector's CPU limiter
-// was on: it turns on when the live heap is so near the memory limit that
-// collecting would take more than half the CPU.
-func limiterCycle() uint64 {
-	s := []metrics.Sample{{Name: limiterMetric}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+// watchMemory samples the live heap (as of the last collection) ten times a
+// second until the returned function is called; that function reports the
+// highest sample.
+func watchMemory() func() uint64 {
+	var peak uint64
+	sample := func() {
+		s := []metrics.Sample{{Name: liveMetric}}
+		metrics.Read(s)
+		if s[0].Value.Kind() == metrics.KindUint64 {
+			peak = max(peak, s[0].Value.Uint64())
+		}
 	}
-	return s[0].Value.Uint64()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		sample()
+		return peak
+	}
 }
 
-// warnMemory says so when, since the limiter cycle before, the heap came so
-// near the memory limit that the collector had to be held back: the
+// warnMemory says so when the live heap came within a tenth of the memory
+// limit: the collector then works much harder and the run slows down. The
 // results are whole, but the limit was too small for this input.
-func warnMemory(before uint64, stderr io.Writer) {
-	if after := limiterCycle(); after > before {
-		fmt.Fprintf(stderr, "nspicap: warning: memory: the live heap reached the --max-memory limit of %d MiB and the run slowed down; the results are complete. Raise --max-memory, or lower --max-rows, --max-conns or --max-buffered-total.\n", debug.SetMemoryLimit(-1)>>20)
+func warnMemory(peak uint64, stderr io.Writer) {
+	limit := debug.SetMemoryLimit(-1)
+	if limit <= 0 || limit == math.MaxInt64 || peak < uint64(limit)/10*9 {
+		return
 	}
+	fmt.Fprintf(stderr, "nspicap: warning: memory: the live heap reached %d MiB against the --max-memory limit of %d MiB, so the garbage collector worked harder and the run slowed down; the results are complete. Raise --max-memory, or lower --max-rows, --max-conns or --max-buffered-total.\n", peak>>20, limit>>20)
 }

@@ -51,8 +51,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd, rest := args[0], args[1:]
 	var code int
 	var err error
-	limiter := limiterCycle()
-	defer func() { warnMemory(limiter, stderr) }()
+	peak := watchMemory()
+	defer func() { warnMemory(peak(), stderr) }()
 	switch cmd {
 	case "analyze":
 		code, err = runAnalyze(ctx, rest, stdin, stdout, stderr)
