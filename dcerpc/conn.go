@@ -276,11 +276,39 @@ func (c *Conn) Feed(dir Dir, pos Pos, b []byte) bool {
 	if len(b) == 0 {
 		return true
 	}
+	if c.state == stateRPC && len(d.buf) == 0 && !d.scanning {
+		// Whole PDUs at the start of the bytes are handled where they
+		// are, without a copy: the common case of one PDU per segment.
+		b = c.direct(dir, pos, b)
+		if len(b) == 0 {
+			c.settle(dir, pos)
+			return true
+		}
+	}
 	d.marks = append(d.marks, mark{off: d.base + int64(len(d.buf)), pos: pos})
 	d.buf = append(d.buf, b...)
 	c.drain(dir)
 	c.settle(dir, pos)
 	return c.state != stateNotRPC
+}
+
+// direct handles the whole PDUs at the start of b, which all came in the
+// packet at pos, and returns the rest. It leaves to drain a PDU that is
+// cut, whose header does not parse, or that carries an auth trailer (its
+// stub may be decrypted in place, and b is borrowed).
+func (c *Conn) direct(dir Dir, pos Pos, b []byte) []byte {
+	d := &c.dirs[dir]
+	for len(b) >= HeaderLen && c.state == stateRPC {
+		h, err := ParseHeader(b)
+		if err != nil || h.AuthLen != 0 || int(h.FragLen) > len(b) {
+			break
+		}
+		n := int(h.FragLen)
+		c.pdu(dir, b[:n], pos, pos)
+		d.base += int64(n)
+		b = b[n:]
+	}
+	return b
 }
 
 // settle charges what direction dir buffers to Limits.Buffers. Over the
