@@ -12,6 +12,9 @@ import (
 const (
 	batchPackets = 512
 	batchBytes   = 256 << 10
+	// batchesAhead is how far the readers run ahead of the reassembly, in
+	// batches over all inputs: each input gets its share, at least one,
+	// since a ring of many files is read one file after the other.
 	batchesAhead = 4
 )
 
@@ -42,8 +45,8 @@ type cursor struct {
 // prefetch starts reading s in a goroutine and returns its cursor. The
 // source (and its InputInfo) must not be touched by anyone else until the
 // cursor reports the end.
-func prefetch(s *source) *cursor {
-	c := &cursor{index: s.index, ch: make(chan *batch, batchesAhead), free: make(chan *batch, batchesAhead+2), done: make(chan struct{})}
+func prefetch(s *source, ahead int) *cursor {
+	c := &cursor{index: s.index, ch: make(chan *batch, ahead), free: make(chan *batch, ahead+2), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		defer close(c.ch)

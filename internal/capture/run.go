@@ -99,7 +99,7 @@ func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 	var m merger
 	var cursors []*cursor
 	for _, s := range srcs {
-		c := prefetch(s)
+		c := prefetch(s, max(1, batchesAhead/len(srcs)))
 		cursors = append(cursors, c)
 		if c.next() {
 			m.push(c)
