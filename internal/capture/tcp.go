@@ -69,12 +69,10 @@ type conn struct {
 	info    ConnInfo
 	h       StreamHandler
 	ignored bool // the handler declined the bytes (or there is no handler)
-	closed  bool // tombstone: ended, kept to swallow stray packets
 	// client is the client endpoint; a packet from it is ClientToServer.
 	client   netip.AddrPort
 	dirs     [2]half
 	lastPos  Pos
-	closedAt time.Time
 	// LRU list of open connections, most recently used first.
 	prev, next *conn
 	// ignored flows only track FINs, to forget the flow after the close.
@@ -91,8 +89,12 @@ type assembler struct {
 	open    int   // connections in the LRU list
 	lruHead *conn // most recently used
 	lruTail *conn // least recently used
-	closedQ []*conn
+	// tombs are the closed connections, kept a while to swallow stray
+	// packets; closedQ lists them in the order they closed.
+	tombs   map[uint64]tomb // by flowHash
+	closedQ []closedRef
 	closedH int
+	nTombs  uint64
 	nextID  uint64
 	order   int64 // packets seen
 	now     time.Time
@@ -167,17 +169,55 @@ func (a *assembler) touch(c *conn) {
 	a.lruPush(c)
 }
 
+// tomb is what is kept of a closed connection: enough to tell its stray
+// packets from the bytes of a new connection on the same 4-tuple. Tombs are
+// found by a 64-bit hash of the 4-tuple, so that a million short
+// connections cost a few MB: two 4-tuples with the same hash would at worst
+// let a stray packet start a connection, or swallow a packet of a new one
+// that neither opens with a SYN nor brings new bytes.
+type tomb struct {
+	clientIsA bool // the client is flowKey.a
+	dirs      [2]tombHalf
+	serial    uint64 // which closedRef is this tomb's
+}
+
+type tombHalf struct {
+	started, finSeen bool
+	next, finSeq     uint32
+}
+
+type closedRef struct {
+	hash   uint64
+	at     int64 // capture time, Unix nanoseconds
+	serial uint64
+}
+
+// flowHash is FNV-1a over the 4-tuple.
+func flowHash(k flowKey) uint64 {
+	const prime = 1099511628211
+	x := uint64(14695981039346656037)
+	for _, ap := range [2]netip.AddrPort{k.a, k.b} {
+		a := ap.Addr().As16()
+		for _, b := range a {
+			x = (x ^ uint64(b)) * prime
+		}
+		x = (x ^ uint64(ap.Port()>>8)) * prime
+		x = (x ^ uint64(ap.Port()&0xff)) * prime
+	}
+	return x
+}
+
 // expireTombstones forgets closed connections older than tombstoneTTL.
 func (a *assembler) expireTombstones() {
 	for a.closedH < len(a.closedQ) {
-		c := a.closedQ[a.closedH]
-		if a.now.Sub(c.closedAt) < tombstoneTTL && len(a.closedQ)-a.closedH <= min(a.maxConns, maxTombstones) {
+		r := a.closedQ[a.closedH]
+		if a.now.UnixNano()-r.at < int64(tombstoneTTL) && len(a.closedQ)-a.closedH <= min(a.maxConns, maxTombstones) {
 			break
 		}
-		if a.flows[c.key] == c {
-			delete(a.flows, c.key)
+		if t, ok := a.tombs[r.hash]; ok && t.serial == r.serial {
+			delete(a.tombs, r.hash)
 		}
-		a.closedQ[a.closedH] = nil
+		a.closedQ[a.closedH] = closedRef{}
 		a.closedH++
 	}
 	if a.closedH > 1024 && a.closedH*2 > len(a.closedQ) {
@@ -201,16 +241,19 @@ func (a *assembler) packet(p *tcpPacket, pos Pos) {
 	c := a.flows[key]
 	isSYN := p.flags&flagSYN != 0
 	synOnly := isSYN && p.flags&flagACK == 0
-	if c != nil {
-		switch {
-		case c.closed:
+	if c == nil && len(a.tombs) > 0 {
+		h := flowHash(key)
+		if t, ok := a.tombs[h]; ok {
 			// A new connection on the 4-tuple starts with a SYN or
 			// carries bytes beyond the old stream's end.
-			if !synOnly && !c.newDataAfterClose(p) {
+			if !synOnly && !t.newDataAfterClose(p, key) {
 				return
 			}
-			delete(a.flows, key)
-			c = nil
+			delete(a.tombs, h)
+		}
+	}
+	if c != nil {
+		switch {
 		case c.ignored:
 			if synOnly && c.isNewSYN(p) {
 				a.forget(c)
@@ -338,12 +381,16 @@ func (c *conn) isNewSYN(p *tcpPacket) bool {
 }
 
 // newDataAfterClose reports whether p carries bytes beyond the end of the
-// closed connection c, so it belongs to a new one.
-func (c *conn) newDataAfterClose(p *tcpPacket) bool {
+// closed connection t, so it belongs to a new one.
+func (t *tomb) newDataAfterClose(p *tcpPacket, key flowKey) bool {
 	if len(p.payload) == 0 && p.missing == 0 {
 		return false
 	}
-	h := &c.dirs[c.dirOf(p.src)]
+	d := ServerToClient
+	if (p.src == key.a) == t.clientIsA {
+		d = ClientToServer
+	}
+	h := &t.dirs[d]
 	if !h.started {
 		return true
 	}
@@ -429,14 +476,23 @@ func (a *assembler) finish(c *conn, pos Pos, how EndKind) {
 	a.lruRemove(c)
 	c.h = nil
 	c.ignored = false
-	c.closed = true
-	c.closedAt = a.now
 	for i := range c.dirs {
 		c.dirs[i].pending = nil
 		a.setBuffered(&c.dirs[i], 0)
 	}
 	if a.flows[c.key] == c {
-		a.closedQ = append(a.closedQ, c)
+		delete(a.flows, c.key)
+		a.nTombs++
+		t := tomb{clientIsA: c.client == c.key.a, serial: a.nTombs}
+		for i, h := range c.dirs {
+			t.dirs[i] = tombHalf{started: h.started, finSeen: h.finSeen, next: h.next, finSeq: h.finSeq}
+		}
+		if a.tombs == nil {
+			a.tombs = map[uint64]tomb{}
+		}
+		h := flowHash(c.key)
+		a.tombs[h] = t
+		a.closedQ = append(a.closedQ, closedRef{hash: h, at: a.now.UnixNano(), serial: t.serial})
 	}
 }
 
