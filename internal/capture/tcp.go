@@ -70,9 +70,9 @@ type conn struct {
 	h       StreamHandler
 	ignored bool // the handler declined the bytes (or there is no handler)
 	// client is the client endpoint; a packet from it is ClientToServer.
-	client   netip.AddrPort
-	dirs     [2]half
-	lastPos  Pos
+	client  netip.AddrPort
+	dirs    [2]half
+	lastPos Pos
 	// LRU list of open connections, most recently used first.
 	prev, next *conn
 	// ignored flows only track FINs, to forget the flow after the close.
