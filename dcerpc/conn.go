@@ -282,7 +282,7 @@ func (c *Conn) Feed(dir Dir, pos Pos, b []byte) bool {
 		b = c.direct(dir, pos, b)
 		if len(b) == 0 {
 			c.settle(dir, pos)
-			return true
+			return c.state != stateNotRPC
 		}
 	}
 	d.marks = append(d.marks, mark{off: d.base + int64(len(d.buf)), pos: pos})
