@@ -13,9 +13,9 @@ import (
 )
 
 // defaultMaxMemory is --max-memory in MiB: a soft limit of the Go heap that
-// makes the garbage collector work harder as the heap nears it, so that the
-// process stays under 256 MiB with the other limits at their defaults
-// (README, "Damaged captures and limits").
+// makes the garbage collector work harder as the heap nears it. It keeps the
+// collector's headroom from doubling a large live heap; the other limits
+// bound what is live (README, "Damaged captures and limits").
 const defaultMaxMemory = 192
 
 // setMemoryLimit applies --max-memory. Without the flag, a GOMEMLIMIT in
