@@ -65,14 +65,8 @@ func buildKrbAES(e *env, clear bool) {
 	// alice, one PDU per call.
 	r := e.c.NewRPC(e.conn(client(51), NSPIPort), 1)
 	r.KerberosBind(e.bindSpec(AuthKerberos, Creds{}), spec("alice", EtypeAES128))
-	h := r.NspiBind(BindResult{Status: StatusSuccess, ClientGUID: &UUID{}})
-	e.c.Advance(20 * time.Millisecond)
-	r.NspiGetSpecialTable(h)
-	r.NspiQueryRows(h, 0, 0)
-	r.NspiGetPropList(h, 0x1a2, 0)
-	e.c.Advance(time.Second)
-	r.NspiUnbind(h, StatusUnbindSuccess)
-	r.C.CloseFIN(C2S)
+	e.browse(r)
+	var h Handle
 
 	// bob from the same client, every call fragmented; the fragments of
 	// each request and of each response travel in one TCP segment.

@@ -53,14 +53,8 @@ func buildSealed(e *env, mode SealSpec) {
 	// bob, one PDU per call.
 	r := e.c.NewRPC(e.conn(client(31), NSPIPort), 1)
 	r.SealedBind(e.bindSpec(AuthNTLM, Bob), sealed(BobPassword, false))
-	h := r.NspiBind(BindResult{Status: StatusSuccess, ClientGUID: &UUID{}})
-	e.c.Advance(20 * time.Millisecond)
-	r.NspiGetSpecialTable(h)
-	r.NspiQueryRows(h, 0, 0)
-	r.NspiGetPropList(h, 0x1a2, 0)
-	e.c.Advance(time.Second)
-	r.NspiUnbind(h, StatusUnbindSuccess)
-	r.C.CloseFIN(C2S)
+	e.browse(r)
+	var h Handle
 
 	// bob again, every call cut into fragments; the fragments of each
 	// request travel in one TCP segment.
@@ -102,6 +96,20 @@ func buildSealed(e *env, mode SealSpec) {
 			r.NspiUpdateStat(h, 0)
 		}
 	}
+	r.NspiUnbind(h, StatusUnbindSuccess)
+	r.C.CloseFIN(C2S)
+}
+
+// browse is an address-book session on r, already bound: NspiBind,
+// NspiGetSpecialTable, NspiQueryRows, NspiGetPropList, NspiUnbind; then the
+// client closes the connection.
+func (e *env) browse(r *RPC) {
+	h := r.NspiBind(BindResult{Status: StatusSuccess, ClientGUID: &UUID{}})
+	e.c.Advance(20 * time.Millisecond)
+	r.NspiGetSpecialTable(h)
+	r.NspiQueryRows(h, 0, 0)
+	r.NspiGetPropList(h, 0x1a2, 0)
+	e.c.Advance(time.Second)
 	r.NspiUnbind(h, StatusUnbindSuccess)
 	r.C.CloseFIN(C2S)
 }
