@@ -11,7 +11,7 @@ import (
 
 // Defaults of Options.MaxSessions and Options.MaxRefusals.
 const (
-	DefaultMaxSessions = 50000
+	DefaultMaxSessions = 20000
 	DefaultMaxRefusals = 20000
 )
 
@@ -39,6 +39,10 @@ type Options struct {
 	// MaxFindings bounds the findings kept of retired rows; 0 means
 	// DefaultMaxFindings.
 	MaxFindings int
+	// MaxOpenSessions bounds the NSPI sessions followed open at once:
+	// beyond, the rows holding the oldest are retired with their sessions
+	// (retire.go, shedSessions). 0 means DefaultMaxOpenSessions.
+	MaxOpenSessions int
 }
 
 // Analyzer correlates NSPI events into sessions, counters and findings. It
@@ -107,6 +111,9 @@ func New(o Options) *Analyzer {
 	if o.MaxFindings <= 0 {
 		o.MaxFindings = DefaultMaxFindings
 	}
+	if o.MaxOpenSessions <= 0 {
+		o.MaxOpenSessions = DefaultMaxOpenSessions
+	}
 	return &Analyzer{
 		userSweepAt:   o.MaxRows,
 		clientSweepAt: o.MaxRows,
@@ -135,6 +142,9 @@ func New(o Options) *Analyzer {
 func (a *Analyzer) Add(ev Event) {
 	a.step(&ev)
 	a.seq++
+	if len(a.open) > a.opt.MaxOpenSessions {
+		a.shedSessions()
+	}
 }
 
 // AddAnomaly counts a decoding or capture anomaly; anomalies of the same kind

@@ -175,6 +175,10 @@ type ext struct {
 	eN       int
 	eList    []EMSMDBSession
 	eMax     int
+	// EMSMDB calls not followed because the tables were full
+	// (Options.MaxRows rows, Options.MaxOpenSessions sessions); the
+	// verdict counts them.
+	eDroppedRows, eDroppedSessions int
 
 	mapped   map[netip.AddrPort]*epMapped
 	notReg   map[epKey]*epNotReg
@@ -376,6 +380,14 @@ func (a *Analyzer) emsStep(ev *Event) {
 		who = ev.UserDN
 	}
 	ukey := a.userKey(who)
+	if _, ok := x.eUsers[gkey{server, ukey}]; !ok && len(x.eUsers) >= a.opt.MaxRows {
+		x.eDroppedRows++
+		return
+	}
+	if _, ok := x.eClients[ckey{server, client}]; !ok && len(x.eClients) >= a.opt.MaxRows {
+		x.eDroppedRows++
+		return
+	}
 	switch ev.Kind {
 	case EvBind:
 		ug, cg := x.eUser(server, ukey), x.eClient(server, client)
@@ -455,6 +467,10 @@ func (a *Analyzer) emsOpen(ev *Event, server, client netip.Addr, ukey string, ug
 	}
 	if old := x.eOpen[key]; old != nil {
 		a.emsEnd(old, EndConnectionClosed, ev.Frame, ev.Time)
+	}
+	if len(x.eOpen) >= a.opt.MaxOpenSessions {
+		x.eDroppedSessions++
+		return
 	}
 	s := &emsSess{key: key, ug: ug, cg: cg, ukey: ukey, seq: a.seq, frame: ev.Frame, bindT: ev.Time, rec: -1, open: true, conns: []uint64{ev.ConnID}}
 	x.eN++

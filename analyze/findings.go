@@ -608,19 +608,32 @@ func (p *reporter) truncated() []string {
 		out = append(out, fmt.Sprintf("The report lists only %s, in capture order; the counters, findings and this verdict count them all.", strings.Join(cut, " and ")))
 	}
 	rt := &a.rt
-	if rt.nUsers+rt.nClients > 0 {
+	shed := rt.shedUsers + rt.shedClients
+	if shed > 0 {
+		out = append(out, fmt.Sprintf("More NSPI sessions were open at once than nspicap follows (--max-open-sessions %d): %s and %s holding the oldest of them were retired with their sessions (%s). Those sessions count as open at the end, in the rows and the totals, whatever became of them later; a user that came back got a new row. Raise --max-open-sessions to follow them.",
+			a.opt.MaxOpenSessions, plural(rt.shedUsers, "user row", "user rows"), plural(rt.shedClients, "client row", "client rows"),
+			plural(rt.shedRounds, "time", "times")))
+	}
+	if rt.nUsers+rt.nClients > shed {
 		qu, qc := rt.nUsers-rt.forcedUsers, rt.nClients-rt.forcedClients
+		fu, fc := rt.forcedUsers-rt.shedUsers, rt.forcedClients-rt.shedClients
 		s := fmt.Sprintf("The capture has more users or clients than nspicap follows at once (--max-rows %d): %s and %s that held no session were retired on the way, their findings written when they were retired.",
 			a.opt.MaxRows, plural(qu, "user row", "user rows"), plural(qc, "client row", "client rows"))
-		if rt.forcedUsers+rt.forcedClients > 0 {
+		if fu+fc > 0 {
 			s += fmt.Sprintf(" Too few rows were free of sessions, so %s and %s were retired while they held sessions: their %s count as open at the end, in the rows and the totals, whatever became of them later (%s seen on them afterwards not followed). Their counts and findings are only as sure as that; raise --max-rows to follow them.",
-				plural(rt.forcedUsers, "user row", "user rows"), plural(rt.forcedClients, "client row", "client rows"),
+				plural(fu, "user row", "user rows"), plural(fc, "client row", "client rows"),
 				plural(rt.forgotten, "session", "sessions"), plural(rt.forgottenCalls, "call", "calls"))
 		}
 		if n := rt.nUsers - len(rt.users) + rt.nClients - len(rt.clients); n > 0 {
 			s += fmt.Sprintf(" %s of them are not listed in the tables (the totals count them).", plural(n, "row", "rows"))
 		}
 		out = append(out, s)
+	}
+	if n := a.x.eDroppedRows; n > 0 {
+		out = append(out, fmt.Sprintf("%s from users or clients beyond the %d of each nspicap follows at once (--max-rows) are not counted.", plural(n, "EMSMDB call", "EMSMDB calls"), a.opt.MaxRows))
+	}
+	if n := a.x.eDroppedSessions; n > 0 {
+		out = append(out, fmt.Sprintf("%s beyond the %d sessions nspicap follows open at once (--max-open-sessions) were counted but not followed: the store sessions held, and the EMSMDB findings built on them, may be too low.", plural(n, "EMSMDB connect", "EMSMDB connects"), a.opt.MaxOpenSessions))
 	}
 	if n := a.anonDropped; n > 0 {
 		out = append(out, fmt.Sprintf("%s (anonymous refusals beyond the distinct server and client pairs nspicap follows at once) are counted in the totals but not in the findings.", plural(n, "call", "calls")))

@@ -8,8 +8,9 @@ import (
 
 // Defaults of Options.MaxRows and Options.MaxFindings.
 const (
-	DefaultMaxRows     = 20000
-	DefaultMaxFindings = 5000
+	DefaultMaxRows         = 10000
+	DefaultMaxFindings     = 5000
+	DefaultMaxOpenSessions = 20000
 )
 
 // Bounds of the identity state that is not a row (doc.go, "Memory"): they
@@ -17,7 +18,7 @@ const (
 
 // maxNames is the number of user spellings remembered (the first of each
 // user).
-func (a *Analyzer) maxNames() int { return 4 * a.opt.MaxRows }
+func (a *Analyzer) maxNames() int { return 2 * a.opt.MaxRows }
 
 // maxNoteKeys is the number of distinct (kind, server, user, client) note
 // findings.
@@ -37,7 +38,7 @@ func maxForgot(o Options) int { return max(4*o.MaxRows, 1) }
 
 // maxReopen is the number of (server, client) pairs whose last bind or
 // connect is remembered (ext.go).
-func maxReopen(o Options) int { return max(2*o.MaxRows, 1) }
+func maxReopen(o Options) int { return max(o.MaxRows, 1) }
 
 // A row of the users or clients table is retired when the table is full and
 // the row is quiet: it holds no session (none open, none bound before the
@@ -64,8 +65,11 @@ type retired struct {
 	// too few quiet rows), the sessions forgotten with them, and the calls
 	// later seen on those sessions
 	forcedUsers, forcedClients int
-	forgotten, forgottenCalls  int
-	forgottenOpen              int // forgotten sessions bound in the capture (Totals.OpenAtEnd)
+	// of those, rows retired because more sessions were open at once
+	// than Options.MaxOpenSessions (shedSessions), and the sweeps
+	shedUsers, shedClients, shedRounds int
+	forgotten, forgottenCalls          int
+	forgottenOpen                      int // forgotten sessions bound in the capture (Totals.OpenAtEnd)
 	// anonymous refusals followed by an authenticated bind, of retired
 	// findings (the verdict counts them)
 	anonExpected int
@@ -161,6 +165,93 @@ func sweep[K comparable](a *Analyzer, table map[K]*group, cmpKey func(K, K) int,
 	return len(gone)
 }
 
+// shedSessions makes room when more sessions are open than
+// Options.MaxOpenSessions: the rows that hold the oldest open sessions are
+// retired with their sessions, as sweep does for a full table, until at
+// most 3/4 of MaxOpenSessions stay open. A user row goes with its
+// sessions; an anonymous session goes with its client row. It runs after
+// an event, so no row it retires is in use.
+func (a *Analyzer) shedSessions() {
+	ss := make([]*sess, 0, len(a.open))
+	for _, s := range a.open {
+		ss = append(ss, s)
+	}
+	slices.SortFunc(ss, func(x, y *sess) int { return cmp.Compare(x.seq, y.seq) })
+	users, clients := map[*group]bool{}, map[*group]bool{}
+	drop := len(ss) - a.opt.MaxOpenSessions*3/4
+	for _, s := range ss {
+		if drop <= 0 {
+			break
+		}
+		switch {
+		case s.ukey != "" && s.ug != nil && !s.ug.frozen:
+			if !users[s.ug] {
+				users[s.ug] = true
+				drop -= s.ug.held + s.ug.ghosts
+			}
+		case s.cg != nil && !s.cg.frozen:
+			if !clients[s.cg] {
+				clients[s.cg] = true
+				drop -= s.cg.held + s.cg.ghosts
+			}
+		default:
+			drop--
+		}
+	}
+	// Retire in key order, so that the findings rendered together come
+	// out the same from one run to the next.
+	var uks []gkey
+	for k, g := range a.users {
+		if users[g] {
+			uks = append(uks, k)
+		}
+	}
+	slices.SortFunc(uks, cmpGkey)
+	ugs := make([]*group, len(uks))
+	for i, k := range uks {
+		ugs[i] = a.users[k]
+	}
+	var cks []ckey
+	for k, g := range a.clients {
+		if clients[g] {
+			cks = append(cks, k)
+		}
+	}
+	slices.SortFunc(cks, cmpCkey)
+	cgs := make([]*group, len(cks))
+	for i, k := range cks {
+		cgs[i] = a.clients[k]
+	}
+	if len(uks) > 0 {
+		a.retireUsers(uks, ugs)
+	}
+	if len(cks) > 0 {
+		a.retireClients(cks, cgs)
+	}
+	a.forgetSessions(func(s *sess) bool {
+		return s.ukey != "" && users[s.ug] || clients[s.cg] || s.ug == nil && s.cg == nil
+	})
+	a.rt.forcedUsers += len(uks)
+	a.rt.forcedClients += len(cks)
+	a.rt.shedUsers += len(uks)
+	a.rt.shedClients += len(cks)
+	a.rt.shedRounds++
+}
+
+func cmpGkey(x, y gkey) int {
+	if c := x.server.Compare(y.server); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.who, y.who)
+}
+
+func cmpCkey(x, y ckey) int {
+	if c := x.server.Compare(y.server); c != 0 {
+		return c
+	}
+	return x.client.Compare(y.client)
+}
+
 // forgetSessions stops following the open sessions of rows retired while
 // they held them: the retired rows counted them as open at the end, and so
 // do the totals; the rows still followed (the client row of a retired user,
@@ -177,18 +268,26 @@ func (a *Analyzer) forgetSessions(of func(*sess) bool) {
 	// In the order they were opened: the handles remembered are the same
 	// from one run to the next.
 	slices.SortFunc(gone, func(x, y *sess) int { return cmp.Compare(x.seq, y.seq) })
+	conns := map[uint64]bool{}
 	for _, s := range gone {
 		s.open = false
 		delete(a.open, s.key)
 		for _, c := range s.conns {
-			if l, ok := a.connSess[c]; ok {
-				if l = openOnly(l); len(l) == 0 {
-					delete(a.connSess, c)
-				} else {
-					a.connSess[c] = l
-				}
+			conns[c] = true
+		}
+	}
+	// Each connection's list once: a connection may carry thousands of
+	// the sessions forgotten.
+	for c := range conns {
+		if l, ok := a.connSess[c]; ok {
+			if l = openOnly(l); len(l) == 0 {
+				delete(a.connSess, c)
+			} else {
+				a.connSess[c] = l
 			}
 		}
+	}
+	for _, s := range gone {
 		s.conns, s.lk = nil, nil
 		// The rows and the totals stop holding it now (the totals count
 		// it as open at the end): what comes later is measured without it.

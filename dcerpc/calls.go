@@ -38,10 +38,18 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 		if c.binds == nil {
 			c.binds = make(map[uint32]pending)
 		}
-		if _, ok := c.binds[p.CallID]; ok || len(c.binds) < c.lim.MaxOpenCalls {
-			c.binds[p.CallID] = pending{ctx: p.Contexts, alter: p.PType == PTypeAlter}
-		} else {
+		old, ok := c.binds[p.CallID]
+		switch {
+		case !ok && len(c.binds) >= c.lim.MaxOpenCalls:
 			c.anomaly("too_many_open_calls", start, PTypeName(p.PType)+" dropped; limit "+itoa(c.lim.MaxOpenCalls))
+		default:
+			c.unhold(old.cost)
+			if cost, ok := c.hold(CostPending + CostContextOffer*len(p.Contexts)); ok {
+				c.binds[p.CallID] = pending{ctx: p.Contexts, alter: p.PType == PTypeAlter, cost: cost}
+			} else {
+				delete(c.binds, p.CallID)
+				c.anomaly("too_many_open_calls", start, PTypeName(p.PType)+" dropped: "+c.spent())
+			}
 		}
 		c.authToken(p, start)
 	case PTypeBindAck, PTypeAlterResp:
@@ -58,12 +66,16 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 		} else {
 			delete(c.binds, p.CallID)
 		}
+		if len(c.binds) == 0 {
+			c.binds = nil // binds are few: do not keep the table's room
+		}
+		c.unhold(pb.cost)
 		if !ok {
 			if len(p.Results) > 0 {
 				c.anomaly("orphan_bind_ack", start, "no bind with call_id "+itoa(int(p.CallID)))
 			}
 		} else {
-			full := false
+			full, spent := false, false
 			for i, r := range p.Results {
 				if i >= len(pb.ctx) || r.Result != 0 {
 					continue
@@ -71,19 +83,29 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 				if c.contexts == nil {
 					c.contexts = make(map[uint16]SyntaxID)
 				}
-				if _, ok := c.contexts[pb.ctx[i].ID]; ok || len(c.contexts) < maxPresContexts {
+				if _, ok := c.contexts[pb.ctx[i].ID]; ok {
+					c.contexts[pb.ctx[i].ID] = pb.ctx[i].Abstract
+				} else if len(c.contexts) >= maxPresContexts {
+					full = true
+				} else if cost, ok := c.hold(CostContext); ok {
+					c.fixed += cost
 					c.contexts[pb.ctx[i].ID] = pb.ctx[i].Abstract
 				} else {
-					full = true
+					spent = true
 				}
 			}
 			if full {
 				c.anomaly("too_many_contexts", start, "presentation contexts ignored; limit "+itoa(maxPresContexts)+" per connection")
+			} else if spent {
+				c.anomaly("too_many_contexts", start, "presentation contexts ignored: "+c.spent())
 			}
 		}
 		c.authToken(p, start)
 	case PTypeBindNak:
-		delete(c.binds, p.CallID)
+		if pb, ok := c.binds[p.CallID]; ok {
+			c.unhold(pb.cost)
+			delete(c.binds, p.CallID)
+		}
 	case PTypeAuth3:
 		c.authToken(p, start)
 	case PTypeRequest:
@@ -133,6 +155,16 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 			c.anomaly("too_many_security_contexts", pos, "security context ignored")
 			return
 		}
+		want := CostSecContext
+		if c.lim.Unsealer != nil {
+			want += CostUnsealContext
+		}
+		cost, ok := c.hold(want)
+		if !ok {
+			c.anomaly("too_many_security_contexts", pos, "security context ignored: "+c.spent())
+			return
+		}
+		c.fixed += cost
 		s = &secCtx{Security: Security{AuthType: p.Auth.Type, Level: p.Auth.Level, ContextID: p.Auth.ContextID, Authenticated: true}}
 		c.sec[p.Auth.ContextID] = s
 		c.startContext(s)
@@ -198,12 +230,7 @@ func (c *Conn) appendStub(m *Message, stub []byte, last Pos) {
 	if room := c.lim.MaxCallBytes - len(m.Stub); room > 0 && !m.Truncated {
 		n := min(room, len(stub))
 		if b := c.lim.Budget; b != nil && n > 0 {
-			g := b.take(n)
-			m.held += g
-			if g < n {
-				c.anomaly("too_many_call_bytes", m.Pos, "stub cut after "+itoa(len(m.Stub)+g)+" bytes: the calls awaiting reassembly or an answer hold "+itoa(b.held)+" bytes over all connections, the limit")
-			}
-			n = g
+			n = c.growStub(m, n)
 		}
 		m.Stub = append(m.Stub, stub[:n]...)
 	}
@@ -219,9 +246,33 @@ func (c *Conn) appendStub(m *Message, stub []byte, last Pos) {
 	}
 }
 
+// growStub makes room in m.Stub for n more bytes, charging Limits.Budget
+// for the capacity (not the length) it allocates, so that what the budget
+// counts is what the heap holds. It doubles the capacity, as append would,
+// within MaxCallBytes; it returns how many of the n bytes fit.
+func (c *Conn) growStub(m *Message, n int) int {
+	need := len(m.Stub) + n - cap(m.Stub)
+	if need <= 0 {
+		return n
+	}
+	b := c.lim.Budget
+	want := min(max(need, cap(m.Stub)), c.lim.MaxCallBytes-cap(m.Stub))
+	g := b.take(want)
+	if g < need {
+		c.anomaly("too_many_call_bytes", m.Pos, "stub cut after "+itoa(cap(m.Stub)+g)+" bytes: the calls awaiting reassembly or an answer hold "+itoa(b.stubs)+" bytes of stubs over all connections, the limit")
+		n = cap(m.Stub) + g - len(m.Stub)
+	}
+	if g > 0 {
+		s := make([]byte, len(m.Stub), cap(m.Stub)+g)
+		copy(s, m.Stub)
+		m.Stub = s
+		m.held += g
+	}
+	return n
+}
+
 func (c *Conn) request(p *PDU, start, last Pos) {
-	if c.inflight == nil {
-		c.inflight = make(map[uint32]*Call)
+	if c.waiting == nil {
 		c.waiting = make(map[uint32]*Call)
 	}
 	call := c.inflight[p.CallID]
@@ -236,6 +287,11 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 			c.anomaly("too_many_open_calls", start, "call dropped; limit "+itoa(c.lim.MaxOpenCalls))
 			return
 		}
+		cost, ok := c.hold(CostCall)
+		if !ok {
+			c.anomaly("too_many_open_calls", start, "call dropped: "+c.spent())
+			return
+		}
 		if p.Flags&flagFirstFrag == 0 {
 			c.anomaly("fragment_without_first", start, "request fragment of call "+itoa(int(p.CallID))+" without its first fragment")
 		}
@@ -245,7 +301,15 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 		call = &Call{Conn: &c.Meta, CallID: p.CallID, ContextID: p.ContextID, Opnum: p.Opnum, Sec: c.security(p)}
 		call.Iface, call.IfaceKnown = c.contexts[p.ContextID]
 		call.Request = c.newMessage(p, start)
-		c.inflight[p.CallID] = call
+		call.Request.cost = cost // given back with the stub's bytes (release)
+		if p.Flags&flagLastFrag == 0 {
+			// In reassembly; a call in one fragment goes straight to
+			// waiting, and most connections never need this map.
+			if c.inflight == nil {
+				c.inflight = make(map[uint32]*Call)
+			}
+			c.inflight[p.CallID] = call
+		}
 	}
 	c.appendStub(call.Request, p.Stub, last)
 	mergeSeal(call.Request, p)
@@ -260,9 +324,6 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 }
 
 func (c *Conn) response(p *PDU, start, last Pos) {
-	if c.responses == nil {
-		c.responses = make(map[uint32]*Message)
-	}
 	m := c.responses[p.CallID]
 	if m != nil && p.Flags&flagFirstFrag != 0 {
 		c.anomaly("incomplete_response", m.Pos, "response of call "+itoa(int(p.CallID))+" never got its last fragment")
@@ -274,11 +335,22 @@ func (c *Conn) response(p *PDU, start, last Pos) {
 			c.anomaly("too_many_open_calls", start, "response dropped; limit "+itoa(c.lim.MaxOpenCalls))
 			return
 		}
+		cost, ok := c.hold(CostMessage)
+		if !ok {
+			c.anomaly("too_many_open_calls", start, "response dropped: "+c.spent())
+			return
+		}
 		if p.AllocHint > maxAllocHint {
 			c.anomaly("bad_alloc_hint", start, "response of call "+itoa(int(p.CallID))+" announces "+itoa(int(p.AllocHint))+" stub bytes")
 		}
 		m = c.newMessage(p, start)
-		c.responses[p.CallID] = m
+		m.cost = cost
+		if p.Flags&flagLastFrag == 0 {
+			if c.responses == nil {
+				c.responses = make(map[uint32]*Message)
+			}
+			c.responses[p.CallID] = m
+		}
 	}
 	c.appendStub(m, p.Stub, last)
 	mergeSeal(m, p)
@@ -449,6 +521,8 @@ func (c *Conn) partialBind(dir Dir, h Header, b []byte, start, last Pos) {
 		// The security context's id, type and level were in the lost
 		// trailer. Its later trailers replace these zero values.
 		c.sec = map[uint32]*secCtx{0: {Security: Security{Authenticated: true}}}
+		cost, _ := c.hold(CostSecContext) // one per connection: kept even over the budget
+		c.fixed += cost
 		c.lastSec = c.sec[0]
 	}
 }
@@ -514,7 +588,12 @@ func (c *Conn) Close() {
 	for _, m := range c.responses {
 		c.release(m)
 	}
-	c.inflight, c.waiting, c.responses = nil, nil, nil
+	for _, pb := range c.binds {
+		c.unhold(pb.cost)
+	}
+	c.unhold(c.fixed)
+	c.fixed = 0
+	c.inflight, c.waiting, c.responses, c.binds = nil, nil, nil, nil
 	for i := range c.dirs {
 		d := &c.dirs[i]
 		d.buf, d.marks = nil, nil

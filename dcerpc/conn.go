@@ -130,6 +130,7 @@ type Message struct {
 	Auth AuthTrailer
 
 	held int // bytes of Stub charged to Limits.Budget
+	cost int // the fixed cost of the message (or of its call) charged there
 }
 
 // Fault is a fault PDU that answered a call.
@@ -197,6 +198,7 @@ type dirState struct {
 type pending struct {
 	ctx   []ContextElem
 	alter bool
+	cost  int // charged to Limits.Budget
 }
 
 type secCtx struct {
@@ -227,6 +229,9 @@ type Conn struct {
 	// lastAuth: the sec_trailer (without value) of the last request or
 	// response that carried one.
 	lastAuth AuthTrailer
+	// fixed: bytes charged to Limits.Budget for the presentation and
+	// security contexts, given back at Close.
+	fixed int
 }
 
 const (
@@ -316,6 +321,12 @@ func (c *Conn) direct(dir Dir, pos Pos, b []byte) []byte {
 // lost (too_many_buffered_bytes): the connection resynchronises at the
 // next header, as after a gap.
 func (c *Conn) settle(dir Dir, pos Pos) {
+	if d := &c.dirs[dir]; len(d.buf) == 0 && !d.scanning {
+		// Nothing partial is held: give the buffer back, rather than
+		// keep one as large as the largest PDU seen on every open
+		// connection. The next bytes start with a mark of their own.
+		d.buf, d.marks = nil, nil
+	}
 	b := c.lim.Buffers
 	if b == nil {
 		return

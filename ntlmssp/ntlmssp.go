@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Signature starts every NTLMSSP message (MS-NLMP 2.2.1).
@@ -70,9 +72,30 @@ func (m *Message) Identity() string {
 		return ""
 	}
 	if m.Domain == "" {
-		return m.User
+		return ClipName(m.User)
 	}
-	return m.Domain + `\` + m.User
+	return ClipName(m.Domain + `\` + m.User)
+}
+
+// MaxNameLen bounds, in bytes, the identities nspicap keeps and prints.
+// Windows names are far shorter (a sAMAccountName has at most 20
+// characters, a NetBIOS domain 15); a message may carry 64 KiB, and every
+// user row, session and logon keeps its name.
+const MaxNameLen = 100
+
+// ClipName returns s, or when it is longer than MaxNameLen its start, "…"
+// and 8 hex digits of a hash of the whole, so that two long names stay two.
+func ClipName(s string) string {
+	if len(s) <= MaxNameLen {
+		return s
+	}
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	cut := MaxNameLen - len("…") - 8
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…" + fmt.Sprintf("%08x", h.Sum32())
 }
 
 func merr(field string, off int, format string, a ...any) error {

@@ -25,12 +25,12 @@ type limitFlags struct {
 
 func addLimitFlags(fs *pflag.FlagSet) *limitFlags {
 	l := &limitFlags{}
-	fs.IntVar(&l.maxConns, "max-conns", 50000, "TCP connections tracked at once; beyond, the longest idle is dropped")
+	fs.IntVar(&l.maxConns, "max-conns", pipeline.DefaultMaxConns, "TCP connections tracked at once; beyond, the longest idle is dropped")
 	fs.IntVar(&l.maxBuffered, "max-buffered", 1<<20, "out-of-order bytes buffered per connection and direction before a hole is declared lost")
-	fs.IntVar(&l.maxBufferedTotal, "max-buffered-total", pipeline.DefaultMaxBufferedTotal, "out-of-order bytes buffered over all connections, and (separately) bytes of partial DCE/RPC PDUs")
+	fs.IntVar(&l.maxBufferedTotal, "max-buffered-total", pipeline.DefaultMaxBufferedTotal, "out-of-order bytes buffered over all connections")
 	fs.IntVar(&l.maxCallBytes, "max-call-bytes", dcerpc.DefaultLimits.MaxCallBytes, "stub bytes kept per call and direction (the return value is always kept)")
 	fs.IntVar(&l.maxOpenCalls, "max-open-calls", dcerpc.DefaultLimits.MaxOpenCalls, "calls awaiting an answer per connection")
-	fs.IntVar(&l.maxCallBytesTotal, "max-call-bytes-total", pipeline.DefaultMaxCallBytesTotal, "stub bytes kept over all calls in reassembly or awaiting an answer")
+	fs.IntVar(&l.maxCallBytesTotal, "max-call-bytes-total", pipeline.DefaultMaxCallBytesTotal, "memory the DCE/RPC layer holds between packets over all connections: stubs of calls in reassembly or awaiting an answer (at most half), the state of open calls and contexts, and partial PDUs")
 	fs.IntVar(&l.maxMemory, "max-memory", defaultMaxMemory, "soft limit of the heap in MiB: the garbage collector works harder as it nears it (a GOMEMLIMIT in the environment applies when this flag is not given)")
 	return l
 }
@@ -110,7 +110,7 @@ func (f *inputFlags) parse(fs *pflag.FlagSet, args []string, stderr io.Writer) (
 // tableFlags bound what the analyzer follows at once and lists (analyze
 // doc.go, "Memory"); analyze and sessions accept them.
 type tableFlags struct {
-	maxRows, maxFindings, maxSessions, maxRefusals int
+	maxRows, maxFindings, maxSessions, maxRefusals, maxOpenSessions int
 }
 
 func addTableFlags(fs *pflag.FlagSet) *tableFlags {
@@ -119,6 +119,7 @@ func addTableFlags(fs *pflag.FlagSet) *tableFlags {
 	fs.IntVar(&t.maxFindings, "max-findings", analyze.DefaultMaxFindings, "findings kept of retired rows; beyond, the least severe are counted, not listed")
 	fs.IntVar(&t.maxSessions, "max-sessions", analyze.DefaultMaxSessions, "sessions listed (the first bound); the counters and findings count them all")
 	fs.IntVar(&t.maxRefusals, "max-refusals", analyze.DefaultMaxRefusals, "refused binds listed (the first); the counters and findings count them all")
+	fs.IntVar(&t.maxOpenSessions, "max-open-sessions", analyze.DefaultMaxOpenSessions, "sessions followed open at once; beyond, the rows holding the oldest are retired with them (reported)")
 	return t
 }
 
@@ -126,7 +127,8 @@ func (t *tableFlags) check() error {
 	for _, v := range []struct {
 		name string
 		v    int
-	}{{"max-rows", t.maxRows}, {"max-findings", t.maxFindings}, {"max-sessions", t.maxSessions}, {"max-refusals", t.maxRefusals}} {
+	}{{"max-rows", t.maxRows}, {"max-findings", t.maxFindings}, {"max-sessions", t.maxSessions}, {"max-refusals", t.maxRefusals},
+		{"max-open-sessions", t.maxOpenSessions}} {
 		if v.v < 1 {
 			return &usageError{fmt.Sprintf("--%s %d: want a positive number", v.name, v.v)}
 		}
@@ -136,4 +138,5 @@ func (t *tableFlags) check() error {
 
 func (t *tableFlags) apply(o *analyze.Options) {
 	o.MaxRows, o.MaxFindings, o.MaxSessions, o.MaxRefusals = t.maxRows, t.maxFindings, t.maxSessions, t.maxRefusals
+	o.MaxOpenSessions = t.maxOpenSessions
 }

@@ -7,7 +7,12 @@ import (
 )
 
 // DefaultMaxBufferedTotal is Options.MaxBufferedTotal when it is zero.
-const DefaultMaxBufferedTotal = 64 << 20
+const DefaultMaxBufferedTotal = 16 << 20
+
+// DefaultMaxConns is Options.MaxConns when it is zero: with what every layer
+// keeps per open connection (about 2.5 KiB, pipeline.TestConnCost), 20000
+// connections are about 50 MiB of the 256 MiB nspicap stays under.
+const DefaultMaxConns = 20000
 
 // Options configure Run.
 type Options struct {
@@ -25,7 +30,7 @@ type Options struct {
 	// DefaultMaxBufferedTotal.
 	MaxBufferedTotal int
 	// MaxConns caps the connections tracked at once; beyond it the
-	// longest idle one ends with EndEvicted. Default 1,000,000.
+	// longest idle one ends with EndEvicted. 0 means DefaultMaxConns.
 	MaxConns int
 	// Read, when set, counts the bytes read from the inputs so far, as
 	// stored (compressed bytes for gzip: it ends at the sum of the file

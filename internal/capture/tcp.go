@@ -125,7 +125,7 @@ func newAssembler(opts Options, stats *Stats) *assembler {
 		a.maxBuffered = 1 << 20
 	}
 	if a.maxConns <= 0 {
-		a.maxConns = 1_000_000
+		a.maxConns = DefaultMaxConns
 	}
 	if a.maxTotal <= 0 {
 		a.maxTotal = DefaultMaxBufferedTotal

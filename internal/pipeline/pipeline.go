@@ -35,8 +35,11 @@ type Sink interface {
 // DefaultMaxBufferedTotal is Options.MaxBufferedTotal when it is zero.
 const DefaultMaxBufferedTotal = capture.DefaultMaxBufferedTotal
 
+// DefaultMaxConns is Options.MaxConns when it is zero.
+const DefaultMaxConns = capture.DefaultMaxConns
+
 // DefaultMaxCallBytesTotal is Options.MaxCallBytesTotal when it is zero.
-const DefaultMaxCallBytesTotal = 64 << 20
+const DefaultMaxCallBytesTotal = 32 << 20
 
 // Options configure a run.
 type Options struct {
@@ -97,7 +100,8 @@ type Result struct {
 
 // Bounds on what the runner remembers to infer interfaces.
 const (
-	maxEndpoints   = 100000
+	maxEndpoints   = 16384 // server address and port pairs
+	maxEndpointIfs = 65536 // interfaces over all of them
 	maxNSPIHandles = 1 << 16
 )
 
@@ -116,6 +120,7 @@ type runner struct {
 	endpoints map[netip.AddrPort]map[dcerpc.UUID]bool
 	// handles: NSPI context handles seen returned by NspiBind.
 	handles map[handleKey]bool
+	nIfs    int // interfaces in endpoints
 	// inferred: presentation contexts, on connections whose bind is not
 	// in the capture, taken to be NSPI.
 	inferred map[ctxKey]bool
@@ -141,13 +146,9 @@ func Run(paths []string, o Options, sink Sink) Result {
 		o.Limits.Budget = dcerpc.NewBudget(o.MaxCallBytesTotal)
 	}
 	if o.Limits.Buffers == nil {
-		// The partial PDUs of the DCE/RPC layer have a budget of their
-		// own, as large as the capture layer's for out-of-order bytes.
-		n := o.MaxBufferedTotal
-		if n <= 0 {
-			n = DefaultMaxBufferedTotal
-		}
-		o.Limits.Buffers = dcerpc.NewBudget(n)
+		// The partial PDUs of the DCE/RPC layer draw from the same
+		// budget as its calls and contexts: one sum bounds it all.
+		o.Limits.Buffers = o.Limits.Budget
 	}
 	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, anoms: map[string]*Anomaly{},
 		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]bool{}, inferred: map[ctxKey]bool{}}
@@ -181,6 +182,9 @@ type conn struct {
 	r    *runner
 	c    *dcerpc.Conn
 	held *Call // a sealed NspiBind awaiting the evidence of its outcome
+	// inferred: the presentation contexts of r.inferred on this
+	// connection, forgotten at its end
+	inferred []uint16
 
 	tcp tcpState // connection attempts without data (issue7.go)
 }
@@ -213,6 +217,10 @@ func (k *conn) Gap(dir capture.Dir, pos capture.Pos, n int) {
 
 func (k *conn) End(pos capture.Pos, how capture.EndKind) {
 	k.c.Close()
+	for _, ctx := range k.inferred {
+		delete(k.r.inferred, ctxKey{k.c.Meta.ID, ctx})
+	}
+	k.inferred = nil
 	k.flushHeld(how)
 	if !k.c.IsRPC() {
 		k.tcpEnd(pos, how)
@@ -252,7 +260,7 @@ func (k *conn) Anomaly(a dcerpc.Anomaly) {
 // returned; or only NSPI was ever seen bound on that server address and port,
 // and the request is shaped like an NSPI call (opnum 1..20 starting with a
 // 20-byte handle).
-func (r *runner) infer(c *dcerpc.Call) bool {
+func (r *runner) infer(k *conn, c *dcerpc.Call) bool {
 	key := ctxKey{c.Conn.ID, c.ContextID}
 	if r.inferred[key] {
 		return true
@@ -273,6 +281,7 @@ func (r *runner) infer(c *dcerpc.Call) bool {
 	}
 	if ok {
 		r.inferred[key] = true
+		k.inferred = append(k.inferred, c.ContextID)
 	}
 	return ok
 }
@@ -286,7 +295,10 @@ func (r *runner) learn(c *dcerpc.Call, op *nspi.Op) {
 			ifs = map[dcerpc.UUID]bool{}
 			r.endpoints[c.Conn.Server] = ifs
 		}
-		if ifs != nil && len(ifs) < 64 {
+		if ifs != nil && len(ifs) < 64 && (ifs[c.Iface.UUID] || r.nIfs < maxEndpointIfs) {
+			if !ifs[c.Iface.UUID] {
+				r.nIfs++
+			}
 			ifs[c.Iface.UUID] = true
 		}
 	}
@@ -302,7 +314,7 @@ func (k *conn) Call(c *dcerpc.Call) {
 	r := k.r
 	out := &Call{Raw: c}
 	inferred := false
-	if !c.IfaceKnown && r.infer(c) {
+	if !c.IfaceKnown && r.infer(k, c) {
 		c.Iface = dcerpc.SyntaxID{UUID: nspi.UUID, Major: nspi.VersionMajor}
 		c.IfaceKnown = true
 		inferred = true

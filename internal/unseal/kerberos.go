@@ -11,6 +11,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/nspicap/nspicap/dcerpc"
+	"github.com/nspicap/nspicap/ntlmssp"
 )
 
 // kerberos is what the handshake of a Kerberos security context gave: the
@@ -85,7 +86,7 @@ func (c *context) apReq(b []byte) {
 		return
 	}
 	enc := t.DecryptedEncPart
-	c.identity = enc.CName.PrincipalNameString() + "@" + enc.CRealm
+	c.identity = ntlmssp.ClipName(enc.CName.PrincipalNameString() + "@" + enc.CRealm)
 	k := &kerberos{session: newKrbKey(enc.Key)}
 	ap.Ticket = t
 	if err := ap.DecryptAuthenticator(enc.Key); err == nil {
