@@ -85,36 +85,9 @@ type Stats struct {
 func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 	infos := make([]InputInfo, len(paths))
 	var stats Stats
-	var srcs []*source
-	for i, p := range paths {
-		infos[i].Path = p
-		s, err := openSource(i, p, opts.Stdin, opts.Read, &infos[i])
-		if err != nil {
-			infos[i].Err = err
-			continue
-		}
-		srcs = append(srcs, s)
-	}
-	defer func() {
-		for _, s := range srcs {
-			s.close()
-		}
-	}()
-
-	var m merger
-	var cursors []*cursor
-	for _, s := range srcs {
-		c := prefetch(s, max(1, batchesAhead/len(srcs)))
-		cursors = append(cursors, c)
-		if c.next() {
-			m.push(c)
-		}
-	}
-	defer func() {
-		for _, c := range cursors {
-			c.wait()
-		}
-	}()
+	in := newInputs(paths, opts, infos)
+	defer in.closeAll()
+	m := &in.m
 	asm := newAssembler(opts, &stats)
 	var p tcpPacket
 	for m.len() > 0 {
@@ -139,7 +112,9 @@ func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 			m.fix()
 		} else {
 			m.pop()
+			in.finish(s.index)
 		}
+		in.openDue()
 	}
 	asm.closeAll()
 	return infos, stats

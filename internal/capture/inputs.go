@@ -1,0 +1,157 @@
+package capture
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// maxOpenInputs bounds the input files read at once. Each open input holds
+// its read buffers, its decompressor and its read-ahead batches (about
+// 1.5 MiB), and a file descriptor.
+const maxOpenInputs = 8
+
+// inputs opens the files of a multi-file capture only when the merge
+// reaches them: a ring buffer of hundreds of files is read one or two files
+// at a time, in the memory of one. Every file is first opened once, to
+// check it and take the time of its first packet, and closed; it is opened
+// again when the merge's next packet is not earlier than that time, and
+// closed when it ends. The merge order is the same as with every file open
+// from the start: a file's first packet waits in the merge at its time
+// either way. Only when more than maxOpenInputs files overlap in time is a
+// file opened late (its packets then merge after those already read), with
+// a warning.
+type inputs struct {
+	paths []string
+	opts  Options
+	infos []InputInfo
+	ahead int
+
+	m       merger
+	src     []*source
+	cur     []*cursor
+	nOpen   int
+	pending []waiting // by first packet time, then index
+}
+
+type waiting struct {
+	index  int
+	first  time.Time
+	warned bool
+}
+
+func newInputs(paths []string, opts Options, infos []InputInfo) *inputs {
+	in := &inputs{paths: paths, opts: opts, infos: infos, ahead: max(1, batchesAhead/max(1, len(paths))),
+		src: make([]*source, len(paths)), cur: make([]*cursor, len(paths))}
+	for i, p := range paths {
+		infos[i].Path = p
+		if p == "-" || len(paths) == 1 {
+			// Standard input cannot be read twice; a single file
+			// needs no probe.
+			s, err := openSource(i, p, opts.Stdin, opts.Read, &infos[i])
+			if err != nil {
+				infos[i].Err = err
+				continue
+			}
+			in.start(i, s)
+			continue
+		}
+		first, err := probe(i, p)
+		if err != nil {
+			infos[i].Err = err
+			continue
+		}
+		in.pending = append(in.pending, waiting{index: i, first: first})
+	}
+	slices.SortStableFunc(in.pending, func(a, b waiting) int {
+		if c := a.first.Compare(b.first); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.index, b.index)
+	})
+	in.openDue()
+	return in
+}
+
+// probe opens a file to check it and read the time of its first packet
+// (zero when it has none), and closes it. What it warns of is said again
+// when the file is read.
+func probe(i int, path string) (time.Time, error) {
+	var scratch InputInfo
+	s, err := openSource(i, path, nil, nil, &scratch)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer s.close()
+	if s.next() {
+		return s.ci.Timestamp, nil
+	}
+	return time.Time{}, nil
+}
+
+// openHook, when set (tests), is told how many inputs are open each time
+// one is opened.
+var openHook func(nOpen int)
+
+// start begins reading an opened source.
+func (in *inputs) start(i int, s *source) {
+	c := prefetch(s, in.ahead)
+	in.src[i], in.cur[i] = s, c
+	in.nOpen++
+	if openHook != nil {
+		openHook(in.nOpen)
+	}
+	if c.next() {
+		in.m.push(c)
+	} else {
+		in.finish(i)
+	}
+}
+
+// finish closes an input whose packets have all been merged.
+func (in *inputs) finish(i int) {
+	if in.cur[i] == nil {
+		return
+	}
+	in.cur[i].wait()
+	in.src[i].close()
+	in.src[i], in.cur[i] = nil, nil
+	in.nOpen--
+}
+
+// openDue opens the waiting files whose first packet comes no later than
+// the merge's next packet (all of them when the merge is empty).
+func (in *inputs) openDue() {
+	for len(in.pending) > 0 {
+		w := &in.pending[0]
+		if in.m.len() > 0 {
+			top := in.m.top()
+			if c := w.first.Compare(top.ts()); c > 0 || c == 0 && w.index > top.index {
+				return
+			}
+			if in.nOpen >= maxOpenInputs {
+				if !w.warned {
+					w.warned = true
+					in.infos[w.index].Warnings = append(in.infos[w.index].Warnings,
+						fmt.Sprintf("read late: more than %d input files overlap in time, so its packets are merged after those read before it was opened", maxOpenInputs))
+				}
+				return
+			}
+		}
+		in.pending = in.pending[1:]
+		s, err := openSource(w.index, in.paths[w.index], nil, in.opts.Read, &in.infos[w.index])
+		if err != nil {
+			in.infos[w.index].Err = err
+			continue
+		}
+		in.start(w.index, s)
+	}
+}
+
+// closeAll ends what is still open (a handler panicked, or Run returned).
+func (in *inputs) closeAll() {
+	for i := range in.cur {
+		in.finish(i)
+	}
+}
