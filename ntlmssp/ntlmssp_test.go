@@ -2,8 +2,10 @@ package ntlmssp
 
 import (
 	"encoding/binary"
+	"strings"
 	"testing"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 func utf16le(s string) []byte {
@@ -108,4 +110,27 @@ func FuzzInspect(f *testing.F) {
 	f.Fuzz(func(t *testing.T, at uint8, b []byte) {
 		Inspect(at, b)
 	})
+}
+
+func TestClipName(t *testing.T) {
+	short := `CONTOSO\alice`
+	if ClipName(short) != short {
+		t.Errorf("a short name changed: %q", ClipName(short))
+	}
+	long := `CONTOSO\` + strings.Repeat("é", 200)
+	a, b := ClipName(long), ClipName(long+"x")
+	if len(a) > MaxNameLen || len(b) > MaxNameLen {
+		t.Errorf("clipped to %d and %d bytes, over %d", len(a), len(b), MaxNameLen)
+	}
+	if a == b {
+		t.Errorf("two long names clipped to the same %q", a)
+	}
+	if !utf8.ValidString(a) || !strings.HasPrefix(a, `CONTOSO\éé`) || !strings.Contains(a, "…") {
+		t.Errorf("clipped name %q: want valid UTF-8, the start kept and a mark", a)
+	}
+	// Identity clips what an AUTHENTICATE carries.
+	m := &Message{Type: TypeAuthenticate, Domain: "CONTOSO", User: strings.Repeat("u", 60000)}
+	if n := len(m.Identity()); n > MaxNameLen {
+		t.Errorf("identity of %d bytes", n)
+	}
 }
