@@ -18,7 +18,7 @@ func TestLimitFlagsChecked(t *testing.T) {
 	for _, c := range []struct{ cmd, flag string }{
 		{"analyze", "--max-rows"}, {"analyze", "--max-findings"}, {"sessions", "--max-sessions"},
 		{"analyze", "--max-refusals"}, {"calls", "--max-memory"}, {"analyze", "--max-conns"},
-		{"calls", "--max-call-bytes-total"},
+		{"calls", "--max-call-bytes-total"}, {"analyze", "--max-open-sessions"},
 	} {
 		out, errOut, code := nspicap(t, c.cmd, c.flag, "0", pcap)
 		want := c.flag + " 0: want a positive number"
@@ -64,6 +64,40 @@ func TestMaxRows(t *testing.T) {
 	if tiny.Totals.Binds != full.Totals.Binds || tiny.Totals.BindsLogonFailed != full.Totals.BindsLogonFailed ||
 		!strings.Contains(strings.Join(tiny.Verdict, " "), "were retired while they held sessions") {
 		t.Errorf("--max-rows 1: totals %+v, verdict %q", tiny.Totals, tiny.Verdict)
+	}
+}
+
+// TestMaxOpenSessions: with fewer sessions followed open than svc-crm
+// holds, the rows holding the oldest are retired with their sessions; the
+// totals still count every bind and every session open at the end, the
+// leak and the session limit are still found, and the verdict says what
+// was given up and which flag to raise.
+func TestMaxOpenSessions(t *testing.T) {
+	pcap := filepath.Join(testdataDir, "leak-to-limit.pcap")
+	get := func(args ...string) *analyze.Report {
+		out, errOut, code := nspicap(t, append([]string{"analyze", "-f", "json"}, append(args, pcap)...)...)
+		if code != exitOK {
+			t.Fatalf("analyze %v: exit %d: %s", args, code, errOut)
+		}
+		var r analyze.Report
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	full, small := get(), get("--max-open-sessions", "20")
+	if small.Totals.Binds != full.Totals.Binds || small.Totals.BindsOK != full.Totals.BindsOK ||
+		small.Totals.BindsLogonFailed != full.Totals.BindsLogonFailed || small.Totals.OpenAtEnd < full.Totals.OpenAtEnd {
+		t.Errorf("totals:\n%+v\n%+v", full.Totals, small.Totals)
+	}
+	if !small.HasKind(analyze.KindLeak) {
+		t.Errorf("no leak finding with --max-open-sessions 20")
+	}
+	if !strings.Contains(strings.Join(small.Verdict, " "), "(--max-open-sessions 20)") {
+		t.Errorf("verdict %q: want a sentence naming --max-open-sessions", small.Verdict)
+	}
+	if strings.Contains(strings.Join(full.Verdict, " "), "--max-open-sessions") {
+		t.Errorf("default run: verdict names --max-open-sessions: %q", full.Verdict)
 	}
 }
 
