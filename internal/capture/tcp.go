@@ -49,6 +49,15 @@ type segment struct {
 
 func (g *segment) end() uint32 { return g.seq + uint32(len(g.data)) + uint32(g.missing) }
 
+// segOverhead is what a buffered segment costs besides its bytes: its entry
+// in the pending list (with room to grow) and the rounding of its copy.
+// Buffered counts charge it, so that a flood of one-byte segments is
+// bounded by the same limits as a few large ones.
+const segOverhead = 160
+
+// cost is what the segment is charged in half.buffered.
+func (g *segment) cost() int { return len(g.data) + segOverhead }
+
 // half is the state of one direction of a connection.
 type half struct {
 	synSeen  bool
@@ -521,7 +530,7 @@ func (a *assembler) flush(c *conn, pos Pos) {
 			h.next = g.seq
 		}
 		h.pending = h.pending[1:]
-		a.setBuffered(h, h.buffered-len(g.data))
+		a.setBuffered(h, h.buffered-g.cost())
 		a.deliver(c, d, g.seq, g.data, g.missing, g.pos)
 	}
 }
@@ -575,13 +584,13 @@ func (a *assembler) buffer(h *half, seq uint32, b []byte, missing int, pos Pos, 
 			return
 		}
 		a.setBuffered(h, h.buffered-len(old.data)+len(b))
-		old.data = append(old.data[:0], b...)
+		old.data = append([]byte(nil), b...)
 		old.missing = missing
 		return
 	}
 	g := segment{seq: seq, data: append([]byte(nil), b...), missing: missing, pos: pos, order: order}
 	h.pending = slices.Insert(h.pending, i, g)
-	a.setBuffered(h, h.buffered+len(b))
+	a.setBuffered(h, h.buffered+g.cost())
 }
 
 // advance delivers buffered segments that have become in order. When the
@@ -598,11 +607,11 @@ func (a *assembler) advance(c *conn, d Dir, pos Pos, force bool) bool {
 			}
 			c.h.Gap(d, pos, seqDiff(g.seq, h.next))
 			h.next = g.seq
-			force = h.buffered-len(g.data) > a.maxBuffered || a.total-len(g.data) > a.maxTotal
+			force = h.buffered-g.cost() > a.maxBuffered || a.total-g.cost() > a.maxTotal
 		}
 		h.pending[0] = segment{}
 		h.pending = h.pending[1:]
-		a.setBuffered(h, h.buffered-len(g.data))
+		a.setBuffered(h, h.buffered-g.cost())
 		if !a.deliver(c, d, g.seq, g.data, g.missing, g.pos) {
 			return false
 		}

@@ -118,7 +118,7 @@ func TestReassemblyGapByBufferLimit(t *testing.T) {
 		seg{cli, srv, 121, 501, "PA", "abcdefghij"}, // 20 bytes buffered > 15
 		seg{cli, srv, 131, 501, "PA", "K"},
 	)
-	r, _ := runSegs(t, segs, Options{MaxBuffered: 15})
+	r, _ := runSegs(t, segs, Options{MaxBuffered: 15 + 2*segOverhead}) // each segment also costs segOverhead
 	checkEvents(t, r.events, []string{
 		"open 1 10.0.0.1:50000>10.0.0.2:135 syn=true f0:1",
 		"gap 1 c2s f0:5 10",

@@ -20,8 +20,8 @@ func TestTotalBufferLimit(t *testing.T) {
 			seg{c, s, 111, 501, "PA", "0123456789abcdefghij"}, // hole of 10 before it
 		)
 	}
-	r, _ := runSegs(t, segs, Options{MaxBufferedTotal: 100})
-	// Connections 1 to 5 fit in the 100 bytes; from the 6th on, each
+	r, _ := runSegs(t, segs, Options{MaxBufferedTotal: 5 * (20 + segOverhead)})
+	// Connections 1 to 5 fit (20 bytes and the overhead each); from the 6th on, each
 	// connection's hole is declared lost as soon as its data arrives, that
 	// is before the next connection opens (not in the end-of-capture flush).
 	immediate := 0
