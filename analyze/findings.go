@@ -547,19 +547,30 @@ func (p *reporter) verdict(r *Report) []string {
 		out = append(out, "No NSPI traffic found.")
 		return p.verdictTail(r, out)
 	}
+	// A row retired and followed again (--max-rows, --max-open-sessions)
+	// can give the same sentence more than once: say it once, counted.
+	seen, again := map[string]int{}, map[int]int{}
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		if f.Severity == SevInfo {
 			continue
 		}
 		line, ok := p.verdictLine(f)
+		if j, dup := seen[line]; ok && dup {
+			again[j]++
+			continue
+		}
 		switch {
 		case !ok:
 		case len(out) == maxVerdictProblems:
 			more++
 		default:
+			seen[line] = len(out)
 			out = append(out, line)
 		}
+	}
+	for j, n := range again {
+		out[j] = strings.TrimSuffix(out[j], ".") + fmt.Sprintf(" (said of %d rows, retired one after the other).", n+1)
 	}
 	if more > 0 {
 		out = append(out, fmt.Sprintf("And %s more: see the findings.", plural(more, "problem", "problems")))

@@ -309,6 +309,15 @@ func generate(kind, path, testdata string, size int64) error {
 		manyFlows(w, int(size))
 	case "openconns":
 		openConns(w, int(size))
+	case "hostile":
+		n := hostile(w, size)
+		fmt.Fprintf(os.Stderr, "%s: %d packets, %+v\n", path, w.packets, n)
+	case "hostile-conns":
+		n := hostileConns(w, int(size))
+		fmt.Fprintf(os.Stderr, "%s: %d packets, %+v\n", path, w.packets, n)
+	case "hostile-sessions":
+		conns, binds := hostileSessions(w, size)
+		fmt.Fprintf(os.Stderr, "%s: %d packets, %d connections, %d NspiBind calls\n", path, w.packets, conns, binds)
 	default:
 		return fmt.Errorf("unknown capture kind %q", kind)
 	}

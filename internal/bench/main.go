@@ -73,6 +73,7 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 		name, kind, path string
 		size             int64
 		files            []string
+		once             bool // measured once, whatever -runs says
 	}
 	caps := []capfile{
 		{name: fmt.Sprintf("ticket %d MB", mb), kind: "ticket", path: filepath.Join(dir, fmt.Sprintf("ticket-%d.pcap", mb)), size: size},
@@ -83,6 +84,13 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 		// connection: a quarter as many connections as the many-flows
 		// capture, each left open with a partial PDU.
 		{name: fmt.Sprintf("open connections %dk", flows/4000), kind: "openconns", path: filepath.Join(dir, fmt.Sprintf("openconns-%d.pcap", flows/4)), size: int64(flows / 4)},
+		// Crafted to make nspicap hold as much memory at once as it can
+		// (hostile.go): connections that each fill every per-connection
+		// limit; 80k smaller ones (8% of -flows), beyond --max-conns; one
+		// user binding NSPI sessions without end.
+		{name: fmt.Sprintf("hostile %d MB", mb), kind: "hostile", path: filepath.Join(dir, fmt.Sprintf("hostile-%d.pcap", mb)), size: size, once: true},
+		{name: fmt.Sprintf("hostile conns %dk", flows*2/25000), kind: "hostile-conns", path: filepath.Join(dir, fmt.Sprintf("hostile-conns-%d.pcap", flows*2/25)), size: int64(flows * 2 / 25), once: true},
+		{name: fmt.Sprintf("hostile sessions %d MB", mb), kind: "hostile-sessions", path: filepath.Join(dir, fmt.Sprintf("hostile-sessions-%d.pcap", mb)), size: size, once: true},
 	}
 	if scale {
 		caps = append(caps,
@@ -129,13 +137,20 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 			files = []string{c.path}
 		}
 		m := measurement{name: c.name}
+		if c.once && runs > 1 {
+			m.name += " (1 run)"
+		}
 		for _, f := range files {
 			if st, err := os.Stat(f); err == nil {
 				m.bytes += st.Size()
 			}
 		}
 		var bt, tt []time.Duration
-		for i := 0; i < runs; i++ {
+		n := runs
+		if c.once {
+			n = 1
+		}
+		for i := 0; i < n; i++ {
 			d, rss, out, err := timed(base, files...)
 			if err != nil {
 				return fmt.Errorf("baseline on %s: %v", c.name, err)
