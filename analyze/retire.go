@@ -231,6 +231,16 @@ func (a *Analyzer) shedSessions() {
 	a.forgetSessions(func(s *sess) bool {
 		return s.ukey != "" && users[s.ug] || clients[s.cg] || s.ug == nil && s.cg == nil
 	})
+	if keep := a.opt.MaxOpenSessions * 3 / 4; len(a.open) > keep {
+		// Rows whose counts did not cover their sessions: forget the
+		// oldest sessions themselves, so that the next event does not
+		// sweep again.
+		cut := a.seq + 1
+		if keep > 0 {
+			cut = ss[len(ss)-keep].seq
+		}
+		a.forgetSessions(func(s *sess) bool { return s.seq < cut })
+	}
 	a.rt.forcedUsers += len(uks)
 	a.rt.forcedClients += len(cks)
 	a.rt.shedUsers += len(uks)

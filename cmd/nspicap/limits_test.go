@@ -99,6 +99,11 @@ func TestMaxOpenSessions(t *testing.T) {
 	if strings.Contains(strings.Join(full.Verdict, " "), "--max-open-sessions") {
 		t.Errorf("default run: verdict names --max-open-sessions: %q", full.Verdict)
 	}
+	// The smallest value works too (a row of one session shows no leak).
+	one := get("--max-open-sessions", "1")
+	if one.Totals.Binds != full.Totals.Binds || one.Totals.OpenAtEnd < full.Totals.OpenAtEnd {
+		t.Errorf("--max-open-sessions 1: totals %+v", one.Totals)
+	}
 }
 
 // TestMaxMemory: --max-memory sets the soft limit of the heap.
