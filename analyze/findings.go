@@ -549,15 +549,19 @@ func (p *reporter) verdict(r *Report) []string {
 	}
 	// A row retired and followed again (--max-rows, --max-open-sessions)
 	// can give the same sentence more than once: say it once, counted.
-	seen, again := map[string]int{}, map[int]int{}
+	type said struct {
+		at      int
+		retired bool
+	}
+	seen, again := map[string]said{}, map[int]int{}
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		if f.Severity == SevInfo {
 			continue
 		}
 		line, ok := p.verdictLine(f)
-		if j, dup := seen[line]; ok && dup {
-			again[j]++
+		if prev, dup := seen[line]; ok && dup && (f.retired || prev.retired) {
+			again[prev.at]++
 			continue
 		}
 		switch {
@@ -565,7 +569,7 @@ func (p *reporter) verdict(r *Report) []string {
 		case len(out) == maxVerdictProblems:
 			more++
 		default:
-			seen[line] = len(out)
+			seen[line] = said{len(out), f.retired}
 			out = append(out, line)
 		}
 	}

@@ -3,6 +3,7 @@ package dcerpc
 import (
 	"net/netip"
 	"sort"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -193,6 +194,41 @@ type dirState struct {
 	skipped  int   // bytes dropped by the current scan in earlier Feeds
 	seen     int64 // bytes seen in this direction
 	charged  int   // bytes charged to Limits.Buffers
+	box      *bufs // where buf and marks came from (bufPool)
+}
+
+// bufs are the buffers of a direction that holds a partial PDU. They go
+// back to bufPool as soon as the direction holds nothing, so that an open
+// connection keeps no buffer between PDUs, and a PDU that spans segments
+// (or carries an auth trailer) does not cost an allocation.
+type bufs struct {
+	buf   []byte
+	marks []mark
+}
+
+var bufPool = sync.Pool{New: func() any { return &bufs{buf: make([]byte, 0, 2048), marks: make([]mark, 0, 4)} }}
+
+// maxPooled: larger buffers are left to the collector.
+const maxPooled = 80 << 10
+
+// take gives d buffers from the pool when it has none.
+func (d *dirState) take() {
+	if d.buf == nil {
+		if d.box == nil {
+			d.box = bufPool.Get().(*bufs)
+		}
+		d.buf, d.marks = d.box.buf[:0], d.box.marks[:0]
+	}
+}
+
+// giveBack returns d's empty buffers to the pool.
+func (d *dirState) giveBack() {
+	if d.box != nil && cap(d.buf) <= maxPooled && d.buf != nil {
+		d.box.buf, d.box.marks = d.buf[:0], d.marks[:0]
+		bufPool.Put(d.box)
+	}
+	d.box = nil
+	d.buf, d.marks = nil, nil
 }
 
 type pending struct {
@@ -290,6 +326,7 @@ func (c *Conn) Feed(dir Dir, pos Pos, b []byte) bool {
 			return c.state != stateNotRPC
 		}
 	}
+	d.take()
 	d.marks = append(d.marks, mark{off: d.base + int64(len(d.buf)), pos: pos})
 	d.buf = append(d.buf, b...)
 	c.drain(dir)
@@ -325,7 +362,7 @@ func (c *Conn) settle(dir Dir, pos Pos) {
 		// Nothing partial is held: give the buffer back, rather than
 		// keep one as large as the largest PDU seen on every open
 		// connection. The next bytes start with a mark of their own.
-		d.buf, d.marks = nil, nil
+		d.giveBack()
 	}
 	b := c.lim.Buffers
 	if b == nil {
