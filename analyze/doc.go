@@ -97,7 +97,7 @@
 // of the report, each bounded:
 //
 //   - Report.Sessions holds the first Options.MaxSessions sessions bound
-//     (default 50000) and Report.Refusals the first Options.MaxRefusals
+//     (default 20000) and Report.Refusals the first Options.MaxRefusals
 //     refused binds (default 20000), in capture order, packed (about 120
 //     bytes each) until Report unpacks them. The counters, findings and
 //     verdict count the others, and the last sentence of the verdict says
@@ -123,7 +123,7 @@
 //     (session_before_capture, unbind_unknown_handle info) rather than a
 //     call after its end.
 //   - Rows are retired (retire.go). When the (server, user) or the (server,
-//     client IP) table reaches Options.MaxRows (default 20000), the rows
+//     client IP) table reaches Options.MaxRows (default 10000), the rows
 //     that hold no session (none open, none bound before the capture and
 //     still in use) and were active longest ago are rendered there and then
 //     (findings, verdict sentences, timeline series) exactly as Report
@@ -135,7 +135,7 @@
 //     its return. Remarks (notes: bind_failed, unbind_unknown_handle, ...)
 //     and anonymous refusals followed by an authenticated bind are retired
 //     the same way beyond MaxRows and MaxRows/2 keys. The spellings of users
-//     are remembered for 4×MaxRows users; beyond, those no row refers to are
+//     are remembered for 2×MaxRows users; beyond, those no row refers to are
 //     forgotten. With users that do not come back, the report is that of an
 //     unbounded analyzer but for the sentences that say what was left out
 //     (TestRetireSameReport); the live heap stays the same for 20 000 and
@@ -147,6 +147,20 @@
 //     (the last 4×MaxRows such handles are remembered) is counted, not
 //     taken for a session bound before the capture. The verdict says how
 //     many rows and sessions this touched (TestRetireHoldingSessions).
+//   - More than Options.MaxOpenSessions (default 20000) sessions open at
+//     once retire the rows that hold the oldest, with their sessions, down
+//     to 3/4 of it (shedSessions), and the verdict says so. A user that
+//     leaks tens of thousands of sessions then has one finding per row it
+//     had; the verdict says their sentence once, with the count.
+//   - EMSMDB rows and sessions are not retired: users and clients beyond
+//     MaxRows, and sessions beyond MaxOpenSessions, are counted in the
+//     verdict and not followed.
+//   - Names come clipped to 100 bytes (ntlmssp.ClipName).
+//
+// With every bound at its default, the analyzer's heap stays under 64 MiB
+// on the worst input it can be given: a million binds of one user never
+// unbound, then 300 000 users with the longest names each holding a
+// session over 20 000 connections (TestMemoryWorstCase).
 //
 // Report works on copies: it may be called more than once, and between
 // calls to Add.

@@ -25,7 +25,12 @@
 // Ownership: Conn.Feed borrows its bytes for the call; Conn keeps a copy of
 // incomplete PDUs only. Message.Stub is owned by the Message. Memory per
 // connection is bounded by Limits (stub bytes per call, open calls) and by
-// frag_length (at most 65535 bytes buffered per direction).
+// frag_length (at most 65535 bytes buffered per direction); over all the
+// connections of a pipeline, by one Budget (budget.go) charged for every
+// stub byte kept, for every open call, response in reassembly, bind
+// awaiting its answer, presentation and security context at a fixed cost at
+// least what each takes on the heap (TestStateCosts), and for the partial
+// PDUs buffered. A direction that holds nothing keeps no buffer.
 //
 // Adding an interface: add its UUID and operation names to ifaces.go, then a
 // decoder package shaped like nspi that takes a *Call.

@@ -55,7 +55,15 @@
 // remembered for two minutes of capture time so that final ACKs and stray
 // retransmissions do not open a new connection, while a new SYN does.
 // Options.MaxConns bounds the open connections; the longest idle one is
-// ended with EndEvicted.
+// ended with EndEvicted. Buffered segments are charged their bytes and a
+// fixed overhead, against Options.MaxBuffered per direction and
+// Options.MaxBufferedTotal over all connections.
+//
+// Several inputs are one capture, merged by timestamp (a k-way merge that
+// holds one packet per input). Inputs are opened when the merge reaches
+// their first packet and closed at their end (inputs.go), at most eight at
+// once, so that a ring buffer of any length is read one or two files at a
+// time.
 //
 // Events are delivered packet by packet in capture order across all
 // connections, since the layers above pair events by time.
