@@ -58,6 +58,9 @@ func (l *limitFlags) options(stdin io.Reader) pipeline.Options {
 		MaxBufferedTotal:  l.maxBufferedTotal,
 		MaxCallBytesTotal: l.maxCallBytesTotal,
 		Keys:              l.keys,
+		// The sinks of every command (eventSink, callSink, endpointSink)
+		// copy what they keep.
+		Recycle: true,
 	}
 }
 

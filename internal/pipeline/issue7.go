@@ -74,12 +74,14 @@ func (r *runner) extra(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) {
 	}
 	if ev != nil {
 		xs.Extra(ev)
+		r.freeEvent(ev)
 	}
 }
 
 // baseEvent fills what every call event has.
 func (r *runner) baseEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.Event {
-	ev := &analyze.Event{
+	ev := r.newEvent()
+	*ev = analyze.Event{
 		Kind:      analyze.EvCall,
 		Time:      reqPos.Time,
 		Frame:     r.ref(reqPos),

@@ -61,6 +61,11 @@ type Options struct {
 	// Read, when set, counts the bytes read from the inputs (see
 	// capture.Options), for a progress display.
 	Read *atomic.Int64
+	// Recycle says that the sink keeps neither a *Call nor its Event (nor
+	// an event given to Extra) after the method returns, copying what it
+	// needs: the pipeline then reuses them, which spares an allocation of
+	// each per call.
+	Recycle bool
 }
 
 // Anomaly counts one kind of stream anomaly, with the first place it was seen.
@@ -134,6 +139,54 @@ type runner struct {
 	order   []string
 	rpcConn int64
 	ks      keyState // sealed calls per identity (sealed.go)
+
+	recycle    bool // Options.Recycle
+	freeCalls  []*Call
+	freeEvents []*analyze.Event
+}
+
+// maxFree bounds the calls and events kept for reuse.
+const maxFree = 64
+
+func (r *runner) newCall() *Call {
+	if n := len(r.freeCalls); n > 0 {
+		c := r.freeCalls[n-1]
+		r.freeCalls = r.freeCalls[:n-1]
+		return c
+	}
+	return new(Call)
+}
+
+func (r *runner) newEvent() *analyze.Event {
+	if n := len(r.freeEvents); n > 0 {
+		ev := r.freeEvents[n-1]
+		r.freeEvents = r.freeEvents[:n-1]
+		return ev
+	}
+	return new(analyze.Event)
+}
+
+// freeEvent takes back an event the sink is done with (Options.Recycle).
+func (r *runner) freeEvent(ev *analyze.Event) {
+	if !r.recycle || ev == nil {
+		return
+	}
+	*ev = analyze.Event{}
+	if len(r.freeEvents) < maxFree {
+		r.freeEvents = append(r.freeEvents, ev)
+	}
+}
+
+// freeCall takes back a call, and its event, the sink is done with.
+func (r *runner) freeCall(c *Call) {
+	if !r.recycle {
+		return
+	}
+	r.freeEvent(c.Event)
+	*c = Call{}
+	if len(r.freeCalls) < maxFree {
+		r.freeCalls = append(r.freeCalls, c)
+	}
 }
 
 // Run reads the capture files (several files are one capture, merged by
@@ -150,7 +203,7 @@ func Run(paths []string, o Options, sink Sink) Result {
 		// budget as its calls and contexts: one sum bounds it all.
 		o.Limits.Buffers = o.Limits.Budget
 	}
-	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, anoms: map[string]*Anomaly{},
+	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, recycle: o.Recycle, anoms: map[string]*Anomaly{},
 		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]bool{}, inferred: map[ctxKey]bool{}}
 	r.setupKeys(o)
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn,
@@ -312,7 +365,8 @@ func (r *runner) learn(c *dcerpc.Call, op *nspi.Op) {
 
 func (k *conn) Call(c *dcerpc.Call) {
 	r := k.r
-	out := &Call{Raw: c}
+	out := r.newCall()
+	out.Raw = c
 	inferred := false
 	if !c.IfaceKnown && r.infer(k, c) {
 		c.Iface = dcerpc.SyntaxID{UUID: nspi.UUID, Major: nspi.VersionMajor}

@@ -184,12 +184,14 @@ func (k *conn) emit(out *Call) {
 		return
 	}
 	r.sink.Call(out)
+	r.freeCall(out)
 }
 
 func (k *conn) release() {
 	if h := k.held; h != nil {
 		k.held = nil
 		k.r.sink.Call(h)
+		k.r.freeCall(h)
 	}
 }
 
