@@ -1,5 +1,7 @@
 package dcerpc
 
+import "sync"
+
 // Budget bounds the memory held, over all the connections that share it,
 // by what the DCE/RPC layer keeps between packets: the stubs of calls still
 // in reassembly or waiting for their answer, and the fixed cost of the
@@ -110,4 +112,28 @@ func (c *Conn) release(m *Message) {
 		b.stubs -= m.held
 		m.held, m.cost = 0, 0
 	}
+}
+
+// Calls and messages are pooled when the Handler gives them back (Free).
+var (
+	callPool = sync.Pool{New: func() any { return new(Call) }}
+	msgPool  = sync.Pool{New: func() any { return new(Message) }}
+)
+
+// Free gives back a call delivered to Handler.Call, with its messages, once
+// nothing refers to it or to them any more: the next calls reuse them. A
+// Handler that keeps calls must not call it. The stubs are left to the
+// collector.
+func Free(c *Call) {
+	if c == nil {
+		return
+	}
+	for _, m := range []*Message{c.Request, c.Response} {
+		if m != nil {
+			*m = Message{}
+			msgPool.Put(m)
+		}
+	}
+	*c = Call{}
+	callPool.Put(c)
 }

@@ -212,7 +212,8 @@ func (c *Conn) security(p *PDU) Security {
 }
 
 func (c *Conn) newMessage(p *PDU, start Pos) *Message {
-	m := &Message{Pos: start, LittleEndian: p.LittleEndian()}
+	m := msgPool.Get().(*Message)
+	m.Pos, m.LittleEndian = start, p.LittleEndian()
 	if p.Auth != nil {
 		m.Auth = AuthTrailer{Type: p.Auth.Type, Level: p.Auth.Level, PadLen: p.Auth.PadLen, ContextID: p.Auth.ContextID}
 		m.Sealed, m.Decrypted = sealState(p)
@@ -298,7 +299,8 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 		if p.AllocHint > maxAllocHint {
 			c.anomaly("bad_alloc_hint", start, "request of call "+itoa(int(p.CallID))+" announces "+itoa(int(p.AllocHint))+" stub bytes")
 		}
-		call = &Call{Conn: &c.Meta, CallID: p.CallID, ContextID: p.ContextID, Opnum: p.Opnum, Sec: c.security(p)}
+		call = callPool.Get().(*Call)
+		*call = Call{Conn: &c.Meta, CallID: p.CallID, ContextID: p.ContextID, Opnum: p.Opnum, Sec: c.security(p)}
 		call.Iface, call.IfaceKnown = c.contexts[p.ContextID]
 		call.Request = c.newMessage(p, start)
 		call.Request.cost = cost // given back with the stub's bytes (release)

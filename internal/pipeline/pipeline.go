@@ -183,6 +183,7 @@ func (r *runner) freeCall(c *Call) {
 		return
 	}
 	r.freeEvent(c.Event)
+	dcerpc.Free(c.Raw)
 	*c = Call{}
 	if len(r.freeCalls) < maxFree {
 		r.freeCalls = append(r.freeCalls, c)
