@@ -16,7 +16,7 @@ import (
 // makes the garbage collector work harder as the heap nears it. It keeps the
 // collector's headroom from doubling a large live heap; the other limits
 // bound what is live (README, "Damaged captures and limits").
-const defaultMaxMemory = 200
+const defaultMaxMemory = 208
 
 // setMemoryLimit applies --max-memory. Without the flag, a GOMEMLIMIT in
 // the environment is left as it is.

@@ -61,7 +61,7 @@
 //
 // Several inputs are one capture, merged by timestamp (a k-way merge that
 // holds one packet per input). Inputs are opened when the merge reaches
-// their first packet and closed at their end (inputs.go), at most eight at
+// their first packet and closed at their end (inputs.go), at most four at
 // once, so that a ring buffer of any length is read one or two files at a
 // time.
 //

@@ -10,7 +10,7 @@ import (
 // maxOpenInputs bounds the input files read at once. Each open input holds
 // its read buffers, its decompressor and its read-ahead batches (about
 // 1.5 MiB), and a file descriptor.
-const maxOpenInputs = 8
+const maxOpenInputs = 4
 
 // inputs opens the files of a multi-file capture only when the merge
 // reaches them: a ring buffer of hundreds of files is read one or two files

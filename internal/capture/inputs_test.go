@@ -104,7 +104,7 @@ func TestOverlappingInputs(t *testing.T) {
 	late := 0
 	for _, in := range infos {
 		for _, w := range in.Warnings {
-			if strings.HasPrefix(w, "read late: more than 8 input files overlap in time") {
+			if strings.HasPrefix(w, fmt.Sprintf("read late: more than %d input files overlap in time", maxOpenInputs)) {
 				late++
 			}
 		}

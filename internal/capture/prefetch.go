@@ -46,6 +46,8 @@ type cursor struct {
 // source (and its InputInfo) must not be touched by anyone else until the
 // cursor reports the end.
 func prefetch(s *source, ahead int) *cursor {
+	// At most ahead+2 batches circulate (ahead in ch, one read from, one
+	// being filled): the free list never needs more.
 	c := &cursor{index: s.index, ch: make(chan *batch, ahead), free: make(chan *batch, ahead+2), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
