@@ -15,8 +15,16 @@ import (
 
 // endpointSink builds the endpoint map from ept_map and ept_lookup answers.
 type endpointSink struct {
-	rows map[string]*report.EndpointRow
+	rows    map[string]*report.EndpointRow
+	dropped int // answers for rows beyond maxEndpointRows
 }
+
+// Bounds of the endpoint map, whatever the capture holds: rows, and the
+// frames listed per row.
+const (
+	maxEndpointRows   = 16384
+	maxEndpointFrames = 64
+)
 
 func (s *endpointSink) ConnEnd(*analyze.Event) {}
 
@@ -54,12 +62,16 @@ func (s *endpointSink) Call(c *pipeline.Call) {
 		}
 		key := c.Row.File + "|" + row.Mapper + "|" + row.UUID + "|" + row.Version + "|" + row.Status + "|" + row.Protocol + "|" + row.Host + "|" + fmt.Sprint(row.Port)
 		r := s.rows[key]
+		if r == nil && len(s.rows) >= maxEndpointRows {
+			s.dropped++
+			return
+		}
 		if r == nil {
 			r = &row
 			r.File = c.Row.File
 			s.rows[key] = r
 		}
-		if len(r.Frames) < 1000 {
+		if len(r.Frames) < maxEndpointFrames {
 			r.Frames = append(r.Frames, rc.Request.Pos.Frame)
 			r.Replies = append(r.Replies, rc.Response.Pos.Frame)
 		}
@@ -125,6 +137,9 @@ func runEndpoints(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	})
 	if err := report.WriteEndpoints(stdout, *format, rows, len(files) > 1); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
+	}
+	if sink.dropped > 0 {
+		fmt.Fprintf(stderr, "nspicap: warning: %d mapper answers for further endpoints are not listed: at most %d rows are\n", sink.dropped, maxEndpointRows)
 	}
 	if reportInputs(&res, stderr) {
 		return exitInput, nil
