@@ -198,3 +198,45 @@ func TestStateBudget(t *testing.T) {
 		t.Errorf("%d bytes still held after Close", b.Held())
 	}
 }
+
+// TestBuffersGivenBack: a connection whose bytes go through its buffer (PDUs
+// with auth trailers, a partial PDU at the end of a large segment) keeps no
+// buffer once the budget drops its partial PDU or it has nothing partial:
+// the heap of many such connections stays within the budget, not their
+// number times the largest segment.
+func TestBuffersGivenBack(t *testing.T) {
+	const n = 1000
+	b := NewBudget(1 << 20)
+	lim := Limits{Budget: b, Buffers: b}
+	var seg []byte
+	for id := range uint32(40) {
+		seg = append(seg, pb{le: true, ptype: PTypeRequest, flags: 3, callID: 10 + id, body: reqBody(true, 0, 3, make([]byte, 1400)),
+			auth: make([]byte, 16), atype: AuthNTLMSSP, alevel: LevelIntegity, actx: 3}.bytes()...)
+	}
+	partial := pb{le: true, ptype: PTypeRequest, flags: 3, callID: 99, body: reqBody(true, 0, 3, make([]byte, 4000))}.bytes()[:1000]
+	conns := make([]*Conn, n)
+	recs := make([]leanRecorder, n)
+	before := heapInUse()
+	for i := range conns {
+		c := NewConn(meta(true), &recs[i], lim)
+		conns[i] = c
+		hostileSetup(c)
+		// The segment goes through the buffer and leaves it empty; the
+		// partial PDU then finds the budget spent.
+		c.Feed(ClientToServer, pos(3), seg)
+		c.Feed(ClientToServer, pos(4), partial)
+	}
+	grown := int(heapInUse()) - int(before)
+	t.Logf("%d connections: heap grew by %d bytes, %d held", n, grown, b.Held())
+	// Each connection keeps its state (a few KiB) and the budget its
+	// share; a buffer kept per connection would be 60 KiB each.
+	if limit := 1<<20 + n*8<<10; grown > limit {
+		t.Errorf("heap grew by %d bytes; want at most %d", grown, limit)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	if b.Held() != 0 {
+		t.Errorf("%d bytes held after Close", b.Held())
+	}
+}

@@ -598,7 +598,7 @@ func (c *Conn) Close() {
 	c.inflight, c.waiting, c.responses, c.binds = nil, nil, nil, nil
 	for i := range c.dirs {
 		d := &c.dirs[i]
-		d.buf, d.marks = nil, nil
+		d.giveBack()
 		c.charge(d) // gives back what it held
 	}
 	c.dirs = [2]dirState{}

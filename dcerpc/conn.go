@@ -198,7 +198,7 @@ type dirState struct {
 }
 
 // bufs are the buffers of a direction that holds a partial PDU. They go
-// back to bufPool as soon as the direction holds nothing, so that an open
+// back to the pool (bufFree) as soon as the direction holds nothing, so that an open
 // connection keeps no buffer between PDUs, and a PDU that spans segments
 // (or carries an auth trailer) does not cost an allocation.
 type bufs struct {
@@ -206,26 +206,56 @@ type bufs struct {
 	marks []mark
 }
 
-var bufPool = sync.Pool{New: func() any { return &bufs{buf: make([]byte, 0, 2048), marks: make([]mark, 0, 4)} }}
+// bufFree is the pool: a short free list, so that what it holds (at most
+// maxFreeBufs buffers of at most maxPooled bytes, 1 MiB) stays out of the
+// sums the budgets make. It is shared by every pipeline of the process.
+var bufFree struct {
+	sync.Mutex
+	l []*bufs
+}
 
-// maxPooled: larger buffers are left to the collector.
-const maxPooled = 80 << 10
+const (
+	maxFreeBufs = 256
+	maxPooled   = 4 << 10 // larger buffers are left to the collector
+)
+
+func getBufs() *bufs {
+	bufFree.Lock()
+	defer bufFree.Unlock()
+	if n := len(bufFree.l); n > 0 {
+		b := bufFree.l[n-1]
+		bufFree.l[n-1] = nil
+		bufFree.l = bufFree.l[:n-1]
+		return b
+	}
+	return &bufs{buf: make([]byte, 0, 2048), marks: make([]mark, 0, 4)}
+}
+
+func putBufs(b *bufs) {
+	bufFree.Lock()
+	defer bufFree.Unlock()
+	if len(bufFree.l) < maxFreeBufs {
+		bufFree.l = append(bufFree.l, b)
+	}
+}
 
 // take gives d buffers from the pool when it has none.
 func (d *dirState) take() {
 	if d.buf == nil {
 		if d.box == nil {
-			d.box = bufPool.Get().(*bufs)
+			d.box = getBufs()
 		}
 		d.buf, d.marks = d.box.buf[:0], d.box.marks[:0]
 	}
 }
 
-// giveBack returns d's empty buffers to the pool.
+// giveBack returns d's buffers to the pool, emptied; d then holds none.
+// Every place that drops d's buffers goes through it, so that a box never
+// stays behind holding an uncharged buffer.
 func (d *dirState) giveBack() {
 	if d.box != nil && cap(d.buf) <= maxPooled && d.buf != nil {
 		d.box.buf, d.box.marks = d.buf[:0], d.marks[:0]
-		bufPool.Put(d.box)
+		putBufs(d.box)
 	}
 	d.box = nil
 	d.buf, d.marks = nil, nil
@@ -371,7 +401,7 @@ func (c *Conn) settle(dir Dir, pos Pos) {
 	if c.state == stateNotRPC {
 		// Not DCE/RPC: nothing more is parsed, nothing is kept.
 		for i := range c.dirs {
-			c.dirs[i].buf, c.dirs[i].marks = nil, nil
+			c.dirs[i].giveBack()
 			c.charge(&c.dirs[i])
 		}
 		return
@@ -390,7 +420,7 @@ func (c *Conn) settle(dir Dir, pos Pos) {
 		d.skip = 0
 		d.scanning = true
 	}
-	d.buf, d.marks = nil, nil
+	d.giveBack()
 	c.charge(d)
 }
 
@@ -441,7 +471,7 @@ func (d *dirState) consume(n int) {
 		d.marks = d.marks[:k]
 	}
 	if len(d.buf) == 0 && cap(d.buf) > 256<<10 {
-		d.buf = nil // do not hold on to a large buffer
+		d.giveBack() // do not hold on to a large buffer
 	}
 }
 
@@ -481,8 +511,7 @@ func (c *Conn) drain(dir Dir) {
 	d := &c.dirs[dir]
 	for {
 		if c.state == stateNotRPC {
-			d.buf = nil
-			d.marks = nil
+			d.giveBack()
 			return
 		}
 		if d.scanning || (c.state == stateUndecided && len(d.buf) >= HeaderLen && !headerOK(d.buf)) {
