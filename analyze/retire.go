@@ -200,28 +200,8 @@ func (a *Analyzer) shedSessions() {
 	}
 	// Retire in key order, so that the findings rendered together come
 	// out the same from one run to the next.
-	var uks []gkey
-	for k, g := range a.users {
-		if users[g] {
-			uks = append(uks, k)
-		}
-	}
-	slices.SortFunc(uks, cmpGkey)
-	ugs := make([]*group, len(uks))
-	for i, k := range uks {
-		ugs[i] = a.users[k]
-	}
-	var cks []ckey
-	for k, g := range a.clients {
-		if clients[g] {
-			cks = append(cks, k)
-		}
-	}
-	slices.SortFunc(cks, cmpCkey)
-	cgs := make([]*group, len(cks))
-	for i, k := range cks {
-		cgs[i] = a.clients[k]
-	}
+	uks, ugs := picked(a.users, users, cmpGkey)
+	cks, cgs := picked(a.clients, clients, cmpCkey)
 	if len(uks) > 0 {
 		a.retireUsers(uks, ugs)
 	}
@@ -246,6 +226,22 @@ func (a *Analyzer) shedSessions() {
 	a.rt.shedUsers += len(uks)
 	a.rt.shedClients += len(cks)
 	a.rt.shedRounds++
+}
+
+// picked returns the rows of table that are in pick, in key order.
+func picked[K comparable](table map[K]*group, pick map[*group]bool, cmpKey func(K, K) int) ([]K, []*group) {
+	var ks []K
+	for k, g := range table {
+		if pick[g] {
+			ks = append(ks, k)
+		}
+	}
+	slices.SortFunc(ks, cmpKey)
+	gs := make([]*group, len(ks))
+	for i, k := range ks {
+		gs[i] = table[k]
+	}
+	return ks, gs
 }
 
 func cmpGkey(x, y gkey) int {

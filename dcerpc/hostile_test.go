@@ -220,28 +220,9 @@ func TestHostile(t *testing.T) {
 			name: "thousands_of_presentation_contexts",
 			feed: func(c *Conn, f int64) {
 				for k := range 6 { // 6 x 255 contexts, in a bind and alter_contexts
-					body := bindBody(true, 0, NSPI, 56, 0)
-					elem := body[12:]
-					body = append([]byte(nil), body[:12]...)
-					body[8] = 255
-					for i := range 255 {
-						e := append([]byte(nil), elem...)
-						binary.LittleEndian.PutUint16(e, uint16(k*255+i+1))
-						body = append(body, e...)
-					}
-					ptype, rtype := uint8(PTypeAlter), uint8(PTypeAlterResp)
-					if k == 0 {
-						ptype, rtype = PTypeBind, PTypeBindAck
-					}
-					c.Feed(ClientToServer, pos(f), pb{le: true, ptype: ptype, flags: 3, callID: uint32(100 + k), body: body}.bytes())
-					ack := bindAckBody(true, true)
-					res := ack[len(ack)-24:]
-					ack = append([]byte(nil), ack[:len(ack)-28]...)
-					ack = append(ack, 255, 0, 0, 0)
-					for range 255 {
-						ack = append(ack, res...)
-					}
-					c.Feed(ServerToClient, pos(f+1), pb{le: true, ptype: rtype, flags: 3, callID: uint32(100 + k), body: ack}.bytes())
+					req, ack := manyContextsBind(k)
+					c.Feed(ClientToServer, pos(f), req)
+					c.Feed(ServerToClient, pos(f+1), ack)
 				}
 			},
 			kinds:   []string{"too_many_contexts"},

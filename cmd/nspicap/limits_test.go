@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"runtime/debug"
@@ -33,18 +32,7 @@ func TestLimitFlagsChecked(t *testing.T) {
 // and the verdict says rows were retired. With --max-rows 1 rows holding
 // sessions go too, and the verdict says that their counts are less sure.
 func TestMaxRows(t *testing.T) {
-	pcap := filepath.Join(testdataDir, "leak-to-limit.pcap")
-	get := func(args ...string) *analyze.Report {
-		out, errOut, code := nspicap(t, append([]string{"analyze", "-f", "json"}, append(args, pcap)...)...)
-		if code != exitOK {
-			t.Fatalf("analyze %v: exit %d: %s", args, code, errOut)
-		}
-		var r analyze.Report
-		if err := json.Unmarshal([]byte(out), &r); err != nil {
-			t.Fatal(err)
-		}
-		return &r
-	}
+	get := func(args ...string) *analyze.Report { return analyzeJSON(t, "leak-to-limit.pcap", args...) }
 	full, small := get(), get("--max-rows", "2")
 	if !reflect.DeepEqual(full.Totals, small.Totals) {
 		t.Errorf("totals differ:\n%+v\n%+v", full.Totals, small.Totals)
@@ -73,18 +61,7 @@ func TestMaxRows(t *testing.T) {
 // leak and the session limit are still found, and the verdict says what
 // was given up and which flag to raise.
 func TestMaxOpenSessions(t *testing.T) {
-	pcap := filepath.Join(testdataDir, "leak-to-limit.pcap")
-	get := func(args ...string) *analyze.Report {
-		out, errOut, code := nspicap(t, append([]string{"analyze", "-f", "json"}, append(args, pcap)...)...)
-		if code != exitOK {
-			t.Fatalf("analyze %v: exit %d: %s", args, code, errOut)
-		}
-		var r analyze.Report
-		if err := json.Unmarshal([]byte(out), &r); err != nil {
-			t.Fatal(err)
-		}
-		return &r
-	}
+	get := func(args ...string) *analyze.Report { return analyzeJSON(t, "leak-to-limit.pcap", args...) }
 	full, small := get(), get("--max-open-sessions", "20")
 	if small.Totals.Binds != full.Totals.Binds || small.Totals.BindsOK != full.Totals.BindsOK ||
 		small.Totals.BindsLogonFailed != full.Totals.BindsLogonFailed || small.Totals.OpenAtEnd < full.Totals.OpenAtEnd {
