@@ -1203,6 +1203,35 @@ func (p *reporter) deadFindings(add func(*Finding, string)) {
 	}
 }
 
+// mergeTimeline makes one row of the series of a row that was retired and
+// came back (--max-rows, --max-open-sessions): its periods follow one
+// another, and what a retired period still held counts as held until the
+// end, so the sessions held are the sum of the periods' in each bucket.
+func mergeTimeline(rows []TimelineRow) []TimelineRow {
+	type key struct{ proto, server, by, who string }
+	at := map[key]int{}
+	out := rows[:0]
+	for _, row := range rows {
+		k := key{row.Proto, row.Server, row.By, row.Client}
+		if row.By == "user" {
+			k.who = strings.ToLower(string(row.User))
+		}
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, row)
+			continue
+		}
+		m := &out[i]
+		for j := range m.Held {
+			m.Held[j] += row.Held[j]
+			m.Peak = max(m.Peak, m.Held[j])
+		}
+		m.Peak = max(m.Peak, row.Peak)
+	}
+	return out
+}
+
 // maxTimelineRows bounds the series in Report.Timeline: a busy DC has
 // thousands of users, and 60 numbers each add up.
 const maxTimelineRows = 500
@@ -1271,6 +1300,7 @@ func (p *reporter) timeline(r *Report, leaks map[gkey]*Finding) {
 		}
 		r.Timeline = append(r.Timeline, row)
 	}
+	r.Timeline = mergeTimeline(r.Timeline)
 	if omitted > 0 {
 		// The series that climbed highest are kept (the ones a reader
 		// needs); the counters and findings still cover everybody.

@@ -76,6 +76,22 @@ func TestMaxOpenSessions(t *testing.T) {
 	if strings.Contains(strings.Join(full.Verdict, " "), "--max-open-sessions") {
 		t.Errorf("default run: verdict names --max-open-sessions: %q", full.Verdict)
 	}
+	// The user's rows, retired and followed again, are one timeline row
+	// that climbs as high as in the default run.
+	peak := func(r *analyze.Report) (n, p int) {
+		for _, row := range r.Timeline {
+			if row.Proto == "nspi" && row.By == "user" && strings.Contains(string(row.User), "svc-crm") {
+				n++
+				p = max(p, row.Peak)
+			}
+		}
+		return n, p
+	}
+	if n, p := peak(small); n != 1 {
+		t.Errorf("%d timeline rows for svc-crm; want 1", n)
+	} else if _, fp := peak(full); p != fp {
+		t.Errorf("svc-crm's timeline peaks at %d; %d in the default run", p, fp)
+	}
 	// The smallest value works too (a row of one session shows no leak).
 	one := get("--max-open-sessions", "1")
 	if one.Totals.Binds != full.Totals.Binds || one.Totals.OpenAtEnd < full.Totals.OpenAtEnd {
