@@ -3,9 +3,7 @@ package analyze
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -70,13 +68,6 @@ func TestMemoryWorstCase(t *testing.T) {
 		}
 	}
 	measure()
-	if p := os.Getenv("NSPICAP_TEST_HEAP"); p != "" {
-		if f, err := os.Create(p); err == nil {
-			runtime.GC()
-			pprof.WriteHeapProfile(f)
-			f.Close()
-		}
-	}
 	r := a.Report(nil)
 	measure()
 	t.Logf("peak heap %.1f MiB; %d sessions open followed; %d findings", float64(peak)/(1<<20), len(a.open), len(r.Findings))

@@ -584,7 +584,7 @@ func (a *assembler) buffer(h *half, seq uint32, b []byte, missing int, pos Pos, 
 			return
 		}
 		a.setBuffered(h, h.buffered-len(old.data)+len(b))
-		old.data = append([]byte(nil), b...)
+		old.data = append(old.data[:0], b...)
 		old.missing = missing
 		return
 	}

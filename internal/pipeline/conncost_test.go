@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"testing"
 
 	"github.com/nspicap/nspicap/analyze"
@@ -17,11 +16,11 @@ import (
 // analyzer for the connection and for a session with its client row
 // (bounded apart, by --max-open-sessions and --max-rows: the analyzer's
 // share, analyze.TestMemoryWorstCase). The README's sum counts --max-conns
-// times MaxConnCost.
+// times maxConnCost.
 const (
-	MaxConnCost         = 2560
-	MaxConnAnalyzerCost = 1024
-	MaxSessionCost      = 1024
+	maxConnCost         = 2560
+	maxConnAnalyzerCost = 1024
+	maxSessionCost      = 1024
 )
 
 // costSink feeds the analyzer, and measures the heap once the last of the
@@ -41,12 +40,6 @@ func (s *costSink) Call(c *Call) {
 		if c.Event.Kind == analyze.EvBind {
 			if s.binds++; s.binds == s.want {
 				s.heap = heapNow()
-				if p := os.Getenv("NSPICAP_TEST_HEAP"); p != "" {
-					if f, err := os.Create(p); err == nil {
-						pprof.WriteHeapProfile(f)
-						f.Close()
-					}
-				}
 			}
 		}
 	}
@@ -97,11 +90,11 @@ func TestConnCost(t *testing.T) {
 	// analyzer, which adds per connection its session and client row
 	// (bounded apart, by --max-open-sessions and --max-rows) and what it
 	// keeps per connection.
-	for i, tc := range []struct {
+	for _, tc := range []struct {
 		name string
 		a    *analyze.Analyzer
 		max  int
-	}{{"pipeline", nil, MaxConnCost}, {"pipeline and analyzer", analyze.New(analyze.Options{}), MaxConnCost + MaxConnAnalyzerCost + MaxSessionCost}} {
+	}{{"pipeline", nil, maxConnCost}, {"pipeline and analyzer", analyze.New(analyze.Options{}), maxConnCost + maxConnAnalyzerCost + maxSessionCost}} {
 		s := &costSink{a: tc.a, want: n}
 		base := heapNow()
 		Run([]string{path}, Options{}, s)
@@ -109,9 +102,6 @@ func TestConnCost(t *testing.T) {
 			t.Fatalf("%d binds seen, want %d", s.binds, n)
 		}
 		per := (int(s.heap) - int(base)) / n
-		if p := os.Getenv("NSPICAP_TEST_HEAP"); p != "" && i == 0 {
-			os.Rename(p, p+".pipeline")
-		}
 		t.Logf("%s: %d bytes per open connection", tc.name, per)
 		if per > tc.max {
 			t.Errorf("%s: an open connection costs %d bytes, more than the %d the README counts", tc.name, per, tc.max)
