@@ -11,16 +11,28 @@ import (
 	"github.com/nspicap/nspicap/internal/report"
 )
 
-// eventSink feeds NSPI events to the analyzer.
-type eventSink struct{ a *analyze.Analyzer }
+// eventSink feeds NSPI events to the analyzer: through feed (another
+// goroutine) when it is set, else directly.
+type eventSink struct {
+	a    *analyze.Analyzer
+	feed *feeder
+}
+
+func (s *eventSink) add(ev *analyze.Event) {
+	if s.feed != nil {
+		s.feed.add(ev)
+		return
+	}
+	s.a.Add(*ev)
+}
 
 func (s *eventSink) Call(c *pipeline.Call) {
 	if c.Event != nil {
-		s.a.Add(*c.Event)
+		s.add(c.Event)
 	}
 }
 
-func (s *eventSink) ConnEnd(ev *analyze.Event) { s.a.Add(*ev) }
+func (s *eventSink) ConnEnd(ev *analyze.Event) { s.add(ev) }
 
 // findingKinds are the kinds --fail-on accepts.
 var findingKinds = analyze.Kinds
@@ -32,7 +44,9 @@ func analysis(files []string, limit int, lim *limitFlags, stdin io.Reader, stder
 		f(&ao)
 	}
 	a := analyze.New(ao)
-	res := runWithProgress(files, lim.options(stdin), &eventSink{a: a}, lim.progress, stderr, nil)
+	sink := &eventSink{a: a, feed: newFeeder(a, feedBatch)}
+	res := runWithProgress(files, lim.options(stdin), sink, lim.progress, stderr, nil)
+	sink.feed.wait()
 	for _, an := range res.Anomalies {
 		msg := an.Example
 		if an.First.Frame != 0 {

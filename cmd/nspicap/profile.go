@@ -4,13 +4,17 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
+	"sync"
+	"time"
 )
 
 // startProfiles writes Go profiles for nspicap's own developers when the
 // environment asks: NSPICAP_CPUPROFILE=FILE (CPU, for the whole run) and
-// NSPICAP_MEMPROFILE=FILE (the heap at the end, after the report is
-// written). The returned function stops them.
+// NSPICAP_MEMPROFILE=FILE (the heap as it was when the live heap was at its
+// largest, sampled every 100 ms, and at the end if that is larger). The
+// returned function stops them.
 func startProfiles() func() {
 	cpu, mem := os.Getenv("NSPICAP_CPUPROFILE"), os.Getenv("NSPICAP_MEMPROFILE")
 	var stop []func()
@@ -24,14 +28,30 @@ func startProfiles() func() {
 	}
 	if mem != "" {
 		runtime.MemProfileRate = 64 << 10
-		stop = append(stop, func() {
-			f, err := os.Create(mem)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "nspicap: NSPICAP_MEMPROFILE %s: cannot write the profile\n", mem)
-				return
+		p := &peakProfile{file: mem}
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(100 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					p.sample()
+				}
 			}
-			pprof.Lookup("heap").WriteTo(f, 0)
-			f.Close()
+		}()
+		stop = append(stop, func() {
+			close(done)
+			wg.Wait()
+			p.sample()
+			if p.err {
+				fmt.Fprintf(os.Stderr, "nspicap: NSPICAP_MEMPROFILE %s: cannot write the profile\n", mem)
+			}
 		})
 	}
 	return func() {
@@ -39,4 +59,31 @@ func startProfiles() func() {
 			s()
 		}
 	}
+}
+
+// peakProfile keeps the heap profile of the largest live heap seen.
+type peakProfile struct {
+	file string
+	max  uint64
+	err  bool
+}
+
+func (p *peakProfile) sample() {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return
+	}
+	live := s[0].Value.Uint64()
+	if p.max != 0 && live <= p.max+p.max/20 {
+		return
+	}
+	p.max = live
+	f, err := os.Create(p.file)
+	if err != nil {
+		p.err = true
+		return
+	}
+	pprof.Lookup("heap").WriteTo(f, 0)
+	f.Close()
 }

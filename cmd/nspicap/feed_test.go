@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/nspicap/nspicap/analyze"
+	"github.com/nspicap/nspicap/internal/pipeline"
+)
+
+// TestFeederSameAsDirect: the analyzer fed from its own goroutine gives the
+// same report as one called directly, on every sample capture, with
+// batches of one event, of a few, and of the size nspicap uses.
+func TestFeederSameAsDirect(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(testdataDir, "*.pcap*"))
+	if len(files) < 10 {
+		t.Fatalf("only %d sample captures found", len(files))
+	}
+	most := 0
+	for _, f := range files {
+		report := func(batch int) ([]byte, int) {
+			a := newAnalyzer()
+			s := &eventSink{a: a}
+			n := &countSink{eventSink: s}
+			if batch > 0 {
+				s.feed = newFeeder(a, batch)
+			}
+			res := pipeline.Run([]string{f}, pipeline.Options{Recycle: true}, n)
+			if batch > 0 {
+				s.feed.wait()
+			}
+			b, err := json.Marshal(a.Report(inputs(&res)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b, n.n
+		}
+		direct, n := report(0)
+		for _, batch := range []int{1, 7, feedBatch} {
+			if fed, _ := report(batch); !bytes.Equal(direct, fed) {
+				t.Errorf("%s: the report through the feeder (batches of %d) differs from the direct one", filepath.Base(f), batch)
+			}
+		}
+		most = max(most, n)
+	}
+	if most <= 7 {
+		t.Errorf("at most %d events in one capture: no capture filled a batch of 7", most)
+	}
+}
+
+// countSink counts the events that reach the analyzer.
+type countSink struct {
+	*eventSink
+	n int
+}
+
+func (c *countSink) Call(x *pipeline.Call) {
+	if x.Event != nil {
+		c.n++
+	}
+	c.eventSink.Call(x)
+}
+func (c *countSink) ConnEnd(ev *analyze.Event) { c.n++; c.eventSink.ConnEnd(ev) }
+func (c *countSink) Extra(ev *analyze.Event)   { c.n++; c.eventSink.Extra(ev) }
+func (c *countSink) TCPEnd(ev *analyze.Event)  { c.n++; c.eventSink.TCPEnd(ev) }
