@@ -53,6 +53,7 @@ func maxReopen(o Options) int { return max(o.MaxRows, 1) }
 // retired is what the Analyzer keeps of retired rows.
 type retired struct {
 	findings   []*Finding // rendered; their vline holds the verdict sentences
+	bySev      [3]int     // findings of each severity rank (sevRank)
 	dropped    map[string]int
 	users      []UserRow
 	clients    []ClientRow
@@ -501,32 +502,40 @@ func (a *Analyzer) keepRetired(p *reporter) {
 		p.on = onAlways
 		f.vline[1], f.vok[1] = p.verdictLine(f)
 		f.retired = true
-		if len(a.rt.findings) < a.opt.MaxFindings {
-			a.rt.findings = append(a.rt.findings, f)
-			continue
-		}
-		// Full: replace the last kept finding of the lowest severity, if
-		// it is lower than this one's.
-		worst := -1
-		for i := len(a.rt.findings) - 1; i >= 0; i-- {
-			if worst < 0 || sevRank(a.rt.findings[i].Severity) > sevRank(a.rt.findings[worst].Severity) {
-				worst = i
-			}
-			if sevRank(a.rt.findings[worst].Severity) == 2 {
-				break
-			}
-		}
-		if a.rt.dropped == nil {
-			a.rt.dropped = map[string]int{}
-		}
-		if sevRank(a.rt.findings[worst].Severity) > sevRank(f.Severity) {
-			a.rt.dropped[a.rt.findings[worst].Kind]++
-			a.rt.findings = append(a.rt.findings[:worst], a.rt.findings[worst+1:]...)
-			a.rt.findings = append(a.rt.findings, f)
-		} else {
-			a.rt.dropped[f.Kind]++
-		}
+		a.rt.keep(f, a.opt.MaxFindings)
 	}
+}
+
+// keep adds f to the retired findings, up to max: beyond, f replaces the
+// last kept finding of the lowest severity if that is lower than f's, and
+// what is left out is counted by kind.
+func (rt *retired) keep(f *Finding, max int) {
+	rank := sevRank(f.Severity)
+	if len(rt.findings) < max {
+		rt.findings = append(rt.findings, f)
+		rt.bySev[rank]++
+		return
+	}
+	if rt.dropped == nil {
+		rt.dropped = map[string]int{}
+	}
+	low := 2
+	for low > 0 && rt.bySev[low] == 0 {
+		low--
+	}
+	if low <= rank {
+		rt.dropped[f.Kind]++
+		return
+	}
+	worst := len(rt.findings) - 1
+	for sevRank(rt.findings[worst].Severity) != low {
+		worst--
+	}
+	rt.dropped[rt.findings[worst].Kind]++
+	rt.bySev[low]--
+	rt.findings = append(rt.findings[:worst], rt.findings[worst+1:]...)
+	rt.findings = append(rt.findings, f)
+	rt.bySev[rank]++
 }
 
 // retireSeries moves the timeline series of a retired row among the retired

@@ -3,10 +3,12 @@ package analyze
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
 	"net/netip"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -409,6 +411,47 @@ func TestRetireRandomStreams(t *testing.T) {
 		if len(a.users) > rows || len(a.clients) > rows || len(a.rt.findings) > 3 || len(small.Users) > 2*rows+len(a.users) {
 			t.Fatalf("seed %d: %d users, %d clients, %d retired findings, %d rows listed over --max-rows %d",
 				seed, len(a.users), len(a.clients), len(a.rt.findings), len(small.Users), rows)
+		}
+	}
+}
+
+// TestKeepRetiredFindings: the retired findings kept beyond --max-findings
+// are those of a plain scan (the last kept finding of the lowest severity
+// makes room for a more severe one), on random streams of severities.
+func TestKeepRetiredFindings(t *testing.T) {
+	sevs := []string{SevError, SevWarning, SevInfo}
+	for seed := int64(0); seed < 200; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		max := 1 + rng.Intn(20)
+		var rt retired
+		var ref []*Finding
+		refDropped := map[string]int{}
+		for i := 0; i < 300; i++ {
+			f := &Finding{Severity: sevs[rng.Intn(3)], Kind: fmt.Sprint("k", rng.Intn(4))}
+			rt.keep(f, max)
+			if len(ref) < max {
+				ref = append(ref, f)
+				continue
+			}
+			worst := len(ref) - 1
+			for j := len(ref) - 1; j >= 0; j-- {
+				if sevRank(ref[j].Severity) > sevRank(ref[worst].Severity) {
+					worst = j
+				}
+			}
+			if sevRank(ref[worst].Severity) > sevRank(f.Severity) {
+				refDropped[ref[worst].Kind]++
+				ref = append(ref[:worst], ref[worst+1:]...)
+				ref = append(ref, f)
+			} else {
+				refDropped[f.Kind]++
+			}
+		}
+		if !slices.Equal(rt.findings, ref) {
+			t.Fatalf("seed %d: kept findings differ from the plain scan", seed)
+		}
+		if len(refDropped) > 0 && !maps.Equal(rt.dropped, refDropped) {
+			t.Fatalf("seed %d: dropped %v, want %v", seed, rt.dropped, refDropped)
 		}
 	}
 }
