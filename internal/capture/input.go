@@ -20,6 +20,13 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
+// minUnix and maxUnix are the first and last seconds of years 1 and 9999,
+// the range RFC 3339 can print.
+const (
+	minUnix = -62135596800
+	maxUnix = 253402300799
+)
+
 // maxRecord is the largest packet record accepted (libpcap's
 // MAXIMUM_SNAPLEN). A longer record stops the file with a warning.
 const maxRecord = 262144
@@ -368,7 +375,7 @@ func (s *source) next() bool {
 	s.frame++
 	s.info.Packets++
 	ts := ci.Timestamp
-	if y := ts.Year(); y < 1 || y > 9999 {
+	if u := ts.Unix(); u < minUnix || u > maxUnix {
 		// A damaged timestamp no output format can print (RFC 3339).
 		s.warn("frame %d: timestamp out of range; the previous frame's is used", s.frame)
 		ts = s.last

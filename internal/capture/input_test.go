@@ -378,3 +378,16 @@ func TestCorruptInputs(t *testing.T) {
 		})
 	}
 }
+
+// TestTimestampRange: minUnix and maxUnix bound the years 1 to 9999 that
+// RFC 3339 prints, to the second.
+func TestTimestampRange(t *testing.T) {
+	for _, c := range []struct {
+		u    int64
+		year int
+	}{{minUnix, 1}, {minUnix - 1, 0}, {maxUnix, 9999}, {maxUnix + 1, 10000}} {
+		if y := time.Unix(c.u, 0).UTC().Year(); y != c.year {
+			t.Errorf("second %d is in year %d, want %d", c.u, y, c.year)
+		}
+	}
+}
