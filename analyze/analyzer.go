@@ -234,6 +234,8 @@ type group struct {
 	lastSeq int
 	// frozen: the row was retired; stable is what isStable said then.
 	frozen, stable bool
+	// ser is the row's timeline series once it has one (x.series[row]).
+	ser *series
 }
 
 // refState gathers the refusals of one (server, user) with a credential.

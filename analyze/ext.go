@@ -825,11 +825,26 @@ type series struct {
 
 // seriesSet records that the group key now holds v sessions.
 func (x *ext) seriesSet(key any, proto string, server netip.Addr, ukey string, client netip.Addr, byClient bool, t time.Time, v int) {
-	s := x.series[key]
+	x.seriesSetIn(nil, key, proto, server, ukey, client, byClient, t, v)
+}
+
+// seriesSetIn is seriesSet with slot, when not nil, remembering the
+// series of key so that the next call needs no map lookup.
+func (x *ext) seriesSetIn(slot **series, key any, proto string, server netip.Addr, ukey string, client netip.Addr, byClient bool, t time.Time, v int) {
+	var s *series
+	if slot != nil {
+		s = *slot
+	}
+	if s == nil {
+		s = x.series[key]
+	}
 	if s == nil {
 		x.nSeries++
 		s = &series{id: x.nSeries, proto: proto, server: server, ukey: ukey, client: client, byClient: byClient, w: 1}
 		x.series[key] = s
+	}
+	if slot != nil {
+		*slot = s
 	}
 	sec := int64(t.Sub(x.t0) / time.Second)
 	if sec < 0 {
@@ -875,8 +890,8 @@ func (a *Analyzer) timelineHook(s *sess, t time.Time) {
 	if !a.x.started {
 		a.x.t0, a.x.started = t, true
 	}
-	a.x.seriesSet(s.ug, "nspi", s.key.server, s.ukey, s.cg.client, false, t, s.ug.held)
-	a.x.seriesSet(s.cg, "nspi", s.key.server, s.ukey, s.cg.client, true, t, s.cg.held)
+	a.x.seriesSetIn(&s.ug.ser, s.ug, "nspi", s.key.server, s.ukey, s.cg.client, false, t, s.ug.held)
+	a.x.seriesSetIn(&s.cg.ser, s.cg, "nspi", s.key.server, s.ukey, s.cg.client, true, t, s.cg.held)
 }
 
 // --- report ---

@@ -461,6 +461,7 @@ func (a *Analyzer) retireUsers(ks []gkey, gs []*group) {
 		}
 		a.rt.nUsers++
 		a.x.retireSeries(g, a.name(k.who), &a.rt)
+		g.ser = nil
 		delete(a.users, k)
 	}
 }
@@ -486,6 +487,7 @@ func (a *Analyzer) retireClients(ks []ckey, gs []*group) {
 		}
 		a.rt.nClients++
 		a.x.retireSeries(g, "", &a.rt)
+		g.ser = nil
 		delete(a.clients, k)
 	}
 }

@@ -110,9 +110,25 @@ const (
 	maxNSPIHandles = 1 << 16
 )
 
-type handleKey struct {
-	server netip.Addr
-	h      [20]byte
+// handleKey is FNV-1a over a server address (16 bytes and whether it is
+// IPv4) and an NSPI context handle: 8 bytes a handle instead of 48. Two handles of a capture
+// would have to collide in 64 bits for one to be taken for the other.
+type handleKey uint64
+
+func makeHandleKey(server netip.Addr, h [20]byte) handleKey {
+	const prime = 1099511628211
+	x := uint64(14695981039346656037)
+	a := server.As16()
+	for _, b := range a {
+		x = (x ^ uint64(b)) * prime
+	}
+	if server.Is4() {
+		x = (x ^ 4) * prime
+	}
+	for _, b := range h {
+		x = (x ^ uint64(b)) * prime
+	}
+	return handleKey(x)
 }
 
 type ctxKey struct {
@@ -124,7 +140,7 @@ type runner struct {
 	// endpoints: interfaces seen bound on each server address and port.
 	endpoints map[netip.AddrPort]map[dcerpc.UUID]bool
 	// handles: NSPI context handles seen returned by NspiBind.
-	handles map[handleKey]bool
+	handles map[handleKey]struct{}
 	nIfs    int // interfaces in endpoints
 	// inferred: presentation contexts, on connections whose bind is not
 	// in the capture, taken to be NSPI.
@@ -205,7 +221,7 @@ func Run(paths []string, o Options, sink Sink) Result {
 		o.Limits.Buffers = o.Limits.Budget
 	}
 	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, recycle: o.Recycle, anoms: map[string]*Anomaly{},
-		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]bool{}, inferred: map[ctxKey]bool{}}
+		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]struct{}{}, inferred: map[ctxKey]bool{}}
 	r.setupKeys(o)
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn,
 		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal, Read: o.Read})
@@ -327,7 +343,7 @@ func (r *runner) infer(k *conn, c *dcerpc.Call) bool {
 	if !rq.Sealed && len(rq.Stub) >= 20 {
 		var h [20]byte
 		copy(h[:], rq.Stub)
-		ok = r.handles[handleKey{c.Conn.Server.Addr(), h}]
+		_, ok = r.handles[makeHandleKey(c.Conn.Server.Addr(), h)]
 	}
 	if !ok {
 		ifs := r.endpoints[c.Conn.Server]
@@ -360,7 +376,7 @@ func (r *runner) learn(c *dcerpc.Call, op *nspi.Op) {
 		if len(r.handles) >= maxNSPIHandles {
 			clear(r.handles) // forget the oldest generation: memory stays bounded
 		}
-		r.handles[handleKey{c.Conn.Server.Addr(), op.Handle}] = true
+		r.handles[makeHandleKey(c.Conn.Server.Addr(), op.Handle)] = struct{}{}
 	}
 }
 
