@@ -61,6 +61,8 @@ type Analyzer struct {
 	users   map[gkey]*group
 	clients map[ckey]*group
 	servers map[netip.Addr]*server
+	// recentSrv: the servers last looked up (server()), newest first.
+	recentSrv [4]recentServer
 	total   Counters
 	held    int
 
@@ -501,13 +503,27 @@ func (a *Analyzer) name(ukey string) NullString {
 }
 
 func (a *Analyzer) server(addr netip.Addr) *server {
+	// Captures name few servers: the last ones used are looked up first.
+	for i := range a.recentSrv {
+		if r := &a.recentSrv[i]; r.s != nil && r.addr == addr {
+			return r.s
+		}
+	}
 	s := a.servers[addr]
 	if s == nil {
 		name := addr.String()
 		s = &server{idx: a.str(name), name: name}
 		a.servers[addr] = s
 	}
+	copy(a.recentSrv[1:], a.recentSrv[:len(a.recentSrv)-1])
+	a.recentSrv[0] = recentServer{addr, s}
 	return s
+}
+
+// recentServer is an entry of Analyzer.recentSrv.
+type recentServer struct {
+	addr netip.Addr
+	s    *server
 }
 
 func (a *Analyzer) ugroup(server netip.Addr, ukey string) *group {

@@ -255,6 +255,9 @@ type conn struct {
 	// inferred: the presentation contexts of r.inferred on this
 	// connection, forgotten at its end
 	inferred []uint16
+	// taught: learn has recorded taughtIface for this connection's server.
+	taught      bool
+	taughtIface dcerpc.UUID
 
 	tcp tcpState // connection attempts without data (issue7.go)
 }
@@ -358,8 +361,13 @@ func (r *runner) infer(k *conn, c *dcerpc.Call) bool {
 
 // learn remembers the interface of a call's endpoint, and the handles that
 // NspiBind returns.
-func (r *runner) learn(c *dcerpc.Call, op *nspi.Op) {
-	if c.IfaceKnown {
+func (r *runner) learn(k *conn, c *dcerpc.Call, op *nspi.Op) {
+	// What a connection's server offers changes the table once: a
+	// connection remembers the last interface it taught (the table only
+	// grows, and its caps only tighten, so a second try would change
+	// nothing).
+	if c.IfaceKnown && !(k.taught && k.taughtIface == c.Iface.UUID) {
+		k.taught, k.taughtIface = true, c.Iface.UUID
 		ifs := r.endpoints[c.Conn.Server]
 		if ifs == nil && len(r.endpoints) < maxEndpoints {
 			ifs = map[dcerpc.UUID]bool{}
@@ -406,11 +414,11 @@ func (k *conn) Call(c *dcerpc.Call) {
 		o := nspi.Decode(c)
 		op = &o
 		if !inferred {
-			r.learn(c, op)
+			r.learn(k, c, op)
 		}
 		out.Event = r.event(c, op, reqPos, replyPos)
 	} else if c.IfaceKnown {
-		r.learn(c, nil)
+		r.learn(k, c, nil)
 	}
 	if r.rows {
 		r.fillRow(&out.Row, c, op, inferred, reqPos, replyPos)
