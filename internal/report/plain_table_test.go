@@ -1,0 +1,53 @@
+package report
+
+import (
+	"bytes"
+	"math/rand"
+	"strings"
+	"testing"
+
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// TestWritePlainIsTablewriter: writePlain writes what tablewriter writes for
+// renderPlain, on random tables with multi-line, blank, padded, wide
+// (East Asian), tabbed and escaped cells, left and right aligned columns.
+func TestWritePlainIsTablewriter(t *testing.T) {
+	pieces := []string{"", " ", "a", "CONTOSO\\alice", "10.0.0.1", "é", "日本", "x\ny", "\n", "  pad  ", "\t", "1234567", "\x1b[31mred\x1b[0m", "a\n\nb", "-", "\\"}
+	for seed := int64(0); seed < 400; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		cols := 1 + rng.Intn(6)
+		cell := func() string {
+			var b strings.Builder
+			for range rng.Intn(3) {
+				b.WriteString(pieces[rng.Intn(len(pieces))])
+			}
+			return b.String()
+		}
+		header := make([]string, cols)
+		for i := range header {
+			header[i] = strings.ToUpper(pieces[2+rng.Intn(3)]) + string(rune('A'+i))
+		}
+		align := make(tw.Alignment, cols)
+		for i := range align {
+			align[i] = []tw.Align{tw.AlignLeft, tw.AlignRight}[rng.Intn(2)]
+		}
+		rows := make([][]string, 1+rng.Intn(12))
+		for i := range rows {
+			rows[i] = make([]string, cols)
+			for j := range rows[i] {
+				rows[i][j] = cell()
+			}
+		}
+		var want, got bytes.Buffer
+		if err := renderPlainTW(&want, header, align, rows); err != nil {
+			t.Fatal(err)
+		}
+		if err := writePlain(&got, header, align, rows); err != nil {
+			t.Fatal(err)
+		}
+		if want.String() != got.String() {
+			t.Fatalf("seed %d: header %q align %v rows %q\ntablewriter:\n%q\nwritePlain:\n%q", seed, header, align, rows, want.String(), got.String())
+		}
+	}
+}
