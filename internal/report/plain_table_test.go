@@ -51,3 +51,24 @@ func TestWritePlainIsTablewriter(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderPlainLargeTable: from plainRowsMin rows renderPlain takes the
+// fast path, and its output is still tablewriter's.
+func TestRenderPlainLargeTable(t *testing.T) {
+	header := []string{"USER", "BINDS", "OK"}
+	align := tw.Alignment{tw.AlignLeft, tw.AlignRight, tw.AlignRight}
+	var rows [][]string
+	for i := range plainRowsMin + 100 {
+		rows = append(rows, []string{strings.Repeat("u", i%37) + "\nCONTOSO", strings.Repeat("9", i%7), ""})
+	}
+	var want, got bytes.Buffer
+	if err := renderPlainTW(&want, header, align, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := renderPlain(&got, header, align, rows); err != nil {
+		t.Fatal(err)
+	}
+	if want.String() != got.String() {
+		t.Fatalf("a table of %d rows differs from tablewriter's", len(rows))
+	}
+}
