@@ -7,6 +7,8 @@ import (
 	"io"
 	"reflect"
 	"strings"
+
+	"github.com/nspicap/nspicap/analyze"
 )
 
 // writeJSONStream writes the struct v points to exactly as a json.Encoder
@@ -31,6 +33,7 @@ func writeJSONStream(w io.Writer, v any) error {
 		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 		return nil
 	}
+	var fast []byte // an element written by appendSession or appendRefusal
 	rt := rv.Type()
 	bw.WriteString("{")
 	first := true
@@ -60,11 +63,24 @@ func writeJSONStream(w io.Writer, v any) error {
 		bw.WriteString(": ")
 		if fv.Kind() == reflect.Slice && fv.Len() > 0 && fv.Type().Elem().Kind() != reflect.Uint8 {
 			bw.WriteString("[")
+			sessions, _ := fv.Interface().([]analyze.Session)
+			refusals, _ := fv.Interface().([]analyze.Refusal)
 			for j := 0; j < fv.Len(); j++ {
 				if j > 0 {
 					bw.WriteString(",")
 				}
 				bw.WriteString("\n    ")
+				ok := false
+				switch {
+				case sessions != nil:
+					fast, ok = appendSession(fast[:0], &sessions[j], "    ")
+				case refusals != nil:
+					fast, ok = appendRefusal(fast[:0], &refusals[j], "    ")
+				}
+				if ok {
+					bw.Write(fast)
+					continue
+				}
 				if err := encode(fv.Index(j), "    "); err != nil {
 					return err
 				}
