@@ -63,8 +63,8 @@ type Analyzer struct {
 	servers map[netip.Addr]*server
 	// recentSrv: the servers last looked up (server()), newest first.
 	recentSrv [4]recentServer
-	total   Counters
-	held    int
+	total     Counters
+	held      int
 
 	open     map[sessKey]*sess
 	ended    recentSet[uint64, struct{}] // handleHash of recently ended sessions
