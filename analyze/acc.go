@@ -346,8 +346,9 @@ func (s *recentSet[K, V]) get(k K) (V, bool) {
 	return e.v, ok
 }
 
-// handleHash is FNV-1a over the server and the context handle.
-func handleHash(server netip.Addr, h [20]byte) uint64 {
+// HandleHash is FNV-1a over a server address (as 16 bytes) and an NSPI
+// context handle: the key of a session where a hash of 64 bits is enough.
+func HandleHash(server netip.Addr, h [20]byte) uint64 {
 	const prime = 1099511628211
 	x := uint64(14695981039346656037)
 	a := server.As16()

@@ -888,7 +888,7 @@ func (a *Analyzer) endSession(s *sess, end string, f FrameRef, t time.Time) {
 	s.open = false
 	delete(a.open, s.key)
 	if s.key.syn == 0 {
-		a.ended.put(handleHash(s.key.server, s.key.handle), struct{}{})
+		a.ended.put(HandleHash(s.key.server, s.key.handle), struct{}{})
 	}
 	if s.rec >= 0 {
 		r := a.sessions.at(s.rec)
@@ -945,7 +945,7 @@ func (a *Analyzer) use(s *sess, conn uint64) {
 }
 
 func (a *Analyzer) wasEnded(server netip.Addr, h [20]byte) bool {
-	_, ok := a.ended.get(handleHash(server, h))
+	_, ok := a.ended.get(HandleHash(server, h))
 	return ok
 }
 

@@ -303,7 +303,7 @@ func (a *Analyzer) forgetSessions(of func(*sess) bool) {
 			a.rt.forgottenOpen++
 		}
 		if s.key.syn == 0 {
-			a.forgot.put(handleHash(s.key.server, s.key.handle), struct{}{})
+			a.forgot.put(HandleHash(s.key.server, s.key.handle), struct{}{})
 		}
 		a.rt.forgotten++
 	}
@@ -311,7 +311,7 @@ func (a *Analyzer) forgetSessions(of func(*sess) bool) {
 
 // isForgotten tells a handle of a session forgotten by forgetSessions.
 func (a *Analyzer) isForgotten(server netip.Addr, h [20]byte) bool {
-	_, ok := a.forgot.get(handleHash(server, h))
+	_, ok := a.forgot.get(HandleHash(server, h))
 	return ok
 }
 

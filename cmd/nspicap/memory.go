@@ -34,32 +34,41 @@ const liveMetric = "/gc/heap/live:bytes"
 // highest sample.
 func watchMemory() func() uint64 {
 	var peak uint64
+	stop := watchLive(func(live uint64) { peak = max(peak, live) })
+	return func() uint64 {
+		stop()
+		return peak
+	}
+}
+
+// watchLive calls f with the live heap ten times a second, from a goroutine
+// of its own, and once more when the returned function stops it.
+func watchLive(f func(live uint64)) (stop func()) {
 	sample := func() {
 		s := []metrics.Sample{{Name: liveMetric}}
 		metrics.Read(s)
 		if s[0].Value.Kind() == metrics.KindUint64 {
-			peak = max(peak, s[0].Value.Uint64())
+			f(s[0].Value.Uint64())
 		}
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
+	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-quit:
 				return
 			case <-t.C:
 				sample()
 			}
 		}
 	}()
-	return func() uint64 {
-		close(stop)
+	return func() {
+		close(quit)
 		<-done
 		sample()
-		return peak
 	}
 }
 

@@ -4,10 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"runtime/pprof"
-	"sync"
-	"time"
 )
 
 // startProfiles writes Go profiles for nspicap's own developers when the
@@ -29,26 +26,9 @@ func startProfiles() func() {
 	if mem != "" {
 		runtime.MemProfileRate = 64 << 10
 		p := &peakProfile{file: mem}
-		done := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTicker(100 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					p.sample()
-				}
-			}
-		}()
+		stopWatch := watchLive(p.sample)
 		stop = append(stop, func() {
-			close(done)
-			wg.Wait()
-			p.sample()
+			stopWatch()
 			if p.err {
 				fmt.Fprintf(os.Stderr, "nspicap: NSPICAP_MEMPROFILE %s: cannot write the profile\n", mem)
 			}
@@ -68,13 +48,7 @@ type peakProfile struct {
 	err  bool
 }
 
-func (p *peakProfile) sample() {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return
-	}
-	live := s[0].Value.Uint64()
+func (p *peakProfile) sample(live uint64) {
 	if p.max != 0 && live <= p.max+p.max/20 {
 		return
 	}

@@ -110,25 +110,13 @@ const (
 	maxNSPIHandles = 1 << 16
 )
 
-// handleKey is FNV-1a over a server address (16 bytes and whether it is
-// IPv4) and an NSPI context handle: 8 bytes a handle instead of 48. Two handles of a capture
-// would have to collide in 64 bits for one to be taken for the other.
+// handleKey is analyze.HandleHash of a server and an NSPI context handle:
+// 8 bytes a handle instead of 48. Two handles of a capture would have to
+// collide in 64 bits for one to be taken for the other.
 type handleKey uint64
 
 func makeHandleKey(server netip.Addr, h [20]byte) handleKey {
-	const prime = 1099511628211
-	x := uint64(14695981039346656037)
-	a := server.As16()
-	for _, b := range a {
-		x = (x ^ uint64(b)) * prime
-	}
-	if server.Is4() {
-		x = (x ^ 4) * prime
-	}
-	for _, b := range h {
-		x = (x ^ uint64(b)) * prime
-	}
-	return handleKey(x)
+	return handleKey(analyze.HandleHash(server.Unmap(), h))
 }
 
 type ctxKey struct {
