@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -22,28 +21,6 @@ func seqMax(a, b uint32) uint32 {
 // flowKey is the canonical 4-tuple: the smaller endpoint first.
 type flowKey struct {
 	a, b netip.AddrPort
-}
-
-// flowID packs a flowKey into bytes for the flow table: addresses as 16
-// bytes and ports big-endian, then whether each address is IPv4. Hashing
-// and comparing it is one pass over memory, and the table holds no
-// pointers for the collector to scan.
-type flowID [37]byte
-
-func (k flowKey) id() flowID {
-	var id flowID
-	a, b := k.a.Addr().As16(), k.b.Addr().As16()
-	copy(id[0:16], a[:])
-	binary.BigEndian.PutUint16(id[16:18], k.a.Port())
-	copy(id[18:34], b[:])
-	binary.BigEndian.PutUint16(id[34:36], k.b.Port())
-	if k.a.Addr().Is4() {
-		id[36] |= 1
-	}
-	if k.b.Addr().Is4() {
-		id[36] |= 2
-	}
-	return id
 }
 
 func makeKey(src, dst netip.AddrPort) flowKey {
@@ -98,7 +75,6 @@ type half struct {
 // conn is one tracked connection.
 type conn struct {
 	key     flowKey
-	id      flowID // key.id()
 	info    ConnInfo
 	h       StreamHandler
 	ignored bool // the handler declined the bytes (or there is no handler)
@@ -118,7 +94,7 @@ type assembler struct {
 	maxBuffered int
 	maxConns    int
 
-	flows   map[flowID]*conn
+	flows   map[flowKey]*conn
 	open    int   // connections in the LRU list
 	lruHead *conn // most recently used
 	lruTail *conn // least recently used
@@ -151,7 +127,7 @@ func newAssembler(opts Options, stats *Stats) *assembler {
 		maxBuffered: opts.MaxBuffered,
 		maxConns:    opts.MaxConns,
 		maxTotal:    opts.MaxBufferedTotal,
-		flows:       make(map[flowID]*conn),
+		flows:       make(map[flowKey]*conn),
 		stats:       stats,
 	}
 	if a.maxBuffered <= 0 {
@@ -271,8 +247,7 @@ func (a *assembler) packet(p *tcpPacket, pos Pos) {
 		a.expireTombstones()
 	}
 	key := makeKey(p.src, p.dst)
-	id := key.id()
-	c := a.flows[id]
+	c := a.flows[key]
 	isSYN := p.flags&flagSYN != 0
 	synOnly := isSYN && p.flags&flagACK == 0
 	if c == nil && len(a.tombs) > 0 {
@@ -444,7 +419,7 @@ func (a *assembler) newConn(key flowKey, p *tcpPacket, pos Pos) *conn {
 	}
 	a.nextID++
 	a.stats.Conns++
-	c := &conn{key: key, id: key.id(), lastPos: pos}
+	c := &conn{key: key, lastPos: pos}
 	c.info.ID = a.nextID
 	c.info.First = pos
 	switch {
@@ -464,7 +439,7 @@ func (a *assembler) newConn(key flowKey, p *tcpPacket, pos Pos) *conn {
 		c.client = p.dst
 		c.info.Client, c.info.Server = p.dst, p.src
 	}
-	a.flows[c.id] = c
+	a.flows[key] = c
 	a.lruPush(c)
 	if a.factory != nil {
 		c.h = a.factory(c.info)
@@ -492,8 +467,8 @@ func (a *assembler) evict() {
 // forget drops an open connection without any handler call.
 func (a *assembler) forget(c *conn) {
 	a.lruRemove(c)
-	if a.flows[c.id] == c {
-		delete(a.flows, c.id)
+	if a.flows[c.key] == c {
+		delete(a.flows, c.key)
 	}
 	c.h = nil
 	c.dirs = [2]half{}
@@ -514,8 +489,8 @@ func (a *assembler) finish(c *conn, pos Pos, how EndKind) {
 		c.dirs[i].pending = nil
 		a.setBuffered(&c.dirs[i], 0)
 	}
-	if a.flows[c.id] == c {
-		delete(a.flows, c.id)
+	if a.flows[c.key] == c {
+		delete(a.flows, c.key)
 		a.nTombs++
 		t := tomb{clientIsA: c.client == c.key.a, serial: a.nTombs}
 		for i, h := range c.dirs {
