@@ -158,7 +158,7 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 			bt = append(bt, d)
 			m.baseRSS = max(m.baseRSS, rss)
 			fmt.Sscan(strings.TrimSpace(out), &m.packets)
-			d, rss, _, err = timed(tool, append([]string{"analyze", "--format", "json"}, files...)...)
+			d, rss, err = timedQuiet(tool, append([]string{"analyze", "--format", "json"}, files...)...)
 			if err != nil {
 				return fmt.Errorf("nspicap on %s: %v", c.name, err)
 			}
@@ -178,14 +178,14 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 		}
 		st, _ := os.Stat(slice)
 		m := measurement{name: fmt.Sprintf("ticket %d MB slice vs tshark", tsharkSize>>20), bytes: st.Size()}
-		d, rss, _, err := timed("tshark", "-r", slice, "-Y", "nspi", "-T", "fields", "-e", "frame.number", "-e", "nspi.opnum")
+		d, rss, err := timedQuiet("tshark", "-r", slice, "-Y", "nspi", "-T", "fields", "-e", "frame.number", "-e", "nspi.opnum")
 		if err != nil {
 			return fmt.Errorf("tshark: %v", err)
 		}
 		m.base, m.baseRSS = d, rss
 		var tt []time.Duration
 		for i := 0; i < runs; i++ {
-			d, rss, _, err := timed(tool, "analyze", "--format", "json", slice)
+			d, rss, err := timedQuiet(tool, "analyze", "--format", "json", slice)
 			if err != nil {
 				return err
 			}
@@ -219,12 +219,32 @@ var gnuTime = func() string {
 // timed runs a command and returns its wall time, peak RSS in bytes and
 // standard output.
 func timed(name string, args ...string) (time.Duration, int64, string, error) {
+	return run(true, name, args...)
+}
+
+// timedQuiet is timed for a command whose output is not needed: it goes to
+// the null device, so that the bench does not time itself reading a pipe
+// (on two cores, that competes with the command measured).
+func timedQuiet(name string, args ...string) (time.Duration, int64, error) {
+	d, rss, _, err := run(false, name, args...)
+	return d, rss, err
+}
+
+func run(keep bool, name string, args ...string) (time.Duration, int64, string, error) {
 	cmd := exec.Command(name, args...)
 	if gnuTime != "" {
 		cmd = exec.Command(gnuTime, append([]string{"-f", "maxrss_kb=%M", name}, args...)...)
 	}
 	var out strings.Builder
 	cmd.Stdout = &out
+	if !keep {
+		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return 0, 0, "", err
+		}
+		defer null.Close()
+		cmd.Stdout = null
+	}
 	var errb strings.Builder
 	cmd.Stderr = &errb
 	start := time.Now()
