@@ -421,14 +421,18 @@ func (s *source) checkSnaplen(start int64, ci gopacket.CaptureInfo) {
 	}
 }
 
-// read calls the reader library, turning a panic into an error.
+// read calls the reader library. A panic inside it is caught once per
+// batch, not per packet, by the reading goroutine (prefetch), which ends
+// the input with readFailed.
 func (s *source) read() (data []byte, ci gopacket.CaptureInfo, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("reader failed: %v", p)
-		}
-	}()
 	return s.rd.ZeroCopyReadPacketData()
+}
+
+// readFailed ends the input after a panic p of the reader library while it
+// read the record at s.recAt.
+func (s *source) readFailed(p any) {
+	s.readError(s.recAt, fmt.Errorf("reader failed: %v", p))
+	s.close()
 }
 
 // precheck looks at the next record before the library reads it, so that a

@@ -77,13 +77,20 @@ func newInputs(paths []string, opts Options, infos []InputInfo) *inputs {
 // probe opens a file to check it and read the time of its first packet
 // (zero when it has none), and closes it. What it warns of is said again
 // when the file is read.
-func probe(i int, path string) (time.Time, error) {
+func probe(i int, path string) (first time.Time, err error) {
 	var scratch InputInfo
 	s, err := openSource(i, path, nil, nil, &scratch)
 	if err != nil {
 		return time.Time{}, err
 	}
 	defer s.close()
+	defer func() {
+		// The reader library panicked on the first record: the file
+		// counts as empty here, and says so when it is read.
+		if p := recover(); p != nil {
+			first, err = time.Time{}, nil
+		}
+	}()
 	if s.next() {
 		return s.ci.Timestamp, nil
 	}

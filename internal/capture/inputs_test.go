@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket"
 )
 
 // payloads returns the data events of a recorder without their frame
@@ -122,5 +124,51 @@ func TestOverlappingInputs(t *testing.T) {
 			t.Errorf("connection %s: %s after part %d", f[0], f[2], last[f[0]])
 		}
 		last[f[0]] = i
+	}
+}
+
+// panicky makes the reader library panic at its n-th record.
+type panicky struct {
+	packetReader
+	n int
+}
+
+func (p *panicky) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	if p.n--; p.n == 0 {
+		panic("boom")
+	}
+	return p.packetReader.ZeroCopyReadPacketData()
+}
+
+// TestReaderPanicEndsInput: a panic inside the reader library, caught once
+// per batch by the reading goroutine, keeps the packets read before it and
+// ends the input with a warning naming the record's offset.
+func TestReaderPanicEndsInput(t *testing.T) {
+	var segs []seg
+	for i := range 1500 {
+		segs = append(segs, seg{src: "10.0.0.1:1000", dst: "10.0.0.2:135", seq: uint32(i), flags: "A"})
+	}
+	path := writeFile(t, "many.pcap", pcapLE(t, linkEthernet, false, segRecs(t, segs)))
+	for _, at := range []int{1, 2, batchPackets, batchPackets + 1, 1200} {
+		var info InputInfo
+		s, err := openSource(0, path, nil, nil, &info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.rd = &panicky{packetReader: s.rd, n: at}
+		c := prefetch(s, 2)
+		n := 0
+		for c.next() {
+			n++
+		}
+		c.wait()
+		if n != at-1 {
+			t.Errorf("panic at record %d: %d packets delivered, want %d", at, n, at-1)
+		}
+		off := 24 + int64(at-1)*int64(16+len(segRecs(t, segs[:1])[0].data))
+		want := fmt.Sprintf("unreadable record at byte %d: reader failed: boom; stopped reading", off)
+		if len(info.Warnings) != 1 || info.Warnings[0] != want {
+			t.Errorf("panic at record %d: warnings %q, want %q", at, info.Warnings, want)
+		}
 	}
 }

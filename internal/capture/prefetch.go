@@ -52,8 +52,19 @@ func prefetch(s *source, ahead int) *cursor {
 	go func() {
 		defer close(c.done)
 		defer close(c.ch)
+		var b *batch
+		defer func() {
+			// The reader library panicked: what was read is kept, the
+			// input ends with a warning.
+			if p := recover(); p != nil {
+				s.readFailed(p)
+				if b != nil && len(b.pkts) > 0 {
+					c.ch <- b
+				}
+			}
+		}()
 		for {
-			var b *batch
+			b = nil
 			select {
 			case b = <-c.free:
 				b.pkts, b.buf = b.pkts[:0], b.buf[:0]
