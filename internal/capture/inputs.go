@@ -9,7 +9,7 @@ import (
 
 // maxOpenInputs bounds the input files read at once. Each open input holds
 // its read buffers, its decompressor and its read-ahead batches (about
-// 1.5 MiB), and a file descriptor.
+// 2.3 MiB), and a file descriptor.
 const maxOpenInputs = 4
 
 // inputs opens the files of a multi-file capture only when the merge
@@ -26,7 +26,6 @@ type inputs struct {
 	paths []string
 	opts  Options
 	infos []InputInfo
-	ahead int
 
 	m       merger
 	src     []*source
@@ -42,7 +41,7 @@ type waiting struct {
 }
 
 func newInputs(paths []string, opts Options, infos []InputInfo) *inputs {
-	in := &inputs{paths: paths, opts: opts, infos: infos, ahead: max(1, batchesAhead/max(1, len(paths))),
+	in := &inputs{paths: paths, opts: opts, infos: infos,
 		src: make([]*source, len(paths)), cur: make([]*cursor, len(paths))}
 	for i, p := range paths {
 		infos[i].Path = p
@@ -103,7 +102,7 @@ var openHook func(nOpen int)
 
 // start begins reading an opened source.
 func (in *inputs) start(i int, s *source) {
-	c := prefetch(s, in.ahead)
+	c := prefetch(s, batchesAhead)
 	in.src[i], in.cur[i] = s, c
 	in.nOpen++
 	if openHook != nil {

@@ -12,9 +12,12 @@ import (
 const (
 	batchPackets = 512
 	batchBytes   = 256 << 10
-	// batchesAhead is how far the readers run ahead of the reassembly, in
-	// batches over all inputs: each input gets its share, at least one,
-	// since a ring of many files is read one file after the other.
+	// batchesAhead is how far each open input's reader runs ahead of the
+	// reassembly, in batches. Every input gets them all: a ring of files
+	// is read one file after the other, and a reader one batch ahead
+	// waits on the consumer at every batch (a ring of 10 took 0.84 s with
+	// a tenth of them each, 0.64 s with all). At most maxOpenInputs are
+	// open, so reading holds at most 4 x (4+2) batches.
 	batchesAhead = 4
 )
 
