@@ -67,8 +67,8 @@ type Analyzer struct {
 	held      int
 
 	open     map[sessKey]*sess
-	ended    recentSet[uint64, struct{}] // handleHash of recently ended sessions
-	forgot   recentSet[uint64, struct{}] // handleHash of sessions forgotten (retire.go)
+	ended    recentSet[uint64, struct{}] // HandleHash of recently ended sessions
+	forgot   recentSet[uint64, struct{}] // HandleHash of sessions forgotten (retire.go)
 	connSess map[uint64][]*sess          // sessions that used a connection (some may have ended)
 	syn      int
 

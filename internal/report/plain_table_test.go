@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"io"
 	"math/rand"
 	"strings"
 	"testing"
@@ -39,15 +40,8 @@ func TestWritePlainIsTablewriter(t *testing.T) {
 				rows[i][j] = cell()
 			}
 		}
-		var want, got bytes.Buffer
-		if err := renderPlainTW(&want, header, align, rows); err != nil {
-			t.Fatal(err)
-		}
-		if err := writePlain(&got, header, align, rows); err != nil {
-			t.Fatal(err)
-		}
-		if want.String() != got.String() {
-			t.Fatalf("seed %d: header %q align %v rows %q\ntablewriter:\n%q\nwritePlain:\n%q", seed, header, align, rows, want.String(), got.String())
+		if want, got := renderBoth(t, writePlain, header, align, rows); want != got {
+			t.Fatalf("seed %d: header %q align %v rows %q\ntablewriter:\n%q\nwritePlain:\n%q", seed, header, align, rows, want, got)
 		}
 	}
 }
@@ -61,14 +55,21 @@ func TestRenderPlainLargeTable(t *testing.T) {
 	for i := range plainRowsMin + 100 {
 		rows = append(rows, []string{strings.Repeat("u", i%37) + "\nCONTOSO", strings.Repeat("9", i%7), ""})
 	}
-	var want, got bytes.Buffer
-	if err := renderPlainTW(&want, header, align, rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := renderPlain(&got, header, align, rows); err != nil {
-		t.Fatal(err)
-	}
-	if want.String() != got.String() {
+	if want, got := renderBoth(t, renderPlain, header, align, rows); want != got {
 		t.Fatalf("a table of %d rows differs from tablewriter's", len(rows))
 	}
+}
+
+// renderBoth renders a table with tablewriter (renderPlainTW) and with
+// render.
+func renderBoth(t *testing.T, render func(io.Writer, []string, tw.Alignment, [][]string) error, header []string, align tw.Alignment, rows [][]string) (want, got string) {
+	t.Helper()
+	var w, g bytes.Buffer
+	if err := renderPlainTW(&w, header, align, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := render(&g, header, align, rows); err != nil {
+		t.Fatal(err)
+	}
+	return w.String(), g.String()
 }
