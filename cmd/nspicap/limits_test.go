@@ -99,15 +99,52 @@ func TestMaxOpenSessions(t *testing.T) {
 	}
 }
 
-// TestMaxMemory: --max-memory sets the soft limit of the heap.
+// TestMaxMemory: --max-memory is the ceiling of the runtime's memory limit;
+// below it the limit follows the live heap (tunedLimit), unless GOGC in the
+// environment asks for Go's own pacing.
 func TestMaxMemory(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	_, errOut, code := nspicap(t, "calls", "--max-memory", "300", filepath.Join(testdataDir, "clean.pcap"))
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
+	if got := memState.ceiling.Load(); got != 300<<20 {
+		t.Errorf("ceiling %d; want %d", got, 300<<20)
+	}
+	if got := debug.SetMemoryLimit(-1); got < memFloor || got > memTarget {
+		t.Errorf("memory limit %d MiB after a small run; want between the floor and the target", got>>20)
+	}
+	t.Setenv("GOGC", "100")
+	if _, errOut, code := nspicap(t, "calls", "--max-memory", "300", filepath.Join(testdataDir, "clean.pcap")); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
 	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
-		t.Errorf("memory limit %d; want %d", got, 300<<20)
+		t.Errorf("memory limit %d with GOGC set; want %d", got, 300<<20)
+	}
+}
+
+// TestTunedLimit: the limit follows the live heap at memHeadroom times it
+// between the floor and the target, and leaves a larger heap to Go's pacing
+// under the ceiling.
+func TestTunedLimit(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		live    uint64
+		ceiling int64
+		want    int64
+	}{
+		{0, 208 * mib, memFloor},
+		{20 * mib, 208 * mib, memFloor},
+		{30 * mib, 208 * mib, 45 * mib},
+		{memTarget / 3 * 2, 208 * mib, memTarget / 3 * 2 * 3 / 2},
+		{memTarget/3*2 + mib, 208 * mib, 208 * mib},
+		{100 * mib, 208 * mib, 208 * mib},
+		{0, 16 * mib, 16 * mib},
+		{30 * mib, 32 * mib, 32 * mib},
+	} {
+		if got := tunedLimit(c.live, c.ceiling); got != c.want {
+			t.Errorf("tunedLimit(%d MiB, %d MiB) = %.1f MiB; want %.1f MiB", c.live/mib, c.ceiling/mib, float64(got)/mib, float64(c.want)/mib)
+		}
 	}
 }
 
