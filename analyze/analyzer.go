@@ -167,8 +167,12 @@ func (a *Analyzer) AddAnomaly(an Anomaly) {
 // the Analyzer: it may be called more than once, and more events may be
 // added between calls. Version is left empty for the caller to set.
 func (a *Analyzer) Report(inputs []Input) *Report {
+	return a.report(inputs, false)
+}
+
+func (a *Analyzer) report(inputs []Input, streamed bool) *Report {
 	p := &reporter{a: a, limit: a.opt.Limit, infos: map[gkey]*groupInfo{}}
-	r := p.build()
+	r := p.build(streamed)
 	r.Inputs = make([]Input, len(inputs))
 	for i, in := range inputs {
 		in.FirstTime = utc(in.FirstTime)

@@ -99,7 +99,10 @@
 //   - Report.Sessions holds the first Options.MaxSessions sessions bound
 //     (default 20000) and Report.Refusals the first Options.MaxRefusals
 //     refused binds (default 20000), in capture order, packed (about 120
-//     bytes each) until Report unpacks them. The counters, findings and
+//     bytes each) until Report unpacks them; ReportStreamed does not unpack
+//     them all at once but one at a time as they are written (EachSession,
+//     EachRefusal), so that writing a report holds none of them unpacked
+//     beyond the one being written. The counters, findings and
 //     verdict count the others, and the last sentence of the verdict says
 //     how many were left out (totals.binds_ok and totals.binds_logon_failed
 //     are the full counts).

@@ -55,7 +55,7 @@ type reporter struct {
 	on           int // onAuto, onNever or onAlways (verdictLine)
 }
 
-func (p *reporter) build() *Report {
+func (p *reporter) build(streamed bool) *Report {
 	a := p.a
 	r := &Report{
 		Schema:   Schema,
@@ -97,18 +97,20 @@ func (p *reporter) build() *Report {
 
 	// Records are in capture order: a stable sort by time keeps it for
 	// equal times.
-	r.Sessions = make([]Session, a.sessions.n)
-	for i := range r.Sessions {
-		r.Sessions[i] = a.session(a.sessions.at(i))
-	}
-	sort.SliceStable(r.Sessions, func(i, j int) bool { return r.Sessions[i].BindTime.Before(r.Sessions[j].BindTime) })
-
 	p.stable = map[*group]bool{}
-	r.Refusals = make([]Refusal, a.refusals.n)
-	for i := range r.Refusals {
-		r.Refusals[i] = a.refusal(a.refusals.at(i), p.isStable)
+	l := newLists(a, &reporter{a: a, stable: p.stable})
+	if streamed {
+		r.lists = l
+	} else {
+		r.Sessions = make([]Session, len(l.sess))
+		for j := range r.Sessions {
+			r.Sessions[j] = l.session(j)
+		}
+		r.Refusals = make([]Refusal, len(l.refs))
+		for j := range r.Refusals {
+			r.Refusals[j] = l.refusal(j)
+		}
 	}
-	sort.SliceStable(r.Refusals, func(i, j int) bool { return r.Refusals[i].Time.Before(r.Refusals[j].Time) })
 
 	p.anonExpected = a.rt.anonExpected
 	for _, f := range a.rt.findings {

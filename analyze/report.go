@@ -274,6 +274,10 @@ type Report struct {
 	Timeline       []TimelineRow     `json:"timeline"`
 	Findings       []Finding         `json:"findings"`
 	Anomalies      []Anomaly         `json:"anomalies"`
+
+	// lists, in a streamed report (ReportStreamed), gives Sessions and
+	// Refusals instead of the two slices.
+	lists *lists
 }
 
 // Kinds lists every finding kind, for --fail-on.

@@ -37,8 +37,10 @@ func (s *eventSink) ConnEnd(ev *analyze.Event) { s.add(ev) }
 // findingKinds are the kinds --fail-on accepts.
 var findingKinds = analyze.Kinds
 
-// analysis runs the pipeline and the analyzer over files.
-func analysis(files []string, limit int, lim *limitFlags, stdin io.Reader, stderr io.Writer, more ...func(*analyze.Options)) (*analyze.Report, bool) {
+// analysis runs the pipeline and the analyzer over files. A streamed report
+// unpacks its sessions and refusals as they are written
+// (analyze.ReportStreamed): for output that does not sort or measure them.
+func analysis(files []string, limit int, lim *limitFlags, streamed bool, stdin io.Reader, stderr io.Writer, more ...func(*analyze.Options)) (*analyze.Report, bool) {
 	ao := analyze.Options{Limit: limit}
 	for _, f := range more {
 		f(&ao)
@@ -57,7 +59,12 @@ func analysis(files []string, limit int, lim *limitFlags, stdin io.Reader, stder
 	keyAnomaly(&res, a)
 	printKeyWarnings(&res, stderr)
 	unreadable := reportInputs(&res, stderr)
-	r := a.Report(inputs(&res))
+	var r *analyze.Report
+	if streamed {
+		r = a.ReportStreamed(inputs(&res))
+	} else {
+		r = a.Report(inputs(&res))
+	}
 	r.Version = version
 	return r, unreadable
 }
@@ -89,7 +96,7 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return exitUsage, &usageError{fmt.Sprintf("--fail-on %q: want one of %s", k, strings.Join(findingKinds, ", "))}
 		}
 	}
-	r, unreadable := analysis(files, *limit, lim, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply)
+	r, unreadable := analysis(files, *limit, lim, true, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply)
 	if err := report.WriteAnalyze(stdout, *format, r); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
@@ -118,7 +125,7 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return exitUsage, err
 	}
 	format, lim := in.format, in.lim
-	r, unreadable := analysis(files, *limit, lim, stdin, stderr, tables.apply)
+	r, unreadable := analysis(files, *limit, lim, false, stdin, stderr, tables.apply)
 	if err := report.WriteSessions(stdout, *format, r.Sessions); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}

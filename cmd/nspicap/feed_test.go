@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"path/filepath"
 	"testing"
 
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/pipeline"
+	"github.com/nspicap/nspicap/internal/report"
 )
 
 // TestFeederSameAsDirect: the analyzer fed from its own goroutine gives the
@@ -65,3 +67,34 @@ func (c *countSink) Call(x *pipeline.Call) {
 func (c *countSink) ConnEnd(ev *analyze.Event) { c.n++; c.eventSink.ConnEnd(ev) }
 func (c *countSink) Extra(ev *analyze.Event)   { c.n++; c.eventSink.Extra(ev) }
 func (c *countSink) TCPEnd(ev *analyze.Event)  { c.n++; c.eventSink.TCPEnd(ev) }
+
+// TestStreamedReportSameBytes: on every sample capture, the report that
+// unpacks its sessions and refusals as they are written (what analyze
+// writes) gives the same JSON and table bytes as the report holding them.
+func TestStreamedReportSameBytes(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(testdataDir, "*.pcap*"))
+	listed := 0
+	for _, f := range files {
+		held, _ := analysis([]string{f}, analyze.DefaultLimit, defaultLimitFlags(), false, nil, io.Discard)
+		streamed, _ := analysis([]string{f}, analyze.DefaultLimit, defaultLimitFlags(), true, nil, io.Discard)
+		if streamed.NumSessions() != len(held.Sessions) || len(streamed.Sessions) != 0 {
+			t.Fatalf("%s: %d sessions streamed (%d in the slice), %d held", filepath.Base(f), streamed.NumSessions(), len(streamed.Sessions), len(held.Sessions))
+		}
+		listed += len(held.Sessions) + len(held.Refusals)
+		for _, format := range []string{"json", "table"} {
+			var want, got bytes.Buffer
+			if err := report.WriteAnalyze(&want, format, held); err != nil {
+				t.Fatal(err)
+			}
+			if err := report.WriteAnalyze(&got, format, streamed); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want.Bytes()) {
+				t.Errorf("%s: the streamed report's %s differs from the held one's", filepath.Base(f), format)
+			}
+		}
+	}
+	if listed < 100 {
+		t.Errorf("%d sessions and refusals over all sample captures: too few", listed)
+	}
+}

@@ -40,7 +40,7 @@ func extEvents(t *testing.T, name string) *extCollect {
 func analyzeCapture(t *testing.T, name string, args ...string) *analyze.Report {
 	t.Helper()
 	var stderr bytes.Buffer
-	r, unreadable := analysis([]string{filepath.Join(testdataDir, name)}, analyze.DefaultLimit, defaultLimitFlags(), nil, &stderr)
+	r, unreadable := analysis([]string{filepath.Join(testdataDir, name)}, analyze.DefaultLimit, defaultLimitFlags(), false, nil, &stderr)
 	if unreadable {
 		t.Fatalf("%s unreadable: %s", name, stderr.String())
 	}

@@ -181,7 +181,7 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 	fmt.Fprintln(w)
 	writeWrapped(w, fmt.Sprintf("TOTALS: %s (%d ok, %d LOGON_FAILED, %d failed otherwise, %d unknown), %s, %s; %s, %d open at the end, %d closed without unbind; at most %d held at once. Limit: %d sessions per user.",
 		many(t.Binds, "bind"), t.BindsOK, t.BindsLogonFailed, t.BindsFailedOther, t.BindsUnknown, many(t.Unbinds, "unbind"), many(t.OtherCalls, "other call"),
-		many(len(r.Sessions), "session"), t.OpenAtEnd, t.ClosedWithoutUnbind, t.PeakConcurrent, r.Limit), "", "  ")
+		many(r.NumSessions(), "session"), t.OpenAtEnd, t.ClosedWithoutUnbind, t.PeakConcurrent, r.Limit), "", "  ")
 	if t.BindsInferred > 0 {
 		writeWrapped(w, fmt.Sprintf("INFERRED: the outcome of %s sealed without a key was inferred from what the client did next (it went on with NSPI calls: accepted; it bound again or closed: refused), not decoded. Give --keys (NTLM) or --keytab (Kerberos) to decode.",
 			many(t.BindsInferred, "NspiBind")), "", "  ")

@@ -61,6 +61,42 @@ func writeJSONStream(w io.Writer, v any) error {
 		bw.WriteString("\n  ")
 		bw.Write(key)
 		bw.WriteString(": ")
+		if rep, ok := v.(*analyze.Report); ok && (f.Name == "Sessions" && len(rep.Sessions) == 0 && rep.NumSessions() > 0 || f.Name == "Refusals" && len(rep.Refusals) == 0 && rep.NumRefusals() > 0) {
+			// a streamed report: its lists come one element at a time
+			bw.WriteString("[")
+			j := 0
+			elem := func(x any, ok bool) error {
+				if j > 0 {
+					bw.WriteString(",")
+				}
+				j++
+				bw.WriteString("\n    ")
+				if ok {
+					bw.Write(fast)
+					return nil
+				}
+				return encode(reflect.ValueOf(x).Elem(), "    ")
+			}
+			var err error
+			if f.Name == "Sessions" {
+				err = rep.EachSession(func(s *analyze.Session) error {
+					var ok bool
+					fast, ok = appendSession(fast[:0], s, "    ")
+					return elem(s, ok)
+				})
+			} else {
+				err = rep.EachRefusal(func(x *analyze.Refusal) error {
+					var ok bool
+					fast, ok = appendRefusal(fast[:0], x, "    ")
+					return elem(x, ok)
+				})
+			}
+			if err != nil {
+				return err
+			}
+			bw.WriteString("\n  ]")
+			continue
+		}
 		if fv.Kind() == reflect.Slice && fv.Len() > 0 && fv.Type().Elem().Kind() != reflect.Uint8 {
 			bw.WriteString("[")
 			sessions, _ := fv.Interface().([]analyze.Session)
