@@ -95,6 +95,7 @@ type assembler struct {
 	maxConns    int
 
 	flows   map[flowKey]*conn
+	last    *conn // of the previous packet (lookup)
 	open    int   // connections in the LRU list
 	lruHead *conn // most recently used
 	lruTail *conn // least recently used
@@ -247,7 +248,7 @@ func (a *assembler) packet(p *tcpPacket, pos Pos) {
 		a.expireTombstones()
 	}
 	key := makeKey(p.src, p.dst)
-	c := a.flows[key]
+	c := a.lookup(key)
 	isSYN := p.flags&flagSYN != 0
 	synOnly := isSYN && p.flags&flagACK == 0
 	if c == nil && len(a.tombs) > 0 {
@@ -464,12 +465,38 @@ func (a *assembler) evict() {
 	a.finish(c, c.lastPos, EndEvicted)
 }
 
+// lookup finds the open connection of key. The connection of the previous
+// packet is tried first: a segment is often followed by another of its
+// connection (the answer, the next fragment, the ACK), and comparing two
+// keys costs less than hashing one.
+func (a *assembler) lookup(key flowKey) *conn {
+	if a.last != nil && a.last.key == key {
+		return a.last
+	}
+	c := a.flows[key]
+	if c != nil {
+		a.last = c
+	}
+	return c
+}
+
+// unlist removes c from the table of open connections and reports whether
+// it was there.
+func (a *assembler) unlist(c *conn) bool {
+	if a.last == c {
+		a.last = nil
+	}
+	if a.flows[c.key] != c {
+		return false
+	}
+	delete(a.flows, c.key)
+	return true
+}
+
 // forget drops an open connection without any handler call.
 func (a *assembler) forget(c *conn) {
 	a.lruRemove(c)
-	if a.flows[c.key] == c {
-		delete(a.flows, c.key)
-	}
+	a.unlist(c)
 	c.h = nil
 	c.dirs = [2]half{}
 }
@@ -489,8 +516,7 @@ func (a *assembler) finish(c *conn, pos Pos, how EndKind) {
 		c.dirs[i].pending = nil
 		a.setBuffered(&c.dirs[i], 0)
 	}
-	if a.flows[c.key] == c {
-		delete(a.flows, c.key)
+	if a.unlist(c) {
 		a.nTombs++
 		t := tomb{clientIsA: c.client == c.key.a, serial: a.nTombs}
 		for i, h := range c.dirs {
