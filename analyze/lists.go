@@ -75,35 +75,30 @@ func (r *Report) NumRefusals() int {
 // an error, which it returns. The Session is f's to keep.
 func (r *Report) EachSession(f func(*Session) error) error {
 	if r.lists == nil {
-		for i := range r.Sessions {
-			if err := f(&r.Sessions[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return each(r.Sessions, 0, nil, f)
 	}
-	for j := range r.lists.sess {
-		s := r.lists.session(j)
-		if err := f(&s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return each(nil, len(r.lists.sess), r.lists.session, f)
 }
 
 // EachRefusal calls f with every listed refused bind in order, as
 // EachSession does.
 func (r *Report) EachRefusal(f func(*Refusal) error) error {
 	if r.lists == nil {
-		for i := range r.Refusals {
-			if err := f(&r.Refusals[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return each(r.Refusals, 0, nil, f)
 	}
-	for j := range r.lists.refs {
-		x := r.lists.refusal(j)
+	return each(nil, len(r.lists.refs), r.lists.refusal, f)
+}
+
+// each calls f with the elements of held, then with the n elements at
+// unpacks, until f returns an error.
+func each[T any](held []T, n int, at func(int) T, f func(*T) error) error {
+	for i := range held {
+		if err := f(&held[i]); err != nil {
+			return err
+		}
+	}
+	for j := range n {
+		x := at(j)
 		if err := f(&x); err != nil {
 			return err
 		}

@@ -34,6 +34,7 @@ func writeJSONStream(w io.Writer, v any) error {
 		return nil
 	}
 	var fast []byte // an element written by appendSession or appendRefusal
+	rep, _ := v.(*analyze.Report)
 	rt := rv.Type()
 	bw.WriteString("{")
 	first := true
@@ -61,67 +62,11 @@ func writeJSONStream(w io.Writer, v any) error {
 		bw.WriteString("\n  ")
 		bw.Write(key)
 		bw.WriteString(": ")
-		if rep, ok := v.(*analyze.Report); ok && (f.Name == "Sessions" && len(rep.Sessions) == 0 && rep.NumSessions() > 0 || f.Name == "Refusals" && len(rep.Refusals) == 0 && rep.NumRefusals() > 0) {
-			// a streamed report: its lists come one element at a time
-			bw.WriteString("[")
-			j := 0
-			elem := func(x any, ok bool) error {
-				if j > 0 {
-					bw.WriteString(",")
-				}
-				j++
-				bw.WriteString("\n    ")
-				if ok {
-					bw.Write(fast)
-					return nil
-				}
-				return encode(reflect.ValueOf(x).Elem(), "    ")
-			}
-			var err error
-			if f.Name == "Sessions" {
-				err = rep.EachSession(func(s *analyze.Session) error {
-					var ok bool
-					fast, ok = appendSession(fast[:0], s, "    ")
-					return elem(s, ok)
-				})
-			} else {
-				err = rep.EachRefusal(func(x *analyze.Refusal) error {
-					var ok bool
-					fast, ok = appendRefusal(fast[:0], x, "    ")
-					return elem(x, ok)
-				})
-			}
-			if err != nil {
-				return err
-			}
-			bw.WriteString("\n  ]")
-			continue
+		done, err := writeList(bw, rep, f.Name, fv, &fast, encode)
+		if err != nil {
+			return err
 		}
-		if fv.Kind() == reflect.Slice && fv.Len() > 0 && fv.Type().Elem().Kind() != reflect.Uint8 {
-			bw.WriteString("[")
-			sessions, _ := fv.Interface().([]analyze.Session)
-			refusals, _ := fv.Interface().([]analyze.Refusal)
-			for j := 0; j < fv.Len(); j++ {
-				if j > 0 {
-					bw.WriteString(",")
-				}
-				bw.WriteString("\n    ")
-				ok := false
-				switch {
-				case sessions != nil:
-					fast, ok = appendSession(fast[:0], &sessions[j], "    ")
-				case refusals != nil:
-					fast, ok = appendRefusal(fast[:0], &refusals[j], "    ")
-				}
-				if ok {
-					bw.Write(fast)
-					continue
-				}
-				if err := encode(fv.Index(j), "    "); err != nil {
-					return err
-				}
-			}
-			bw.WriteString("\n  ]")
+		if done {
 			continue
 		}
 		if err := encode(fv, "  "); err != nil {
@@ -130,4 +75,57 @@ func writeJSONStream(w io.Writer, v any) error {
 	}
 	bw.WriteString("\n}\n")
 	return bw.Flush()
+}
+
+// writeList writes fv, the field name of the struct being written, one
+// element at a time when it is a list with elements, and reports whether it
+// did. A report's sessions and refusals come from EachSession and
+// EachRefusal, which unpack them one at a time in a streamed report
+// (analyze.ReportStreamed), and are written by their appenders.
+func writeList(bw *bufio.Writer, rep *analyze.Report, name string, fv reflect.Value, fast *[]byte, encode func(reflect.Value, string) error) (bool, error) {
+	j := 0
+	next := func() {
+		if j > 0 {
+			bw.WriteString(",")
+		}
+		j++
+		bw.WriteString("\n    ")
+	}
+	var err error
+	switch {
+	case rep != nil && name == "Sessions" && rep.NumSessions() > 0:
+		bw.WriteString("[")
+		err = rep.EachSession(func(s *analyze.Session) error {
+			next()
+			return writeElem(bw, fast, s, appendSession, encode)
+		})
+	case rep != nil && name == "Refusals" && rep.NumRefusals() > 0:
+		bw.WriteString("[")
+		err = rep.EachRefusal(func(r *analyze.Refusal) error {
+			next()
+			return writeElem(bw, fast, r, appendRefusal, encode)
+		})
+	case fv.Kind() == reflect.Slice && fv.Len() > 0 && fv.Type().Elem().Kind() != reflect.Uint8:
+		bw.WriteString("[")
+		for i := 0; i < fv.Len() && err == nil; i++ {
+			next()
+			err = encode(fv.Index(i), "    ")
+		}
+	default:
+		return false, nil
+	}
+	bw.WriteString("\n  ]")
+	return true, err
+}
+
+// writeElem writes x with its appender, or with the encoder when the
+// appender declines it.
+func writeElem[T any](bw *bufio.Writer, fast *[]byte, x *T, appendFast func([]byte, *T, string) ([]byte, bool), encode func(reflect.Value, string) error) error {
+	b, ok := appendFast((*fast)[:0], x, "    ")
+	*fast = b
+	if ok {
+		bw.Write(b)
+		return nil
+	}
+	return encode(reflect.ValueOf(x).Elem(), "    ")
 }
