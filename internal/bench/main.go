@@ -46,6 +46,18 @@ type measurement struct {
 	baseRSS int64
 	toolRSS int64
 	note    string
+	kind    string // ticket (also as a ring and gzip), busydc, tshark, ...
+	scale   string // small or large: the ticket at 200 MB and 2 GB
+	extra   bool   // beyond the list of captures
+}
+
+// ratio is nspicap's time over the baseline's, or for the tshark row
+// tshark's over nspicap's.
+func (m *measurement) ratio() float64 {
+	if m.kind == "tshark" {
+		return float64(m.base) / float64(m.tool)
+	}
+	return float64(m.tool) / float64(m.base)
 }
 
 func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize int64, only string) error {
@@ -73,7 +85,8 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 		name, kind, path string
 		size             int64
 		files            []string
-		once             bool // measured once, whatever -runs says
+		once             bool   // measured once, whatever -runs says
+		scale            string // measurement.scale
 	}
 	caps := []capfile{
 		{name: fmt.Sprintf("ticket %d MB", mb), kind: "ticket", path: filepath.Join(dir, fmt.Sprintf("ticket-%d.pcap", mb)), size: size},
@@ -94,8 +107,8 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 	}
 	if scale {
 		caps = append(caps,
-			capfile{name: "ticket 200 MB", kind: "ticket", path: filepath.Join(dir, "ticket-200.pcap"), size: 200 << 20},
-			capfile{name: "ticket 2048 MB", kind: "ticket", path: filepath.Join(dir, "ticket-2048.pcap"), size: 2048 << 20})
+			capfile{name: "ticket 200 MB", kind: "ticket", path: filepath.Join(dir, "ticket-200.pcap"), size: 200 << 20, scale: "small"},
+			capfile{name: "ticket 2048 MB", kind: "ticket", path: filepath.Join(dir, "ticket-2048.pcap"), size: 2048 << 20, scale: "large"})
 	}
 	if only != "" {
 		var keep []capfile
@@ -127,7 +140,7 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 				return err
 			}
 		}
-		caps = append(caps[:1], append([]capfile{{name: fmt.Sprintf("ticket %d MB, ring of 10", mb), files: ring}}, caps[1:]...)...)
+		caps = append(caps[:1], append([]capfile{{name: fmt.Sprintf("ticket %d MB, ring of 10", mb), kind: "ticket", files: ring}}, caps[1:]...)...)
 	}
 
 	var rows []measurement
@@ -136,7 +149,7 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 		if files == nil {
 			files = []string{c.path}
 		}
-		m := measurement{name: c.name}
+		m := measurement{name: c.name, kind: c.kind, scale: c.scale, extra: c.kind == "openconns" || strings.HasPrefix(c.kind, "hostile")}
 		if c.once && runs > 1 {
 			m.name += " (1 run)"
 		}
@@ -149,6 +162,11 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 		n := runs
 		if c.once {
 			n = 1
+		}
+		// One untimed read first, so that neither program is timed
+		// reading a file the page cache has not got yet.
+		if _, _, _, err := timed(base, files...); err != nil {
+			return fmt.Errorf("baseline on %s: %v", c.name, err)
 		}
 		for i := 0; i < n; i++ {
 			d, rss, out, err := timed(base, files...)
@@ -177,7 +195,7 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 			}
 		}
 		st, _ := os.Stat(slice)
-		m := measurement{name: fmt.Sprintf("ticket %d MB slice vs tshark", tsharkSize>>20), bytes: st.Size()}
+		m := measurement{name: fmt.Sprintf("ticket %d MB slice vs tshark", tsharkSize>>20), bytes: st.Size(), kind: "tshark"}
 		d, rss, err := timedQuiet("tshark", "-r", slice, "-Y", "nspi", "-T", "fields", "-e", "frame.number", "-e", "nspi.opnum")
 		if err != nil {
 			return fmt.Errorf("tshark: %v", err)
@@ -197,6 +215,7 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 		rows = append(rows, m)
 	}
 	printTable(rows, runs)
+	printTargets(targets(rows))
 	return nil
 }
 
@@ -271,7 +290,7 @@ func printTable(rows []measurement, runs int) {
 	fmt.Println("| capture | size | packets | baseline | nspicap analyze | ratio | MB/s | packets/s | peak RSS (baseline / nspicap) |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, m := range rows {
-		ratio := float64(m.tool) / float64(m.base)
+		ratio := m.ratio()
 		sec := m.tool.Seconds()
 		pps := "-"
 		if m.packets > 0 {
@@ -280,7 +299,6 @@ func printTable(rows []measurement, runs int) {
 		name := m.name
 		if m.note != "" {
 			name += " (" + m.note + ")"
-			ratio = float64(m.base) / float64(m.tool)
 		}
 		fmt.Printf("| %s | %.0f MB | %d | %.2f s | %.2f s | %.2fx | %.0f | %s | %.0f / %.0f MiB |\n",
 			name, float64(m.bytes)/(1<<20), m.packets, m.base.Seconds(), sec, ratio,
