@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nspicap/nspicap/internal/testutil"
 )
 
 // workload generates a busy domain controller's NSPI traffic one event at a
@@ -108,13 +110,6 @@ func (w *workload) next() Event {
 	return ev
 }
 
-func heapAlloc() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
-
 // TestMemoryBounded feeds two million events and checks that the heap
 // stays far below what keeping the events would take (~300 bytes each):
 // the analyzer keeps live state and bounded lists only.
@@ -124,28 +119,28 @@ func TestMemoryBounded(t *testing.T) {
 	}
 	const n = 2_000_000
 	const budget = 64 << 20
-	base := heapAlloc()
+	base := testutil.HeapAfterGC()
 	w := newWorkload(1, 5000, 3000)
 	a := New(Options{})
 	var peak, half uint64
 	for i := 1; i <= n; i++ {
 		a.Add(w.next())
 		if i%250_000 == 0 {
-			h := heapAlloc() - min(base, heapAlloc())
+			h := testutil.HeapAfterGC() - min(base, testutil.HeapAfterGC())
 			peak = max(peak, h)
 			if i == n/2 {
 				half = h
 			}
 		}
 	}
-	end := heapAlloc() - min(base, heapAlloc())
+	end := testutil.HeapAfterGC() - min(base, testutil.HeapAfterGC())
 	t.Logf("heap after GC: %.1f MiB at 1M events, %.1f MiB at 2M, peak %.1f MiB (events alone would take %.0f MiB)",
 		float64(half)/(1<<20), float64(end)/(1<<20), float64(peak)/(1<<20), float64(n)*300/(1<<20))
 	if peak > budget {
 		t.Errorf("heap reached %.1f MiB, want under %d MiB", float64(peak)/(1<<20), budget>>20)
 	}
 	r := a.Report(nil)
-	withReport := heapAlloc() - min(base, heapAlloc())
+	withReport := testutil.HeapAfterGC() - min(base, testutil.HeapAfterGC())
 	t.Logf("with the report: %.1f MiB; %d sessions listed of %d binds ok, %d refusals, %d findings",
 		float64(withReport)/(1<<20), len(r.Sessions), r.Totals.BindsOK, len(r.Refusals), len(r.Findings))
 	if len(r.Sessions) != DefaultMaxSessions || r.Totals.BindsOK <= DefaultMaxSessions {

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nspicap/nspicap/internal/testutil"
 )
 
 // cohorts generates users that come, do their work and never return: at
@@ -375,7 +377,7 @@ func TestRetireHoldingSessions(t *testing.T) {
 
 // liveHeap is the heap in use after a collection, with a alive.
 func liveHeap(a *Analyzer) uint64 {
-	h := heapAlloc()
+	h := testutil.HeapAfterGC()
 	runtime.KeepAlive(a)
 	return h
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nspicap/nspicap/internal/testutil"
 )
 
 // worstBind is a successful NspiBind by user on connection conn from client,
@@ -36,11 +38,11 @@ func TestMemoryWorstCase(t *testing.T) {
 	}
 	const bound = 64 << 20 // the analyzer's share in the README's sum
 	t0 := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
-	base := heapAlloc()
+	base := testutil.HeapAfterGC()
 	a := New(Options{})
 	peak := uint64(0)
 	measure := func() {
-		h := heapAlloc()
+		h := testutil.HeapAfterGC()
 		peak = max(peak, h-min(base, h))
 	}
 	const binds = 1_000_000

@@ -3,6 +3,8 @@ package dcerpc
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/nspicap/nspicap/internal/testutil"
 )
 
 // manyContextsBind returns a bind (k == 0) or alter_context offering 256
@@ -48,11 +50,11 @@ func TestStateCosts(t *testing.T) {
 				setup(cs[i], i)
 			}
 		}
-		before := heapInUse()
+		before := testutil.HeapAfterGC()
 		for i, c := range cs {
 			grow(c, i)
 		}
-		after := heapInUse()
+		after := testutil.HeapAfterGC()
 		per := (int(after) - int(before) - extra) / (conns * items)
 		t.Logf("%s: %d bytes per item on the heap, %d charged", name, per, cost)
 		if per > cost {
@@ -136,7 +138,7 @@ func TestStateBudget(t *testing.T) {
 	const n = 30
 	var recs [n]leanRecorder
 	var cs [n]*Conn
-	before := heapInUse()
+	before := testutil.HeapAfterGC()
 	for i := range cs {
 		c := NewConn(meta(true), &recs[i], lim)
 		cs[i] = c
@@ -152,7 +154,7 @@ func TestStateBudget(t *testing.T) {
 			t.Fatalf("connection %d: %d bytes held over a budget of %d", i, b.Held(), max)
 		}
 	}
-	grown := int(heapInUse()) - int(before)
+	grown := int(testutil.HeapAfterGC()) - int(before)
 	t.Logf("%d bytes held, heap grew by %d bytes", b.Held(), grown)
 	// The connections themselves (maps' buckets beyond what is charged,
 	// buffers) are not in the budget: allow 32 KiB each.
@@ -216,7 +218,7 @@ func TestBuffersGivenBack(t *testing.T) {
 	partial := pb{le: true, ptype: PTypeRequest, flags: 3, callID: 99, body: reqBody(true, 0, 3, make([]byte, 4000))}.bytes()[:1000]
 	conns := make([]*Conn, n)
 	recs := make([]leanRecorder, n)
-	before := heapInUse()
+	before := testutil.HeapAfterGC()
 	for i := range conns {
 		c := NewConn(meta(true), &recs[i], lim)
 		conns[i] = c
@@ -226,7 +228,7 @@ func TestBuffersGivenBack(t *testing.T) {
 		c.Feed(ClientToServer, pos(3), seg)
 		c.Feed(ClientToServer, pos(4), partial)
 	}
-	grown := int(heapInUse()) - int(before)
+	grown := int(testutil.HeapAfterGC()) - int(before)
 	t.Logf("%d connections: heap grew by %d bytes, %d held", n, grown, b.Held())
 	// Each connection keeps its state (a few KiB) and the budget its
 	// share; a buffer kept per connection would be 60 KiB each.

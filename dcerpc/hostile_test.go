@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/nspicap/nspicap/internal/testutil"
 )
 
 // Hostile DCE/RPC: each case feeds a connection bytes crafted to hurt a
@@ -55,13 +57,6 @@ func (r *leanRecorder) Anomaly(a Anomaly) {
 		r.anoms = append(r.anoms, a)
 	}
 	r.counts[a.Kind]++
-}
-
-func heapInUse() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
 
 // ntlmAuthenticate builds an NTLMSSP AUTHENTICATE of 88 bytes whose user
@@ -287,14 +282,14 @@ func TestHostile(t *testing.T) {
 			hostileSetup(o)
 			goodCall(c, 2, f)
 			goodCall(o, 2, f)
-			before := heapInUse()
+			before := testutil.HeapAfterGC()
 			start := time.Now()
 			tc.feed(c, f+2)
 			if d := time.Since(start); d > 20*time.Second {
 				t.Errorf("took %v", d)
 			}
 			if tc.maxHeap > 0 {
-				if held := int64(heapInUse()) - int64(before); held > int64(tc.maxHeap) {
+				if held := int64(testutil.HeapAfterGC()) - int64(before); held > int64(tc.maxHeap) {
 					t.Errorf("connection holds %d bytes, want at most %d", held, tc.maxHeap)
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/nspicap/nspicap/internal/pipeline"
+	"github.com/nspicap/nspicap/internal/testutil"
 )
 
 // Damaged captures, end to end: for each kind of damage, the exact line the
@@ -284,7 +285,7 @@ func TestDamagedPcapngBlocks(t *testing.T) {
 			t.Errorf("exit %d, stderr %q; want 0 and nothing", code, errOut)
 		}
 		if strings.Join(got, "\n") != strings.Join(full, "\n") {
-			t.Errorf("calls differ with unknown blocks:\n%s", diff(strings.Join(full, "\n"), strings.Join(got, "\n")))
+			t.Errorf("calls differ with unknown blocks:\n%s", testutil.FirstDiff(strings.Join(full, "\n"), strings.Join(got, "\n")))
 		}
 	})
 }
@@ -360,7 +361,7 @@ func TestDamagedFiles(t *testing.T) {
 			t.Errorf("exit %d, stderr %q; want 0, %q", code, errOut, want)
 		}
 		if strings.Join(got, "\n") != strings.Join(full, "\n") {
-			t.Errorf("calls differ:\n%s", diff(strings.Join(full, "\n"), strings.Join(got, "\n")))
+			t.Errorf("calls differ:\n%s", testutil.FirstDiff(strings.Join(full, "\n"), strings.Join(got, "\n")))
 		}
 	})
 

@@ -12,6 +12,7 @@ import (
 	"github.com/nspicap/nspicap/internal/keys"
 	"github.com/nspicap/nspicap/internal/pipeline"
 	"github.com/nspicap/nspicap/internal/synth"
+	"github.com/nspicap/nspicap/internal/testutil"
 )
 
 // Kerberos-sealed captures are checked here with their keytab (manifest
@@ -87,7 +88,7 @@ func TestGoldenKerberos(t *testing.T) {
 				continue
 			}
 			if out != string(want) {
-				t.Errorf("nspicap %s differs from %s:\n%s", strings.Join(args, " "), golden, diff(string(want), out))
+				t.Errorf("nspicap %s differs from %s:\n%s", strings.Join(args, " "), golden, testutil.FirstDiff(string(want), out))
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/pipeline"
 	"github.com/nspicap/nspicap/internal/synth"
+	"github.com/nspicap/nspicap/internal/testutil"
 	"github.com/nspicap/nspicap/nspi"
 )
 
@@ -84,27 +85,10 @@ func TestGolden(t *testing.T) {
 				continue
 			}
 			if out != string(want) {
-				t.Errorf("nspicap %s differs from %s:\n%s", strings.Join(c.args, " "), golden, diff(string(want), out))
+				t.Errorf("nspicap %s differs from %s:\n%s", strings.Join(c.args, " "), golden, testutil.FirstDiff(string(want), out))
 			}
 		}
 	}
-}
-
-func diff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return fmt.Sprintf("line %d:\nwant %s\ngot  %s", i+1, a, b)
-		}
-	}
-	return ""
 }
 
 // collect runs the pipeline and keeps every call.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/pipeline"
+	"github.com/nspicap/nspicap/internal/testutil"
 )
 
 // capUnit is one record of a capture file: a pcap record (header and data)
@@ -467,7 +468,7 @@ func TestTorture(t *testing.T) {
 				if !reflect.DeepEqual(got, want) {
 					a, _ := json.MarshalIndent(want, "", "  ")
 					b, _ := json.MarshalIndent(got, "", "  ")
-					t.Errorf("%s: the report changed:\n%s", what, diff(string(a), string(b)))
+					t.Errorf("%s: the report changed:\n%s", what, testutil.FirstDiff(string(a), string(b)))
 				}
 			}
 		}

@@ -4,11 +4,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/synth"
+	"github.com/nspicap/nspicap/internal/testutil"
 )
 
 // What one connection open at once may cost on the heap, outside the byte
@@ -39,7 +39,7 @@ func (s *costSink) Call(c *Call) {
 		}
 		if c.Event.Kind == analyze.EvBind {
 			if s.binds++; s.binds == s.want {
-				s.heap = heapNow()
+				s.heap = testutil.HeapAfterGC()
 			}
 		}
 	}
@@ -49,13 +49,6 @@ func (s *costSink) ConnEnd(ev *analyze.Event) {
 	if s.a != nil {
 		s.a.Add(*ev)
 	}
-}
-
-func heapNow() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
 
 // TestConnCost measures what a DCE/RPC connection costs while it is open:
@@ -96,7 +89,7 @@ func TestConnCost(t *testing.T) {
 		max  int
 	}{{"pipeline", nil, maxConnCost}, {"pipeline and analyzer", analyze.New(analyze.Options{}), maxConnCost + maxConnAnalyzerCost + maxSessionCost}} {
 		s := &costSink{a: tc.a, want: n}
-		base := heapNow()
+		base := testutil.HeapAfterGC()
 		Run([]string{path}, Options{}, s)
 		if s.binds != n {
 			t.Fatalf("%d binds seen, want %d", s.binds, n)

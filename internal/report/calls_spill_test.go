@@ -8,11 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nspicap/nspicap/internal/testutil"
 )
 
 type callIn struct {
@@ -208,10 +209,10 @@ func TestCallsSpillIdentical(t *testing.T) {
 					t.Errorf("%s: %d runs written with every row held", name, none)
 				}
 				if held != legacy {
-					t.Errorf("%s: held rows differ from before:\n%s", name, firstDiff(legacy, held))
+					t.Errorf("%s: held rows differ from before:\n%s", name, testutil.FirstDiff(legacy, held))
 				}
 				if spilled != held {
-					t.Errorf("%s: spilled rows differ from held rows:\n%s", name, firstDiff(held, spilled))
+					t.Errorf("%s: spilled rows differ from held rows:\n%s", name, testutil.FirstDiff(held, spilled))
 				}
 				if left := dirEntries(t, dir); len(left) > 0 {
 					t.Errorf("%s: left in the spill directory: %v", name, left)
@@ -219,23 +220,6 @@ func TestCallsSpillIdentical(t *testing.T) {
 			}
 		}
 	}
-}
-
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return fmt.Sprintf("line %d:\nwant %q\ngot  %q", i+1, a, b)
-		}
-	}
-	return "(same lines)"
 }
 
 // TestASCIITableIsTablewriter: asciiTable writes what NewTable writes, for
@@ -280,7 +264,7 @@ func TestASCIITableIsTablewriter(t *testing.T) {
 		at.writeBorder(w)
 		w.Flush()
 		if got.String() != want.String() {
-			t.Fatalf("iteration %d, rows %q:\n%s", iter, rows, firstDiff(want.String(), got.String()))
+			t.Fatalf("iteration %d, rows %q:\n%s", iter, rows, testutil.FirstDiff(want.String(), got.String()))
 		}
 	}
 }
@@ -404,11 +388,9 @@ func TestCallsSpillError(t *testing.T) {
 type heapWatch struct{ peak, base uint64 }
 
 func (h *heapWatch) sample() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	h.peak = max(h.peak, m.HeapAlloc)
-	return m.HeapAlloc
+	heap := testutil.HeapAfterGC()
+	h.peak = max(h.peak, heap)
+	return heap
 }
 
 // sampleWriter samples the heap every 64 writes: the output of Close
