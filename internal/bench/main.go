@@ -43,6 +43,7 @@ type measurement struct {
 	packets int64
 	base    time.Duration
 	tool    time.Duration
+	read    time.Duration // the reading stage alone (readstage), ticket rows only
 	baseRSS int64
 	toolRSS int64
 	note    string
@@ -71,8 +72,8 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 		}
 		return filepath.Join(dir, name)
 	}
-	tool, base := bin("nspicap"), bin("pcapread")
-	for _, b := range [][2]string{{tool, "./cmd/nspicap"}, {base, "./internal/bench/baseline"}} {
+	tool, base, reader := bin("nspicap"), bin("pcapread"), bin("readstage")
+	for _, b := range [][2]string{{tool, "./cmd/nspicap"}, {base, "./internal/bench/baseline"}, {reader, "./internal/bench/readstage"}} {
 		cmd := exec.Command("go", "build", "-trimpath", "-o", b[0], b[1])
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -158,7 +159,7 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 				m.bytes += st.Size()
 			}
 		}
-		var bt, tt []time.Duration
+		var bt, tt, rt []time.Duration
 		n := runs
 		if c.once {
 			n = 1
@@ -182,8 +183,18 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 			}
 			tt = append(tt, d)
 			m.toolRSS = max(m.toolRSS, rss)
+			if c.kind == "ticket" {
+				d, _, err = timedQuiet(reader, files...)
+				if err != nil {
+					return fmt.Errorf("reading stage on %s: %v", c.name, err)
+				}
+				rt = append(rt, d)
+			}
 		}
 		m.base, m.tool = median(bt), median(tt)
+		if rt != nil {
+			m.read = median(rt)
+		}
 		rows = append(rows, m)
 		fmt.Fprintf(os.Stderr, "%s: baseline %v, nspicap %v\n", c.name, m.base, m.tool)
 	}
@@ -215,6 +226,7 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 		rows = append(rows, m)
 	}
 	printTable(rows, runs)
+	printReadStage(rows)
 	printTargets(targets(rows))
 	return nil
 }
@@ -305,4 +317,26 @@ func printTable(rows []measurement, runs int) {
 			float64(m.bytes)/(1<<20)/sec, pps, float64(m.baseRSS)/(1<<20), float64(m.toolRSS)/(1<<20))
 	}
 	fmt.Println("\nratio: nspicap time / baseline time (for the tshark row: tshark time / nspicap time).")
+}
+
+// printReadStage prints, for the ticket captures, the time of nspicap's
+// reading stage alone (internal/bench/readstage) between the baseline's and
+// nspicap analyze's: the part of the ratio that reading costs before any
+// reassembly.
+func printReadStage(rows []measurement) {
+	first := true
+	for _, m := range rows {
+		if m.read == 0 {
+			continue
+		}
+		if first {
+			fmt.Println("\nreading stage alone (readstage: read, hand over, decode headers, look up connections; no reassembly):")
+			fmt.Println()
+			fmt.Println("| capture | baseline | reading stage | nspicap analyze | reading stage / baseline |")
+			fmt.Println("|---|---:|---:|---:|---:|")
+			first = false
+		}
+		fmt.Printf("| %s | %.2f s | %.2f s | %.2f s | %.2fx |\n", m.name, m.base.Seconds(), m.read.Seconds(), m.tool.Seconds(),
+			float64(m.read)/float64(m.base))
+	}
 }
