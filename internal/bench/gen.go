@@ -126,6 +126,10 @@ type generator struct {
 	rpcOnly bool
 	// rpcShare is the fraction of bytes that DCE/RPC stories make up.
 	rpcShare float64
+	// pop, when not zero, is the number of client machines and users the
+	// stories take turns with (a site whose people come back), instead of
+	// a new machine and user for each replay.
+	pop      uint64
 	rpcBytes int64
 }
 
@@ -145,11 +149,15 @@ func (g *generator) nextPort() uint16 {
 func (g *generator) addStory() {
 	st := g.stories[g.rng.Intn(len(g.stories))]
 	g.seq++
-	client := g.clientAddr(g.seq)
+	who := g.seq
+	if g.pop > 0 {
+		who = (g.seq-1)%g.pop + 1
+	}
+	client := g.clientAddr(who)
 	server := netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + g.seq%4)})
 	for _, c := range st.convs {
 		chunks := c.replay(g.seq, nil)
-		st.patchUsers(chunks, g.seq)
+		st.patchUsers(chunks, who)
 		t := &task{chunks: chunks, rst: g.rng.Intn(20) == 0}
 		for _, ch := range c.chunks {
 			t.dirs = append(t.dirs, ch.dir)
@@ -277,6 +285,10 @@ func openConns(w *pcapWriter, n int) {
 	}
 }
 
+// sitePopulation is the number of client machines and users of the site
+// captures.
+const sitePopulation = 500
+
 var benchStart = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 
 // generate writes one benchmark capture.
@@ -301,6 +313,12 @@ func generate(kind, path, testdata string, size int64) error {
 	switch kind {
 	case "ticket":
 		g.rpcShare = 0.02
+		g.run(size, 2*time.Millisecond)
+	case "site":
+		// the ticket's traffic from a site of sitePopulation machines
+		// and users that come back again and again
+		g.rpcShare = 0.02
+		g.pop = sitePopulation
 		g.run(size, 2*time.Millisecond)
 	case "busydc":
 		g.rpcOnly = true

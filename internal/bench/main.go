@@ -26,12 +26,13 @@ func main() {
 	flows := flag.Int("flows", 1000000, "connections in the many-flows capture")
 	scale := flag.Bool("scale", true, "also measure 200 MB and 2 GB ticket captures (memory and time per packet against size)")
 	tsharkMB := flag.Int64("tshark", 100, "size of the slice timed with tshark when it is installed, MB (0: skip)")
+	huge := flag.Bool("huge", false, "also measure 4 GB ticket and site captures (about 8.6 GB more on disk): memory once every bound is full")
 	only := flag.String("only", "", "measure only the captures whose name contains this text (e.g. \"busy DC\")")
 	flag.Parse()
 	if *quick {
 		*sizeMB, *runs, *flows, *scale, *tsharkMB = 100, 1, 100000, false, 20
 	}
-	if err := benchmain(*dir, *sizeMB<<20, *runs, *flows, *scale, *tsharkMB<<20, *only); err != nil {
+	if err := benchmain(*dir, *sizeMB<<20, *runs, *flows, *scale, *huge, *tsharkMB<<20, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -48,7 +49,7 @@ type measurement struct {
 	toolRSS int64
 	note    string
 	kind    string // ticket (also as a ring and gzip), busydc, tshark, ...
-	scale   string // small or large: the ticket at 200 MB and 2 GB
+	scale   string // small, large or huge: the ticket or site at 200 MB, 2 GB and 4 GB
 	extra   bool   // beyond the list of captures
 }
 
@@ -61,7 +62,7 @@ func (m *measurement) ratio() float64 {
 	return float64(m.tool) / float64(m.base)
 }
 
-func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize int64, only string) error {
+func benchmain(dir string, size int64, runs, flows int, scale, huge bool, tsharkSize int64, only string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -109,7 +110,18 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 	if scale {
 		caps = append(caps,
 			capfile{name: "ticket 200 MB", kind: "ticket", path: filepath.Join(dir, "ticket-200.pcap"), size: 200 << 20, scale: "small"},
-			capfile{name: "ticket 2048 MB", kind: "ticket", path: filepath.Join(dir, "ticket-2048.pcap"), size: 2048 << 20, scale: "large"})
+			capfile{name: "ticket 2048 MB", kind: "ticket", path: filepath.Join(dir, "ticket-2048.pcap"), size: 2048 << 20, scale: "large"},
+			// Not in the list: the same traffic from a site of
+			// sitePopulation machines and users that keep coming back,
+			// where the ticket brings a new machine and user with every
+			// replay: memory against size when the report does not grow.
+			capfile{name: fmt.Sprintf("site of %d, 200 MB", sitePopulation), kind: "site", path: filepath.Join(dir, "site-200.pcap"), size: 200 << 20, scale: "small"},
+			capfile{name: fmt.Sprintf("site of %d, 2048 MB", sitePopulation), kind: "site", path: filepath.Join(dir, "site-2048.pcap"), size: 2048 << 20, scale: "large"})
+	}
+	if huge {
+		caps = append(caps,
+			capfile{name: "ticket 4096 MB", kind: "ticket", path: filepath.Join(dir, "ticket-4096.pcap"), size: 4096 << 20, scale: "huge"},
+			capfile{name: fmt.Sprintf("site of %d, 4096 MB", sitePopulation), kind: "site", path: filepath.Join(dir, "site-4096.pcap"), size: 4096 << 20, scale: "huge"})
 	}
 	if only != "" {
 		var keep []capfile
@@ -150,7 +162,7 @@ func benchmain(dir string, size int64, runs, flows int, scale bool, tsharkSize i
 		if files == nil {
 			files = []string{c.path}
 		}
-		m := measurement{name: c.name, kind: c.kind, scale: c.scale, extra: c.kind == "openconns" || strings.HasPrefix(c.kind, "hostile")}
+		m := measurement{name: c.name, kind: c.kind, scale: c.scale, extra: c.kind == "openconns" || c.kind == "site" || c.scale == "huge" || strings.HasPrefix(c.kind, "hostile")}
 		if c.once && runs > 1 {
 			m.name += " (1 run)"
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,53 @@ func TestTargets(t *testing.T) {
 		if v != want {
 			t.Errorf("%q with the ticket alone: %s; want %s", k, v, want)
 		}
+	}
+}
+
+// TestTargetsBeyond: the lines beyond the issue's list appear only when
+// their rows were measured, compare the right rows, and rows beyond the list
+// do not count in the ticket's ratio.
+func TestTargetsBeyond(t *testing.T) {
+	ms := time.Millisecond
+	byName := func(rows []measurement) map[string]target {
+		out := map[string]target{}
+		for _, tg := range targets(rows) {
+			out[tg.name] = tg
+		}
+		return out
+	}
+	siteSmall := row("site 200", "site", 100*ms, 200*ms, 30)
+	siteSmall.scale, siteSmall.extra = "small", true
+	siteLarge := row("site 2048", "site", 1000*ms, 2000*ms, 33) // +10%
+	siteLarge.scale, siteLarge.extra = "large", true
+	ticketLarge := row("ticket 2048", "ticket", 1000*ms, 2000*ms, 40)
+	ticketLarge.scale = "large"
+	ticketHuge := row("ticket 4096", "ticket", 1000*ms, 9000*ms, 90) // 9x, beyond the list
+	ticketHuge.scale, ticketHuge.extra = "huge", true
+
+	got := byName([]measurement{siteSmall, siteLarge, ticketLarge})
+	site := fmt.Sprintf("(beyond the issue) site of %d: 2 GB within 10%% of 200 MB", sitePopulation)
+	if g := got[site]; g.met != "yes" || !strings.Contains(g.measured, "30 MiB at 200 MB, 33 MiB at 2 GB") {
+		t.Errorf("site line: %+v", g)
+	}
+	for name := range got {
+		if strings.Contains(name, "4 GB") {
+			t.Errorf("%q shown without a 4 GB row", name)
+		}
+	}
+	if g := got["ticket: at most 2.5x the baseline"]; g.met != "yes" {
+		t.Errorf("ticket ratio without the 4 GB row: %+v", g)
+	}
+
+	siteLarge.toolRSS = 34 << 20
+	got = byName([]measurement{siteSmall, siteLarge, ticketLarge, ticketHuge})
+	if g := got[site]; g.met != "no" {
+		t.Errorf("site line at +13%%: %+v", g)
+	}
+	if g := got["(beyond the issue) ticket: 4 GB within 10% of 2 GB"]; g.met != "no" || !strings.Contains(g.measured, "40 MiB at 2 GB, 90 MiB at 4 GB") {
+		t.Errorf("ticket 4 GB line: %+v", g)
+	}
+	if g := got["ticket: at most 2.5x the baseline"]; g.met != "yes" || strings.Contains(g.measured, "4096") {
+		t.Errorf("the 4 GB row counted in the ticket's ratio: %+v", g)
 	}
 }
