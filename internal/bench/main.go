@@ -310,7 +310,7 @@ func run(keep bool, name string, args ...string) (time.Duration, int64, string, 
 
 func printTable(rows []measurement, runs int) {
 	host, _ := os.Hostname()
-	fmt.Printf("nspicap benchmark: %s/%s, %d CPUs, %s; median of %d runs\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), host, runs)
+	fmt.Printf("nspicap benchmark: %s/%s, %d CPUs%s, %s; median of %d runs\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), host, runs)
 	fmt.Println("| capture | size | packets | baseline | nspicap analyze | ratio | MB/s | packets/s | peak RSS (baseline / nspicap) |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, m := range rows {
@@ -351,4 +351,19 @@ func printReadStage(rows []measurement) {
 		fmt.Printf("| %s | %.2f s | %.2f s | %.2f s | %.2fx |\n", m.name, m.base.Seconds(), m.read.Seconds(), m.tool.Seconds(),
 			float64(m.read)/float64(m.base))
 	}
+}
+
+// cpuModel returns the processor's model name in parentheses where the
+// system says it (Linux), or "".
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return " (" + strings.TrimSpace(v) + ")"
+		}
+	}
+	return ""
 }
