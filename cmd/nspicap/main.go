@@ -1,6 +1,3 @@
-// Command nspicap reads packet captures and explains why MAPI clients fail to
-// log on: NSPI address-book sessions that are bound and never unbound, and
-// the MAPI_E_LOGON_FAILED answers that follow.
 package main
 
 import (

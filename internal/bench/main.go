@@ -1,9 +1,3 @@
-// Command bench generates nspicap's benchmark captures (once, cached in a
-// git-ignored folder), runs nspicap and a baseline reader on them several
-// times, and prints a table of throughput, peak memory and the ratio of
-// nspicap's time to the baseline's. `make bench` runs it.
-//
-//	go run ./internal/bench [-dir .bench] [-size 1024] [-runs 3] [-quick]
 package main
 
 import (

@@ -1,12 +1,3 @@
-// Package keys reads the key material that lets nspicap decrypt sealed
-// DCE/RPC traffic: a keys file of NTLM identities (`DOMAIN\user:password` or
-// `DOMAIN\user:nt:<32 hex digits>`) and MIT keytabs (Kerberos service keys;
-// their RC4-HMAC entries are NT hashes too).
-//
-// Key material stays inside this package's types and the decryptors: a
-// Store formats as a count of entries, and no error or warning quotes a
-// line of a keys file or a byte of a key. Errors name the file and the line
-// number only.
 package keys
 
 import (

@@ -1,6 +1,3 @@
-// Command pcapread is the benchmark baseline: it reads every packet of its
-// capture files with pcapgo's zero-copy reader (gzip-compressed files with
-// the same decompressor as nspicap) and does nothing else but count them.
 package main
 
 import (

@@ -1,9 +1,3 @@
-// Command readstage runs nspicap's reading stage alone on the files given
-// (merged as one capture): the reading goroutines, the batches they hand
-// over, link/IP/TCP decoding and the connection table, without reassembly,
-// DCE/RPC or the analyzer. It prints the packets read. `make bench` times it
-// next to the baseline reader and nspicap analyze, to show how much of
-// nspicap's time the reading stage takes by itself.
 package main
 
 import (
