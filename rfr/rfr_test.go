@@ -1,34 +1,12 @@
 package rfr
 
 import (
-	"encoding/binary"
 	"strings"
 	"testing"
 
 	"github.com/nspicap/nspicap/dcerpc"
+	"github.com/nspicap/nspicap/internal/synth"
 )
-
-// ndrBuf writes NDR in either byte order, 4-byte aligned as these stubs are.
-type ndrBuf struct {
-	b  []byte
-	bo binary.AppendByteOrder
-}
-
-func (w *ndrBuf) u32(v uint32) { w.b = w.bo.AppendUint32(w.b, v) }
-
-// str writes a conformant varying string with its terminating NUL, padded
-// to 4 bytes.
-func (w *ndrBuf) str(s string) {
-	n := uint32(len(s) + 1)
-	w.u32(n)
-	w.u32(0)
-	w.u32(n)
-	w.b = append(w.b, s...)
-	w.b = append(w.b, 0)
-	for len(w.b)%4 != 0 {
-		w.b = append(w.b, 0)
-	}
-}
 
 func msg(stub []byte, little bool) *dcerpc.Message {
 	m := &dcerpc.Message{Stub: stub, Len: len(stub), Complete: true, LittleEndian: little}
@@ -38,26 +16,23 @@ func msg(stub []byte, little bool) *dcerpc.Message {
 	return m
 }
 
-// TestDecode reads both opnums' names and return value from stubs built by
-// hand after MS-OXABREF 3.1.4.1 and 3.1.4.2, in both byte orders.
+// TestDecode reads both opnums' names and return value from stubs laid out
+// after MS-OXABREF 3.1.4.1 and 3.1.4.2 (written with internal/synth's NDR
+// encoder), in both byte orders.
 func TestDecode(t *testing.T) {
 	for _, little := range []bool{true, false} {
-		var bo binary.AppendByteOrder = binary.BigEndian
-		if little {
-			bo = binary.LittleEndian
-		}
 		// RfrGetNewDSA: ulFlags, pUserDN; answer ppszUnused (null),
 		// ppszServer (pointer to pointer to string), return value.
-		rq := &ndrBuf{bo: bo}
-		rq.u32(0)
-		rq.str("/o=Contoso/ou=First/cn=Recipients/cn=alice")
-		rs := &ndrBuf{bo: bo}
-		rs.u32(0)          // ppszUnused: null
-		rs.u32(0x00020000) // ppszServer
-		rs.u32(0x00020004) // *ppszServer
-		rs.str("dc01.contoso.example")
-		rs.u32(0)
-		op := Decode(&dcerpc.Call{Opnum: OpGetNewDSA, Request: msg(rq.b, little), Response: msg(rs.b, little)})
+		rq := synth.NewNDR(!little)
+		rq.U32(0)
+		rq.CString("/o=Contoso/ou=First/cn=Recipients/cn=alice")
+		rs := synth.NewNDR(!little)
+		rs.Null() // ppszUnused
+		rs.Ref()  // ppszServer
+		rs.Ref()  // *ppszServer
+		rs.CString("dc01.contoso.example")
+		rs.U32(0)
+		op := Decode(&dcerpc.Call{Opnum: OpGetNewDSA, Request: msg(rq.B, little), Response: msg(rs.B, little)})
 		if op.Err != nil || op.UserDN != "/o=Contoso/ou=First/cn=Recipients/cn=alice" || op.Server != "dc01.contoso.example" || !op.HasStatus || op.Status != 0 {
 			t.Errorf("little=%v RfrGetNewDSA: %+v", little, op)
 		}
@@ -69,15 +44,15 @@ func TestDecode(t *testing.T) {
 		// szMailboxServerDN; answer ppszServerFQDN, return value
 		// (MAPI_E_LOGON_FAILED here).
 		dn := "/o=Contoso/ou=First/cn=Configuration/cn=Servers/cn=MBX01"
-		rq = &ndrBuf{bo: bo}
-		rq.u32(0)
-		rq.u32(uint32(len(dn) + 1))
-		rq.str(dn)
-		rs = &ndrBuf{bo: bo}
-		rs.u32(0x00020000)
-		rs.str("mbx01.contoso.example")
-		rs.u32(0x80040111)
-		op = Decode(&dcerpc.Call{Opnum: OpGetFQDNFromServerDN, Request: msg(rq.b, little), Response: msg(rs.b, little)})
+		rq = synth.NewNDR(!little)
+		rq.U32(0)
+		rq.U32(uint32(len(dn) + 1))
+		rq.CString(dn)
+		rs = synth.NewNDR(!little)
+		rs.Ref()
+		rs.CString("mbx01.contoso.example")
+		rs.U32(0x80040111)
+		op = Decode(&dcerpc.Call{Opnum: OpGetFQDNFromServerDN, Request: msg(rq.B, little), Response: msg(rs.B, little)})
 		if op.Err != nil || op.ServerDN != dn || op.Server != "mbx01.contoso.example" || !op.HasStatus || op.Status != 0x80040111 {
 			t.Errorf("little=%v RfrGetFQDNFromServerDN: %+v", little, op)
 		}
@@ -88,28 +63,28 @@ func TestDecode(t *testing.T) {
 // up, a short stub gives an error naming the field, and an unknown opnum is
 // named by its number.
 func TestDecodeDamaged(t *testing.T) {
-	rs := &ndrBuf{bo: binary.LittleEndian}
-	rs.u32(0)
-	rs.u32(0x00020000)
-	rs.u32(0x00020004)
-	rs.str("dc01.contoso.example")
-	rs.u32(0)
+	rs := synth.NewNDR(false)
+	rs.Null()
+	rs.Ref()
+	rs.Ref()
+	rs.CString("dc01.contoso.example")
+	rs.U32(0)
 
-	sealed := msg(rs.b, true)
+	sealed := msg(rs.B, true)
 	sealed.Sealed = true
 	if op := Decode(&dcerpc.Call{Opnum: OpGetNewDSA, Response: sealed}); op.HasStatus || op.Server != "" || op.Err != nil {
 		t.Errorf("sealed: %+v", op)
 	}
-	lost := msg(rs.b, true)
+	lost := msg(rs.B, true)
 	lost.Damaged, lost.StatusLost = true, true
 	if op := Decode(&dcerpc.Call{Opnum: OpGetNewDSA, Response: lost}); op.HasStatus {
 		t.Errorf("status lost but reported: %+v", op)
 	}
 	// The request cut inside pUserDN's characters.
-	rq := &ndrBuf{bo: binary.LittleEndian}
-	rq.u32(0)
-	rq.str("/o=Contoso/ou=First/cn=Recipients/cn=alice")
-	op := Decode(&dcerpc.Call{Opnum: OpGetNewDSA, Request: msg(rq.b[:20], true)})
+	rq := synth.NewNDR(false)
+	rq.U32(0)
+	rq.CString("/o=Contoso/ou=First/cn=Recipients/cn=alice")
+	op := Decode(&dcerpc.Call{Opnum: OpGetNewDSA, Request: msg(rq.B[:20], true)})
 	if op.Err == nil || !strings.Contains(op.Err.Error(), "pUserDN") {
 		t.Errorf("short request: err %v; want one naming pUserDN", op.Err)
 	}
