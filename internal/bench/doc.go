@@ -3,7 +3,7 @@
 // times, and prints a table of throughput, peak memory and the ratio of
 // nspicap's time to the baseline's. `make bench` runs it.
 //
-//	go run ./internal/bench [-dir .bench] [-size 1024] [-runs 3] [-quick]
+//	go run ./internal/bench [-dir .bench] [-size 1024] [-runs 3] [-quick] [-huge] [-only NAME]
 //
 // It implements no specification. The captures it writes are classic
 // libpcap files (draft-ietf-opsawg-pcap, section 4: microsecond time

@@ -18,7 +18,7 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per measurement (the median is reported)")
 	quick := flag.Bool("quick", false, "small captures (100 MB, 100k flows), one run: a smoke test of the harness")
 	flows := flag.Int("flows", 1000000, "connections in the many-flows capture")
-	scale := flag.Bool("scale", true, "also measure 200 MB and 2 GB ticket captures (memory and time per packet against size)")
+	scale := flag.Bool("scale", true, "also measure 200 MB and 2 GB ticket and site captures (memory and time per packet against size)")
 	tsharkMB := flag.Int64("tshark", 100, "size of the slice timed with tshark when it is installed, MB (0: skip)")
 	huge := flag.Bool("huge", false, "also measure 4 GB ticket and site captures (about 8.6 GB more on disk): memory once every bound is full")
 	only := flag.String("only", "", "measure only the captures whose name contains this text (e.g. \"busy DC\")")
