@@ -213,7 +213,7 @@ func TestBuffersGivenBack(t *testing.T) {
 	var seg []byte
 	for id := range uint32(40) {
 		seg = append(seg, pb{le: true, ptype: PTypeRequest, flags: 3, callID: 10 + id, body: reqBody(true, 0, 3, make([]byte, 1400)),
-			auth: make([]byte, 16), atype: AuthNTLMSSP, alevel: LevelIntegity, actx: 3}.bytes()...)
+			auth: make([]byte, 16), atype: AuthNTLMSSP, alevel: LevelIntegrity, actx: 3}.bytes()...)
 	}
 	partial := pb{le: true, ptype: PTypeRequest, flags: 3, callID: 99, body: reqBody(true, 0, 3, make([]byte, 4000))}.bytes()[:1000]
 	conns := make([]*Conn, n)

@@ -186,7 +186,14 @@ type mark struct {
 }
 
 type dirState struct {
+	// buf holds the bytes not yet parsed: a window of mem, starting head
+	// bytes into it. Parsing a PDU moves the window instead of the bytes
+	// after it, which are moved to the front of mem only when more bytes
+	// are appended (grow): a segment that carries many PDUs costs one
+	// copy, not one per PDU.
 	buf      []byte
+	mem      []byte // buf's array from its start, length 0
+	head     int
 	base     int64 // stream offset of buf[0]
 	marks    []mark
 	skip     int   // bytes to drop before the next header (exact resync)
@@ -246,19 +253,37 @@ func (d *dirState) take() {
 			d.box = getBufs()
 		}
 		d.buf, d.marks = d.box.buf[:0], d.box.marks[:0]
+		d.mem, d.head = d.buf, 0
 	}
+}
+
+// grow appends b to the buffer (after take).
+func (d *dirState) grow(b []byte) {
+	if d.head > 0 && cap(d.buf)-len(d.buf) < len(b) {
+		n := copy(d.mem[:len(d.buf)], d.buf)
+		d.buf, d.head = d.mem[:n], 0
+	}
+	d.buf = append(d.buf, b...)
+	if d.head == 0 {
+		d.mem = d.buf[:0]
+	}
+}
+
+// clear empties the buffer, keeping it.
+func (d *dirState) clear() {
+	d.buf, d.head = d.mem[:0], 0
 }
 
 // giveBack returns d's buffers to the pool, emptied; d then holds none.
 // Every place that drops d's buffers goes through it, so that a box never
 // stays behind holding an uncharged buffer.
 func (d *dirState) giveBack() {
-	if d.box != nil && cap(d.buf) <= maxPooled && d.buf != nil {
-		d.box.buf, d.box.marks = d.buf[:0], d.marks[:0]
+	if d.box != nil && cap(d.mem) <= maxPooled && d.mem != nil {
+		d.box.buf, d.box.marks = d.mem[:0], d.marks[:0]
 		putBufs(d.box)
 	}
 	d.box = nil
-	d.buf, d.marks = nil, nil
+	d.buf, d.mem, d.head, d.marks = nil, nil, 0, nil
 }
 
 type pending struct {
@@ -358,7 +383,7 @@ func (c *Conn) Feed(dir Dir, pos Pos, b []byte) bool {
 	}
 	d.take()
 	d.marks = append(d.marks, mark{off: d.base + int64(len(d.buf)), pos: pos})
-	d.buf = append(d.buf, b...)
+	d.grow(b)
 	c.drain(dir)
 	c.settle(dir, pos)
 	return c.state != stateNotRPC
@@ -427,7 +452,7 @@ func (c *Conn) settle(dir Dir, pos Pos) {
 // charge brings the bytes charged for d to what its buffers hold.
 func (c *Conn) charge(d *dirState) {
 	if b := c.lim.Buffers; b != nil {
-		n := cap(d.buf) + cap(d.marks)*int(unsafe.Sizeof(mark{}))
+		n := cap(d.mem) + cap(d.marks)*int(unsafe.Sizeof(mark{}))
 		b.held += n - d.charged
 		d.charged = n
 	}
@@ -462,15 +487,17 @@ func (d *dirState) donePos(from, to int64) Pos {
 // consume drops n bytes from the front of the buffer.
 func (d *dirState) consume(n int) {
 	d.base += int64(n)
-	rest := copy(d.buf, d.buf[n:])
-	d.buf = d.buf[:rest]
+	d.buf, d.head = d.buf[n:], d.head+n
+	if len(d.buf) == 0 {
+		d.clear()
+	}
 	// keep the last mark at or before base
 	i := sort.Search(len(d.marks), func(i int) bool { return d.marks[i].off > d.base })
 	if i > 1 {
 		k := copy(d.marks, d.marks[i-1:])
 		d.marks = d.marks[:k]
 	}
-	if len(d.buf) == 0 && cap(d.buf) > 256<<10 {
+	if len(d.buf) == 0 && cap(d.mem) > 256<<10 {
 		d.giveBack() // do not hold on to a large buffer
 	}
 }
@@ -628,7 +655,7 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 		}
 	}
 	if c.state == stateUndecided {
-		d.buf = d.buf[:0]
+		d.clear()
 		d.marks = d.marks[:0]
 		d.scanning = true
 		return
@@ -643,7 +670,7 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 				c.anomaly("lost_pdu", d.posAt(d.base), PTypeName(h.PType)+" fragment cut by a gap")
 				c.partial(dir, h, d.buf, d.posAt(d.base), pos)
 				d.base += int64(len(d.buf)) + int64(n)
-				d.buf = d.buf[:0]
+				d.clear()
 				d.marks = d.marks[:0]
 				d.skip = rest
 				return
@@ -654,7 +681,7 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 	if n > 0 {
 		d.base += int64(n)
 	}
-	d.buf = d.buf[:0]
+	d.clear()
 	d.marks = d.marks[:0]
 	d.skip = 0
 	d.scanning = true

@@ -3,7 +3,9 @@ package dcerpc
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // exchange returns the client and server byte streams of a bind, one NSPI
@@ -223,5 +225,119 @@ func TestMidstreamAndGap(t *testing.T) {
 	}
 	if k := r.kinds(); k["lost_pdu"] != 1 || k["gap"] != 1 || k["resync"] != 0 {
 		t.Errorf("anomalies %v", k)
+	}
+}
+
+// signedStreams returns a client and a server stream of a bind and n calls
+// whose requests and responses carry an NTLM verifier (so that they go
+// through the buffer, not the direct path for whole PDUs), with stubs of
+// varied lengths, and the request stubs.
+func signedStreams(n int) (client, server []byte, stubs [][]byte) {
+	le := true
+	verifier := append([]byte{1, 0, 0, 0}, make([]byte, 12)...)
+	client = pb{le: le, ptype: PTypeBind, flags: 3, callID: 1, body: bindBody(le, 0, NSPI, 56, 0)}.bytes()
+	server = pb{le: le, ptype: PTypeBindAck, flags: 3, callID: 1, body: bindAckBody(le, true)}.bytes()
+	for i := range n {
+		stub := bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 20+i%97)
+		stubs = append(stubs, stub)
+		pad := (16 - (8+len(stub))%16) % 16
+		client = append(client, pb{le: le, ptype: PTypeRequest, flags: 3, callID: uint32(2 + i), body: reqBody(le, 0, 3, stub),
+			auth: verifier, atype: AuthNTLMSSP, alevel: LevelIntegrity, actx: 1, pad: pad}.bytes()...)
+		rs := make([]byte, 24)
+		binary.LittleEndian.PutUint32(rs[20:], uint32(i))
+		server = append(server, pb{le: le, ptype: PTypeResponse, flags: 3, callID: uint32(2 + i), body: respBody(le, 0, rs),
+			auth: verifier, atype: AuthNTLMSSP, alevel: LevelIntegrity, actx: 1, pad: 0}.bytes()...)
+	}
+	return client, server, stubs
+}
+
+// TestManyPDUsPerSegment feeds streams of signed calls cut into segments of
+// random sizes, from a few bytes to 64 KiB (as captures taken with receive
+// offload hold): many PDUs per segment and PDUs that span segments, so that
+// the buffer's window moves over many PDUs and the bytes left are moved to
+// the front when more are appended. Every call comes out whole, in order,
+// with its stub and the frame of the segment its request started in.
+func TestManyPDUsPerSegment(t *testing.T) {
+	const n = 600
+	cs, ss, stubs := signedStreams(n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 40 {
+		maxSeg := []int{7, 300, 4096, 65536}[round%4]
+		r := &recorder{}
+		c := NewConn(meta(true), r, Limits{Budget: NewBudget(64 << 20), Buffers: NewBudget(64 << 20)})
+		// where each request starts and ends in the client stream, where
+		// each answer (the bind's first) ends in the server's
+		ends := func(b []byte) (starts, ends []int) {
+			for o := 0; o < len(b); {
+				h, _ := ParseHeader(b[o:])
+				starts, ends = append(starts, o), append(ends, o+int(h.FragLen))
+				o += int(h.FragLen)
+			}
+			return
+		}
+		reqStart, reqEnd := ends(cs)
+		_, respEnd := ends(ss)
+		frameOf := map[int]int64{} // request (1..n) -> frame of its first byte
+		frame, cut, fedSrv, done := int64(1), 0, 0, 0
+		for cut < len(cs) {
+			k := min(1+rng.IntN(maxSeg), len(cs)-cut)
+			for i, s := range reqStart {
+				if s >= cut && s < cut+k {
+					frameOf[i] = frame
+				}
+			}
+			c.Feed(ClientToServer, pos(frame), cs[cut:cut+k])
+			checkWindow(t, c)
+			frame++
+			cut += k
+			for done < len(reqEnd) && reqEnd[done] <= cut {
+				done++
+			}
+			// the server answers what it has whole, in random segments
+			// too, never ahead of a request
+			if limit := respEnd[max(done-1, 0)]; done > 0 && fedSrv < limit && (rng.IntN(3) == 0 || cut == len(cs)) {
+				m := min(fedSrv+1+rng.IntN(maxSeg), limit)
+				c.Feed(ServerToClient, pos(frame), ss[fedSrv:m])
+				checkWindow(t, c)
+				frame++
+				fedSrv = m
+			}
+		}
+		if fedSrv < len(ss) {
+			c.Feed(ServerToClient, pos(frame), ss[fedSrv:])
+		}
+		c.Close()
+		if len(r.calls) != n || len(r.anoms) != 0 {
+			t.Fatalf("round %d (segments up to %d bytes): %d calls, anomalies %v", round, maxSeg, len(r.calls), r.anoms)
+		}
+		for i, call := range r.calls {
+			if call.CallID != uint32(2+i) || !bytes.Equal(call.Request.Stub, stubs[i]) || call.Response == nil ||
+				binary.LittleEndian.Uint32(call.Response.Tail[:]) != uint32(i) {
+				t.Fatalf("round %d: call %d: id %d, stub %d bytes (want %d), response %v", round, i, call.CallID, len(call.Request.Stub), len(stubs[i]), call.Response != nil)
+			}
+			if f := call.Request.Pos.Frame; f != frameOf[i+1] {
+				t.Fatalf("round %d: call %d starts in frame %d, want %d", round, i, f, frameOf[i+1])
+			}
+		}
+	}
+}
+
+// checkWindow checks that each direction's buffer is the window of its
+// memory that dirState says (head bytes in), and that the budget is charged
+// the whole of that memory.
+func checkWindow(t *testing.T, c *Conn) {
+	t.Helper()
+	for i := range c.dirs {
+		d := &c.dirs[i]
+		if d.buf == nil {
+			continue
+		}
+		if cap(d.mem)-d.head != cap(d.buf) || d.head+len(d.buf) > cap(d.mem) ||
+			cap(d.buf) > 0 && &d.mem[:d.head+1][d.head] != &d.buf[:1][0] {
+			t.Fatalf("direction %d: buffer is not mem[%d:] (len %d cap %d, mem cap %d)", i, d.head, len(d.buf), cap(d.buf), cap(d.mem))
+		}
+		if want := cap(d.mem) + cap(d.marks)*int(unsafe.Sizeof(mark{})); d.charged != want {
+			t.Fatalf("direction %d: %d bytes charged, the buffers hold %d", i, d.charged, want)
+		}
 	}
 }

@@ -137,7 +137,7 @@ func TestHostile(t *testing.T) {
 			name: "auth_pad_length_past_the_stub",
 			feed: func(c *Conn, f int64) {
 				b := pb{le: true, ptype: PTypeRequest, flags: 3, callID: 7, body: reqBody(true, 0, 3, make([]byte, 8)),
-					auth: make([]byte, 16), atype: AuthNTLMSSP, alevel: LevelIntegity}.bytes()
+					auth: make([]byte, 16), atype: AuthNTLMSSP, alevel: LevelIntegrity}.bytes()
 				b[len(b)-16-8+2] = 200 // auth_pad_length
 				c.Feed(ClientToServer, pos(f), b)
 			},
@@ -385,7 +385,7 @@ func TestHostileSnapCutBind(t *testing.T) {
 	c := NewConn(meta(true), r, Limits{})
 	hostileSetup(c)
 	cut := pb{le: true, ptype: PTypeRequest, flags: 3, callID: 2, body: reqBody(true, 0, 3, make([]byte, 400)),
-		auth: make([]byte, 16), atype: AuthNTLMSSP, alevel: LevelIntegity, actx: 3}.bytes()
+		auth: make([]byte, 16), atype: AuthNTLMSSP, alevel: LevelIntegrity, actx: 3}.bytes()
 	c.Feed(ClientToServer, pos(5), cut[:150])
 	c.Gap(ClientToServer, pos(5), len(cut)-150)
 	c.Close()

@@ -169,19 +169,19 @@ type AuthTrailer struct {
 
 // Auth types (MS-RPCE 2.2.1.1.7).
 const (
-	AuthNone      = 0
-	AuthSPNEGO    = 9
-	AuthNTLMSSP   = 10
-	AuthSchannel  = 14
-	AuthKerberos  = 16
-	AuthNetlogon  = 68
-	AuthDefault   = 255
-	LevelNone     = 1
-	LevelConnect  = 2
-	LevelCall     = 3
-	LevelPacket   = 4
-	LevelIntegity = 5
-	LevelPrivacy  = 6
+	AuthNone       = 0
+	AuthSPNEGO     = 9
+	AuthNTLMSSP    = 10
+	AuthSchannel   = 14
+	AuthKerberos   = 16
+	AuthNetlogon   = 68
+	AuthDefault    = 255
+	LevelNone      = 1
+	LevelConnect   = 2
+	LevelCall      = 3
+	LevelPacket    = 4
+	LevelIntegrity = 5
+	LevelPrivacy   = 6
 )
 
 // AuthLevelName names an auth level as the calls output does.
@@ -195,7 +195,7 @@ func AuthLevelName(l uint8) string {
 		return "call"
 	case LevelPacket:
 		return "packet"
-	case LevelIntegity:
+	case LevelIntegrity:
 		return "integrity"
 	case LevelPrivacy:
 		return "privacy"

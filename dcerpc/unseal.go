@@ -92,7 +92,7 @@ type SecurityContext interface {
 // unseal decrypts a request or response PDU in place when an Unsealer is set
 // and the PDU is protected; p.Stub is re-sliced over the plaintext.
 func (c *Conn) unseal(dir Dir, b []byte, p *PDU) {
-	if c.lim.Unsealer == nil || p.Auth == nil || p.Auth.Level < LevelIntegity || p.Auth.Level > LevelPrivacy {
+	if c.lim.Unsealer == nil || p.Auth == nil || p.Auth.Level < LevelIntegrity || p.Auth.Level > LevelPrivacy {
 		return
 	}
 	s := c.sec[p.Auth.ContextID]
@@ -109,7 +109,7 @@ func (c *Conn) unseal(dir Dir, b []byte, p *PDU) {
 
 // lost tells the security context of a request or response cut by a gap.
 func (c *Conn) lost(dir Dir, h Header, a *AuthTrailer, hdrEnd int) {
-	if c.lim.Unsealer == nil || a == nil || a.Level < LevelIntegity {
+	if c.lim.Unsealer == nil || a == nil || a.Level < LevelIntegrity {
 		return
 	}
 	if s := c.sec[a.ContextID]; s != nil && s.u != nil {

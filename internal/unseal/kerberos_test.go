@@ -195,23 +195,23 @@ func TestKerberosMIC(t *testing.T) {
 	acceptor := c.(*context).krb.acceptor.key
 	stub := []byte("integrity only, not encrypted")
 	p := krbPDU(true, stub, 28)
-	p[len(p)-28-8+1] = dcerpc.LevelIntegity
+	p[len(p)-28-8+1] = dcerpc.LevelIntegrity
 	mic := gssapi.MICToken{Flags: gssapi.MICTokenFlagSentByAcceptor | gssapi.MICTokenFlagAcceptorSubkey, SndSeqNum: 5, Payload: p[:len(p)-28]}
 	if err := mic.SetChecksum(acceptor, keyusage.GSSAPI_ACCEPTOR_SIGN); err != nil {
 		t.Fatal(err)
 	}
 	tok, _ := mic.Marshal()
 	copy(p[len(p)-28:], tok)
-	if st := c.Unseal(dcerpc.ServerToClient, p, 24, dcerpc.LevelIntegity); st != dcerpc.UnsealOK || !bytes.Contains(p, stub) {
+	if st := c.Unseal(dcerpc.ServerToClient, p, 24, dcerpc.LevelIntegrity); st != dcerpc.UnsealOK || !bytes.Contains(p, stub) {
 		t.Errorf("MIC: %v", st)
 	}
 	p[30] ^= 1
-	if st := c.Unseal(dcerpc.ServerToClient, p, 24, dcerpc.LevelIntegity); st != dcerpc.UnsealBadSignature {
+	if st := c.Unseal(dcerpc.ServerToClient, p, 24, dcerpc.LevelIntegrity); st != dcerpc.UnsealBadSignature {
 		t.Errorf("tampered stub under a MIC: %v", st)
 	}
 	// From the wrong direction the flags do not match.
 	p[30] ^= 1
-	if st := c.Unseal(dcerpc.ClientToServer, p, 24, dcerpc.LevelIntegity); st != dcerpc.UnsealBadSignature {
+	if st := c.Unseal(dcerpc.ClientToServer, p, 24, dcerpc.LevelIntegrity); st != dcerpc.UnsealBadSignature {
 		t.Errorf("MIC from the wrong side: %v", st)
 	}
 }
@@ -360,7 +360,7 @@ func FuzzKerberosUnseal(f *testing.F) {
 			return
 		}
 		c := ctxs[int(which)%len(ctxs)]
-		dir, level := dcerpc.ClientToServer, uint8(dcerpc.LevelIntegity)
+		dir, level := dcerpc.ClientToServer, uint8(dcerpc.LevelIntegrity)
 		if fromServer {
 			dir = dcerpc.ServerToClient
 		}
