@@ -260,23 +260,24 @@ func signedStreams(n int) (client, server []byte, stubs [][]byte) {
 func TestManyPDUsPerSegment(t *testing.T) {
 	const n = 600
 	cs, ss, stubs := signedStreams(n)
+	// where each PDU starts and ends in a stream: the bind and the
+	// requests in the client's, the bind's answer and the responses in
+	// the server's
+	pduBounds := func(b []byte) (starts, ends []int) {
+		for o := 0; o < len(b); {
+			h, _ := ParseHeader(b[o:])
+			starts, ends = append(starts, o), append(ends, o+int(h.FragLen))
+			o += int(h.FragLen)
+		}
+		return
+	}
+	reqStart, reqEnd := pduBounds(cs)
+	_, respEnd := pduBounds(ss)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 40 {
 		maxSeg := []int{7, 300, 4096, 65536}[round%4]
 		r := &recorder{}
 		c := NewConn(meta(true), r, Limits{Budget: NewBudget(64 << 20), Buffers: NewBudget(64 << 20)})
-		// where each request starts and ends in the client stream, where
-		// each answer (the bind's first) ends in the server's
-		ends := func(b []byte) (starts, ends []int) {
-			for o := 0; o < len(b); {
-				h, _ := ParseHeader(b[o:])
-				starts, ends = append(starts, o), append(ends, o+int(h.FragLen))
-				o += int(h.FragLen)
-			}
-			return
-		}
-		reqStart, reqEnd := ends(cs)
-		_, respEnd := ends(ss)
 		frameOf := map[int]int64{} // request (1..n) -> frame of its first byte
 		frame, cut, fedSrv, done := int64(1), 0, 0, 0
 		for cut < len(cs) {
