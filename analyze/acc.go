@@ -27,6 +27,7 @@ const (
 type evidence struct {
 	seq   int
 	frame FrameRef
+	q     Quality // what the capture did not give whole
 }
 
 // evAcc holds the evidence of a finding as the report shows it: the count,
@@ -36,10 +37,12 @@ type evAcc struct {
 	n     int
 	first []evidence // sorted by seq
 	last  evidence
+	q     Quality // of all the events added
 }
 
 func (a *evAcc) add(e evidence) {
 	a.n++
+	a.q |= e.q
 	if a.n == 1 {
 		a.last = e
 		return
@@ -66,11 +69,12 @@ func (a *evAcc) merge(b *evAcc) {
 		return
 	}
 	n := a.n + b.n
+	q := a.q | b.q
 	for _, e := range b.first {
 		a.add(e)
 	}
 	a.add(b.last)
-	a.n = n
+	a.n, a.q = n, q
 }
 
 func (a *evAcc) clone() evAcc {
@@ -278,7 +282,7 @@ func (r *refAcc) add(rf *refusal) {
 	r.before = max(r.before, rf.HeldBeforeCapture)
 	r.cl.add(rf.client)
 	r.first(rf.Time, rf.seq, rf.Ordinal)
-	r.ev.add(evidence{rf.seq, rf.ReplyFrame})
+	r.ev.add(evidence{rf.seq, rf.ReplyFrame, rf.q})
 }
 
 func (r *refAcc) first(t time.Time, seq, ord int) {
@@ -388,3 +392,87 @@ func (c *chunked[T]) add(v T) int {
 }
 
 func (c *chunked[T]) at(i int) *T { return &c.chunks[i/chunkLen][i%chunkLen] }
+
+// frameList keeps the first maxFrames-1 frames added and the last, in the
+// order added, and the seq of the first.
+type frameList struct {
+	n     int
+	seq   int
+	first []FrameRef
+	last  FrameRef
+}
+
+func (l *frameList) add(seq int, f FrameRef) {
+	if f.Frame == 0 {
+		return
+	}
+	if l.n == 0 {
+		l.seq = seq
+	}
+	l.n++
+	if len(l.first) < maxFrames-1 {
+		l.first = append(l.first, f)
+		return
+	}
+	l.last = f
+}
+
+func (l *frameList) frames() []FrameRef {
+	out := append([]FrameRef{}, l.first...)
+	if l.n > len(l.first) {
+		out = append(out, l.last)
+	}
+	return out
+}
+
+// framesFinding builds a finding from a frameList.
+func (c *core) framesFinding(kind, sev string, server netip.Addr, ukey string, client netip.Addr, fl *frameList, msg string) *Finding {
+	f := &Finding{Kind: kind, Severity: sev, User: c.name(ukey), Count: fl.n, Message: msg, seq: fl.seq}
+	if server.IsValid() {
+		f.Server = NullString(server.String())
+	}
+	if client.IsValid() {
+		f.Client = NullString(client.String())
+	}
+	f.Frames = fl.frames()
+	if fl.n > maxFrames {
+		f.Message += fmt.Sprintf(" Frames: the first %d and the last of %d.", maxFrames-1, fl.n)
+	}
+	return f
+}
+
+// evFinding builds a finding from an evAcc, marked with the quality of its
+// evidence.
+func (c *core) evFinding(kind, sev string, server netip.Addr, ukey string, client netip.Addr, ev *evAcc, msg string) *Finding {
+	f := &Finding{Kind: kind, Severity: sev, User: c.name(ukey), Count: ev.n, Message: msg}
+	if server.IsValid() {
+		f.Server = NullString(server.String())
+	}
+	if client.IsValid() {
+		f.Client = NullString(client.String())
+	}
+	f.Frames, f.seq = ev.frames()
+	if ev.n > maxFrames {
+		f.Message += fmt.Sprintf(" Frames: the first %d and the last of %d.", maxFrames-1, ev.n)
+	}
+	f.markQuality(ev.q)
+	return f
+}
+
+// sortFindings orders findings as the report lists them: most severe
+// first, then by the event that made them.
+func sortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := &fs[i], &fs[j]
+		if sevRank(a.Severity) != sevRank(b.Severity) {
+			return sevRank(a.Severity) < sevRank(b.Severity)
+		}
+		if a.seq != b.seq {
+			return a.seq < b.seq
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		return a.Message < b.Message
+	})
+}

@@ -37,7 +37,7 @@ func TestAnalyzer(t *testing.T) {
 		{
 			name: "bind then unbind",
 			build: func(g *gen) {
-				g.ok(1, cl1, srv1, svc, 1).use(1, cl1, srv1, svc, 1).unbind(1, cl1, srv1, svc, 1).end(1, cl1, srv1, "fin")
+				g.ok(1, cl1, srv1, svc, 1).use(1, cl1, srv1, svc, 1).unbind(1, cl1, srv1, svc, 1).end(1, cl1, srv1, HowFIN)
 			},
 			users:    map[string]Counters{"10.0.0.1|" + svc: {Binds: 1, BindsOK: 1, Unbinds: 1, OtherCalls: 1, PeakConcurrent: 1}},
 			clients:  map[string]Counters{"10.0.0.1|10.0.1.5": {Binds: 1, BindsOK: 1, Unbinds: 1, OtherCalls: 1, PeakConcurrent: 1}},
@@ -50,7 +50,7 @@ func TestAnalyzer(t *testing.T) {
 			name: "unbind on another connection of the association",
 			build: func(g *gen) {
 				g.ok(1, cl1, srv1, svc, 1).use(2, cl1b, srv1, svc, 1).unbind(2, cl1b, srv1, svc, 1).
-					end(1, cl1, srv1, "fin").end(2, cl1b, srv1, "fin")
+					end(1, cl1, srv1, HowFIN).end(2, cl1b, srv1, HowFIN)
 			},
 			users:    map[string]Counters{"10.0.0.1|" + svc: {Binds: 1, BindsOK: 1, Unbinds: 1, OtherCalls: 1, PeakConcurrent: 1}},
 			sessions: []sessWant{{1, EndUnbind, 5}},
@@ -60,8 +60,8 @@ func TestAnalyzer(t *testing.T) {
 			name: "session ends when the last connection that used it closes",
 			build: func(g *gen) {
 				g.ok(1, cl1, srv1, svc, 1).use(2, cl1b, srv1, svc, 1). // frames 1-4
-											end(1, cl1, srv1, "fin"). // 5: conn 2 still uses the handle
-											end(2, cl1b, srv1, "rst") // 6
+											end(1, cl1, srv1, HowFIN). // 5: conn 2 still uses the handle
+											end(2, cl1b, srv1, HowRST) // 6
 			},
 			users:    map[string]Counters{"10.0.0.1|" + svc: {Binds: 1, BindsOK: 1, OtherCalls: 1, ClosedWithoutUnbind: 1, PeakConcurrent: 1}},
 			sessions: []sessWant{{1, EndConnectionClosed, 6}},
@@ -69,7 +69,7 @@ func TestAnalyzer(t *testing.T) {
 		{
 			name: "end of capture does not end a session",
 			build: func(g *gen) {
-				g.ok(1, cl1, srv1, svc, 1).end(1, cl1, srv1, "end_of_capture")
+				g.ok(1, cl1, srv1, svc, 1).end(1, cl1, srv1, HowEndOfCapture)
 			},
 			users:    map[string]Counters{"10.0.0.1|" + svc: {Binds: 1, BindsOK: 1, OpenAtEnd: 1, PeakConcurrent: 1}},
 			sessions: []sessWant{{1, EndOpenAtEnd, 0}},
@@ -87,7 +87,7 @@ func TestAnalyzer(t *testing.T) {
 			name: "unbind twice",
 			build: func(g *gen) {
 				g.ok(1, cl1, srv1, svc, 1).unbind(1, cl1, srv1, svc, 1).
-					call(EvUnbind, 1, cl1, srv1, svc, UnbindFailure, 1)
+					call(OpClose, 1, cl1, srv1, svc, UnbindFailure, 1)
 			},
 			users:    map[string]Counters{"10.0.0.1|" + svc: {Binds: 1, BindsOK: 1, Unbinds: 2, PeakConcurrent: 1}},
 			sessions: []sessWant{{1, EndUnbind, 3}},
@@ -100,7 +100,7 @@ func TestAnalyzer(t *testing.T) {
 				for i := 1; i <= 5; i++ {
 					g.ok(1, cl1, srv1, svc, i)
 				}
-				g.end(1, cl1, srv1, "rst")
+				g.end(1, cl1, srv1, HowRST)
 				g.refused(2, cl1b, srv1, svc)
 			},
 			users: map[string]Counters{"10.0.0.1|" + svc: {Binds: 6, BindsOK: 5, BindsLogonFailed: 1, ClosedWithoutUnbind: 5, PeakConcurrent: 5}},
@@ -132,7 +132,7 @@ func TestAnalyzer(t *testing.T) {
 			build: func(g *gen) {
 				g.ok(1, cl1, srv1, `CONTOSO\alice`, 1).ok(2, cl1b, srv1, `CONTOSO\bob`, 2).
 					use(3, cl1, srv1, `contoso\ALICE`, 1).
-					unbind(1, cl1, srv1, `CONTOSO\alice`, 1).end(2, cl1b, srv1, "fin")
+					unbind(1, cl1, srv1, `CONTOSO\alice`, 1).end(2, cl1b, srv1, HowFIN)
 			},
 			users: map[string]Counters{
 				`10.0.0.1|CONTOSO\alice`: {Binds: 1, BindsOK: 1, Unbinds: 1, OtherCalls: 1, PeakConcurrent: 1},
@@ -146,7 +146,7 @@ func TestAnalyzer(t *testing.T) {
 		{
 			name: "anonymous then authenticated, as Outlook does",
 			build: func(g *gen) {
-				g.refused(1, cl1, srv1, "").end(1, cl1, srv1, "fin").
+				g.refused(1, cl1, srv1, "").end(1, cl1, srv1, HowFIN).
 					ok(2, cl1b, srv1, `CONTOSO\alice`, 1).unbind(2, cl1b, srv1, `CONTOSO\alice`, 1)
 			},
 			users: map[string]Counters{
@@ -160,7 +160,7 @@ func TestAnalyzer(t *testing.T) {
 		{
 			name: "anonymous without retry",
 			build: func(g *gen) {
-				g.refused(1, cl1, srv1, "").end(1, cl1, srv1, "fin").refused(2, cl2, srv1, "", anonFlag)
+				g.refused(1, cl1, srv1, "").end(1, cl1, srv1, HowFIN).refused(2, cl2, srv1, "", anonFlag)
 			},
 			kinds:   []string{"logon_failed/warning/anonymous", "logon_failed/warning/anonymous"},
 			verdict: []string{"10.0.1.5 bound without credentials and was refused", "10.0.1.6 bound without credentials"},
@@ -208,8 +208,8 @@ func TestAnalyzer(t *testing.T) {
 		{
 			name: "unanswered calls",
 			build: func(g *gen) {
-				g.bind(1, cl1, srv1, svc, 0, 0, unanswered).end(1, cl1, srv1, "rst").
-					ok(2, cl2, srv1, svc, 1).use(2, cl2, srv1, svc, 1, unanswered).end(2, cl2, srv1, "end_of_capture")
+				g.bind(1, cl1, srv1, svc, 0, 0, unanswered).end(1, cl1, srv1, HowRST).
+					ok(2, cl2, srv1, svc, 1).use(2, cl2, srv1, svc, 1, unanswered).end(2, cl2, srv1, HowEndOfCapture)
 			},
 			users:    map[string]Counters{"10.0.0.1|" + svc: {Binds: 2, BindsOK: 1, BindsUnknown: 1, OtherCalls: 1, OpenAtEnd: 1, PeakConcurrent: 1}},
 			sessions: []sessWant{{1, EndOpenAtEnd, 0}},
@@ -227,7 +227,7 @@ func TestAnalyzer(t *testing.T) {
 		{
 			name: "unbind answered with a fault keeps the session",
 			build: func(g *gen) {
-				g.ok(1, cl1, srv1, svc, 1).call(EvUnbind, 1, cl1, srv1, svc, 0, 1, fault(0x1c00001a))
+				g.ok(1, cl1, srv1, svc, 1).call(OpClose, 1, cl1, srv1, svc, 0, 1, fault(0x1c00001a))
 			},
 			users:    map[string]Counters{"10.0.0.1|" + svc: {Binds: 1, BindsOK: 1, Unbinds: 1, OpenAtEnd: 1, PeakConcurrent: 1}},
 			sessions: []sessWant{{1, EndOpenAtEnd, 0}},
@@ -243,7 +243,7 @@ func TestAnalyzer(t *testing.T) {
 		{
 			name: "stale handle refused after the connection closed",
 			build: func(g *gen) {
-				g.ok(1, cl1, srv1, svc, 1).end(1, cl1, srv1, "fin").use(2, cl1b, srv1, svc, 1, fault(0x1c00001a))
+				g.ok(1, cl1, srv1, svc, 1).end(1, cl1, srv1, HowFIN).use(2, cl1b, srv1, svc, 1, fault(0x1c00001a))
 			},
 			users:    map[string]Counters{"10.0.0.1|" + svc: {Binds: 1, BindsOK: 1, OtherCalls: 1, ClosedWithoutUnbind: 1, PeakConcurrent: 1}},
 			sessions: []sessWant{{1, EndConnectionClosed, 3}},
@@ -375,7 +375,7 @@ func leakToLimit() *gen {
 	g := newGen()
 	g.step = time.Minute
 	alice, bob := `CONTOSO\alice`, `CONTOSO\bob`
-	g.refused(1, cl2, srv1, "").end(1, cl2, srv1, "fin").ok(2, cl2, srv1, bob, 500).use(2, cl2, srv1, bob, 500)
+	g.refused(1, cl2, srv1, "").end(1, cl2, srv1, HowFIN).ok(2, cl2, srv1, bob, 500).use(2, cl2, srv1, bob, 500)
 	for i := 1; i <= 60; i++ {
 		if i <= 50 {
 			g.ok(uint64(10+i), cl1, srv1, svc, i).use(uint64(10+i), cl1, srv1, svc, i)
@@ -520,7 +520,7 @@ func hasAll(t *testing.T, what string, got []string, want ...string) {
 
 func TestJSONNames(t *testing.T) {
 	g := leakToLimit()
-	g.end(11, cl1, srv1, "fin")
+	g.end(11, cl1, srv1, HowFIN)
 	r := g.report(50)
 	b, err := json.Marshal(r)
 	if err != nil {

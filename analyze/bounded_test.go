@@ -16,7 +16,7 @@ func TestEvidenceAcc(t *testing.T) {
 		seqs := rng.Perm(n * 3)[:n]
 		var a, b1, b2 evAcc
 		for i, s := range seqs {
-			e := evidence{s, FrameRef{File: "f", Frame: int64(s)}}
+			e := evidence{seq: s, frame: FrameRef{File: "f", Frame: int64(s)}}
 			a.add(e)
 			if i%2 == 0 {
 				b1.add(e)

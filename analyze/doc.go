@@ -3,9 +3,34 @@
 // controller's per-user limit, and why each NspiBind was refused.
 //
 // The package is pure: no I/O, no capture or decoding imports. The pipeline
-// feeds it Event values in capture order (Analyzer.Add), then asks for a
-// Report (Analyzer.Report); internal/report renders it. Sorting happens here,
-// once, so every rendering is deterministic. The README ("the report schema") documents the JSON.
+// feeds it typed events in capture order (Analyzer.Add, event.go): one type
+// per fact (NSPICall, StoreCall, EndpointAnswer, ReferralCall, ConnEnd,
+// ConnAttempt), each with a Meta that says when, where, and what the
+// capture did not give whole (Quality). It then asks for a Report
+// (Analyzer.Report); internal/report renders it. Sorting happens here,
+// once, so every rendering is deterministic. docs/json-schema.md documents
+// the JSON.
+//
+// # Shape
+//
+// The Analyzer is a dispatcher over trackers. Each tracker owns its state,
+// its findings and its retirement, in a file of its own:
+//
+//   - nspi_sessions.go (with nspi_records.go, findings.go, verdict.go,
+//     leak.go, retire.go, lists.go): NSPI address-book sessions;
+//   - store_sessions.go: Exchange store (EMSMDB) sessions;
+//   - endpoints.go: the endpoint mapper's answers and the connection
+//     attempts to the endpoints it gave;
+//   - referrals.go: RFR referrals;
+//   - dead_conns.go: NSPI and EMSMDB connections that died silently;
+//   - timeline.go: the sessions each user and client held over time.
+//
+// They share a core (core.go): the options, the position in the stream of
+// events (seq, the capture clock) and the interned names of users and
+// servers, so that every row and finding spells a user the same way. Every
+// finding kind is declared in kinds.go. Findings built on evidence the
+// capture did not give whole (Quality: bytes lost, interface inferred) say
+// so in their message and in Finding.Evidence.
 //
 // # Sources
 //
@@ -57,7 +82,7 @@
 // # Why a logon failed
 //
 // Each NspiBind answered MAPI_E_LOGON_FAILED gets a cause:
-//   - anonymous: the bind carried no identity (Event.Anonymous). Outlook
+//   - anonymous: the bind carried no identity (Identity.Anonymous). Outlook
 //     does this first, then binds with credentials: logon_failed is info when
 //     an authenticated NspiBind from the same client IP to the same server
 //     follows, warning otherwise.
@@ -170,27 +195,45 @@
 //
 // # Beyond NSPI
 //
-// ext.go follows, with the same bounded state, Exchange store sessions
-// (Event.Proto "emsmdb": EcDoConnect(Ex) as EvBind, keyed by (server, CXH),
-// limit Options.EMSMDBLimit), endpoint mapper answers and connection
-// attempts (EvEndpointMap, EvTCPEnd), RFR referrals (EvReferral), dead
+// The other trackers keep the same bounded state: Exchange store sessions
+// (StoreCall: EcDoConnect(Ex) opens, keyed by (server, CXH), limit
+// Options.EMSMDBLimit), endpoint mapper answers and connection attempts
+// (EndpointAnswer, ConnAttempt), RFR referrals (ReferralCall), dead
 // connections (a call unanswered, silence, no FIN or RST, and a new bind or
-// connect from the same client) and the timeline of sessions held. Its
-// findings and sections are added after the NSPI verdict (reporter.extReport),
+// connect from the same client) and the timeline of sessions held. Their
+// findings and sections are added after the NSPI verdict (Analyzer.report),
 // so the NSPI part of the report is unchanged by them. Sources: MS-OXCRPC
 // 3.1.4.1 and KB842022 (event 9646, "Maximum Allowed Sessions Per User");
 // C706 appendix O and MS-RPCE for ept_map; MS-OXABREF 3.1.4 for RFR.
 //
+// # Adding a tracker
+//
+//  1. If it needs a fact no event carries, add an event type in event.go
+//     (embed Meta, and Identity and Answer for a call), a case in Batch
+//     (batch.go), and have the pipeline send it.
+//  2. Write the tracker in a file of its own: a struct that embeds *core,
+//     a constructor, a doc comment saying what it tracks, an add method per
+//     event type it follows, bounded state (caps named as constants), and a
+//     findings method that builds findings with core.evFinding or
+//     core.framesFinding.
+//  3. Give the Analyzer a field for it (analyzer.go), create it in New,
+//     dispatch the events to it in Add, and call its findings and rows in
+//     report. If it names users, register its liveNames in core.live.
+//  4. Declare its finding kinds in kinds.go and list them in Kinds;
+//     document them in docs/json-schema.md and the README's table.
+//  5. Test it with fake events (see testutil_test.go), not captures.
+//
 // # Adding a finding kind
 //
-//  1. Add a Kind constant in report.go, list it in Kinds, and document it
-//     in the README's report schema.
-//  2. In Analyzer.Add (analyzer.go), gather what the finding needs in a
-//     bounded form: a noteAcc (Analyzer.note) or a summary like those of
-//     acc.go, never the events themselves.
-//  3. Build the finding in findings.go (reporter) through newFinding (it
-//     takes the frames from the evAcc and sets the sort key) with a message
-//     that says what to do. Report must not change the Analyzer.
-//  4. Decide whether it has a verdict sentence (reporter.verdict).
+//  1. Add a Kind constant in kinds.go, list it in Kinds, and document it
+//     in docs/json-schema.md.
+//  2. In the tracker's add, gather what the finding needs in a bounded
+//     form: a noteAcc (nspiTracker.note) or a summary like those of acc.go,
+//     never the events themselves; carry the evidence's Quality.
+//  3. Build the finding in the tracker's findings (for NSPI, findings.go
+//     through reporter.newFinding, which takes the frames from the evAcc and
+//     sets the sort key) with a message that says what to do. Report must
+//     not change the Analyzer.
+//  4. Decide whether it has a verdict sentence.
 //  5. Add a case to TestAnalyzer.
 package analyze

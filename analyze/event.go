@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -11,104 +12,232 @@ type FrameRef struct {
 	Frame int64  `json:"frame"`
 }
 
-// EventKind is what happened on the wire, as far as NSPI session accounting
-// cares.
-type EventKind uint8
+// The analyzer's input is one typed event per fact the pipeline decoded:
+//
+//   - NSPICall: an NSPI call (NspiBind, NspiUnbind or any other opnum);
+//   - StoreCall: an EMSMDB or AsyncEMSMDB call (EcDoConnect(Ex),
+//     EcDoDisconnect or any other);
+//   - EndpointAnswer: an ept_map answered by an endpoint mapper;
+//   - ReferralCall: an RFR call (RfrGetNewDSA, RfrGetFQDNFromServerDN);
+//   - ConnEnd: the end of a connection that carried DCE/RPC;
+//   - ConnAttempt: the end of a TCP connection that carried no data.
+//
+// Every event starts with a Meta: when, where, and the quality of the
+// evidence. Events arrive in capture order (the time and frame of the
+// request, or of the connection end). The values are decoded: statuses are
+// numbers, ends and operations are typed, never strings to compare.
+
+// Event is one of *NSPICall, *StoreCall, *EndpointAnswer, *ReferralCall,
+// *ConnEnd and *ConnAttempt.
+type Event interface {
+	meta() *Meta
+}
+
+// Quality marks evidence the capture did not give whole. Findings built on
+// such evidence say so (Finding.Evidence).
+type Quality uint8
 
 const (
-	// EvBind is an NspiBind call (request, and its response or fault if any).
-	EvBind EventKind = iota + 1
-	// EvUnbind is an NspiUnbind call.
-	EvUnbind
-	// EvCall is any other NSPI call (opnum 2..20); Handle is the session it uses.
-	EvCall
-	// EvConnEnd is the end of a TCP connection that carried NSPI traffic.
-	EvConnEnd
-	// EvEndpointMap is an ept_map or ept_lookup answered by an endpoint
-	// mapper (Proto "epm"): Iface asked, Endpoints answered, Status.
-	EvEndpointMap
-	// EvReferral is an RFR call (Proto "rfr"): RfrGetNewDSA or
-	// RfrGetFQDNFromServerDN, with the server name it returned in Referral.
-	EvReferral
-	// EvTCPEnd is the end of a TCP connection that carried no data (Proto
-	// "tcp"): a connection attempt reset, or never answered (EndHow).
-	EvTCPEnd
+	// BytesLost: bytes of the connection were not captured (a gap in the
+	// TCP stream, a PDU cut by the snap length or damaged) at or before
+	// this call, so calls of it may be missing or incomplete.
+	BytesLost Quality = 1 << iota
+	// IfaceInferred: the connection's bind is not in the capture; the
+	// call's interface was inferred (from a context handle or the
+	// endpoint's other connections).
+	IfaceInferred
+	// StatusInferred: the status was not read from the wire but inferred
+	// (a sealed NspiBind: from what the client did next).
+	StatusInferred
 )
 
-// Event is one input to the analyzer. Events arrive in capture order (the time
-// and frame of the request, or of the connection end).
-type Event struct {
-	Kind EventKind
+// qualityNames are the JSON names of the Quality bits, in bit order.
+var qualityNames = [...]string{"bytes_lost", "interface_inferred", "status_inferred"}
+
+// Names returns the names of the set bits, in a fixed order; nil for none.
+func (q Quality) Names() []string {
+	var out []string
+	for i, n := range qualityNames {
+		if q&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// text says in words what the set bits mean, for a finding's message.
+func (q Quality) text() string {
+	var parts []string
+	if q&BytesLost != 0 {
+		parts = append(parts, "bytes were lost on a connection behind it")
+	}
+	if q&IfaceInferred != 0 {
+		parts = append(parts, "the interface of a call behind it was inferred (its bind is not in the capture)")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Meta is what every event carries.
+type Meta struct {
 	Time time.Time
-	// Frame is the first frame of the request (for EvConnEnd: the frame that
-	// ended the connection, or the last frame of it at end of capture).
+	// Frame is the first frame of the request (for ConnEnd and
+	// ConnAttempt: the frame that ended the connection, or the last frame
+	// of it at end of capture).
 	Frame FrameRef
-	// ReplyFrame is the first frame of the response or fault; zero Frame if
-	// the call was not answered in the capture.
-	ReplyFrame FrameRef
-	ReplyTime  time.Time
-	Answered   bool
+	// ConnID identifies the connection (unique within one run).
+	ConnID  uint64
+	Client  netip.AddrPort
+	Server  netip.AddrPort
+	Quality Quality
+}
 
-	// ConnID identifies the TCP connection (unique within one run).
-	ConnID uint64
-	Client netip.AddrPort
-	Server netip.AddrPort
+func (m *Meta) meta() *Meta { return m }
 
-	// User is DOMAIN\user of the security context that carried the call, or
-	// "" when none is known. Compare case-insensitively.
+// Identity is the security context that carried a call.
+type Identity struct {
+	// User is DOMAIN\user, or "" when none is known. Compare
+	// case-insensitively.
 	User string
 	// Auth is "none", "ntlmssp", "kerberos", "netlogon" or "unknown".
 	Auth string
-	// Anonymous: no authentication at all, or NTLM anonymous (empty user),
-	// or NspiBind with fAnonymousLogin.
-	Anonymous bool
-	// AuthLevel is "none", "connect", "call", "packet", "integrity" or "privacy".
+	// AuthLevel is "none", "connect", "call", "packet", "integrity" or
+	// "privacy".
 	AuthLevel string
+	// Anonymous: no authentication at all, or NTLM anonymous (empty
+	// user), or an NspiBind with fAnonymousLogin.
+	Anonymous bool
+}
 
-	Opnum uint16
-	Op    string
-
-	// Sealed: the stub was encrypted; Status is then unknown.
+// Answer is what came back for a request.
+type Answer struct {
+	// Answered: a response or a fault was captured; ReplyFrame is its
+	// first frame.
+	Answered   bool
+	ReplyFrame FrameRef
+	ReplyTime  time.Time
+	// Sealed: the stub was encrypted and not decrypted; Status is then
+	// unknown unless inferred (Meta.Quality).
 	Sealed bool
-	// HasStatus and Status: the return value of the call (last 4 bytes of the
-	// response stub).
+	// HasStatus and Status: the call's return value.
 	HasStatus bool
 	Status    uint32
-
-	StatusInferred bool // sealed NspiBind: Status inferred from what the client did next (0 accepted, 0x80040111 refused)
 	// HasFault and Fault: a fault PDU answered the call.
 	HasFault bool
 	Fault    uint32
+}
 
-	// Handle is the NSPI context handle: for EvBind the handle returned by the
-	// server, for EvUnbind and EvCall the handle in the request. HasHandle is
-	// false when the stub could not be decoded (sealed, truncated).
+// SessionOp is what a call does to a session of a session protocol (NSPI,
+// EMSMDB).
+type SessionOp uint8
+
+const (
+	// OpUse is any call on an existing session.
+	OpUse SessionOp = iota
+	// OpOpen opens one: NspiBind, EcDoConnect(Ex).
+	OpOpen
+	// OpClose closes one: NspiUnbind, EcDoDisconnect.
+	OpClose
+)
+
+// NSPICall is one NSPI call: its request, and its response or fault if
+// captured.
+type NSPICall struct {
+	Meta
+	Identity
+	Answer
+	Op    SessionOp
+	Opnum uint16
+	// Name is the operation's name (NspiBind, NspiQueryRows, ...).
+	Name string
+	// Handle is the NSPI context handle: for NspiBind the one returned,
+	// for the others the one in the request. HasHandle is false when the
+	// stub could not be read (sealed, truncated).
 	HasHandle bool
 	Handle    [20]byte
+}
 
-	// EndHow is set for EvConnEnd: "fin", "rst", "end_of_capture", "evicted".
-	EndHow string
-
-	// Proto says which protocol an event belongs to: "" (or "nspi") for
-	// NSPI; "emsmdb" for EMSMDB (EvBind is EcDoConnect(Ex), EvUnbind
-	// EcDoDisconnect, EvCall any other EMSMDB or AsyncEMSMDB call; Handle is
-	// the CXH); "epm", "rfr" and "tcp" for EvEndpointMap, EvReferral and
-	// EvTCPEnd. EvConnEnd has no Proto: it ends the connection for every
-	// protocol.
-	Proto string
-	// UserDN is EcDoConnect(Ex)'s szUserDN (the user's legacyExchangeDN),
-	// or RFR's pUserDN / szMailboxServerDN.
+// StoreCall is one EMSMDB or AsyncEMSMDB call. Handle is the session
+// context handle (CXH).
+type StoreCall struct {
+	Meta
+	Identity
+	Answer
+	Op        SessionOp
+	Opnum     uint16
+	Name      string
+	HasHandle bool
+	Handle    [20]byte
+	// UserDN is EcDoConnect(Ex)'s szUserDN (the user's legacyExchangeDN).
 	UserDN string
-	// Iface and IfaceUUID name the interface an EvEndpointMap asked for
-	// (nspi, emsmdb, ... or the UUID) and IfaceVersion its version.
+}
+
+// EndpointAnswer is an ept_map answered by an endpoint mapper.
+type EndpointAnswer struct {
+	Meta
+	Answer
+	// Iface names the interface asked for (nspi, emsmdb, ... or the
+	// UUID), IfaceUUID and IfaceVersion give it in full.
 	Iface, IfaceUUID, IfaceVersion string
-	// Endpoints are the TCP endpoints an EvEndpointMap answered (0.0.0.0
-	// replaced by the mapper's address).
+	// NotRegistered: the mapper answered ept_s_not_registered.
+	NotRegistered bool
+	// Endpoints are the TCP endpoints answered (0.0.0.0 replaced by the
+	// mapper's address).
 	Endpoints []netip.AddrPort
-	// Referral is the server name an EvReferral returned.
+}
+
+// ReferralCall is an RFR call: RfrGetNewDSA or RfrGetFQDNFromServerDN.
+type ReferralCall struct {
+	Meta
+	Identity
+	Answer
+	Name string
+	// DN is RfrGetNewDSA's pUserDN or RfrGetFQDNFromServerDN's
+	// szMailboxServerDN.
+	DN string
+	// Referral is the server name the call returned.
 	Referral string
-	// ConnFirst is, for EvTCPEnd, the first frame of the connection (its
-	// SYN) and ConnFirstTime its time.
-	ConnFirst     FrameRef
-	ConnFirstTime time.Time
+}
+
+// How says how a connection ended.
+type How uint8
+
+const (
+	// HowFIN: a FIN was seen.
+	HowFIN How = iota + 1
+	// HowRST: a reset was seen.
+	HowRST
+	// HowEndOfCapture: the capture ended with the connection open.
+	HowEndOfCapture
+	// HowEvicted: the capture layer stopped following it (a tracking
+	// limit, or a new connection on the same 4-tuple).
+	HowEvicted
+)
+
+var howNames = [...]string{"unknown", "fin", "rst", "end_of_capture", "evicted"}
+
+func (h How) String() string {
+	if int(h) < len(howNames) {
+		return howNames[h]
+	}
+	return howNames[0]
+}
+
+// closed: the connection was seen to close (FIN or RST), as opposed to
+// still open at the end of the capture or no longer followed.
+func (h How) closed() bool { return h == HowFIN || h == HowRST }
+
+// ConnEnd is the end of a connection that carried DCE/RPC.
+type ConnEnd struct {
+	Meta
+	How How
+}
+
+// ConnAttempt is the end of a TCP connection that carried no data: an
+// attempt reset, or never answered.
+type ConnAttempt struct {
+	Meta
+	How How
+	// First is the connection's first frame (its SYN), FirstTime its time.
+	First     FrameRef
+	FirstTime time.Time
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func inferredBind(ev *Event) { ev.StatusInferred, ev.Sealed = true, true }
+func inferredBind(ev *NSPICall) { ev.Quality, ev.Sealed = ev.Quality|StatusInferred, true }
 
 // TestInferredLabelled: findings that rest on sealed binds whose outcome was
 // inferred say so (status_inferred, a sentence in the message, a mark in

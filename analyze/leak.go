@@ -207,7 +207,7 @@ func (l *leakSeries) ended(s *sess, never bool, seq int, t time.Time) {
 	end := point{seq, t, -1}
 	if never {
 		l.closed++
-		l.ev.add(evidence{s.seq, s.bindFrame})
+		l.ev.add(evidence{s.seq, s.bindFrame, s.q})
 		l.cl.add(s.cg.client)
 		if s.inferred {
 			l.inferred++
@@ -352,7 +352,7 @@ func (l *leakSeries) result() leakResult {
 	}
 	inferred := l.inferred
 	for s := l.head; s != nil; s = s.next {
-		ev.add(evidence{s.seq, s.bindFrame})
+		ev.add(evidence{s.seq, s.bindFrame, s.q})
 		cl.add(s.cg.client)
 		if s.inferred {
 			inferred++

@@ -10,7 +10,7 @@ import (
 // so that a report listing tens of thousands of them never holds them all
 // unpacked at once.
 type lists struct {
-	a    *Analyzer
+	a    *nspiTracker
 	p    *reporter // for the cause of a pending refusal (isStable)
 	sess []int32   // indexes of Analyzer.sessions in report order
 	refs []int32   // indexes of Analyzer.refusals in report order
@@ -18,7 +18,7 @@ type lists struct {
 
 // newLists orders the records: by time, and for equal times in capture
 // order, in which they were recorded.
-func newLists(a *Analyzer, p *reporter) *lists {
+func newLists(a *nspiTracker, p *reporter) *lists {
 	l := &lists{a: a, p: p, sess: ordered(a.sessions.n), refs: ordered(a.refusals.n)}
 	bind := func(i int32) time.Time {
 		r := a.sessions.at(int(i))

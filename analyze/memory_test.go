@@ -68,22 +68,24 @@ func (w *workload) next() Event {
 	i := w.rng.Intn(len(w.conns))
 	c := w.conns[i]
 	w.frame += 2
-	ev := Event{
-		Time: w.t, Frame: FrameRef{File: "dc.pcapng", Frame: w.frame - 1}, ReplyFrame: FrameRef{File: "dc.pcapng", Frame: w.frame},
-		ReplyTime: w.t.Add(time.Millisecond), Answered: true, ConnID: c.id, Client: c.client, Server: c.server,
-		User: w.names[c.user], Auth: "kerberos", AuthLevel: "privacy", HasStatus: true, HasHandle: true,
+	ev := &NSPICall{
+		Meta:      Meta{Time: w.t, Frame: FrameRef{File: "dc.pcapng", Frame: w.frame - 1}, ConnID: c.id, Client: c.client, Server: c.server},
+		Identity:  Identity{User: w.names[c.user], Auth: "kerberos", AuthLevel: "privacy"},
+		Answer:    Answer{ReplyFrame: FrameRef{File: "dc.pcapng", Frame: w.frame}, ReplyTime: w.t.Add(time.Millisecond), Answered: true, HasStatus: true},
+		HasHandle: true,
 	}
 	c.left--
 	switch r := w.rng.Intn(10); {
 	case c.left <= 0:
-		ev = Event{Kind: EvConnEnd, Time: w.t, Frame: ev.Frame, ConnID: c.id, Client: c.client, Server: c.server, EndHow: "fin"}
+		end := &ConnEnd{Meta: Meta{Time: w.t, Frame: ev.Frame, ConnID: c.id, Client: c.client, Server: c.server}, How: HowFIN}
 		w.held[c.user] -= len(c.open)
 		if w.rng.Intn(20) == 0 {
-			ev.EndHow = "rst"
+			end.How = HowRST
 		}
 		w.conns[i] = w.newConn()
+		return end
 	case len(c.open) == 0 || r < 2:
-		ev.Kind, ev.Op = EvBind, "NspiBind"
+		ev.Op, ev.Name = OpOpen, "NspiBind"
 		if w.held[c.user] >= DefaultLimit {
 			ev.Status = StatusLogonFailed
 			break
@@ -94,14 +96,14 @@ func (w *workload) next() Event {
 		c.open = append(c.open, ev.Handle)
 		w.held[c.user]++
 	case r < 4 && !c.leaking:
-		ev.Kind, ev.Op, ev.Opnum, ev.Status = EvUnbind, "NspiUnbind", 1, UnbindSuccess
+		ev.Op, ev.Name, ev.Opnum, ev.Status = OpClose, "NspiUnbind", 1, UnbindSuccess
 		k := w.rng.Intn(len(c.open))
 		ev.Handle = c.open[k]
 		c.open[k] = c.open[len(c.open)-1]
 		c.open = c.open[:len(c.open)-1]
 		w.held[c.user]--
 	default:
-		ev.Kind, ev.Op, ev.Opnum = EvCall, "NspiQueryRows", 3
+		ev.Op, ev.Name, ev.Opnum = OpUse, "NspiQueryRows", 3
 		ev.Handle = c.open[w.rng.Intn(len(c.open))]
 		if w.rng.Intn(200) == 0 {
 			ev.Answered, ev.HasStatus, ev.ReplyFrame, ev.ReplyTime = false, false, FrameRef{}, time.Time{}

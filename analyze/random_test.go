@@ -57,8 +57,11 @@ func randomEvents(rng *rand.Rand, n int) []Event {
 		case 3:
 			t = t.Add(-time.Duration(rng.Intn(3)) * time.Second)
 		}
-		ev := Event{Time: t, Frame: FrameRef{File: "r.pcap", Frame: frame}, ConnID: c.id, Client: c.client, Server: c.server,
-			User: c.user, Auth: "ntlmssp", AuthLevel: "connect", Anonymous: c.anon, Answered: true, HasStatus: true}
+		ev := &NSPICall{
+			Meta:     Meta{Time: t, Frame: FrameRef{File: "r.pcap", Frame: frame}, ConnID: c.id, Client: c.client, Server: c.server},
+			Identity: Identity{User: c.user, Auth: "ntlmssp", AuthLevel: "connect", Anonymous: c.anon},
+			Answer:   Answer{Answered: true, HasStatus: true},
+		}
 		if c.anon && c.user == "" {
 			ev.Auth = "none"
 		}
@@ -76,7 +79,7 @@ func randomEvents(rng *rand.Rand, n int) []Event {
 		r := rng.Intn(100)
 		switch {
 		case r < 30:
-			ev.Kind, ev.Op = EvBind, "NspiBind"
+			ev.Op, ev.Name = OpOpen, "NspiBind"
 			ev.HasHandle = true
 			switch q := rng.Intn(20); {
 			case q < 12:
@@ -100,7 +103,7 @@ func randomEvents(rng *rand.Rand, n int) []Event {
 				ev.Sealed, ev.HasStatus = true, false
 			}
 		case r < 45:
-			ev.Kind, ev.Op, ev.Opnum = EvUnbind, "NspiUnbind", 1
+			ev.Op, ev.Name, ev.Opnum = OpClose, "NspiUnbind", 1
 			ev.Status = UnbindSuccess
 			ev.HasHandle = true
 			var ok bool
@@ -133,9 +136,9 @@ func randomEvents(rng *rand.Rand, n int) []Event {
 				}
 			}
 		case r < 85:
-			ev.Kind, ev.Op, ev.Opnum = EvCall, fmt.Sprintf("Nspi%d", rng.Intn(4)), uint16(2+rng.Intn(18))
+			ev.Op, ev.Name, ev.Opnum = OpUse, fmt.Sprintf("Nspi%d", rng.Intn(4)), uint16(2+rng.Intn(18))
 			if rng.Intn(5) == 0 {
-				ev.Op = ""
+				ev.Name = ""
 			}
 			ev.HasHandle = true
 			var ok bool
@@ -158,23 +161,25 @@ func randomEvents(rng *rand.Rand, n int) []Event {
 				ev.HasStatus, ev.HasFault, ev.Fault = false, true, 0x1c00001a
 			}
 		default:
-			ev = Event{Kind: EvConnEnd, Time: t, Frame: FrameRef{File: "r.pcap", Frame: frame}, ConnID: c.id, Client: c.client, Server: c.server}
-			ev.EndHow = []string{"fin", "rst", "fin", "evicted", "end_of_capture"}[rng.Intn(5)]
+			end := &ConnEnd{Meta: Meta{Time: t, Frame: FrameRef{File: "r.pcap", Frame: frame}, ConnID: c.id, Client: c.client, Server: c.server}}
+			end.How = []How{HowFIN, HowRST, HowFIN, HowEvicted, HowEndOfCapture}[rng.Intn(5)]
 			for i, x := range conns {
 				if x == c {
 					conns = append(conns[:i], conns[i+1:]...)
 					break
 				}
 			}
+			evs = append(evs, end)
+			continue
 		}
-		if ev.Kind != EvConnEnd && rng.Intn(25) == 0 {
+		if rng.Intn(25) == 0 {
 			ev.Answered, ev.HasStatus, ev.HasFault, ev.ReplyFrame, ev.ReplyTime = false, false, false, FrameRef{}, time.Time{}
 		}
 		evs = append(evs, ev)
 	}
 	for _, c := range conns {
 		frame++
-		evs = append(evs, Event{Kind: EvConnEnd, Time: t, Frame: FrameRef{File: "r.pcap", Frame: frame}, ConnID: c.id, Client: c.client, Server: c.server, EndHow: "end_of_capture"})
+		evs = append(evs, &ConnEnd{Meta: Meta{Time: t, Frame: FrameRef{File: "r.pcap", Frame: frame}, ConnID: c.id, Client: c.client, Server: c.server}, How: HowEndOfCapture})
 	}
 	return evs
 }

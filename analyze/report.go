@@ -21,37 +21,6 @@ const (
 	SevInfo    = "info"
 )
 
-// Finding kinds. The names are stable: scripts and --fail-on use them.
-const (
-	// KindSessionLimit: authenticated NspiBind refused with
-	// MAPI_E_LOGON_FAILED because the user held (about) the per-user limit.
-	KindSessionLimit = "session_limit"
-	// KindLogonFailed: NspiBind refused with MAPI_E_LOGON_FAILED for another
-	// cause (Finding.Cause is "anonymous" or "other").
-	KindLogonFailed = "logon_failed"
-	// KindLeak: sessions bound and never unbound accumulate.
-	KindLeak = "leak"
-	// KindBindFailed: NspiBind answered with a fault or a status other than
-	// success and MAPI_E_LOGON_FAILED.
-	KindBindFailed = "bind_failed"
-	// KindUnbindFailed: NspiUnbind of a known session answered with a fault
-	// or with UnbindFailure (2).
-	KindUnbindFailed = "unbind_failed"
-	// KindUnbindUnknownHandle: NspiUnbind of a handle that is not open in
-	// the capture (bound before it began, or already ended).
-	KindUnbindUnknownHandle = "unbind_unknown_handle"
-	// KindSessionBeforeCapture: NSPI calls on handles the capture never saw
-	// bound: sessions bound before the capture began.
-	KindSessionBeforeCapture = "session_before_capture"
-	// KindCallAfterEnd: NSPI calls on handles whose session had already
-	// ended (NspiUnbind, or its connections closed).
-	KindCallAfterEnd = "call_after_end"
-	// KindUnansweredCall: NSPI calls without a response or fault.
-	KindUnansweredCall = "unanswered_call"
-	// KindSealedCalls: NSPI calls whose stub was encrypted and not decrypted.
-	KindSealedCalls = "sealed_calls"
-)
-
 // Causes of a refused NspiBind (Refusal.Cause and Finding.Cause).
 const (
 	CauseAnonymous    = "anonymous"
@@ -234,6 +203,11 @@ type Finding struct {
 	// from sealed binds whose outcome was inferred, not decoded (the
 	// message says how many).
 	StatusInferred bool `json:"status_inferred,omitempty"`
+	// Evidence names what the capture did not give whole in the evidence
+	// behind the finding: "bytes_lost" (bytes of a connection were not
+	// captured) and "interface_inferred" (a call's bind is not in the
+	// capture). The message says so too. Absent when the evidence is whole.
+	Evidence []string `json:"evidence,omitempty"`
 
 	seq int // first evidence, for sorting
 	// retired: rendered when its row was retired (retire.go), with the
@@ -280,13 +254,6 @@ type Report struct {
 	lists *lists
 }
 
-// Kinds lists every finding kind, for --fail-on.
-var Kinds = []string{
-	KindSessionLimit, KindLogonFailed, KindLeak, KindBindFailed, KindUnbindFailed,
-	KindUnbindUnknownHandle, KindSessionBeforeCapture, KindCallAfterEnd,
-	KindUnansweredCall, KindSealedCalls,
-}
-
 // HasKind reports whether a finding of that kind is in the report.
 func (r *Report) HasKind(kind string) bool {
 	for i := range r.Findings {
@@ -295,4 +262,15 @@ func (r *Report) HasKind(kind string) bool {
 		}
 	}
 	return false
+}
+
+// markQuality records that the evidence behind f was not whole, in
+// Evidence and at the end of the message.
+func (f *Finding) markQuality(q Quality) {
+	q &^= StatusInferred // said by StatusInferred and the message already
+	if q == 0 {
+		return
+	}
+	f.Evidence = q.Names()
+	f.Message += " The evidence is not whole: " + q.text() + "."
 }

@@ -18,15 +18,15 @@ const (
 
 // maxNames is the number of user spellings remembered (the first of each
 // user).
-func (a *Analyzer) maxNames() int { return 2 * a.opt.MaxRows }
+func (a *core) maxNames() int { return 2 * a.opt.MaxRows }
 
 // maxNoteKeys is the number of distinct (kind, server, user, client) note
 // findings.
-func (a *Analyzer) maxNoteKeys() int { return a.opt.MaxRows }
+func (a *nspiTracker) maxNoteKeys() int { return a.opt.MaxRows }
 
 // maxAnonKeys is the number of (server, client) pairs with anonymous
 // refusals waiting, and of those followed by an authenticated bind.
-func (a *Analyzer) maxAnonKeys() int { return max(a.opt.MaxRows/2, 1) }
+func (a *nspiTracker) maxAnonKeys() int { return max(a.opt.MaxRows/2, 1) }
 
 // maxEnded is the number of recently ended sessions whose handles are
 // remembered, to tell a call after the end of a session (call_after_end)
@@ -52,16 +52,14 @@ func maxReopen(o Options) int { return max(o.MaxRows, 1) }
 
 // retired is what the Analyzer keeps of retired rows.
 type retired struct {
-	findings   []*Finding // rendered; their vline holds the verdict sentences
-	bySev      [3]int     // findings of each severity rank (sevRank)
-	dropped    map[string]int
-	users      []UserRow
-	clients    []ClientRow
-	nUsers     int // user rows retired (listed or not)
-	nClients   int
-	series     []*series // of retired rows, the highest (ext.timeline)
-	seriesDrop int       // series of retired rows left out of the timeline
-	rounds     int       // retirement sweeps run
+	findings []*Finding // rendered; their vline holds the verdict sentences
+	bySev    [3]int     // findings of each severity rank (sevRank)
+	dropped  map[string]int
+	users    []UserRow
+	clients  []ClientRow
+	nUsers   int // user rows retired (listed or not)
+	nClients int
+	rounds   int // retirement sweeps run
 	// rows retired while they held sessions (Options.MaxRows reached with
 	// too few quiet rows), the sessions forgotten with them, and the calls
 	// later seen on those sessions
@@ -80,7 +78,7 @@ type retired struct {
 // reached its sweepAt size. A sweep that frees less than a quarter of the
 // table waits for it to grow by a quarter again, so that sweeps cost
 // O(log n) per new row.
-func (a *Analyzer) maybeRetireUsers() {
+func (a *nspiTracker) maybeRetireUsers() {
 	if len(a.users) < a.userSweepAt {
 		return
 	}
@@ -94,7 +92,7 @@ func (a *Analyzer) maybeRetireUsers() {
 	a.userSweepAt = max(a.opt.MaxRows, len(a.users)+a.opt.MaxRows/4)
 }
 
-func (a *Analyzer) maybeRetireClients() {
+func (a *nspiTracker) maybeRetireClients() {
 	if len(a.clients) < a.clientSweepAt {
 		return
 	}
@@ -113,7 +111,7 @@ func (a *Analyzer) maybeRetireClients() {
 // table is still over MaxRows, the rows that hold sessions, in the same
 // order, whose sessions are forgotten (row gives a session's row in this
 // table). It returns the number of rows retired with sessions.
-func sweep[K comparable](a *Analyzer, table map[K]*group, cmpKey func(K, K) int, retire func([]K, []*group), row func(*sess) *group) int {
+func sweep[K comparable](a *nspiTracker, table map[K]*group, cmpKey func(K, K) int, retire func([]K, []*group), row func(*sess) *group) int {
 	type cand struct {
 		k K
 		g *group
@@ -172,7 +170,7 @@ func sweep[K comparable](a *Analyzer, table map[K]*group, cmpKey func(K, K) int,
 // most 3/4 of MaxOpenSessions stay open. A user row goes with its
 // sessions; an anonymous session goes with its client row. It runs after
 // an event, so no row it retires is in use.
-func (a *Analyzer) shedSessions() {
+func (a *nspiTracker) shedSessions() {
 	ss := make([]*sess, 0, len(a.open))
 	for _, s := range a.open {
 		ss = append(ss, s)
@@ -265,7 +263,7 @@ func cmpCkey(x, y ckey) int {
 // say) and the concurrency measured from then on no longer hold them. A later call or NspiUnbind on one of their handles is recognised
 // and counted (Analyzer.forgotten), not taken for a session bound before the
 // capture.
-func (a *Analyzer) forgetSessions(of func(*sess) bool) {
+func (a *nspiTracker) forgetSessions(of func(*sess) bool) {
 	var gone []*sess
 	for _, s := range a.open {
 		if of(s) {
@@ -310,7 +308,7 @@ func (a *Analyzer) forgetSessions(of func(*sess) bool) {
 }
 
 // isForgotten tells a handle of a session forgotten by forgetSessions.
-func (a *Analyzer) isForgotten(server netip.Addr, h [20]byte) bool {
+func (a *nspiTracker) isForgotten(server netip.Addr, h [20]byte) bool {
 	_, ok := a.forgot.get(HandleHash(server, h))
 	return ok
 }
@@ -324,13 +322,13 @@ func (g *group) quiet() bool {
 // call is the oldest are rendered as findings and kept with the findings of
 // retired rows, down to 3/4 of the table. A note that gets calls again
 // after it was retired becomes a second finding that counts from there.
-func (a *Analyzer) maybeRetireNotes() {
+func (a *nspiTracker) maybeRetireNotes() {
 	if len(a.notes) < a.maxNoteKeys() {
 		return
 	}
-	s := a.shadow()
+	s := retiring()
 	moveOldest(a.notes, s.notes, func(n *noteAcc) int { return n.ev.last.seq }, cmpNoteKey, a.maxNoteKeys()*3/4)
-	p := s.reporter()
+	p := a.reporterOf(s)
 	p.findNotes()
 	a.keepRetired(p)
 	a.rt.rounds++
@@ -338,11 +336,11 @@ func (a *Analyzer) maybeRetireNotes() {
 
 // maybeRetireAnon makes room in a full table of anonymous refusals followed
 // by an authenticated bind, as maybeRetireNotes does for notes.
-func (a *Analyzer) maybeRetireAnon() {
+func (a *nspiTracker) maybeRetireAnon() {
 	if len(a.anonDone) < a.maxAnonKeys() {
 		return
 	}
-	s := a.shadow()
+	s := retiring()
 	moveOldest(a.anonDone, s.anonDone, func(r *refAcc) int { return r.ev.last.seq }, func(x, y refKey) int {
 		if c := x.server.Compare(y.server); c != 0 {
 			return c
@@ -352,7 +350,7 @@ func (a *Analyzer) maybeRetireAnon() {
 		}
 		return x.client.Compare(y.client)
 	}, a.maxAnonKeys()*3/4)
-	p := s.reporter()
+	p := a.reporterOf(s)
 	p.findLogonFailed()
 	a.keepRetired(p)
 	a.rt.anonExpected += p.anonExpected
@@ -396,54 +394,58 @@ func cmpNoteKey(x, y noteKey) int {
 
 // pruneNames forgets the spelling of users that no row, open session or
 // note being followed refers to: their rows have been rendered.
-func (a *Analyzer) pruneNames() {
-	live := make(map[string]bool, len(a.users))
-	for k := range a.users {
-		live[k.who] = true
+func (c *core) pruneNames() {
+	live := make(map[string]bool, len(c.names))
+	for _, f := range c.live {
+		f(live)
 	}
-	for k := range a.x.eUsers {
-		live[k.who] = true
-	}
-	for k := range a.notes {
-		live[k.ukey] = true
-	}
-	for _, s := range a.open {
-		live[s.ukey] = true
-	}
-	for k := range a.names {
+	for k := range c.names {
 		if !live[k] {
-			delete(a.names, k)
+			delete(c.names, k)
 		}
 	}
-	clear(a.spell) // it would hide a user that comes back
+	clear(c.spell) // it would hide a user that comes back
 }
 
-// reporter returns a reporter of a's findings, for a shadow Analyzer.
-func (a *Analyzer) reporter() *reporter {
-	return &reporter{a: a, limit: a.opt.Limit, infos: map[gkey]*groupInfo{}, stable: map[*group]bool{}}
+// rowSet is what a reporter renders: all the tracker's rows, notes and
+// refusals, or only those being retired.
+type rowSet struct {
+	users    map[gkey]*group
+	clients  map[ckey]*group
+	anonWait map[ckey]*anonWait
+	anonDone map[refKey]*refAcc
+	notes    map[noteKey]*noteAcc
+	unans    map[uint64]*connNotes
 }
 
-// shadow returns an Analyzer that sees only the given rows, for a reporter
-// that renders their findings.
-func (a *Analyzer) shadow() *Analyzer {
-	return &Analyzer{
-		opt: a.opt, lastTime: a.lastTime, seq: a.seq,
-		spell: a.spell, names: a.names, servers: a.servers,
+// reporter returns a reporter of all of the tracker's findings.
+func (a *nspiTracker) reporter() *reporter {
+	return a.reporterOf(rowSet{users: a.users, clients: a.clients, anonWait: a.anonWait, anonDone: a.anonDone, notes: a.notes, unans: a.unans})
+}
+
+// retiring returns an empty rowSet, for the rows, notes or refusals being
+// retired.
+func retiring() rowSet {
+	return rowSet{
 		users: map[gkey]*group{}, clients: map[ckey]*group{},
 		anonWait: map[ckey]*anonWait{}, anonDone: map[refKey]*refAcc{},
 		notes: map[noteKey]*noteAcc{}, unans: map[uint64]*connNotes{},
-		x: newExt(a.opt),
 	}
+}
+
+// reporterOf returns a reporter of the findings of rows.
+func (a *nspiTracker) reporterOf(rows rowSet) *reporter {
+	return &reporter{a: a, rows: rows, limit: a.opt.Limit, infos: map[gkey]*groupInfo{}, stable: map[*group]bool{}}
 }
 
 // retireUsers retires the given user rows, in that order: their findings
 // are rendered together, by a reporter that sees only them.
-func (a *Analyzer) retireUsers(ks []gkey, gs []*group) {
-	s := a.shadow()
+func (a *nspiTracker) retireUsers(ks []gkey, gs []*group) {
+	s := retiring()
 	for i, k := range ks {
 		s.users[k] = gs[i]
 	}
-	p := s.reporter()
+	p := a.reporterOf(s)
 	p.findLimits()
 	p.findLeaks()
 	p.findLogonFailed()
@@ -460,19 +462,19 @@ func (a *Analyzer) retireUsers(ks []gkey, gs []*group) {
 			a.rt.users = append(a.rt.users, UserRow{Server: a.servers[k.server].name, User: a.name(k.who), Counters: c})
 		}
 		a.rt.nUsers++
-		a.x.retireSeries(g, a.name(k.who), &a.rt)
+		a.tl.retire(g, a.name(k.who))
 		g.ser = nil
 		delete(a.users, k)
 	}
 }
 
 // retireClients retires the given client rows, as retireUsers does.
-func (a *Analyzer) retireClients(ks []ckey, gs []*group) {
-	s := a.shadow()
+func (a *nspiTracker) retireClients(ks []ckey, gs []*group) {
+	s := retiring()
 	for i, k := range ks {
 		s.clients[k] = gs[i]
 	}
-	p := s.reporter()
+	p := a.reporterOf(s)
 	p.findLeaks()
 	a.keepRetired(p)
 	for i, k := range ks {
@@ -486,7 +488,7 @@ func (a *Analyzer) retireClients(ks []ckey, gs []*group) {
 			a.rt.clients = append(a.rt.clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, Counters: c})
 		}
 		a.rt.nClients++
-		a.x.retireSeries(g, "", &a.rt)
+		a.tl.retire(g, "")
 		g.ser = nil
 		delete(a.clients, k)
 	}
@@ -496,7 +498,7 @@ func (a *Analyzer) retireClients(ks []ckey, gs []*group) {
 // for a report of one server and of several, up to Options.MaxFindings:
 // beyond, a finding of lower severity makes room for one of higher, and
 // what is left out is counted by kind.
-func (a *Analyzer) keepRetired(p *reporter) {
+func (a *nspiTracker) keepRetired(p *reporter) {
 	slices.SortStableFunc(p.findings, cmpFinding)
 	for _, f := range p.findings {
 		p.on = onNever
@@ -538,51 +540,4 @@ func (rt *retired) keep(f *Finding, max int) {
 	rt.findings = append(rt.findings[:worst], rt.findings[worst+1:]...)
 	rt.findings = append(rt.findings, f)
 	rt.bySev[rank]++
-}
-
-// retireSeries moves the timeline series of a retired row among the retired
-// series, keeping the maxTimelineRows highest; name is the user's.
-func (x *ext) retireSeries(key any, name NullString, rt *retired) {
-	s := x.series[key]
-	if s == nil {
-		return
-	}
-	s.name = name
-	delete(x.series, key)
-	if s.peak == 0 {
-		return
-	}
-	rt.series = append(rt.series, s)
-	if len(rt.series) >= 2*maxTimelineRows {
-		slices.SortStableFunc(rt.series, seriesOrder)
-		rt.seriesDrop += len(rt.series) - maxTimelineRows
-		clear(rt.series[maxTimelineRows:])
-		rt.series = rt.series[:maxTimelineRows]
-	}
-}
-
-// seriesOrder: highest peak first, then a fixed order of the keys.
-func seriesOrder(x, y *series) int {
-	if c := cmp.Compare(y.peak, x.peak); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(x.proto, y.proto); c != 0 {
-		return c
-	}
-	if c := x.server.Compare(y.server); c != 0 {
-		return c
-	}
-	if x.byClient != y.byClient {
-		if x.byClient {
-			return 1
-		}
-		return -1
-	}
-	if c := cmp.Compare(x.ukey, y.ukey); c != 0 {
-		return c
-	}
-	if c := x.client.Compare(y.client); c != 0 {
-		return c
-	}
-	return cmp.Compare(x.id, y.id)
 }

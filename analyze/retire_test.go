@@ -50,36 +50,36 @@ func cohorts(seed int64, users, window, limit int) *gen {
 			for range 3 {
 				add(func() { g.refused(a.conn, a.c, a.s, user) })
 			}
-			add(func() { g.end(a.conn, a.c, a.s, "rst") })
+			add(func() { g.end(a.conn, a.c, a.s, HowRST) })
 		case 1:
 			for i := range 5 {
 				add(func() { g.ok(a.conn, a.c, a.s, user, h(i)) })
 			}
-			add(func() { g.end(a.conn, a.c, a.s, "fin") })
+			add(func() { g.end(a.conn, a.c, a.s, HowFIN) })
 		case 2:
 			for range 4 {
 				add(func() { g.refused(a.conn, a.c, a.s, user) })
 			}
-			add(func() { g.end(a.conn, a.c, a.s, "fin") })
+			add(func() { g.end(a.conn, a.c, a.s, HowFIN) })
 		case 3:
 			add(func() { g.refused(a.conn, a.c, a.s, "") })
 			add(func() { g.ok(a.conn, a.c, a.s, user, h(0)) })
 			add(func() { g.unbind(a.conn, a.c, a.s, user, h(0)) })
-			add(func() { g.end(a.conn, a.c, a.s, "fin") })
+			add(func() { g.end(a.conn, a.c, a.s, HowFIN) })
 		case 4:
 			add(func() { g.ok(a.conn, a.c, a.s, user, h(0)) })
 			add(func() { g.unbind(a.conn, a.c, a.s, user, h(0)) })
 			add(func() { g.unbind(a.conn, a.c, a.s, user, h(0)) })
-			add(func() { g.end(a.conn, a.c, a.s, "fin") })
+			add(func() { g.end(a.conn, a.c, a.s, HowFIN) })
 		case 5:
 			add(func() { g.use(a.conn, a.c, a.s, user, h(9)) })
 			add(func() { g.unbind(a.conn, a.c, a.s, user, h(9)) })
-			add(func() { g.end(a.conn, a.c, a.s, "fin") })
+			add(func() { g.end(a.conn, a.c, a.s, HowFIN) })
 		default:
 			add(func() { g.ok(a.conn, a.c, a.s, user, h(0)) })
 			add(func() { g.use(a.conn, a.c, a.s, user, h(0)) })
 			add(func() { g.unbind(a.conn, a.c, a.s, user, h(0)) })
-			add(func() { g.end(a.conn, a.c, a.s, "fin") })
+			add(func() { g.end(a.conn, a.c, a.s, HowFIN) })
 		}
 		return a
 	}
@@ -125,11 +125,11 @@ func TestRetireSameReport(t *testing.T) {
 	g := cohorts(7, 900, 12, limit)
 	_, full := analyzeWith(g, Options{Limit: limit})
 	a, small := analyzeWith(g, Options{Limit: limit, MaxRows: 40})
-	if a.rt.nUsers == 0 || a.rt.nClients == 0 || a.rt.rounds < 10 {
-		t.Fatalf("no retirement happened: %d user rows, %d client rows, %d sweeps", a.rt.nUsers, a.rt.nClients, a.rt.rounds)
+	if a.nspi.rt.nUsers == 0 || a.nspi.rt.nClients == 0 || a.nspi.rt.rounds < 10 {
+		t.Fatalf("no retirement happened: %d user rows, %d client rows, %d sweeps", a.nspi.rt.nUsers, a.nspi.rt.nClients, a.nspi.rt.rounds)
 	}
-	if len(a.users) > 40 || len(a.clients) > 40 {
-		t.Errorf("tables hold %d users, %d clients; want at most 40 each", len(a.users), len(a.clients))
+	if len(a.nspi.users) > 40 || len(a.nspi.clients) > 40 {
+		t.Errorf("tables hold %d users, %d clients; want at most 40 each", len(a.nspi.users), len(a.nspi.clients))
 	}
 	if !hasPrefix(small.Verdict, "The capture has more users or clients than nspicap follows at once (--max-rows 40)") {
 		t.Errorf("the verdict does not say rows were retired: %q", small.Verdict[len(small.Verdict)-1])
@@ -203,12 +203,12 @@ func TestRetireListsAndFindingsBounded(t *testing.T) {
 	if r.Totals.Binds == 0 || r.Totals.BindsLogonFailed == 0 {
 		t.Fatalf("totals lost: %+v", r.Totals)
 	}
-	if len(a.rt.findings) > 100 || len(a.rt.dropped) == 0 {
-		t.Errorf("%d retired findings kept, %v dropped; want at most 100 kept and some dropped", len(a.rt.findings), a.rt.dropped)
+	if len(a.nspi.rt.findings) > 100 || len(a.nspi.rt.dropped) == 0 {
+		t.Errorf("%d retired findings kept, %v dropped; want at most 100 kept and some dropped", len(a.nspi.rt.findings), a.nspi.rt.dropped)
 	}
-	for _, f := range a.rt.findings {
-		if f.Severity == SevInfo && a.rt.dropped[KindSessionLimit]+a.rt.dropped[KindLeak] > 0 {
-			t.Fatalf("an info finding was kept while errors were dropped: %v", a.rt.dropped)
+	for _, f := range a.nspi.rt.findings {
+		if f.Severity == SevInfo && a.nspi.rt.dropped[KindSessionLimit]+a.nspi.rt.dropped[KindLeak] > 0 {
+			t.Fatalf("an info finding was kept while errors were dropped: %v", a.nspi.rt.dropped)
 		}
 	}
 	if !hasPrefix(r.Verdict, "The report leaves out ") {
@@ -284,7 +284,7 @@ func subsequence[T any](full, sub []T) string {
 
 // handle32 gives a call the context handle n (beyond the 16 bits of hd).
 func handle32(n int) mod {
-	return func(ev *Event) {
+	return func(ev *NSPICall) {
 		ev.HasHandle = true
 		ev.Handle = hd(1)
 		ev.Handle[4], ev.Handle[5], ev.Handle[6], ev.Handle[7] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
@@ -323,9 +323,9 @@ func TestRetireHoldingSessions(t *testing.T) {
 	}
 	// Once a user's sessions are forgotten its client row holds none: it
 	// goes as a quiet row.
-	if a.rt.forcedUsers == 0 || len(a.users) > rows || len(a.clients) > rows || len(a.open) > rows {
+	if a.nspi.rt.forcedUsers == 0 || len(a.nspi.users) > rows || len(a.nspi.clients) > rows || len(a.nspi.open) > rows {
 		t.Errorf("%d/%d rows forced out, %d users, %d clients, %d open sessions followed; want user rows forced out and at most %d of each",
-			a.rt.forcedUsers, a.rt.forcedClients, len(a.users), len(a.clients), len(a.open), rows)
+			a.nspi.rt.forcedUsers, a.nspi.rt.forcedClients, len(a.nspi.users), len(a.nspi.clients), len(a.nspi.open), rows)
 	}
 	open := 0
 	for _, u := range r.Users {
@@ -342,7 +342,7 @@ func TestRetireHoldingSessions(t *testing.T) {
 	// The same users then use and unbind their sessions: those forgotten
 	// are counted, not taken for sessions bound before the capture.
 	a, r = analyzeWith(holders(n, true), Options{MaxRows: rows})
-	if a.rt.forgottenCalls == 0 {
+	if a.nspi.rt.forgottenCalls == 0 {
 		t.Errorf("no call on a forgotten session counted")
 	}
 	for _, k := range []string{KindSessionBeforeCapture, KindUnbindUnknownHandle, KindCallAfterEnd} {
@@ -360,7 +360,7 @@ func TestRetireHoldingSessions(t *testing.T) {
 			g.ok(uint64(u+1), c, srv1, fmt.Sprintf(`CONTOSO\H%06d`, u), 1, handle32(u+1))
 			// The capture layer stops following a connection beyond
 			// --max-conns: its sessions stay open.
-			g.end(uint64(u+1), c, srv1, "evicted")
+			g.end(uint64(u+1), c, srv1, HowEvicted)
 			for _, e := range g.evs {
 				a.Add(e)
 			}
@@ -410,9 +410,9 @@ func TestRetireRandomStreams(t *testing.T) {
 			f.Unbinds != s.Unbinds || f.OtherCalls != s.OtherCalls || s.PeakConcurrent > f.PeakConcurrent {
 			t.Fatalf("seed %d, --max-rows %d: totals differ\nfull  %+v\nsmall %+v", seed, rows, f, s)
 		}
-		if len(a.users) > rows || len(a.clients) > rows || len(a.rt.findings) > 3 || len(small.Users) > 2*rows+len(a.users) {
+		if len(a.nspi.users) > rows || len(a.nspi.clients) > rows || len(a.nspi.rt.findings) > 3 || len(small.Users) > 2*rows+len(a.nspi.users) {
 			t.Fatalf("seed %d: %d users, %d clients, %d retired findings, %d rows listed over --max-rows %d",
-				seed, len(a.users), len(a.clients), len(a.rt.findings), len(small.Users), rows)
+				seed, len(a.nspi.users), len(a.nspi.clients), len(a.nspi.rt.findings), len(small.Users), rows)
 		}
 	}
 }

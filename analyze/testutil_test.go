@@ -33,22 +33,22 @@ var (
 	cl2  = netip.MustParseAddrPort("10.0.1.6:50001")
 )
 
-type mod func(*Event)
+type mod func(*NSPICall)
 
-func unanswered(e *Event) {
+func unanswered(e *NSPICall) {
 	e.Answered, e.HasStatus, e.ReplyFrame, e.ReplyTime = false, false, FrameRef{}, time.Time{}
 }
 
 func fault(v uint32) mod {
-	return func(e *Event) { e.HasStatus, e.HasFault, e.Fault = false, true, v }
+	return func(e *NSPICall) { e.HasStatus, e.HasFault, e.Fault = false, true, v }
 }
 
-func sealed(e *Event) {
+func sealed(e *NSPICall) {
 	e.Sealed, e.HasStatus, e.HasHandle = true, false, false
 	e.Handle = [20]byte{}
 }
 
-func anonFlag(e *Event) { e.Anonymous = true }
+func anonFlag(e *NSPICall) { e.Anonymous = true }
 
 func hd(n int) [20]byte {
 	var h [20]byte
@@ -56,32 +56,33 @@ func hd(n int) [20]byte {
 	return h
 }
 
-func (g *gen) call(kind EventKind, conn uint64, c, s netip.AddrPort, user string, status uint32, h int, mods ...mod) *gen {
+func (g *gen) call(op SessionOp, conn uint64, c, s netip.AddrPort, user string, status uint32, h int, mods ...mod) *gen {
 	f, t := g.next()
 	rf, rt := g.next()
-	ev := Event{
-		Kind: kind, Time: t, Frame: f, ReplyFrame: rf, ReplyTime: rt, Answered: true,
-		ConnID: conn, Client: c, Server: s, User: user, Auth: "ntlmssp", AuthLevel: "connect",
-		HasStatus: true, Status: status,
+	ev := &NSPICall{
+		Meta:     Meta{Time: t, Frame: f, ConnID: conn, Client: c, Server: s},
+		Identity: Identity{User: user, Auth: "ntlmssp", AuthLevel: "connect"},
+		Answer:   Answer{ReplyFrame: rf, ReplyTime: rt, Answered: true, HasStatus: true, Status: status},
+		Op:       op,
 	}
-	switch kind {
-	case EvBind:
-		ev.Op = "NspiBind"
-	case EvUnbind:
-		ev.Op, ev.Opnum = "NspiUnbind", 1
-	case EvCall:
-		ev.Op, ev.Opnum = "NspiQueryRows", 3
+	switch op {
+	case OpOpen:
+		ev.Name = "NspiBind"
+	case OpClose:
+		ev.Name, ev.Opnum = "NspiUnbind", 1
+	case OpUse:
+		ev.Name, ev.Opnum = "NspiQueryRows", 3
 	}
 	if user == "" {
 		ev.Auth, ev.AuthLevel, ev.Anonymous = "none", "none", true
 	}
 	if h != 0 {
 		ev.HasHandle, ev.Handle = true, hd(h)
-	} else if kind == EvBind {
+	} else if op == OpOpen {
 		ev.HasHandle = true // zero handle on failure
 	}
 	for _, m := range mods {
-		m(&ev)
+		m(ev)
 	}
 	g.evs = append(g.evs, ev)
 	return g
@@ -89,7 +90,7 @@ func (g *gen) call(kind EventKind, conn uint64, c, s netip.AddrPort, user string
 
 // bind: an NspiBind returning status and handle h (0: none).
 func (g *gen) bind(conn uint64, c, s netip.AddrPort, user string, status uint32, h int, mods ...mod) *gen {
-	return g.call(EvBind, conn, c, s, user, status, h, mods...)
+	return g.call(OpOpen, conn, c, s, user, status, h, mods...)
 }
 
 func (g *gen) ok(conn uint64, c, s netip.AddrPort, user string, h int, mods ...mod) *gen {
@@ -101,16 +102,16 @@ func (g *gen) refused(conn uint64, c, s netip.AddrPort, user string, mods ...mod
 }
 
 func (g *gen) unbind(conn uint64, c, s netip.AddrPort, user string, h int, mods ...mod) *gen {
-	return g.call(EvUnbind, conn, c, s, user, UnbindSuccess, h, mods...)
+	return g.call(OpClose, conn, c, s, user, UnbindSuccess, h, mods...)
 }
 
 func (g *gen) use(conn uint64, c, s netip.AddrPort, user string, h int, mods ...mod) *gen {
-	return g.call(EvCall, conn, c, s, user, 0, h, mods...)
+	return g.call(OpUse, conn, c, s, user, 0, h, mods...)
 }
 
-func (g *gen) end(conn uint64, c, s netip.AddrPort, how string) *gen {
+func (g *gen) end(conn uint64, c, s netip.AddrPort, how How) *gen {
 	f, t := g.next()
-	g.evs = append(g.evs, Event{Kind: EvConnEnd, Time: t, Frame: f, ConnID: conn, Client: c, Server: s, EndHow: how})
+	g.evs = append(g.evs, &ConnEnd{Meta: Meta{Time: t, Frame: f, ConnID: conn, Client: c, Server: s}, How: how})
 	return g
 }
 

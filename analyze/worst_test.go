@@ -14,11 +14,13 @@ import (
 // worstBind is a successful NspiBind by user on connection conn from client,
 // returning handle number h.
 func worstBind(t0 time.Time, i int, user string, conn uint64, client netip.Addr, h uint64) Event {
-	ev := Event{Kind: EvBind, Op: "NspiBind", Time: t0.Add(time.Duration(i) * time.Millisecond),
-		Frame: FrameRef{File: "w.pcap", Frame: int64(2*i + 1)}, ReplyFrame: FrameRef{File: "w.pcap", Frame: int64(2*i + 2)},
-		ReplyTime: t0.Add(time.Duration(i)*time.Millisecond + time.Microsecond), Answered: true, ConnID: conn,
-		Client: netip.AddrPortFrom(client, 50000), Server: netip.MustParseAddrPort("10.0.0.1:4997"),
-		User: user, Auth: "ntlm", AuthLevel: "privacy", HasStatus: true, HasHandle: true}
+	ev := &NSPICall{
+		Meta: Meta{Time: t0.Add(time.Duration(i) * time.Millisecond), Frame: FrameRef{File: "w.pcap", Frame: int64(2*i + 1)}, ConnID: conn,
+			Client: netip.AddrPortFrom(client, 50000), Server: netip.MustParseAddrPort("10.0.0.1:4997")},
+		Identity: Identity{User: user, Auth: "ntlm", AuthLevel: "privacy"},
+		Answer: Answer{ReplyFrame: FrameRef{File: "w.pcap", Frame: int64(2*i + 2)},
+			ReplyTime: t0.Add(time.Duration(i)*time.Millisecond + time.Microsecond), Answered: true, HasStatus: true},
+		Op: OpOpen, Name: "NspiBind", HasHandle: true}
 	for k := range 8 {
 		ev.Handle[4+k] = byte(h >> (8 * k))
 	}
@@ -54,8 +56,8 @@ func TestMemoryWorstCase(t *testing.T) {
 		}
 	}
 	measure()
-	if len(a.open) > a.opt.MaxOpenSessions {
-		t.Errorf("%d sessions followed open, over %d", len(a.open), a.opt.MaxOpenSessions)
+	if len(a.nspi.open) > a.opt.MaxOpenSessions {
+		t.Errorf("%d sessions followed open, over %d", len(a.nspi.open), a.opt.MaxOpenSessions)
 	}
 	const users = 300_000
 	long := strings.Repeat("x", 85) // with the domain and number: 100 bytes, the longest name kept (ntlmssp.MaxNameLen)
@@ -72,7 +74,7 @@ func TestMemoryWorstCase(t *testing.T) {
 	measure()
 	r := a.Report(nil)
 	measure()
-	t.Logf("peak heap %.1f MiB; %d sessions open followed; %d findings", float64(peak)/(1<<20), len(a.open), len(r.Findings))
+	t.Logf("peak heap %.1f MiB; %d sessions open followed; %d findings", float64(peak)/(1<<20), len(a.nspi.open), len(r.Findings))
 	if peak > bound {
 		t.Errorf("analyzer heap reached %.1f MiB, over its %d MiB share", float64(peak)/(1<<20), bound>>20)
 	}

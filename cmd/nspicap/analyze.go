@@ -18,12 +18,12 @@ type eventSink struct {
 	feed *feeder
 }
 
-func (s *eventSink) add(ev *analyze.Event) {
+func (s *eventSink) add(ev analyze.Event) {
 	if s.feed != nil {
 		s.feed.add(ev)
 		return
 	}
-	s.a.Add(*ev)
+	s.a.Add(ev)
 }
 
 func (s *eventSink) Call(c *pipeline.Call) {
@@ -32,7 +32,21 @@ func (s *eventSink) Call(c *pipeline.Call) {
 	}
 }
 
-func (s *eventSink) ConnEnd(ev *analyze.Event) { s.add(ev) }
+func (s *eventSink) ConnEnd(ev *analyze.ConnEnd) { s.add(ev) }
+
+// Extra feeds the EMSMDB, endpoint mapper and RFR events to the analyzer
+// (pipeline.ExtraSink).
+func (s *eventSink) Extra(ev analyze.Event) { s.add(ev) }
+
+// TCPEnd feeds the ends of connections that carried no data (connection
+// attempts) to the analyzer (pipeline.TCPEndSink).
+func (s *eventSink) TCPEnd(ev *analyze.ConnAttempt) { s.add(ev) }
+
+// emsmdbLimit sets the Exchange store's per-user session limit
+// (--emsmdb-limit).
+func emsmdbLimit(n int) func(*analyze.Options) {
+	return func(o *analyze.Options) { o.EMSMDBLimit = n }
+}
 
 // findingKinds are the kinds --fail-on accepts.
 var findingKinds = analyze.Kinds

@@ -26,7 +26,7 @@ const (
 	maxEndpointFrames = 64
 )
 
-func (s *endpointSink) ConnEnd(*analyze.Event) {}
+func (s *endpointSink) ConnEnd(*analyze.ConnEnd) {}
 
 func (s *endpointSink) Call(c *pipeline.Call) {
 	rc := c.Raw

@@ -21,26 +21,24 @@ const (
 type feeder struct {
 	a    *analyze.Analyzer
 	size int // events per batch
-	cur  []analyze.Event
-	ch   chan []analyze.Event
-	free chan []analyze.Event
+	cur  *analyze.Batch
+	ch   chan *analyze.Batch
+	free chan *analyze.Batch
 	done chan struct{}
 }
 
 // newFeeder starts the analyzer's goroutine; size is the number of events
 // per batch (feedBatch).
 func newFeeder(a *analyze.Analyzer, size int) *feeder {
-	f := &feeder{a: a, size: size, ch: make(chan []analyze.Event, feedAhead), free: make(chan []analyze.Event, feedAhead+2),
+	f := &feeder{a: a, size: size, ch: make(chan *analyze.Batch, feedAhead), free: make(chan *analyze.Batch, feedAhead+2),
 		done: make(chan struct{})}
 	go func() {
 		defer close(f.done)
 		for b := range f.ch {
-			for i := range b {
-				a.Add(b[i])
-				b[i] = analyze.Event{} // let go of its strings now
-			}
+			a.AddBatch(b)
+			b.Reset() // let go of the events' strings now
 			select {
-			case f.free <- b[:0]:
+			case f.free <- b:
 			default:
 			}
 		}
@@ -48,18 +46,17 @@ func newFeeder(a *analyze.Analyzer, size int) *feeder {
 	return f
 }
 
-// add queues a copy of ev. The event's strings are immutable and its
-// slices are never reused by the pipeline, so a shallow copy is enough.
-func (f *feeder) add(ev *analyze.Event) {
+// add queues a copy of ev (analyze.Batch.Add).
+func (f *feeder) add(ev analyze.Event) {
 	if f.cur == nil {
 		select {
 		case f.cur = <-f.free:
 		default:
-			f.cur = make([]analyze.Event, 0, f.size)
+			f.cur = new(analyze.Batch)
 		}
 	}
-	f.cur = append(f.cur, *ev)
-	if len(f.cur) >= f.size {
+	f.cur.Add(ev)
+	if f.cur.Len() >= f.size {
 		f.ch <- f.cur
 		f.cur = nil
 	}
@@ -68,7 +65,7 @@ func (f *feeder) add(ev *analyze.Event) {
 // wait hands over what is queued and returns when the analyzer has seen
 // every event. The feeder is not used after.
 func (f *feeder) wait() {
-	if len(f.cur) > 0 {
+	if f.cur != nil && f.cur.Len() > 0 {
 		f.ch <- f.cur
 		f.cur = nil
 	}

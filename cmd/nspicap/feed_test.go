@@ -64,9 +64,9 @@ func (c *countSink) Call(x *pipeline.Call) {
 	}
 	c.eventSink.Call(x)
 }
-func (c *countSink) ConnEnd(ev *analyze.Event) { c.n++; c.eventSink.ConnEnd(ev) }
-func (c *countSink) Extra(ev *analyze.Event)   { c.n++; c.eventSink.Extra(ev) }
-func (c *countSink) TCPEnd(ev *analyze.Event)  { c.n++; c.eventSink.TCPEnd(ev) }
+func (c *countSink) ConnEnd(ev *analyze.ConnEnd)    { c.n++; c.eventSink.ConnEnd(ev) }
+func (c *countSink) Extra(ev analyze.Event)         { c.n++; c.eventSink.Extra(ev) }
+func (c *countSink) TCPEnd(ev *analyze.ConnAttempt) { c.n++; c.eventSink.TCPEnd(ev) }
 
 // TestStreamedReportSameBytes: on every sample capture, the report that
 // unpacks its sessions and refusals as they are written (what analyze

@@ -14,20 +14,22 @@ import (
 	"github.com/nspicap/nspicap/internal/pipeline"
 )
 
-// extCollect keeps the events beyond NSPI.
-type extCollect struct{ evs []analyze.Event }
+// extCollect keeps the events beyond NSPI, by type.
+type extCollect struct {
+	store []analyze.StoreCall
+	rfr   []analyze.ReferralCall
+}
 
-func (c *extCollect) Call(*pipeline.Call)      {}
-func (c *extCollect) ConnEnd(*analyze.Event)   {}
-func (c *extCollect) Extra(ev *analyze.Event)  { c.evs = append(c.evs, *ev) }
-func (c *extCollect) TCPEnd(ev *analyze.Event) { c.evs = append(c.evs, *ev) }
-func (c *extCollect) proto(p string) (out []analyze.Event) {
-	for _, e := range c.evs {
-		if e.Proto == p {
-			out = append(out, e)
-		}
+func (c *extCollect) Call(*pipeline.Call)         {}
+func (c *extCollect) ConnEnd(*analyze.ConnEnd)    {}
+func (c *extCollect) TCPEnd(*analyze.ConnAttempt) {}
+func (c *extCollect) Extra(ev analyze.Event) {
+	switch e := ev.(type) {
+	case *analyze.StoreCall:
+		c.store = append(c.store, *e)
+	case *analyze.ReferralCall:
+		c.rfr = append(c.rfr, *e)
 	}
-	return out
 }
 
 func extEvents(t *testing.T, name string) *extCollect {
@@ -151,7 +153,7 @@ func TestEMSMDBAgainstTshark(t *testing.T) {
 				stat[r[0]] = r[3]
 			}
 		}
-		evs := extEvents(t, name).proto("emsmdb")
+		evs := extEvents(t, name).store
 		if len(evs) != len(reqs) || len(evs) == 0 {
 			t.Errorf("%s: %d EMSMDB calls, tshark %d", name, len(evs), len(reqs))
 		}
@@ -160,7 +162,7 @@ func TestEMSMDBAgainstTshark(t *testing.T) {
 			if reqs[f] != strconv.Itoa(int(e.Opnum)) {
 				t.Errorf("%s frame %s: opnum %d, tshark %q", name, f, e.Opnum, reqs[f])
 			}
-			if e.Answered && e.Kind == analyze.EvBind {
+			if e.Answered && e.Op == analyze.OpOpen {
 				rf := strconv.FormatInt(e.ReplyFrame.Frame, 10)
 				if want := "0x" + strings.Repeat("0", 8-len(strconv.FormatUint(uint64(e.Status), 16))) + strconv.FormatUint(uint64(e.Status), 16); stat[rf] != want {
 					t.Errorf("%s frame %s: status %s, tshark %q", name, rf, want, stat[rf])
@@ -178,7 +180,7 @@ func TestRFRAgainstTshark(t *testing.T) {
 		{"alter-context.pcap", "rfr.RfrGetNewDSA.ppszServer", "dc01.contoso.example"},
 		{"emsmdb-limit.pcap", "rfr.RfrGetFQDNFromLegacyDN.ppszServerFQDN", "mbx01.contoso.example"},
 	} {
-		evs := extEvents(t, c.file).proto("rfr")
+		evs := extEvents(t, c.file).rfr
 		if len(evs) != 1 || evs[0].Referral != c.want {
 			t.Fatalf("%s: referrals %+v", c.file, evs)
 		}

@@ -97,8 +97,8 @@ type collect struct {
 	ends  int
 }
 
-func (c *collect) Call(x *pipeline.Call)     { c.calls = append(c.calls, x) }
-func (c *collect) ConnEnd(ev *analyze.Event) { c.ends++ }
+func (c *collect) Call(x *pipeline.Call)       { c.calls = append(c.calls, x) }
+func (c *collect) ConnEnd(ev *analyze.ConnEnd) { c.ends++ }
 
 func runPipeline(t *testing.T, files ...string) (*collect, pipeline.Result) {
 	t.Helper()

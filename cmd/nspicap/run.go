@@ -164,7 +164,7 @@ func (s *callSink) Call(c *pipeline.Call) {
 	}
 }
 
-func (s *callSink) ConnEnd(*analyze.Event) {}
+func (s *callSink) ConnEnd(*analyze.ConnEnd) {}
 
 func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("calls", "List every DCE/RPC call: interface, operation, user, return value, frames.",

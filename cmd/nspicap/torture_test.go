@@ -188,7 +188,7 @@ func (s *frameSink) Call(c *pipeline.Call) {
 	}
 }
 
-func (s *frameSink) ConnEnd(ev *analyze.Event) { s.see(ev.Frame.Frame) }
+func (s *frameSink) ConnEnd(ev *analyze.ConnEnd) { s.see(ev.Frame.Frame) }
 
 // lastNSPIFrame returns the last frame of the capture b that the NSPI
 // analysis depends on: the last frame of an NSPI call, or of a connection's

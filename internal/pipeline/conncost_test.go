@@ -35,9 +35,9 @@ type costSink struct {
 func (s *costSink) Call(c *Call) {
 	if c.Event != nil {
 		if s.a != nil {
-			s.a.Add(*c.Event)
+			s.a.Add(c.Event)
 		}
-		if c.Event.Kind == analyze.EvBind {
+		if c.Event.Op == analyze.OpOpen {
 			if s.binds++; s.binds == s.want {
 				s.heap = testutil.HeapAfterGC()
 			}
@@ -45,9 +45,9 @@ func (s *costSink) Call(c *Call) {
 	}
 }
 
-func (s *costSink) ConnEnd(ev *analyze.Event) {
+func (s *costSink) ConnEnd(ev *analyze.ConnEnd) {
 	if s.a != nil {
-		s.a.Add(*ev)
+		s.a.Add(ev)
 	}
 }
 

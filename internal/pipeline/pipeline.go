@@ -21,7 +21,7 @@ type Call struct {
 	Raw   *dcerpc.Call
 	Time  time.Time // of the request
 	Row   report.CallRow
-	Event *analyze.Event // nil unless the call is an NSPI call
+	Event *analyze.NSPICall // nil unless the call is an NSPI call
 }
 
 // Sink receives the pipeline's results in capture order (the order in which
@@ -29,7 +29,7 @@ type Call struct {
 type Sink interface {
 	Call(c *Call)
 	// ConnEnd is called when a DCE/RPC connection ends.
-	ConnEnd(ev *analyze.Event)
+	ConnEnd(ev *analyze.ConnEnd)
 }
 
 // DefaultMaxBufferedTotal is Options.MaxBufferedTotal when it is zero.
@@ -144,9 +144,14 @@ type runner struct {
 	rpcConn int64
 	ks      keyState // sealed calls per identity (sealed.go)
 
-	recycle    bool // Options.Recycle
+	recycle bool // Options.Recycle
+	scratch struct {
+		store analyze.StoreCall
+		ep    analyze.EndpointAnswer
+		rfr   analyze.ReferralCall
+	}
 	freeCalls  []*Call
-	freeEvents []*analyze.Event
+	freeEvents []*analyze.NSPICall
 }
 
 // maxFree bounds the calls and events kept for reuse.
@@ -161,21 +166,21 @@ func (r *runner) newCall() *Call {
 	return new(Call)
 }
 
-func (r *runner) newEvent() *analyze.Event {
+func (r *runner) newEvent() *analyze.NSPICall {
 	if n := len(r.freeEvents); n > 0 {
 		ev := r.freeEvents[n-1]
 		r.freeEvents = r.freeEvents[:n-1]
 		return ev
 	}
-	return new(analyze.Event)
+	return new(analyze.NSPICall)
 }
 
 // freeEvent takes back an event the sink is done with (Options.Recycle).
-func (r *runner) freeEvent(ev *analyze.Event) {
+func (r *runner) freeEvent(ev *analyze.NSPICall) {
 	if !r.recycle || ev == nil {
 		return
 	}
-	*ev = analyze.Event{}
+	*ev = analyze.NSPICall{}
 	if len(r.freeEvents) < maxFree {
 		r.freeEvents = append(r.freeEvents, ev)
 	}
@@ -247,7 +252,9 @@ type conn struct {
 	taught      bool
 	taughtIface dcerpc.UUID
 
-	tcp tcpState // connection attempts without data (issue7.go)
+	tcp tcpState // connection attempts without data (events.go)
+	// lost: bytes of the connection were not captured (a gap).
+	lost bool
 }
 
 func (r *runner) newConn(ci capture.ConnInfo) capture.StreamHandler {
@@ -268,6 +275,7 @@ func (k *conn) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
 }
 
 func (k *conn) Gap(dir capture.Dir, pos capture.Pos, n int) {
+	k.lost = true
 	was := k.c.IsRPC()
 	k.c.Gap(dcerpc.Dir(dir), dcerpc.Pos(pos), n)
 	// A gap can decide the connection (its first PDU cut by the snap length).
@@ -288,14 +296,16 @@ func (k *conn) End(pos capture.Pos, how capture.EndKind) {
 		return
 	}
 	m := k.c.Meta
-	k.r.sink.ConnEnd(&analyze.Event{
-		Kind:   analyze.EvConnEnd,
-		Time:   pos.Time,
-		Frame:  k.r.ref(dcerpc.Pos(pos)),
-		ConnID: m.ID,
-		Client: m.Client,
-		Server: m.Server,
-		EndHow: how.String(),
+	k.r.sink.ConnEnd(&analyze.ConnEnd{
+		Meta: analyze.Meta{
+			Time:    pos.Time,
+			Frame:   k.r.ref(dcerpc.Pos(pos)),
+			ConnID:  m.ID,
+			Client:  m.Client,
+			Server:  m.Server,
+			Quality: k.quality(),
+		},
+		How: endHow(how),
 	})
 }
 
@@ -405,13 +415,14 @@ func (k *conn) Call(c *dcerpc.Call) {
 			r.learn(k, c, op)
 		}
 		out.Event = r.event(c, op, reqPos, replyPos)
+		out.Event.Quality |= k.callQuality(c, inferred)
 	} else if c.IfaceKnown {
 		r.learn(k, c, nil)
 	}
 	if r.rows {
 		r.fillRow(&out.Row, c, op, inferred, reqPos, replyPos)
 	}
-	r.extra(c, reqPos, replyPos)
+	r.extra(k, c, reqPos, replyPos)
 	k.emit(out)
 }
 
@@ -511,19 +522,21 @@ func otherStatusName(iface dcerpc.UUID, v uint32) string {
 	return dcerpc.FaultName(v)
 }
 
-func (r *runner) event(c *dcerpc.Call, op *nspi.Op, reqPos, replyPos dcerpc.Pos) *analyze.Event {
-	ev := r.baseEvent(c, reqPos, replyPos)
-	ev.Op = op.Name
+func (r *runner) event(c *dcerpc.Call, op *nspi.Op, reqPos, replyPos dcerpc.Pos) *analyze.NSPICall {
+	ev := r.newEvent()
+	ev.Meta, ev.Identity, ev.Answer = r.callParts(c, reqPos, replyPos)
+	ev.Opnum = c.Opnum
+	ev.Name = op.Name
 	ev.HasStatus, ev.Status = op.HasStatus, op.Status
 	ev.HasHandle, ev.Handle = op.HasHandle, op.Handle
 	ev.Anonymous = ev.Anonymous || op.HasBind && op.BindFlags&nspi.FlagAnonymousLogin != 0
 	switch c.Opnum {
 	case nspi.OpBind:
-		ev.Kind = analyze.EvBind
+		ev.Op = analyze.OpOpen
 	case nspi.OpUnbind:
-		ev.Kind = analyze.EvUnbind
+		ev.Op = analyze.OpClose
 	default:
-		ev.Kind = analyze.EvCall
+		ev.Op = analyze.OpUse
 	}
 	return ev
 }

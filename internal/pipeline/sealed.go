@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/dcerpc"
 	"github.com/nspicap/nspicap/internal/capture"
 	"github.com/nspicap/nspicap/internal/unseal"
@@ -215,7 +216,8 @@ func (k *conn) infer(h *Call, accepted bool) {
 		st = nspi.LogonFailed
 	}
 	if ev := h.Event; ev != nil {
-		ev.HasStatus, ev.Status, ev.StatusInferred = true, st, true
+		ev.HasStatus, ev.Status = true, st
+		ev.Quality |= analyze.StatusInferred
 	}
 	if k.r.rows {
 		s := fmt.Sprintf("0x%08x", st)

@@ -57,19 +57,22 @@ var (
 	svcUser = `CONTOSO\svc-crm`
 )
 
-type opt func(*analyze.Event)
+type opt func(*analyze.NSPICall)
 
-func noAnswer(e *analyze.Event) {
+func noAnswer(e *analyze.NSPICall) {
 	e.Answered, e.HasStatus, e.ReplyFrame, e.ReplyTime = false, false, analyze.FrameRef{}, time.Time{}
 }
 
-func (g *evgen) call(kind analyze.EventKind, conn uint64, c, s netip.AddrPort, user string, status uint32, h int, opts ...opt) *evgen {
+func (g *evgen) call(op analyze.SessionOp, conn uint64, c, s netip.AddrPort, user string, status uint32, h int, opts ...opt) *evgen {
 	f, t := g.next()
 	rf, rt := g.next()
-	ev := analyze.Event{Kind: kind, Time: t, Frame: f, ReplyFrame: rf, ReplyTime: rt, Answered: true,
-		ConnID: conn, Client: c, Server: s, User: user, Auth: "ntlmssp", AuthLevel: "connect",
-		HasStatus: true, Status: status, HasHandle: true}
-	ev.Op = map[analyze.EventKind]string{analyze.EvBind: "NspiBind", analyze.EvUnbind: "NspiUnbind", analyze.EvCall: "NspiQueryRows"}[kind]
+	ev := &analyze.NSPICall{
+		Meta:     analyze.Meta{Time: t, Frame: f, ConnID: conn, Client: c, Server: s},
+		Identity: analyze.Identity{User: user, Auth: "ntlmssp", AuthLevel: "connect"},
+		Answer:   analyze.Answer{ReplyFrame: rf, ReplyTime: rt, Answered: true, HasStatus: true, Status: status},
+		Op:       op, HasHandle: true,
+	}
+	ev.Name = map[analyze.SessionOp]string{analyze.OpOpen: "NspiBind", analyze.OpClose: "NspiUnbind", analyze.OpUse: "NspiQueryRows"}[op]
 	if user == "" {
 		ev.Auth, ev.AuthLevel, ev.Anonymous = "none", "none", true
 	}
@@ -77,31 +80,31 @@ func (g *evgen) call(kind analyze.EventKind, conn uint64, c, s netip.AddrPort, u
 		ev.Handle = handle(h)
 	}
 	for _, o := range opts {
-		o(&ev)
+		o(ev)
 	}
 	g.a.Add(ev)
 	return g
 }
 
 func (g *evgen) ok(conn uint64, c, s netip.AddrPort, user string, h int) *evgen {
-	return g.call(analyze.EvBind, conn, c, s, user, 0, h)
+	return g.call(analyze.OpOpen, conn, c, s, user, 0, h)
 }
 
 func (g *evgen) refused(conn uint64, c, s netip.AddrPort, user string) *evgen {
-	return g.call(analyze.EvBind, conn, c, s, user, analyze.StatusLogonFailed, 0)
+	return g.call(analyze.OpOpen, conn, c, s, user, analyze.StatusLogonFailed, 0)
 }
 
 func (g *evgen) unbind(conn uint64, c, s netip.AddrPort, user string, h int) *evgen {
-	return g.call(analyze.EvUnbind, conn, c, s, user, analyze.UnbindSuccess, h)
+	return g.call(analyze.OpClose, conn, c, s, user, analyze.UnbindSuccess, h)
 }
 
 func (g *evgen) use(conn uint64, c, s netip.AddrPort, user string, h int, opts ...opt) *evgen {
-	return g.call(analyze.EvCall, conn, c, s, user, 0, h, opts...)
+	return g.call(analyze.OpUse, conn, c, s, user, 0, h, opts...)
 }
 
-func (g *evgen) end(conn uint64, c, s netip.AddrPort, how string) *evgen {
+func (g *evgen) end(conn uint64, c, s netip.AddrPort, how analyze.How) *evgen {
 	f, t := g.next()
-	g.a.Add(analyze.Event{Kind: analyze.EvConnEnd, Time: t, Frame: f, ConnID: conn, Client: c, Server: s, EndHow: how})
+	g.a.Add(&analyze.ConnEnd{Meta: analyze.Meta{Time: t, Frame: f, ConnID: conn, Client: c, Server: s}, How: how})
 	return g
 }
 
@@ -116,7 +119,7 @@ func leakReport() *analyze.Report {
 	g := newEvgen(50)
 	start := g.t
 	alice, bob := `CONTOSO\alice`, `CONTOSO\bob`
-	g.refused(1, desk, dc1, "").end(1, desk, dc1, "fin").ok(2, desk, dc1, bob, 500).use(2, desk, dc1, bob, 500)
+	g.refused(1, desk, dc1, "").end(1, desk, dc1, analyze.HowFIN).ok(2, desk, dc1, bob, 500).use(2, desk, dc1, bob, 500)
 	for i := 1; i <= 60; i++ {
 		if i <= 50 {
 			g.ok(uint64(10+i), crm, dc1, svcUser, i).use(uint64(10+i), crm, dc1, svcUser, i)
@@ -127,7 +130,7 @@ func leakReport() *analyze.Report {
 			g.ok(3, desk, dc1, alice, 600+i).use(3, desk, dc1, alice, 600+i).unbind(3, desk, dc1, alice, 600+i)
 		}
 	}
-	g.unbind(2, desk, dc1, bob, 500).end(2, desk, dc1, "fin").end(3, desk, dc1, "end_of_capture")
+	g.unbind(2, desk, dc1, bob, 500).end(2, desk, dc1, analyze.HowFIN).end(3, desk, dc1, analyze.HowEndOfCapture)
 	r := g.a.Report([]analyze.Input{g.input(start)})
 	r.Version = "v0.0.0-test"
 	return r
@@ -137,9 +140,9 @@ func leakReport() *analyze.Report {
 func outlookReport() *analyze.Report {
 	g := newEvgen(50)
 	start := g.t
-	g.refused(1, desk, dc1, "").end(1, desk, dc1, "fin").
+	g.refused(1, desk, dc1, "").end(1, desk, dc1, analyze.HowFIN).
 		ok(2, desk, dc1, `CONTOSO\bob`, 1).use(2, desk, dc1, `CONTOSO\bob`, 1).use(2, desk, dc1, `CONTOSO\bob`, 1).
-		unbind(2, desk, dc1, `CONTOSO\bob`, 1).end(2, desk, dc1, "fin")
+		unbind(2, desk, dc1, `CONTOSO\bob`, 1).end(2, desk, dc1, analyze.HowFIN)
 	r := g.a.Report([]analyze.Input{g.input(start)})
 	r.Version = "v0.0.0-test"
 	return r
@@ -160,8 +163,8 @@ func multiReport() *analyze.Report {
 	g.file = "ring_00002.pcapng"
 	s2 := g.t
 	g.unbind(1, crm, dc1, svcUser, 1).unbind(1, crm, dc1, svcUser, 77).
-		end(2, v6, dc2, "rst").
-		use(4, desk, dc1, `CONTOSO\carol`, 9, noAnswer).end(4, desk, dc1, "end_of_capture")
+		end(2, v6, dc2, analyze.HowRST).
+		use(4, desk, dc1, `CONTOSO\carol`, 9, noAnswer).end(4, desk, dc1, analyze.HowEndOfCapture)
 	in2 := g.input(s2)
 	g.a.AddAnomaly(analyze.Anomaly{Kind: "tcp_gap", Count: 2, Message: "bytes missing in a TCP stream; calls after the gap were not decoded"})
 	r := g.a.Report([]analyze.Input{in1, in2})

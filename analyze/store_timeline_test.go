@@ -18,9 +18,11 @@ func TestEMSMDBStatuses(t *testing.T) {
 	frame := int64(0)
 	connect := func(user, dn string, status uint32, h byte) {
 		frame += 2
-		ev := Event{Kind: EvBind, Proto: "emsmdb", Time: t0.Add(time.Duration(frame) * time.Minute), Frame: FrameRef{"x", frame - 1},
-			ReplyFrame: FrameRef{"x", frame}, Answered: true, ConnID: 1, Client: cl, Server: srv, User: user, UserDN: dn,
-			Auth: "ntlmssp", Op: "EcDoConnect", HasStatus: true, Status: status, HasHandle: true}
+		ev := &StoreCall{
+			Meta:     Meta{Time: t0.Add(time.Duration(frame) * time.Minute), Frame: FrameRef{"x", frame - 1}, ConnID: 1, Client: cl, Server: srv},
+			Identity: Identity{User: user, Auth: "ntlmssp"},
+			Answer:   Answer{ReplyFrame: FrameRef{"x", frame}, Answered: true, HasStatus: true, Status: status},
+			Op:       OpOpen, Name: "EcDoConnect", HasHandle: true, UserDN: dn}
 		ev.Handle[19] = h
 		a.Add(ev)
 	}
@@ -52,11 +54,11 @@ func TestEMSMDBStatuses(t *testing.T) {
 // TestTimelineBuckets: a day-long series keeps at most maxBuckets points
 // and its peak.
 func TestTimelineBuckets(t *testing.T) {
-	x := newExt(Options{})
+	x := newTimeline(newCore(Options{}))
 	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	x.t0, x.started = t0, true
 	for i := 0; i < 1000; i++ {
-		x.seriesSet("k", "nspi", netip.Addr{}, "u", netip.Addr{}, false, t0.Add(time.Duration(i)*86*time.Second), i%50)
+		x.set("k", "nspi", netip.Addr{}, "u", netip.Addr{}, false, t0.Add(time.Duration(i)*86*time.Second), i%50)
 	}
 	s := x.series["k"]
 	if len(s.b) > maxPoints || s.peak != 49 {

@@ -1,0 +1,145 @@
+package analyze
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// core is what every tracker shares: the options, the position in the
+// stream of events, and the names of users and servers, interned once so
+// that every row and finding spells a user the same way.
+type core struct {
+	opt Options
+	// seq counts the events added before the one being processed.
+	seq      int
+	lastTime time.Time
+	// t0 is the time of the first event (started: there was one).
+	t0      time.Time
+	started bool
+
+	spell   map[string]string // user as spelled -> user key
+	names   map[string]string // user key -> first spelling
+	servers map[netip.Addr]*server
+	// recentSrv: the servers last looked up (server()), newest first.
+	recentSrv [4]recentServer
+	strs      map[string]uint32
+	strList   []string
+	// live marks the user keys the trackers still refer to (pruneNames).
+	live []func(map[string]bool)
+}
+
+func newCore(o Options) *core {
+	return &core{
+		opt:     o,
+		spell:   map[string]string{},
+		names:   map[string]string{},
+		servers: map[netip.Addr]*server{},
+		strs:    map[string]uint32{},
+	}
+}
+
+// advance moves the clock to an event's request and answer times.
+func (c *core) advance(t, reply time.Time) {
+	if !c.started {
+		c.t0, c.started = t, true
+	}
+	if t.After(c.lastTime) {
+		c.lastTime = t
+	}
+	if reply.After(c.lastTime) {
+		c.lastTime = reply
+	}
+}
+
+// sessKey identifies a session: server IP and context handle. syn is
+// non-zero for a session whose handle could not be read (it can then only
+// end with its connection).
+type sessKey struct {
+	server netip.Addr
+	handle [20]byte
+	syn    int
+}
+
+// gkey identifies a user row: a server and a user key (lower-cased user).
+type gkey struct {
+	server netip.Addr
+	who    string
+}
+
+// ckey identifies a client row: a server and a client IP.
+type ckey struct {
+	server, client netip.Addr
+}
+
+type server struct {
+	idx    uint32
+	name   string
+	sealed evAcc // calls encrypted and not decrypted
+}
+
+func (a *core) str(s string) uint32 {
+	if i, ok := a.strs[s]; ok {
+		return i
+	}
+	i := uint32(len(a.strList))
+	a.strs[s] = i
+	a.strList = append(a.strList, s)
+	return i
+}
+
+func (a *core) userKey(user string) string {
+	if user == "" {
+		return ""
+	}
+	if k, ok := a.spell[user]; ok {
+		return k
+	}
+	k := strings.ToLower(user)
+	if _, ok := a.names[k]; !ok {
+		if len(a.names) >= a.maxNames() {
+			a.pruneNames()
+		}
+		if len(a.names) < a.maxNames() {
+			a.names[k] = user
+		}
+	}
+	if len(a.spell) >= a.maxNames() {
+		clear(a.spell) // a cache of strings.ToLower
+	}
+	a.spell[user] = k
+	return k
+}
+
+// name is the first spelling seen of a user; beyond maxNames users
+// followed at once, the lower-cased key.
+func (a *core) name(ukey string) NullString {
+	if n, ok := a.names[ukey]; ok {
+		return NullString(n)
+	}
+	return NullString(ukey)
+}
+
+func (a *core) server(addr netip.Addr) *server {
+	// Captures name few servers: the last ones used are looked up first.
+	for i := range a.recentSrv {
+		if r := &a.recentSrv[i]; r.s != nil && r.addr == addr {
+			return r.s
+		}
+	}
+	s := a.servers[addr]
+	if s == nil {
+		name := addr.String()
+		s = &server{idx: a.str(name), name: name}
+		a.servers[addr] = s
+	}
+	copy(a.recentSrv[1:], a.recentSrv[:len(a.recentSrv)-1])
+	a.recentSrv[0] = recentServer{addr, s}
+	return s
+}
+
+// recentServer is an entry of Analyzer.recentSrv.
+type recentServer struct {
+	addr netip.Addr
+	s    *server
+}

@@ -1,0 +1,297 @@
+package analyze
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The timeline tracker follows the number of sessions each user and each
+// client IP held on each server over the capture, for NSPI and for the
+// store, in buckets of a power of two seconds that coarsen as the capture
+// goes on. The session trackers tell it every change (set); a retired row
+// hands its series over (retire). Report.Timeline is its output.
+
+// Bounds of the timeline.
+const (
+	maxPoints  = 64 // buckets kept per series before coarsening
+	maxBuckets = 60 // buckets in the report
+	// maxTimelineRows bounds the series in Report.Timeline: a busy DC has
+	// thousands of users, and 60 numbers each add up.
+	maxTimelineRows = 500
+)
+
+type TimelineRow struct {
+	Proto         string     `json:"proto"`
+	Server        string     `json:"server"`
+	By            string     `json:"by"`
+	User          NullString `json:"user"`
+	Client        string     `json:"client,omitempty"`
+	Start         time.Time  `json:"start"`
+	BucketSeconds int64      `json:"bucket_seconds"`
+	Held          []int      `json:"held"`
+	Peak          int        `json:"peak"`
+	Limit         int        `json:"limit"`
+	// RatePerHour and LimitAt repeat the leak finding of the row, if any.
+	RatePerHour float64    `json:"rate_per_hour,omitempty"`
+	LimitAt     *time.Time `json:"limit_at,omitempty"`
+}
+
+// timeline is the timeline tracker.
+type timeline struct {
+	*core
+	series map[any]*series
+	n      int // series created (series.id)
+	// retired: the series of retired rows, the highest; dropped: those
+	// left out.
+	retired []*series
+	dropped int
+}
+
+func newTimeline(c *core) *timeline {
+	return &timeline{core: c, series: map[any]*series{}}
+}
+
+type series struct {
+	id       int // in creation order: a row that came back has a second series of the same key
+	proto    string
+	server   netip.Addr
+	ukey     string
+	name     NullString // the user's spelling, kept when its row is retired
+	client   netip.Addr
+	byClient bool
+	w        int64 // seconds per bucket, a power of 2
+	start    int64 // bucket index of b[0]
+	b        []int32
+	cur      int32
+	peak     int
+}
+
+// set records that the group key now holds v sessions.
+func (x *timeline) set(key any, proto string, server netip.Addr, ukey string, client netip.Addr, byClient bool, t time.Time, v int) {
+	x.setIn(nil, key, proto, server, ukey, client, byClient, t, v)
+}
+
+// setIn is set with slot, when not nil, remembering the
+// series of key so that the next call needs no map lookup.
+func (x *timeline) setIn(slot **series, key any, proto string, server netip.Addr, ukey string, client netip.Addr, byClient bool, t time.Time, v int) {
+	var s *series
+	if slot != nil {
+		s = *slot
+	}
+	if s == nil {
+		s = x.series[key]
+	}
+	if s == nil {
+		x.n++
+		s = &series{id: x.n, proto: proto, server: server, ukey: ukey, client: client, byClient: byClient, w: 1}
+		x.series[key] = s
+	}
+	if slot != nil {
+		*slot = s
+	}
+	sec := int64(t.Sub(x.t0) / time.Second)
+	if sec < 0 {
+		sec = 0
+	}
+	idx := sec / s.w
+	if s.b == nil {
+		s.start = idx
+		s.b = []int32{s.cur}
+	}
+	if idx < s.start {
+		idx = s.start // events out of time order
+	}
+	for idx-s.start >= maxPoints {
+		// Coarsen: merge pairs of buckets.
+		ns := s.start / 2
+		var nb []int32
+		for i, v := range s.b {
+			j := int((s.start+int64(i))/2 - ns)
+			for len(nb) <= j {
+				nb = append(nb, 0)
+			}
+			nb[j] = max(nb[j], v)
+		}
+		s.w *= 2
+		s.start, s.b = ns, nb
+		idx = sec / s.w
+	}
+	for int64(len(s.b)) <= idx-s.start {
+		s.b = append(s.b, s.cur)
+	}
+	i := idx - s.start
+	s.b[i] = max(s.b[i], int32(v))
+	s.cur = int32(v)
+	s.peak = max(s.peak, v)
+}
+
+// retire moves the series of a retired row among the retired series,
+// keeping the maxTimelineRows highest; name is the user's.
+func (x *timeline) retire(key any, name NullString) {
+	s := x.series[key]
+	if s == nil {
+		return
+	}
+	s.name = name
+	delete(x.series, key)
+	if s.peak == 0 {
+		return
+	}
+	x.retired = append(x.retired, s)
+	if len(x.retired) >= 2*maxTimelineRows {
+		slices.SortStableFunc(x.retired, seriesOrder)
+		x.dropped += len(x.retired) - maxTimelineRows
+		clear(x.retired[maxTimelineRows:])
+		x.retired = x.retired[:maxTimelineRows]
+	}
+}
+
+// seriesOrder: highest peak first, then a fixed order of the keys.
+func seriesOrder(x, y *series) int {
+	if c := cmp.Compare(y.peak, x.peak); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.proto, y.proto); c != 0 {
+		return c
+	}
+	if c := x.server.Compare(y.server); c != 0 {
+		return c
+	}
+	if x.byClient != y.byClient {
+		if x.byClient {
+			return 1
+		}
+		return -1
+	}
+	if c := cmp.Compare(x.ukey, y.ukey); c != 0 {
+		return c
+	}
+	if c := x.client.Compare(y.client); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.id, y.id)
+}
+
+// rows adds the timeline to r: nspiLimit and storeLimit are the limits of
+// the two protocols, leaks the leak findings by (server, proto+"|"+user).
+func (x *timeline) rows(r *Report, nspiLimit, storeLimit int, leaks map[gkey]*Finding) {
+	all := make([]*series, 0, len(x.series)+len(x.retired))
+	for _, s := range x.series {
+		if s.peak > 0 {
+			all = append(all, s)
+		}
+	}
+	all = append(all, x.retired...)
+	if !x.started || len(all) == 0 {
+		return
+	}
+	span := int64(x.lastTime.Sub(x.t0) / time.Second)
+	w := int64(1)
+	for span/w+1 > maxBuckets {
+		w *= 2
+	}
+	for _, s := range all {
+		w = max(w, s.w)
+	}
+	nb := int(span/w + 1)
+	// With more series than the report keeps, build only the highest
+	// (seriesOrder: by peak, ties in a fixed order).
+	omitted := x.dropped
+	// In creation order, so that the two series of a row that came back
+	// after it was retired keep theirs through the stable sorts.
+	slices.SortFunc(all, func(x, y *series) int { return cmp.Compare(x.id, y.id) })
+	if len(all) > maxTimelineRows {
+		slices.SortStableFunc(all, seriesOrder)
+		omitted += len(all) - maxTimelineRows
+		all = all[:maxTimelineRows]
+	}
+	for _, s := range all {
+		held := make([]int, nb)
+		lastJ := -1
+		for i, v := range s.b {
+			j := int((s.start + int64(i)) * s.w / w)
+			if j >= nb {
+				j = nb - 1
+			}
+			held[j] = max(held[j], int(v))
+			lastJ = j
+		}
+		for j := lastJ + 1; j < nb; j++ {
+			held[j] = int(s.cur)
+		}
+		row := TimelineRow{Proto: s.proto, Server: s.server.String(), By: "user", Start: utc(x.t0), BucketSeconds: w, Held: held, Peak: s.peak, Limit: nspiLimit}
+		if s.proto == "emsmdb" {
+			row.Limit = storeLimit
+		}
+		if s.byClient {
+			row.By, row.Client = "client", s.client.String()
+		} else {
+			row.User = x.name(s.ukey)
+			if s.name != "" {
+				row.User = s.name
+			}
+			if f := leaks[gkey{s.server, s.proto + "|" + s.ukey}]; f != nil {
+				row.RatePerHour, row.LimitAt = f.RatePerHour, f.LimitAt
+			}
+		}
+		r.Timeline = append(r.Timeline, row)
+	}
+	r.Timeline = mergeTimeline(r.Timeline)
+	if omitted > 0 {
+		// The series that climbed highest are kept (the ones a reader
+		// needs); the counters and findings still cover everybody.
+		r.Anomalies = append(r.Anomalies, Anomaly{Kind: "timeline_truncated", Count: int64(omitted),
+			Message: fmt.Sprintf("the timeline lists the %d series that held the most sessions; %d more are left out (their counters and findings are complete)", maxTimelineRows, omitted)})
+		sort.Slice(r.Anomalies, func(i, j int) bool { return r.Anomalies[i].Kind < r.Anomalies[j].Kind })
+	}
+	sort.SliceStable(r.Timeline, func(i, j int) bool {
+		a, b := r.Timeline[i], r.Timeline[j]
+		if a.Proto != b.Proto {
+			return a.Proto > b.Proto // nspi before emsmdb
+		}
+		if a.Server != b.Server {
+			return addrLess(a.Server, b.Server)
+		}
+		if a.By != b.By {
+			return a.By > b.By // user before client
+		}
+		if a.By == "client" {
+			return addrLess(a.Client, b.Client)
+		}
+		return userRowLess(a.Server, a.User, b.Server, b.User)
+	})
+}
+
+// mergeTimeline makes one row of the series of a row that was retired and
+// came back (--max-rows, --max-open-sessions): its periods follow one
+// another, and what a retired period still held counts as held until the
+// end, so the sessions held are the sum of the periods' in each bucket.
+func mergeTimeline(rows []TimelineRow) []TimelineRow {
+	type key struct{ proto, server, by, who string }
+	at := map[key]int{}
+	out := rows[:0]
+	for _, row := range rows {
+		k := key{row.Proto, row.Server, row.By, row.Client}
+		if row.By == "user" {
+			k.who = strings.ToLower(string(row.User))
+		}
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, row)
+			continue
+		}
+		m := &out[i]
+		for j := range m.Held {
+			m.Held[j] += row.Held[j]
+			m.Peak = max(m.Peak, m.Held[j])
+		}
+		m.Peak = max(m.Peak, row.Peak)
+	}
+	return out
+}

@@ -1,0 +1,252 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The verdict: the plain sentences that open the report, one per problem,
+// then what limits the counts.
+
+// verdict writes the plain sentences that open the report.
+func (p *reporter) verdict(r *Report, others ...string) []string {
+	out := []string{}
+	more := 0
+	if len(p.a.servers) == 0 {
+		out = append(out, "No NSPI traffic found.")
+		return p.verdictTail(r, out, others)
+	}
+	// A row retired and followed again (--max-rows, --max-open-sessions)
+	// can give the same sentence more than once: say it once, counted.
+	type said struct {
+		at      int
+		retired bool
+	}
+	seen, again := map[string]said{}, map[int]int{}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		if f.Severity == SevInfo {
+			continue
+		}
+		line, ok := p.verdictLine(f)
+		if prev, dup := seen[line]; ok && dup && (f.retired || prev.retired) {
+			again[prev.at]++
+			continue
+		}
+		switch {
+		case !ok:
+		case len(out) == maxVerdictProblems:
+			more++
+		default:
+			seen[line] = said{len(out), f.retired}
+			out = append(out, line)
+		}
+	}
+	for j, n := range again {
+		out[j] = strings.TrimSuffix(out[j], ".") + fmt.Sprintf(" (said of %d rows, retired one after the other).", n+1)
+	}
+	if more > 0 {
+		out = append(out, fmt.Sprintf("And %s more: see the findings.", plural(more, "problem", "problems")))
+	}
+	if len(out) == 0 {
+		s := "No NSPI problems found."
+		if p.anonExpected > 0 {
+			s = fmt.Sprintf("No NSPI problems found: %s without credentials %s refused as expected (the client then bound with credentials).",
+				plural(p.anonExpected, "NspiBind", "NspiBind calls"), wasWere(p.anonExpected))
+		}
+		out = append(out, s)
+	}
+	return p.verdictTail(r, out, others)
+}
+
+func (p *reporter) verdictTail(r *Report, out, others []string) []string {
+	if r.HasKind(KindSessionBeforeCapture) || hasKindSev(r, KindUnbindUnknownHandle, SevInfo) {
+		out = append(out, "Some sessions were opened before the capture began: session counts are lower bounds.")
+	}
+	if r.HasKind(KindSealedCalls) {
+		out = append(out, "Some NSPI calls were encrypted and not decrypted: counts are lower bounds.")
+	}
+	if len(r.Anomalies) > 0 {
+		var n int64
+		for _, a := range r.Anomalies {
+			n += a.Count
+		}
+		out = append(out, fmt.Sprintf("The capture had %d decoding anomalies (listed at the end): some calls may be missing.", n))
+	}
+	return append(out, p.truncated(others)...)
+}
+
+// truncated says which lists of the report were cut at Options.MaxSessions
+// or Options.MaxRefusals.
+func (p *reporter) truncated(others []string) []string {
+	a := p.a
+	var cut []string
+	if a.nSessions > a.sessions.n {
+		cut = append(cut, fmt.Sprintf("the first %d of %d sessions", a.sessions.n, a.nSessions))
+	}
+	if a.nRefusals > a.refusals.n {
+		cut = append(cut, fmt.Sprintf("the first %d of %d refused binds", a.refusals.n, a.nRefusals))
+	}
+	var out []string
+	if len(cut) > 0 {
+		out = append(out, fmt.Sprintf("The report lists only %s, in capture order; the counters, findings and this verdict count them all.", strings.Join(cut, " and ")))
+	}
+	rt := &a.rt
+	shed := rt.shedUsers + rt.shedClients
+	if shed > 0 {
+		out = append(out, fmt.Sprintf("More NSPI sessions were open at once than nspicap follows (--max-open-sessions %d): %s and %s holding the oldest of them were retired with their sessions (%s). Those sessions count as open at the end, in the rows and the totals, whatever became of them later; a user that came back got a new row. Raise --max-open-sessions to follow them.",
+			a.opt.MaxOpenSessions, plural(rt.shedUsers, "user row", "user rows"), plural(rt.shedClients, "client row", "client rows"),
+			plural(rt.shedRounds, "time", "times")))
+	}
+	if rt.nUsers+rt.nClients > shed {
+		qu, qc := rt.nUsers-rt.forcedUsers, rt.nClients-rt.forcedClients
+		fu, fc := rt.forcedUsers-rt.shedUsers, rt.forcedClients-rt.shedClients
+		s := fmt.Sprintf("The capture has more users or clients than nspicap follows at once (--max-rows %d): %s and %s that held no session were retired on the way, their findings written when they were retired.",
+			a.opt.MaxRows, plural(qu, "user row", "user rows"), plural(qc, "client row", "client rows"))
+		if fu+fc > 0 {
+			s += fmt.Sprintf(" Too few rows were free of sessions, so %s and %s were retired while they held sessions: their %s count as open at the end, in the rows and the totals, whatever became of them later (%s seen on them afterwards not followed). Their counts and findings are only as sure as that; raise --max-rows to follow them.",
+				plural(fu, "user row", "user rows"), plural(fc, "client row", "client rows"),
+				plural(rt.forgotten, "session", "sessions"), plural(rt.forgottenCalls, "call", "calls"))
+		}
+		if n := rt.nUsers - len(rt.users) + rt.nClients - len(rt.clients); n > 0 {
+			s += fmt.Sprintf(" %s of them are not listed in the tables (the totals count them).", plural(n, "row", "rows"))
+		}
+		out = append(out, s)
+	}
+	out = append(out, others...)
+	if n := a.anonDropped; n > 0 {
+		out = append(out, fmt.Sprintf("%s (anonymous refusals beyond the distinct server and client pairs nspicap follows at once) are counted in the totals but not in the findings.", plural(n, "call", "calls")))
+	}
+	if len(rt.dropped) > 0 {
+		kinds := make([]string, 0, len(rt.dropped))
+		n := 0
+		for k, c := range rt.dropped {
+			kinds = append(kinds, fmt.Sprintf("%s %d", k, c))
+			n += c
+		}
+		sort.Strings(kinds)
+		out = append(out, fmt.Sprintf("The report leaves out %s of retired rows beyond --max-findings %d, the least severe first (%s).",
+			plural(n, "finding", "findings"), a.opt.MaxFindings, strings.Join(kinds, ", ")))
+	}
+	return out
+}
+
+func hasKindSev(r *Report, kind, sev string) bool {
+	for i := range r.Findings {
+		if r.Findings[i].Kind == kind && r.Findings[i].Severity == sev {
+			return true
+		}
+	}
+	return false
+}
+
+// maxVerdictProblems bounds the sentences of the verdict that name a
+// problem; the findings list them all.
+const maxVerdictProblems = 100
+
+// How verdict sentences name the server: when the report has several
+// servers (onAuto), never, or always (for findings rendered before the end,
+// which do not know yet).
+const (
+	onAuto = iota
+	onNever
+	onAlways
+)
+
+// verdictLine is the verdict's sentence for a finding that is not info, or
+// false when another sentence says it.
+// markInferred labels a finding made of refusals some of which were
+// inferred from sealed binds rather than decoded.
+func markInferred(f *Finding, acc *refAcc) {
+	if acc.inferred == 0 {
+		return
+	}
+	f.StatusInferred = true
+	which := fmt.Sprintf("%d of these %d binds were", acc.inferred, acc.ev.n)
+	switch {
+	case acc.ev.n == 1:
+		which = "the bind was"
+	case acc.inferred == acc.ev.n:
+		which = fmt.Sprintf("all %d binds were", acc.ev.n)
+	}
+	f.Message += fmt.Sprintf(" Inferred, not decoded: %s sealed without a key and taken as refused because the client bound again or closed at once; the status itself is not known (give --keys or --keytab to decode).", which)
+}
+
+// verdictLine is the verdict's sentence for f, labelled when f rests on
+// inferred outcomes; ok is false when f has none of its own.
+func (p *reporter) verdictLine(f *Finding) (string, bool) {
+	line, ok := p.verdictLine1(f)
+	if ok && f.StatusInferred && !f.retired {
+		line = strings.TrimSuffix(line, ".") + " (inferred from sealed binds, not decoded)."
+	}
+	return line, ok
+}
+
+func (p *reporter) verdictLine1(f *Finding) (string, bool) {
+	if f.retired {
+		i := 0
+		if p.multiServer() {
+			i = 1
+		}
+		return f.vline[i], f.vok[i]
+	}
+	server, _ := netip.ParseAddr(string(f.Server))
+	on := ""
+	if p.multiServer() {
+		on = " on " + server.String()
+	}
+	ukey := strings.ToLower(string(f.User))
+	gi := p.infos[gkey{server, ukey}]
+	ug := p.rows.users[gkey{server, ukey}]
+	switch f.Kind {
+	case KindSessionLimit:
+		if gi.leak != nil {
+			return fmt.Sprintf("%s leaks NSPI sessions%s: %s, %s; binds were refused from the %s on (limit %d).",
+				p.who(ukey), on, plural(ug.c.Binds, "bind", "binds"), plural(ug.c.Unbinds, "unbind", "unbinds"), ordinal(gi.firstLimitOrdinal), p.limit), true
+		}
+		return fmt.Sprintf("%s hit the NSPI session limit%s: %s refused while it held %s (limit %d).",
+			p.who(ukey), on, plural(gi.limitCount, "bind", "binds"), heldRange(gi.limitHeld[0], gi.limitHeld[1]), p.limit), true
+	case KindLeak:
+		if f.User == "" {
+			return fmt.Sprintf("%s leaks anonymous NSPI sessions%s: %d never unbound, up to %d held at once.",
+				f.Client, on, f.Count, p.anonPeak(server, string(f.Client))), true
+		}
+		if gi.limit != nil {
+			return "", false // said with the limit
+		}
+		s := fmt.Sprintf("%s leaks NSPI sessions%s: %s, %s, ",
+			p.who(ukey), on, plural(ug.c.Binds, "bind", "binds"), plural(ug.c.Unbinds, "unbind", "unbinds"))
+		if gi.leakOpen > 0 {
+			s += fmt.Sprintf("%d still open at the end", gi.leakOpen)
+		} else {
+			s += fmt.Sprintf("up to %d held at once until their connection closed", gi.leakPeak)
+		}
+		if f.LimitAt != nil {
+			d := f.LimitAt.Sub(p.a.lastTime.UTC()).Round(time.Minute)
+			s += fmt.Sprintf("; at %s sessions/hour it reaches the limit of %d in about %s", fmtRate(f.RatePerHour), p.limit, fmtDur(d))
+		}
+		return s + ".", true
+	case KindLogonFailed:
+		if f.Cause == CauseAnonymous {
+			return fmt.Sprintf("%s bound without credentials%s and was refused, and did not retry with credentials.", f.Client, on), true
+		}
+		return fmt.Sprintf("%s could not log on%s: %s refused with MAPI_E_LOGON_FAILED while it held few sessions; not the session limit, check the account and the DC.",
+			p.who(ukey), on, plural(f.Count, "bind", "binds")), true
+	}
+	// bind_failed, unbind_failed, unbind_unknown_handle, call_after_end,
+	// unanswered_call: the first sentence of the message says it.
+	return firstSentence(f.Message), true
+}
+
+func (p *reporter) multiServer() bool {
+	switch p.on {
+	case onNever:
+		return false
+	case onAlways:
+		return true
+	}
+	return len(p.a.servers) > 1
+}

@@ -1,0 +1,244 @@
+package pipeline
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/nspicap/nspicap/analyze"
+	"github.com/nspicap/nspicap/dcerpc"
+	"github.com/nspicap/nspicap/emsmdb"
+	"github.com/nspicap/nspicap/epm"
+	"github.com/nspicap/nspicap/internal/capture"
+	"github.com/nspicap/nspicap/rfr"
+)
+
+// ExtraSink is implemented by sinks that also want the analysis events of
+// the interfaces beside NSPI: *analyze.StoreCall for EMSMDB and
+// AsyncEMSMDB calls, *analyze.EndpointAnswer for endpoint mapper answers and
+// *analyze.ReferralCall for RFR calls. They arrive in capture order, just
+// before the Sink.Call of the same call.
+type ExtraSink interface {
+	Extra(ev analyze.Event)
+}
+
+// TCPEndSink is implemented by sinks that want the end of every TCP
+// connection that carried no data at all (*analyze.ConnAttempt):
+// connection attempts that were reset or never answered, which
+// Sink.ConnEnd (DCE/RPC connections only) does not report.
+type TCPEndSink interface {
+	TCPEnd(ev *analyze.ConnAttempt)
+}
+
+// tcpState is what a connection remembers for a ConnAttempt.
+type tcpState struct {
+	first capture.Pos
+	data  bool
+}
+
+// endHow turns the capture layer's end of a connection into the
+// analyzer's.
+func endHow(how capture.EndKind) analyze.How {
+	switch how {
+	case capture.EndFIN:
+		return analyze.HowFIN
+	case capture.EndRST:
+		return analyze.HowRST
+	case capture.EndOfCapture:
+		return analyze.HowEndOfCapture
+	case capture.EndEvicted:
+		return analyze.HowEvicted
+	}
+	return 0
+}
+
+// quality is what the connection lost so far.
+func (k *conn) quality() analyze.Quality {
+	if k.lost {
+		return analyze.BytesLost
+	}
+	return 0
+}
+
+// callQuality is the quality of a call's evidence: bytes lost on its
+// connection or in its PDUs, its interface inferred.
+func (k *conn) callQuality(c *dcerpc.Call, inferred bool) analyze.Quality {
+	q := k.quality()
+	for _, m := range [...]*dcerpc.Message{c.Request, c.Response} {
+		if m != nil && (m.Damaged || m.Truncated || !m.Complete) {
+			q |= analyze.BytesLost
+		}
+	}
+	if inferred {
+		q |= analyze.IfaceInferred
+	}
+	return q
+}
+
+// tcpEnd reports the end of a connection that is not DCE/RPC, when no byte
+// of it was seen.
+func (k *conn) tcpEnd(pos capture.Pos, how capture.EndKind) {
+	ts, ok := k.r.sink.(TCPEndSink)
+	if !ok || k.tcp.data {
+		return
+	}
+	m := k.c.Meta
+	ts.TCPEnd(&analyze.ConnAttempt{
+		Meta: analyze.Meta{
+			Time:   pos.Time,
+			Frame:  k.r.ref(dcerpc.Pos(pos)),
+			ConnID: m.ID,
+			Client: m.Client,
+			Server: m.Server,
+		},
+		How:       endHow(how),
+		First:     k.r.ref(dcerpc.Pos(k.tcp.first)),
+		FirstTime: k.tcp.first.Time,
+	})
+}
+
+// extra sends the analysis event of an EMSMDB, AsyncEMSMDB, EPM or RFR call
+// to a sink that wants it.
+func (r *runner) extra(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) {
+	xs, ok := r.sink.(ExtraSink)
+	if !ok || !c.IfaceKnown || c.Request == nil {
+		return
+	}
+	var ev analyze.Event
+	switch c.Iface.UUID {
+	case dcerpc.EMSMDB, dcerpc.AsyncEMSMDB:
+		e := r.storeEvent(c, reqPos, replyPos)
+		e.Quality |= k.callQuality(c, false)
+		ev = e
+	case dcerpc.EPM:
+		if e := r.epmEvent(c, reqPos, replyPos); e != nil {
+			e.Quality |= k.callQuality(c, false)
+			ev = e
+		}
+	case dcerpc.RFR:
+		e := r.rfrEvent(c, reqPos, replyPos)
+		e.Quality |= k.callQuality(c, false)
+		ev = e
+	}
+	if ev != nil {
+		xs.Extra(ev)
+	}
+}
+
+// scratch gives an event to fill: with Options.Recycle the sink keeps
+// none, so one of each type serves every call.
+func scratch[E any](r *runner, keep *E) *E {
+	var zero E
+	if r.recycle {
+		*keep = zero
+		return keep
+	}
+	return new(E)
+}
+
+// callParts fills what every call event has.
+func (r *runner) callParts(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) (analyze.Meta, analyze.Identity, analyze.Answer) {
+	m := analyze.Meta{
+		Time:   reqPos.Time,
+		Frame:  r.ref(reqPos),
+		ConnID: c.Conn.ID,
+		Client: c.Conn.Client,
+		Server: c.Conn.Server,
+	}
+	id := analyze.Identity{User: c.Sec.User, Auth: c.Sec.AuthName(), AuthLevel: "none"}
+	if c.Sec.Authenticated {
+		id.AuthLevel = dcerpc.AuthLevelName(c.Sec.Level)
+	}
+	id.Anonymous = !c.Sec.Authenticated || c.Sec.Anonymous
+	ans := analyze.Answer{Sealed: c.Sealed()}
+	if replyPos.Frame != 0 {
+		ans.Answered = true
+		ans.ReplyFrame = r.ref(replyPos)
+		ans.ReplyTime = replyPos.Time
+	}
+	if c.Fault != nil {
+		ans.HasFault, ans.Fault = true, c.Fault.Status
+	}
+	return m, id, ans
+}
+
+func (r *runner) storeEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.StoreCall {
+	ev := scratch(r, &r.scratch.store)
+	ev.Meta, ev.Identity, ev.Answer = r.callParts(c, reqPos, replyPos)
+	ev.Opnum = c.Opnum
+	if c.Iface.UUID == dcerpc.AsyncEMSMDB {
+		// EcDoAsyncWaitEx works on an ACXH, not a store session.
+		ev.Name = dcerpc.OpName(dcerpc.AsyncEMSMDB, c.Opnum)
+		if ev.Name == "" {
+			ev.Name = fmt.Sprintf("opnum_%d", c.Opnum)
+		}
+		return ev
+	}
+	op := emsmdb.Decode(c)
+	ev.Name = op.Name
+	ev.UserDN = op.UserDN
+	ev.HasStatus, ev.Status = op.HasStatus, op.Status
+	ev.HasHandle, ev.Handle = op.HasHandle, op.Handle
+	switch {
+	case emsmdb.IsConnect(c.Opnum):
+		ev.Op = analyze.OpOpen
+	case c.Opnum == emsmdb.OpDisconnect:
+		ev.Op = analyze.OpClose
+	}
+	return ev
+}
+
+// mappedHost is the address a tower gives, or the mapper's own when the
+// tower says 0.0.0.0 or nothing.
+func mappedHost(t *epm.Tower, mapper netip.Addr) netip.Addr {
+	if t.Addr.IsValid() && !t.Addr.IsUnspecified() {
+		return t.Addr
+	}
+	return mapper
+}
+
+func (r *runner) epmEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.EndpointAnswer {
+	if c.Opnum != epm.OpMap || c.Response == nil || c.Response.Sealed || c.Response.Damaged || c.Request.Sealed {
+		return nil
+	}
+	q, err := epm.DecodeMapRequest(c.Request.Stub, c.Request.LittleEndian)
+	if err != nil {
+		return nil
+	}
+	m, err := epm.DecodeMapResponse(c.Response.Stub, c.Response.LittleEndian)
+	if err != nil {
+		return nil
+	}
+	ev := scratch(r, &r.scratch.ep)
+	ev.Meta, _, ev.Answer = r.callParts(c, reqPos, replyPos)
+	ev.HasStatus, ev.Status = true, m.Status
+	ev.NotRegistered = m.Status == epm.StatusNotRegistered
+	iface := q.Tower.Interface
+	if iface.UUID == (dcerpc.UUID{}) && len(m.Towers) > 0 {
+		iface = m.Towers[0].Interface
+	}
+	ev.Iface = dcerpc.InterfaceName(iface.UUID)
+	ev.IfaceUUID = iface.UUID.String()
+	ev.IfaceVersion = fmt.Sprintf("%d.%d", iface.Major, iface.Minor)
+	for i := range m.Towers {
+		t := &m.Towers[i]
+		if t.Port == 0 || (t.Protocol != "ncacn_ip_tcp" && t.Protocol != "ncacn_http") || len(ev.Endpoints) >= 16 {
+			continue
+		}
+		ev.Endpoints = append(ev.Endpoints, netip.AddrPortFrom(mappedHost(t, c.Conn.Server.Addr()), t.Port))
+	}
+	return ev
+}
+
+func (r *runner) rfrEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.ReferralCall {
+	op := rfr.Decode(c)
+	ev := scratch(r, &r.scratch.rfr)
+	ev.Meta, ev.Identity, ev.Answer = r.callParts(c, reqPos, replyPos)
+	ev.Name = op.Name
+	ev.HasStatus, ev.Status = op.HasStatus, op.Status
+	ev.Referral = op.Server
+	ev.DN = op.UserDN
+	if op.ServerDN != "" {
+		ev.DN = op.ServerDN
+	}
+	return ev
+}
