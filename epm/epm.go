@@ -15,11 +15,31 @@ const (
 	OpMap    = 3
 )
 
-// Status values of ept_map and ept_lookup.
+// Status values of ept_map and ept_lookup (C706 appendix O; the DCE status
+// codes of the rpc facility, 0x16c9a000 and up).
 const (
 	StatusOK            = 0
+	StatusCantPerformOp = 0x16c9a0cd
 	StatusNotRegistered = 0x16c9a0d6
 )
+
+// StatusName names an ept_map or ept_lookup status; ok is false when
+// [Statuses] does not list it.
+func StatusName(v uint32) (name string, ok bool) {
+	name, ok = statusNames[v]
+	return name, ok
+}
+
+var statusNames = dcerpc.CodeMap(Statuses)
+
+// Statuses names the status values of ept_map and ept_lookup as C706 spells
+// them. ept_s_not_registered is also what an ept_lookup that has listed
+// every entry ends with.
+var Statuses = []dcerpc.Code{
+	{Value: StatusOK, Name: "Success"},
+	{Value: StatusCantPerformOp, Name: "ept_s_cant_perform_op"},
+	{Value: StatusNotRegistered, Name: "ept_s_not_registered"},
+}
 
 // limits on what one stub may make us keep.
 const (
