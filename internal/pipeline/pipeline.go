@@ -216,9 +216,9 @@ func Run(paths []string, o Options, sink Sink) Result {
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn,
 		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal, Read: o.Read})
 	if stats.Evicted > 0 {
-		r.anoms["conn_evicted"] = &Anomaly{Kind: "conn_evicted", Count: stats.Evicted,
+		r.anoms[AnomalyConnEvicted] = &Anomaly{Kind: AnomalyConnEvicted, Count: stats.Evicted,
 			Example: "more connections were open at once than --max-conns allows: the longest idle ones were dropped (their sessions count as open at the end)"}
-		r.order = append(r.order, "conn_evicted")
+		r.order = append(r.order, AnomalyConnEvicted)
 	}
 	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons, KeyWarnings: r.keyWarnings()}
 	for _, k := range r.order {
