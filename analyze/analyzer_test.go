@@ -203,7 +203,7 @@ func TestAnalyzer(t *testing.T) {
 			},
 			users:   map[string]Counters{"10.0.0.1|" + svc: {Binds: 2, BindsFailedOther: 2}},
 			kinds:   []string{"bind_failed/warning"},
-			verdict: []string{"2 NspiBind calls by " + svc + " from 10.0.1.5 to 10.0.0.1 failed other than by a logon refusal (0x80070005 AccessDenied ×1, fault 0x00000005 access_denied ×1)."},
+			verdict: []string{"2 NspiBind calls by " + svc + " from 10.0.1.5 to 10.0.0.1 failed other than by a logon refusal (0x80070005 MAPI_E_NO_ACCESS ×1, fault 0x00000005 ERROR_ACCESS_DENIED ×1)."},
 		},
 		{
 			name: "unanswered calls",

@@ -26,13 +26,13 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 		pduPool.Put(p)
 	}()
 	if err := parsePDU(p, b); err != nil {
-		c.anomaly("malformed_pdu", start, err.Error())
+		c.anomaly(AnomalyMalformedPDU, start, err.Error())
 		return
 	}
 	switch p.PType {
 	case PTypeBind, PTypeAlter:
 		if dir != ClientToServer {
-			c.anomaly("wrong_direction", start, PTypeName(p.PType)+" sent by the server")
+			c.anomaly(AnomalyWrongDirection, start, PTypeName(p.PType)+" sent by the server")
 			return
 		}
 		if c.binds == nil {
@@ -41,14 +41,14 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 		old, ok := c.binds[p.CallID]
 		switch {
 		case !ok && len(c.binds) >= c.lim.MaxOpenCalls:
-			c.anomaly("too_many_open_calls", start, PTypeName(p.PType)+" dropped; limit "+itoa(c.lim.MaxOpenCalls))
+			c.anomaly(AnomalyTooManyOpenCalls, start, PTypeName(p.PType)+" dropped; limit "+itoa(c.lim.MaxOpenCalls))
 		default:
 			c.unhold(old.cost)
 			if cost, ok := c.hold(CostPending + CostContextOffer*len(p.Contexts)); ok {
 				c.binds[p.CallID] = pending{ctx: p.Contexts, alter: p.PType == PTypeAlter, cost: cost}
 			} else {
 				delete(c.binds, p.CallID)
-				c.anomaly("too_many_open_calls", start, PTypeName(p.PType)+" dropped: "+c.spent())
+				c.anomaly(AnomalyTooManyOpenCalls, start, PTypeName(p.PType)+" dropped: "+c.spent())
 			}
 		}
 		c.authToken(p, start)
@@ -72,7 +72,7 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 		c.unhold(pb.cost)
 		if !ok {
 			if len(p.Results) > 0 {
-				c.anomaly("orphan_bind_ack", start, "no bind with call_id "+itoa(int(p.CallID)))
+				c.anomaly(AnomalyOrphanBindAck, start, "no bind with call_id "+itoa(int(p.CallID)))
 			}
 		} else {
 			full, spent := false, false
@@ -95,9 +95,9 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 				}
 			}
 			if full {
-				c.anomaly("too_many_contexts", start, "presentation contexts ignored; limit "+itoa(maxPresContexts)+" per connection")
+				c.anomaly(AnomalyTooManyContexts, start, "presentation contexts ignored; limit "+itoa(maxPresContexts)+" per connection")
 			} else if spent {
-				c.anomaly("too_many_contexts", start, "presentation contexts ignored: "+c.spent())
+				c.anomaly(AnomalyTooManyContexts, start, "presentation contexts ignored: "+c.spent())
 			}
 		}
 		c.authToken(p, start)
@@ -111,7 +111,7 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 	case PTypeRequest:
 		c.noteAuth(p)
 		if dir != ClientToServer {
-			c.anomaly("wrong_direction", start, "request sent by the server")
+			c.anomaly(AnomalyWrongDirection, start, "request sent by the server")
 			return
 		}
 		c.unseal(dir, b, p)
@@ -119,14 +119,14 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 	case PTypeResponse:
 		c.noteAuth(p)
 		if dir != ServerToClient {
-			c.anomaly("wrong_direction", start, "response sent by the client")
+			c.anomaly(AnomalyWrongDirection, start, "response sent by the client")
 			return
 		}
 		c.unseal(dir, b, p)
 		c.response(p, start, last)
 	case PTypeFault:
 		if dir != ServerToClient {
-			c.anomaly("wrong_direction", start, "fault sent by the client")
+			c.anomaly(AnomalyWrongDirection, start, "fault sent by the client")
 			return
 		}
 		c.fault(p, start)
@@ -152,7 +152,7 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 	s := c.sec[p.Auth.ContextID]
 	if s == nil {
 		if len(c.sec) >= maxSecContexts {
-			c.anomaly("too_many_security_contexts", pos, "security context ignored")
+			c.anomaly(AnomalyTooManySecurityContexts, pos, "security context ignored")
 			return
 		}
 		want := CostSecContext
@@ -161,7 +161,7 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 		}
 		cost, ok := c.hold(want)
 		if !ok {
-			c.anomaly("too_many_security_contexts", pos, "security context ignored: "+c.spent())
+			c.anomaly(AnomalyTooManySecurityContexts, pos, "security context ignored: "+c.spent())
 			return
 		}
 		c.fixed += cost
@@ -176,7 +176,7 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 	c.lastSec = s
 	t := ntlmssp.Inspect(p.Auth.Type, p.Auth.Value)
 	if t.Err != nil {
-		c.anomaly("malformed_auth_token", pos, t.Err.Error())
+		c.anomaly(AnomalyMalformedAuthToken, pos, t.Err.Error())
 	}
 	c.contextToken(s, p, t)
 	if t.Mech != ntlmssp.MechUnknown && (s.Mech == ntlmssp.MechUnknown || t.NTLM != nil) {
@@ -260,7 +260,7 @@ func (c *Conn) growStub(m *Message, n int) int {
 	want := min(max(need, cap(m.Stub)), c.lim.MaxCallBytes-cap(m.Stub))
 	g := b.take(want)
 	if g < need {
-		c.anomaly("too_many_call_bytes", m.Pos, "stub cut after "+itoa(cap(m.Stub)+g)+" bytes: the calls awaiting reassembly or an answer hold "+itoa(b.stubs)+" bytes of stubs over all connections, the limit")
+		c.anomaly(AnomalyTooManyCallBytes, m.Pos, "stub cut after "+itoa(cap(m.Stub)+g)+" bytes: the calls awaiting reassembly or an answer hold "+itoa(b.stubs)+" bytes of stubs over all connections, the limit")
 		n = cap(m.Stub) + g - len(m.Stub)
 	}
 	if g > 0 {
@@ -285,19 +285,19 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 	}
 	if call == nil {
 		if len(c.inflight)+len(c.waiting) >= c.lim.MaxOpenCalls {
-			c.anomaly("too_many_open_calls", start, "call dropped; limit "+itoa(c.lim.MaxOpenCalls))
+			c.anomaly(AnomalyTooManyOpenCalls, start, "call dropped; limit "+itoa(c.lim.MaxOpenCalls))
 			return
 		}
 		cost, ok := c.hold(CostCall)
 		if !ok {
-			c.anomaly("too_many_open_calls", start, "call dropped: "+c.spent())
+			c.anomaly(AnomalyTooManyOpenCalls, start, "call dropped: "+c.spent())
 			return
 		}
 		if p.Flags&flagFirstFrag == 0 {
-			c.anomaly("fragment_without_first", start, "request fragment of call "+itoa(int(p.CallID))+" without its first fragment")
+			c.anomaly(AnomalyFragmentWithoutFirst, start, "request fragment of call "+itoa(int(p.CallID))+" without its first fragment")
 		}
 		if p.AllocHint > maxAllocHint {
-			c.anomaly("bad_alloc_hint", start, "request of call "+itoa(int(p.CallID))+" announces "+itoa(int(p.AllocHint))+" stub bytes")
+			c.anomaly(AnomalyBadAllocHint, start, "request of call "+itoa(int(p.CallID))+" announces "+itoa(int(p.AllocHint))+" stub bytes")
 		}
 		call = callPool.Get().(*Call)
 		*call = Call{Conn: &c.Meta, CallID: p.CallID, ContextID: p.ContextID, Opnum: p.Opnum, Sec: c.security(p)}
@@ -328,22 +328,22 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 func (c *Conn) response(p *PDU, start, last Pos) {
 	m := c.responses[p.CallID]
 	if m != nil && p.Flags&flagFirstFrag != 0 {
-		c.anomaly("incomplete_response", m.Pos, "response of call "+itoa(int(p.CallID))+" never got its last fragment")
+		c.anomaly(AnomalyIncompleteResponse, m.Pos, "response of call "+itoa(int(p.CallID))+" never got its last fragment")
 		c.release(m)
 		m = nil
 	}
 	if m == nil {
 		if len(c.responses) >= c.lim.MaxOpenCalls {
-			c.anomaly("too_many_open_calls", start, "response dropped; limit "+itoa(c.lim.MaxOpenCalls))
+			c.anomaly(AnomalyTooManyOpenCalls, start, "response dropped; limit "+itoa(c.lim.MaxOpenCalls))
 			return
 		}
 		cost, ok := c.hold(CostMessage)
 		if !ok {
-			c.anomaly("too_many_open_calls", start, "response dropped: "+c.spent())
+			c.anomaly(AnomalyTooManyOpenCalls, start, "response dropped: "+c.spent())
 			return
 		}
 		if p.AllocHint > maxAllocHint {
-			c.anomaly("bad_alloc_hint", start, "response of call "+itoa(int(p.CallID))+" announces "+itoa(int(p.AllocHint))+" stub bytes")
+			c.anomaly(AnomalyBadAllocHint, start, "response of call "+itoa(int(p.CallID))+" announces "+itoa(int(p.AllocHint))+" stub bytes")
 		}
 		m = c.newMessage(p, start)
 		m.cost = cost
@@ -367,7 +367,7 @@ func (c *Conn) response(p *PDU, start, last Pos) {
 	call := c.takeCall(p.CallID)
 	if call == nil {
 		c.release(m)
-		c.anomaly("orphan_response", start, "response to call "+itoa(int(p.CallID))+" whose request is not in the capture")
+		c.anomaly(AnomalyOrphanResponse, start, "response to call "+itoa(int(p.CallID))+" whose request is not in the capture")
 		return
 	}
 	call.Response = m
@@ -391,7 +391,7 @@ func (c *Conn) fault(p *PDU, start Pos) {
 	delete(c.responses, p.CallID)
 	call := c.takeCall(p.CallID)
 	if call == nil {
-		c.anomaly("orphan_fault", start, "fault for call "+itoa(int(p.CallID))+" whose request is not in the capture")
+		c.anomaly(AnomalyOrphanFault, start, "fault for call "+itoa(int(p.CallID))+" whose request is not in the capture")
 		return
 	}
 	call.Fault = &Fault{Pos: start, Status: p.Status}
@@ -558,14 +558,14 @@ func (c *Conn) Close() {
 			if h, err := ParseHeader(d.buf); err == nil {
 				detail = PTypeName(h.PType) + " PDU of frag_length " + itoa(int(h.FragLen)) + " ends after " + itoa(len(d.buf)) + " bytes, with the connection"
 			}
-			c.anomaly("incomplete_pdu", d.posAt(d.base), detail)
+			c.anomaly(AnomalyIncompletePDU, d.posAt(d.base), detail)
 		}
 		// In call_id order, so that the first one reported is stable.
 		for _, id := range sortedIDs(c.inflight) {
-			c.anomaly("incomplete_request", c.inflight[id].Request.Pos, "request of call "+itoa(int(id))+" never got its last fragment")
+			c.anomaly(AnomalyIncompleteRequest, c.inflight[id].Request.Pos, "request of call "+itoa(int(id))+" never got its last fragment")
 		}
 		for _, id := range sortedIDs(c.responses) {
-			c.anomaly("incomplete_response", c.responses[id].Pos, "response of call "+itoa(int(id))+" never got its last fragment")
+			c.anomaly(AnomalyIncompleteResponse, c.responses[id].Pos, "response of call "+itoa(int(id))+" never got its last fragment")
 		}
 	}
 	var rest []*Call

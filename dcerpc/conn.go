@@ -437,7 +437,7 @@ func (c *Conn) settle(dir Dir, pos Pos) {
 		return
 	}
 	if len(d.buf) > 0 {
-		c.anomaly("too_many_buffered_bytes", pos, itoa(len(d.buf))+" bytes of a partial PDU dropped: the connections hold "+itoa(b.held)+" bytes of partial PDUs, over the limit")
+		c.anomaly(AnomalyTooManyBufferedBytes, pos, itoa(len(d.buf))+" bytes of a partial PDU dropped: the connections hold "+itoa(b.held)+" bytes of partial PDUs, over the limit")
 		if c.state == stateRPC {
 			c.damage(dir)
 		}
@@ -581,7 +581,7 @@ func (c *Conn) drain(dir Dir) {
 				return
 			}
 			if n := d.skipped + found; n > 0 && c.state == stateRPC {
-				c.anomaly("resync", d.posAt(d.base+int64(found)), "skipped "+itoa(n)+" bytes to the next plausible PDU header")
+				c.anomaly(AnomalyResync, d.posAt(d.base+int64(found)), "skipped "+itoa(n)+" bytes to the next plausible PDU header")
 			}
 			d.skipped = 0
 			d.consume(found)
@@ -593,7 +593,7 @@ func (c *Conn) drain(dir Dir) {
 		h, err := ParseHeader(d.buf)
 		if err != nil {
 			if c.state == stateRPC {
-				c.anomaly("bad_header", d.posAt(d.base), err.Error())
+				c.anomaly(AnomalyBadHeader, d.posAt(d.base), err.Error())
 			}
 			d.scanning = true
 			continue
@@ -660,14 +660,14 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 		d.scanning = true
 		return
 	}
-	c.anomaly("gap", pos, gapDetail(n))
+	c.anomaly(AnomalyGap, pos, gapDetail(n))
 	c.damage(dir)
 	if n >= 0 && len(d.buf) >= HeaderLen && !d.scanning {
 		if h, err := ParseHeader(d.buf); err == nil && int(h.FragLen) > len(d.buf) {
 			// The lost bytes may lie inside the PDU we are assembling;
 			// then the stream is header-aligned again after its end.
 			if rest := int(h.FragLen) - len(d.buf) - n; rest >= 0 {
-				c.anomaly("lost_pdu", d.posAt(d.base), PTypeName(h.PType)+" fragment cut by a gap")
+				c.anomaly(AnomalyLostPDU, d.posAt(d.base), PTypeName(h.PType)+" fragment cut by a gap")
 				c.partial(dir, h, d.buf, d.posAt(d.base), pos)
 				d.base += int64(len(d.buf)) + int64(n)
 				d.clear()

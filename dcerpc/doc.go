@@ -18,6 +18,9 @@
 //     stripped from the stub, privacy-level stubs flagged as sealed and never
 //     decoded, unless an optional Unsealer (unseal.go) decrypts them per
 //     fragment, before reassembly, and verifies their signatures;
+//   - the names of fault statuses (Faults, FaultName: C706 appendix E NCA
+//     codes and the Win32 values of MS-RPCE 2.2.2.8), the one table every
+//     output asks, and Code, the shape of every protocol package's table;
 //   - recognition by content on any port, and resynchronisation after a gap
 //     or at a capture's mid-connection start by the header and chain checks
 //     of protocol-notes §1.11.

@@ -7,8 +7,9 @@
 //     handle (CXH) the response returns;
 //   - EcDoDisconnect (opnum 1, 3.1.4.3): the CXH it closes;
 //   - every other opnum: the CXH its request starts with;
-//   - the return value, the last 4 bytes of every response stub (NDR), with
-//     the ec* names of MS-OXCRPC 3.1.4.1 and MS-OXCDATA 2.4, including both
+//   - the return value, the last 4 bytes of every response stub (NDR), named
+//     by Statuses (StatusName) with the ec* names of MS-OXCRPC 3.1.4.1 and
+//     MS-OXCDATA 2.4, including both
 //     forms of the per-user session limit (ecMaxObjsExceeded 0x4de and
 //     MAPI_E_SESSION_LIMIT 0x80040112; protocol-notes §3.5).
 //

@@ -103,29 +103,39 @@ func SessionLimit(s uint32) bool { return s == ecMaxObjsExceeded || s == ecTooMa
 // LogonFailed reports ecLoginFailure / MAPI_E_LOGON_FAILED.
 func LogonFailed(s uint32) bool { return s == ecLoginFailure }
 
-// StatusName names an EMSMDB return value, or "".
-func StatusName(s uint32) string { return names[s] }
+// StatusName names an EMSMDB return value; ok is false when [Statuses] does
+// not list it.
+func StatusName(v uint32) (name string, ok bool) {
+	name, ok = statusNames[v]
+	return name, ok
+}
 
-var names = map[uint32]string{
-	0x00000000: "ecNone",
-	0x80070005: "ecAccessDenied",
-	0x00000970: "ecNotEncrypted",
-	0x000004df: "ecClientVerDisallowed",
-	0x80040111: "ecLoginFailure",
-	0x000003eb: "ecUnknownUser",
-	0x000003f2: "ecLoginPerm",
-	0x80040110: "ecVersionMismatch",
-	0x000004e1: "ecCachedModeRequired",
-	0x000004e0: "ecRpcHttpDisallowed",
-	0x000007d8: "ecProtocolDisabled",
-	0x000004de: "ecMaxObjsExceeded",
-	0x80040112: "MAPI_E_SESSION_LIMIT",
-	0x000007ee: "ecRejected",
-	0x000004b6: "ecRpcFormat",
-	0x00000480: "ecServerBusy",
-	0x0000096c: "ecMailboxDisabled",
-	0x0000050c: "ecMailboxInTransit",
-	0x00000478: "ecWrongServer",
-	0x00000a36: "ecMaxConnectionsExceeded",
-	0x00000a2d: "ecMaxPoolExceeded",
+var statusNames = dcerpc.CodeMap(Statuses)
+
+// Statuses names the return values of EMSMDB and AsyncEMSMDB calls with the
+// ec* names of MS-OXCRPC 3.1.4.1 and MS-OXCDATA 2.4.2 (0 is Success, as
+// MS-OXCDATA 2.4.1 names it), and MAPI_E_SESSION_LIMIT, the other form of the
+// per-user session limit (protocol-notes §3.5).
+var Statuses = []dcerpc.Code{
+	{Value: 0x00000000, Name: "Success"},
+	{Value: 0x80070005, Name: "ecAccessDenied"},
+	{Value: 0x00000970, Name: "ecNotEncrypted"},
+	{Value: 0x000004df, Name: "ecClientVerDisallowed"},
+	{Value: 0x80040111, Name: "ecLoginFailure"},
+	{Value: 0x000003eb, Name: "ecUnknownUser"},
+	{Value: 0x000003f2, Name: "ecLoginPerm"},
+	{Value: 0x80040110, Name: "ecVersionMismatch"},
+	{Value: 0x000004e1, Name: "ecCachedModeRequired"},
+	{Value: 0x000004e0, Name: "ecRpcHttpDisallowed"},
+	{Value: 0x000007d8, Name: "ecProtocolDisabled"},
+	{Value: 0x000004de, Name: "ecMaxObjsExceeded"},
+	{Value: 0x80040112, Name: "MAPI_E_SESSION_LIMIT"},
+	{Value: 0x000007ee, Name: "ecRejected"},
+	{Value: 0x000004b6, Name: "ecRpcFormat"},
+	{Value: 0x00000480, Name: "ecServerBusy"},
+	{Value: 0x0000096c, Name: "ecMailboxDisabled"},
+	{Value: 0x0000050c, Name: "ecMailboxInTransit"},
+	{Value: 0x00000478, Name: "ecWrongServer"},
+	{Value: 0x00000a36, Name: "ecMaxConnectionsExceeded"},
+	{Value: 0x00000a2d, Name: "ecMaxPoolExceeded"},
 }

@@ -30,8 +30,8 @@ func TestConnect(t *testing.T) {
 	if op.Err != nil || op.UserDN != dn[:len(dn)-1] || !op.HasHandle || op.Handle[4] != 0x42 || !SessionLimit(op.Status) || op.Name != "EcDoConnect" {
 		t.Fatalf("%+v", op)
 	}
-	if StatusName(op.Status) != "ecMaxObjsExceeded" {
-		t.Error(StatusName(op.Status))
+	if n, _ := StatusName(op.Status); n != "ecMaxObjsExceeded" {
+		t.Error(n)
 	}
 	for n := 0; n < len(req); n++ {
 		Decode(&dcerpc.Call{Opnum: OpConnectEx, Request: msg(append([]byte{0, 0, 0, 0}, req[:n]...))})

@@ -11,5 +11,14 @@
 // 0x1f ncacn_http, 0x0f named pipe, 0x10 ncalrpc, and Exchange 2003's 0x20
 // address floor), with the NDR layout of protocol-notes §4 and §9.3.
 //
+// DecodeCall turns an answered ept_map or ept_lookup call into the
+// interfaces it maps (Mapping), and Tower.Host gives the host of a tower
+// that says 0.0.0.0 (the mapper's own): `nspicap endpoints` lists these and
+// decodes nothing itself.
+//
+// Statuses names the status values of ept_map and ept_lookup
+// (ept_s_not_registered 0x16c9a0d6 and the rest); every output names them
+// through StatusName.
+//
 // Every count is bounded before it sizes anything; decoders never panic.
 package epm

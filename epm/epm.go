@@ -15,11 +15,31 @@ const (
 	OpMap    = 3
 )
 
-// Status values of ept_map and ept_lookup.
+// Status values of ept_map and ept_lookup (C706 appendix O; the DCE status
+// codes of the rpc facility, 0x16c9a000 and up).
 const (
 	StatusOK            = 0
+	StatusCantPerformOp = 0x16c9a0cd
 	StatusNotRegistered = 0x16c9a0d6
 )
+
+// StatusName names an ept_map or ept_lookup status; ok is false when
+// [Statuses] does not list it.
+func StatusName(v uint32) (name string, ok bool) {
+	name, ok = statusNames[v]
+	return name, ok
+}
+
+var statusNames = dcerpc.CodeMap(Statuses)
+
+// Statuses names the status values of ept_map and ept_lookup as C706 spells
+// them. ept_s_not_registered is also what an ept_lookup that has listed
+// every entry ends with.
+var Statuses = []dcerpc.Code{
+	{Value: StatusOK, Name: "Success"},
+	{Value: StatusCantPerformOp, Name: "ept_s_cant_perform_op"},
+	{Value: StatusNotRegistered, Name: "ept_s_not_registered"},
+}
 
 // limits on what one stub may make us keep.
 const (
@@ -262,4 +282,65 @@ func DecodeLookupResponse(stub []byte, le bool) (LookupResponse, error) {
 	}
 	l.Status = r.U32("status")
 	return l, r.Err()
+}
+
+// Host is the host a client reaches through the tower: its IPv4 address, or
+// mapper (the endpoint mapper's own host) when the tower says 0.0.0.0 or
+// gives none (notes §4.3).
+func (t *Tower) Host(mapper netip.Addr) netip.Addr {
+	if t.Addr.IsValid() && !t.Addr.IsUnspecified() {
+		return t.Addr
+	}
+	return mapper
+}
+
+// Mapping is one interface an ept_map or ept_lookup answer speaks of.
+type Mapping struct {
+	Interface dcerpc.SyntaxID
+	// Status is the answer's status (StatusOK, StatusNotRegistered, ...).
+	Status uint32
+	// Tower is where the interface listens; nil for an ept_map answered
+	// without a tower, whose Interface is then the one the request asked
+	// for.
+	Tower      *Tower
+	Annotation string // ept_lookup only
+}
+
+// DecodeCall decodes an endpoint mapper call into what its answer maps: for
+// ept_map one Mapping per returned tower, or one without a tower for the
+// interface asked for when none came back; for ept_lookup one per entry that
+// has a tower. ok is false when c is not an answered ept_map or ept_lookup
+// whose response can be read (sealed, damaged or not decodable).
+func DecodeCall(c *dcerpc.Call) (ms []Mapping, ok bool) {
+	if !c.IfaceKnown || c.Iface.UUID != dcerpc.EPM || c.Request == nil || c.Response == nil || c.Response.Sealed || c.Response.Damaged {
+		return nil, false
+	}
+	le := c.Response.LittleEndian
+	switch c.Opnum {
+	case OpMap:
+		q, _ := DecodeMapRequest(c.Request.Stub, c.Request.LittleEndian)
+		m, err := DecodeMapResponse(c.Response.Stub, le)
+		if err != nil {
+			return nil, false
+		}
+		if len(m.Towers) == 0 {
+			return []Mapping{{Interface: q.Tower.Interface, Status: m.Status}}, true
+		}
+		for i := range m.Towers {
+			ms = append(ms, Mapping{Interface: m.Towers[i].Interface, Status: m.Status, Tower: &m.Towers[i]})
+		}
+		return ms, true
+	case OpLookup:
+		l, err := DecodeLookupResponse(c.Response.Stub, le)
+		if err != nil {
+			return nil, false
+		}
+		for i := range l.Entries {
+			if e := &l.Entries[i]; e.HasTower {
+				ms = append(ms, Mapping{Interface: e.Tower.Interface, Status: l.Status, Tower: &e.Tower, Annotation: e.Annotation})
+			}
+		}
+		return ms, true
+	}
+	return nil, false
 }

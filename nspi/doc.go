@@ -14,8 +14,10 @@
 //   - every other opnum: the handle that starts its request stub, and the
 //     return value, which is the last 4 bytes of every NSPI response stub
 //     (NDR, C706 14);
-//   - names of the MAPI status codes of MS-OXCDATA 2.4 (0x80040111
-//     MAPI_E_LOGON_FAILED and the rest).
+//   - Statuses, the one table of names of NSPI (and RFR) return values: the
+//     MAPI status codes of MS-OXCDATA 2.4 (0x80040111 MAPI_E_LOGON_FAILED and
+//     the rest) and NspiUnbind's 1 and 2; every output names them through
+//     StatusName.
 //
 // A sealed stub (auth level privacy) is never decoded: Decode says so.
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/dcerpc"
@@ -28,77 +29,65 @@ const (
 
 func (s *endpointSink) ConnEnd(*analyze.ConnEnd) {}
 
+// Call lists what an endpoint mapper answered, as package epm decodes it.
 func (s *endpointSink) Call(c *pipeline.Call) {
-	rc := c.Raw
-	if !rc.IfaceKnown || rc.Iface.UUID != dcerpc.EPM || rc.Request == nil || rc.Response == nil || rc.Response.Sealed || rc.Response.Damaged {
+	ms, ok := epm.DecodeCall(c.Raw)
+	if !ok {
 		return
 	}
+	rc := c.Raw
 	mapper := rc.Conn.Server
-	le := rc.Response.LittleEndian
-	add := func(iface dcerpc.SyntaxID, status uint32, t *epm.Tower, annotation string) {
+	for i := range ms {
+		m := &ms[i]
 		row := report.EndpointRow{
 			Mapper:    mapper.String(),
-			Interface: dcerpc.InterfaceName(iface.UUID),
-			UUID:      iface.UUID.String(),
-			Version:   fmt.Sprintf("%d.%d", iface.Major, iface.Minor),
-			Status:    "registered",
+			Interface: dcerpc.InterfaceName(m.Interface.UUID),
+			UUID:      m.Interface.UUID.String(),
+			Version:   fmt.Sprintf("%d.%d", m.Interface.Major, m.Interface.Minor),
+			Status:    endpointStatus(m.Status),
 			FirstTime: report.FormatTime(rc.Request.Pos.Time),
 		}
-		switch {
-		case status == epm.StatusNotRegistered:
-			row.Status = "not_registered"
-		case status != 0:
-			row.Status = fmt.Sprintf("0x%08x", status)
-		case t != nil:
-			row.Protocol, row.Port, row.Annotation = t.Protocol, t.Port, annotation
-			if t.Addr.IsValid() && !t.Addr.IsUnspecified() {
-				row.Host = t.Addr.String()
-			} else {
-				row.Host = mapper.Addr().String() // 0.0.0.0: the mapper's own host
-			}
+		if t := m.Tower; m.Status == epm.StatusOK && t != nil {
+			row.Protocol, row.Port, row.Annotation = t.Protocol, t.Port, m.Annotation
+			row.Host = t.Host(mapper.Addr()).String()
 			if t.Pipe != "" {
 				row.Host = t.Pipe
 			}
 		}
-		key := c.Row.File + "|" + row.Mapper + "|" + row.UUID + "|" + row.Version + "|" + row.Status + "|" + row.Protocol + "|" + row.Host + "|" + fmt.Sprint(row.Port)
-		r := s.rows[key]
-		if r == nil && len(s.rows) >= maxEndpointRows {
-			s.dropped++
-			return
-		}
-		if r == nil {
-			r = &row
-			r.File = c.Row.File
-			s.rows[key] = r
-		}
-		if len(r.Frames) < maxEndpointFrames {
-			r.Frames = append(r.Frames, rc.Request.Pos.Frame)
-			r.Replies = append(r.Replies, rc.Response.Pos.Frame)
-		}
+		s.add(c, row)
 	}
-	switch rc.Opnum {
-	case epm.OpMap:
-		q, _ := epm.DecodeMapRequest(rc.Request.Stub, rc.Request.LittleEndian)
-		m, err := epm.DecodeMapResponse(rc.Response.Stub, le)
-		if err != nil {
-			return
-		}
-		if len(m.Towers) == 0 {
-			add(q.Tower.Interface, m.Status, nil, "")
-		}
-		for i := range m.Towers {
-			add(m.Towers[i].Interface, m.Status, &m.Towers[i], "")
-		}
-	case epm.OpLookup:
-		l, err := epm.DecodeLookupResponse(rc.Response.Stub, le)
-		if err != nil {
-			return
-		}
-		for i := range l.Entries {
-			if l.Entries[i].HasTower {
-				add(l.Entries[i].Tower.Interface, l.Status, &l.Entries[i].Tower, l.Entries[i].Annotation)
-			}
-		}
+}
+
+// endpointStatus is the STATUS of an endpoint row: "registered" for
+// success, the name epm gives the status without its "ept_s_" prefix
+// ("not_registered"), or the status in hex when epm does not name it.
+func endpointStatus(v uint32) string {
+	if v == epm.StatusOK {
+		return "registered"
+	}
+	if n, ok := epm.StatusName(v); ok {
+		return strings.TrimPrefix(n, "ept_s_")
+	}
+	return fmt.Sprintf("0x%08x", v)
+}
+
+// add merges a row into the map, with the frames of the call.
+func (s *endpointSink) add(c *pipeline.Call, row report.EndpointRow) {
+	rc := c.Raw
+	key := c.Row.File + "|" + row.Mapper + "|" + row.UUID + "|" + row.Version + "|" + row.Status + "|" + row.Protocol + "|" + row.Host + "|" + fmt.Sprint(row.Port)
+	r := s.rows[key]
+	if r == nil && len(s.rows) >= maxEndpointRows {
+		s.dropped++
+		return
+	}
+	if r == nil {
+		r = &row
+		r.File = c.Row.File
+		s.rows[key] = r
+	}
+	if len(r.Frames) < maxEndpointFrames {
+		r.Frames = append(r.Frames, rc.Request.Pos.Frame)
+		r.Replies = append(r.Replies, rc.Response.Pos.Frame)
 	}
 }
 

@@ -69,5 +69,5 @@ func keyAnomaly(res *pipeline.Result, a *analyze.Analyzer) {
 		}
 		msg += w
 	}
-	a.AddAnomaly(analyze.Anomaly{Kind: "sealed_not_decrypted", Count: int64(len(res.KeyWarnings)), Message: msg})
+	a.AddAnomaly(analyze.Anomaly{Kind: pipeline.AnomalySealedNotDecrypted, Count: int64(len(res.KeyWarnings)), Message: msg})
 }

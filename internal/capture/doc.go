@@ -1,6 +1,8 @@
 // Package capture reads packet captures and turns the TCP connections in them
-// into ordered byte streams for the layers above. It is the only package of
-// nspicap that imports gopacket; addresses leave it as netip.AddrPort.
+// into ordered byte streams for the layers above. It is the only package
+// linked into nspicap that imports gopacket (internal/synth, which writes the
+// test captures, and internal/bench/baseline do too; TestImportDirection
+// holds the list); addresses leave it as netip.AddrPort.
 //
 // # Input
 //

@@ -1,16 +1,31 @@
 // Package pipeline wires nspicap's layers together: capture files are read
 // and reassembled by internal/capture, each TCP connection's bytes go to a
-// dcerpc.Conn, each call is named and, for NSPI, decoded by package nspi;
-// the result is a call row for `nspicap calls` and an analyze.Event for the
-// analyzer. It owns no protocol knowledge of its own beyond one inference:
+// dcerpc.Conn (with an unsealer from internal/unseal when keys are given),
+// and each call is dispatched by its interface to the package that decodes
+// it: nspi, emsmdb, epm and rfr. The result is a call row for `nspicap calls`,
+// whose status and fault names come from those packages' tables
+// (nspi.StatusName, emsmdb.StatusName, epm.StatusName, dcerpc.FaultName),
+// and analyze.Events: NspiBind, NspiUnbind and other NSPI calls; EMSMDB
+// connects and disconnects; ept_map answers with the endpoints they give;
+// RFR referrals; ends of DCE/RPC connections and of TCP connections that
+// carried no data. The anomalies of the connections are gathered with the
+// pipeline's own (anomaly_kinds.go).
 //
-// A connection whose bind is not in the capture has no known interface. Its
-// calls are taken to be NSPI (and flagged interface_inferred) when the
+// It decodes no stub itself, except the return value of calls to well-known
+// interfaces without a decoder (the last 4 bytes of the response stub, NDR
+// per C706 chapter 14). What it adds to the protocol packages are three
+// inferences. The first: a connection whose bind is not in the capture has
+// no known interface. Its calls are taken to be NSPI (and flagged interface_inferred) when the
 // request starts with a context handle that an NspiBind on the same server
 // returned earlier, or when only NSPI was ever seen bound on that server
 // address and port and the call is shaped like an NSPI call (opnum 1..20,
 // a 20-byte handle first). This follows protocol-notes §1.10: "context
 // handles found in stubs can be matched against sessions seen earlier".
+//
+// The second is the outcome of a sealed NspiBind, inferred from what the
+// client does next on the same connection (sealed.go; README, "Sealed
+// traffic"), and flagged as inferred. The third is the host of an ept_map
+// tower that says 0.0.0.0: the endpoint mapper's own (protocol-notes §4.3).
 //
 // Calls reach the sink in the order their outcome became known in the
 // capture (the reply, or the connection's end for unanswered calls).

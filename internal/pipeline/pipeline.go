@@ -9,6 +9,8 @@ import (
 
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/dcerpc"
+	"github.com/nspicap/nspicap/emsmdb"
+	"github.com/nspicap/nspicap/epm"
 	"github.com/nspicap/nspicap/internal/capture"
 	"github.com/nspicap/nspicap/internal/keys"
 	"github.com/nspicap/nspicap/internal/report"
@@ -219,9 +221,9 @@ func Run(paths []string, o Options, sink Sink) Result {
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn,
 		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal, Read: o.Read})
 	if stats.Evicted > 0 {
-		r.anoms["conn_evicted"] = &Anomaly{Kind: "conn_evicted", Count: stats.Evicted,
+		r.anoms[AnomalyConnEvicted] = &Anomaly{Kind: AnomalyConnEvicted, Count: stats.Evicted,
 			Example: "more connections were open at once than --max-conns allows: the longest idle ones were dropped (their sessions count as open at the end)"}
-		r.order = append(r.order, "conn_evicted")
+		r.order = append(r.order, AnomalyConnEvicted)
 	}
 	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons, KeyWarnings: r.keyWarnings()}
 	for _, k := range r.order {
@@ -463,7 +465,7 @@ func (r *runner) fillRow(row *report.CallRow, c *dcerpc.Call, op *nspi.Op, infer
 	if c.Fault != nil {
 		s := fmt.Sprintf("0x%08x", c.Fault.Status)
 		row.Fault = &s
-		row.FaultName = dcerpc.FaultName(c.Fault.Status)
+		row.FaultName, _ = dcerpc.FaultName(c.Fault.Status)
 	}
 	if !c.IfaceKnown {
 		row.Interface = "unknown"
@@ -476,7 +478,7 @@ func (r *runner) fillRow(row *report.CallRow, c *dcerpc.Call, op *nspi.Op, infer
 		if op.HasStatus {
 			s := fmt.Sprintf("0x%08x", op.Status)
 			row.Status = &s
-			row.StatusName = nspi.StatusName(c.Opnum, op.Status)
+			row.StatusName, _ = nspi.StatusName(op.Status)
 		}
 	case c.IfaceKnown:
 		row.Op = dcerpc.OpName(c.Iface.UUID, c.Opnum)
@@ -500,26 +502,25 @@ func tail(m *dcerpc.Message) uint32 {
 	return uint32(t[3]) | uint32(t[2])<<8 | uint32(t[1])<<16 | uint32(t[0])<<24
 }
 
-func otherStatusName(iface dcerpc.UUID, v uint32) string {
+// otherStatusName names the return value of a call to a well-known interface
+// other than NSPI, from the table of the package that owns the interface;
+// interfaces without one (drsuapi, samr, ...) return Win32 values, named as
+// faults are.
+func otherStatusName(iface dcerpc.UUID, v uint32) (name string) {
 	switch iface {
 	case dcerpc.EPM:
-		switch v {
-		case 0:
+		name, _ = epm.StatusName(v)
+	case dcerpc.EMSMDB, dcerpc.AsyncEMSMDB:
+		name, _ = emsmdb.StatusName(v)
+	case dcerpc.RFR:
+		name, _ = nspi.StatusName(v)
+	default:
+		if v == 0 {
 			return "Success"
-		case 0x16c9a0d6:
-			return "ept_s_not_registered"
-		case 0x16c9a0cd:
-			return "ept_s_cant_perform_op"
 		}
-	case dcerpc.EMSMDB, dcerpc.AsyncEMSMDB, dcerpc.RFR:
-		if n := nspi.MAPIName(v); n != "" {
-			return n
-		}
+		name, _ = dcerpc.FaultName(v)
 	}
-	if v == 0 {
-		return "Success"
-	}
-	return dcerpc.FaultName(v)
+	return name
 }
 
 func (r *runner) event(c *dcerpc.Call, op *nspi.Op, reqPos, replyPos dcerpc.Pos) *analyze.NSPICall {

@@ -18,8 +18,9 @@ type EndpointRow struct {
 	Interface string `json:"interface"`
 	UUID      string `json:"uuid"`
 	Version   string `json:"version"`
-	// Status is "registered" or "not_registered" (ept_s_not_registered), or
-	// the status in hex.
+	// Status is "registered", or the name package epm gives the status
+	// without its "ept_s_" prefix ("not_registered" for
+	// ept_s_not_registered), or the status in hex when epm does not name it.
 	Status   string `json:"status"`
 	Protocol string `json:"protocol,omitempty"`
 	Host     string `json:"host,omitempty"`

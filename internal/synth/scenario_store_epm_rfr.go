@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Scenarios beyond NSPI (issue 7): Exchange store sessions (EMSMDB), the
+// Scenarios beyond NSPI: Exchange store sessions (EMSMDB), the
 // endpoint mapper, RFR and dead connections.
 
 // EMSMDB interface (MS-OXCRPC): a4f1db00-ca47-1067-b31f-00dd010662da v0.81.
