@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nspicap/nspicap/emsmdb"
 )
 
 // The store sessions tracker follows Exchange store sessions (EMSMDB,
@@ -207,22 +209,12 @@ func (t *storeTracker) count(ug, cg *emsGroup, f func(c *EMSMDBCounters)) {
 	f(&cg.c)
 }
 
-// emsName names an EMSMDB status.
+// emsName names an EMSMDB status as package emsmdb names it.
 func emsName(v uint32) string {
-	if n := emsStatusNames[v]; n != "" {
+	if n, ok := emsmdb.StatusName(v); ok {
 		return fmt.Sprintf("%s (0x%08x)", n, v)
 	}
 	return fmt.Sprintf("0x%08x", v)
-}
-
-var emsStatusNames = map[uint32]string{
-	0x80070005: "ecAccessDenied", 0x00000970: "ecNotEncrypted", 0x000004df: "ecClientVerDisallowed",
-	0x80040111: "ecLoginFailure", 0x000003eb: "ecUnknownUser", 0x000003f2: "ecLoginPerm",
-	0x80040110: "ecVersionMismatch", 0x000004e1: "ecCachedModeRequired", 0x000004e0: "ecRpcHttpDisallowed",
-	0x000007d8: "ecProtocolDisabled", 0x000004de: "ecMaxObjsExceeded", 0x80040112: "MAPI_E_SESSION_LIMIT",
-	0x000007ee: "ecRejected", 0x000004b6: "ecRpcFormat", 0x00000480: "ecServerBusy",
-	0x0000096c: "ecMailboxDisabled", 0x0000050c: "ecMailboxInTransit", 0x00000478: "ecWrongServer",
-	0x00000a36: "ecMaxConnectionsExceeded", 0x00000a2d: "ecMaxPoolExceeded",
 }
 
 func (t *storeTracker) add(ev *StoreCall) {

@@ -39,7 +39,7 @@ func TestImportDirection(t *testing.T) {
 		"emsmdb":            {"dcerpc", "dcerpc/ndr"},
 		"epm":               {"dcerpc", "dcerpc/ndr"},
 		"rfr":               {"dcerpc", "dcerpc/ndr"},
-		"analyze":           {"dcerpc", "nspi"}, // the names of statuses and faults
+		"analyze":           {"dcerpc", "nspi", "emsmdb"}, // the names of statuses and faults
 		"internal/report":   {"analyze", "github.com/olekukonko/tablewriter"},
 		"internal/capture":  {"github.com/gopacket/gopacket", "github.com/klauspost/compress"},
 		"internal/keys":     {"ntlmssp", "github.com/jcmturner/gokrb5/v8"},
