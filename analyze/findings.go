@@ -474,7 +474,7 @@ func (p *reporter) findNotes() {
 		n := g.ev.n
 		switch k.kind {
 		case noteBindFailed:
-			msg := fmt.Sprintf("%s%s from %s to %s failed other than by a logon refusal (%s). Check the client's RPC authentication and the account's rights for AccessDenied, the DC's health for faults.",
+			msg := fmt.Sprintf("%s%s from %s to %s failed other than by a logon refusal (%s). Check the client's RPC authentication and the account's rights for MAPI_E_NO_ACCESS, the DC's health for faults.",
 				plural(n, "NspiBind", "NspiBind calls"), p.byWhom(k.ukey), k.client, k.server, g.what.String())
 			p.newFinding(KindBindFailed, SevWarning, k.server, k.ukey, k.client, &g.ev, msg)
 		case noteUnbindFailed:

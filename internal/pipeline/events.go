@@ -187,15 +187,6 @@ func (r *runner) storeEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyz
 	return ev
 }
 
-// mappedHost is the address a tower gives, or the mapper's own when the
-// tower says 0.0.0.0 or nothing.
-func mappedHost(t *epm.Tower, mapper netip.Addr) netip.Addr {
-	if t.Addr.IsValid() && !t.Addr.IsUnspecified() {
-		return t.Addr
-	}
-	return mapper
-}
-
 func (r *runner) epmEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.EndpointAnswer {
 	if c.Opnum != epm.OpMap || c.Response == nil || c.Response.Sealed || c.Response.Damaged || c.Request.Sealed {
 		return nil
@@ -224,7 +215,7 @@ func (r *runner) epmEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.
 		if t.Port == 0 || (t.Protocol != "ncacn_ip_tcp" && t.Protocol != "ncacn_http") || len(ev.Endpoints) >= 16 {
 			continue
 		}
-		ev.Endpoints = append(ev.Endpoints, netip.AddrPortFrom(mappedHost(t, c.Conn.Server.Addr()), t.Port))
+		ev.Endpoints = append(ev.Endpoints, netip.AddrPortFrom(t.Host(c.Conn.Server.Addr()), t.Port))
 	}
 	return ev
 }
