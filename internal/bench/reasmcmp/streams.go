@@ -59,6 +59,15 @@ type collector struct {
 	nStreams                             int
 	nBytes, nHoles, nHoleBytes, nUnknown int64
 	digest                               uint64 // sum of the streams' digests: independent of their order
+	// Log lists every call in order, when keep is set (tests).
+	Log []event
+}
+
+// event is one call of a reassembler into the collector.
+type event struct {
+	Key  dirKey
+	Hole bool  // a hole, else data
+	N    int64 // bytes
 }
 
 func newCollector(keep bool) *collector {
@@ -116,6 +125,7 @@ func (c *collector) data(s *stream, b []byte, frame int64) {
 	s.Sum = crc32.Update(s.Sum, castagnoli, b)
 	s.Bytes += int64(len(b))
 	if c.keep {
+		c.Log = append(c.Log, event{Key: s.Key, N: int64(len(b))})
 		s.Data = append(s.Data, b...)
 		for range b {
 			s.Frames = append(s.Frames, frame)
@@ -127,6 +137,9 @@ func (c *collector) data(s *stream, b []byte, frame int64) {
 func (c *collector) hole(s *stream, n int64) {
 	if n == 0 || !s.registered {
 		return
+	}
+	if c.keep {
+		c.Log = append(c.Log, event{Key: s.Key, Hole: true, N: n})
 	}
 	switch {
 	case !s.pending:
