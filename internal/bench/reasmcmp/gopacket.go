@@ -29,6 +29,8 @@ type gpOptions struct {
 	// MaxPagesConn and MaxPagesTotal are the Assembler's buffer bounds
 	// (pages of 1900 bytes; 0: unbounded).
 	MaxPagesConn, MaxPagesTotal int
+	// DecodeOnly stops after DecodingLayerParser: no reassembly.
+	DecodeOnly bool
 }
 
 // gpStats counts what the gopacket side saw.
@@ -284,6 +286,9 @@ func runGopacket(path string, col *collector, o gpOptions) (gpStats, error) {
 			continue
 		}
 		st.TCP++
+		if o.DecodeOnly {
+			continue
+		}
 		ci.InterfaceIndex = int(frame)
 		ci.AncillaryData = nil
 		asm.AssembleWithContext(flow, &d.tcp, &gpContext{ci: ci})

@@ -17,6 +17,7 @@ func main() {
 	pagesConn := flag.Int("pages-conn", 0, "gopacket: MaxBufferedPagesPerConnection (0: unbounded)")
 	pagesTotal := flag.Int("pages-total", 0, "gopacket: MaxBufferedPagesTotal (0: unbounded)")
 	verbose := flag.Bool("v", false, "one line per stream")
+	decodeOnly := flag.Bool("decode-only", false, "read and decode only: no reassembly (ours: capture.Run without a Factory)")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: reasmcmp [-impl ours|gopacket] FILE...")
@@ -29,7 +30,13 @@ func main() {
 	start := time.Now()
 	switch *impl {
 	case "ours":
-		infos, st := runOurs(flag.Args(), col, capture.Options{})
+		var infos []capture.InputInfo
+		var st capture.Stats
+		if *decodeOnly {
+			infos, st = capture.Run(flag.Args(), capture.Options{})
+		} else {
+			infos, st = runOurs(flag.Args(), col, capture.Options{})
+		}
 		for _, in := range infos {
 			if in.Err != nil {
 				fmt.Fprintln(os.Stderr, "reasmcmp:", in.Err)
@@ -43,7 +50,7 @@ func main() {
 			os.Exit(2)
 		}
 		st, err := runGopacket(flag.Arg(0), col, gpOptions{Midstream: *midstream, FlushEvery: *flushEvery, Idle: *idle,
-			MaxPagesConn: *pagesConn, MaxPagesTotal: *pagesTotal})
+			MaxPagesConn: *pagesConn, MaxPagesTotal: *pagesTotal, DecodeOnly: *decodeOnly})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "reasmcmp:", err)
 			os.Exit(1)
