@@ -12,7 +12,7 @@ import (
 // internal/bench/baseline is the plain pcapgo reader the reading stage is
 // measured against. internal/bench, internal/pipeline and cmd/nspicap link
 // gopacket only through capture or synth.
-var gopacketImporters = map[string]bool{"internal/capture": true, "internal/synth": true, "internal/bench/baseline": true}
+var gopacketImporters = map[string]bool{"internal/capture": true, "internal/synth": true, "internal/bench/baseline": true, "internal/bench/reasmcmp": true}
 
 // TestImportDirection keeps the layering honest: every package of the module
 // is listed (a new package fails until it is added), each imports only the
@@ -52,6 +52,8 @@ func TestImportDirection(t *testing.T) {
 		"internal/bench":           {"internal/capture", "internal/synth"},
 		"internal/bench/baseline":  {"github.com/gopacket/gopacket/pcapgo", "github.com/klauspost/compress"},
 		"internal/bench/readstage": {"internal/capture"},
+		// The measurement of our reassembly against gopacket's (docs/reassembly.md).
+		"internal/bench/reasmcmp": {"internal/capture", "github.com/gopacket/gopacket"},
 	}
 	seen := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

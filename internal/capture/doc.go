@@ -1,8 +1,8 @@
 // Package capture reads packet captures and turns the TCP connections in them
 // into ordered byte streams for the layers above. It is the only package
 // linked into nspicap that imports gopacket (internal/synth, which writes the
-// test captures, and internal/bench/baseline do too; TestImportDirection
-// holds the list); addresses leave it as netip.AddrPort.
+// test captures, internal/bench/baseline and internal/bench/reasmcmp do too;
+// TestImportDirection holds the list); addresses leave it as netip.AddrPort.
 //
 // # Input
 //
@@ -54,7 +54,7 @@
 // Options.MaxBuffered bytes wait behind it, or when the connection ends.
 // After FINs in both directions or a RST, or at the end of the input, the
 // buffered bytes are flushed and End is called once; the 4-tuple is then
-// remembered for two minutes of capture time so that final ACKs and stray
+// remembered for 30 seconds of capture time (tombstoneTTL) so that final ACKs and stray
 // retransmissions do not open a new connection, while a new SYN does.
 // Options.MaxConns bounds the open connections; the longest idle one is
 // ended with EndEvicted. Buffered segments are charged their bytes and a
