@@ -259,13 +259,16 @@ func firstOf(s string) string {
 
 // TestTshark requires that tshark, an independent dissector, reads every
 // generated capture the way nspicap does: the same NSPI opnum per request
-// frame and the same MAPI status per response frame.
+// frame and the same MAPI status per response frame. The captures are
+// checked in parallel subtests: most of the time goes to tshark.
 func TestTshark(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark is not installed")
 	}
 	for _, f := range captures(t) {
 		t.Run(f, func(t *testing.T) {
+			t.Parallel()
 			path := filepath.Join(testdataDir, f)
 			// Some captures need dissector options (out-of-order reassembly,
 			// decode-as for a connection tshark's heuristics miss): the
