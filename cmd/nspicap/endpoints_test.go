@@ -13,6 +13,7 @@ import (
 // TestEndpoints: the endpoint mapper's answer in the sample captures maps NSPI
 // to TCP 4997, as tshark's EPM dissector reads it too.
 func TestEndpoints(t *testing.T) {
+	t.Parallel()
 	for _, f := range []string{"clean.pcap", "outlook-anon-first.pcap"} {
 		path := filepath.Join(testdataDir, f)
 		out, errOut, code := nspicap(t, "endpoints", "--format", "jsonl", path)

@@ -298,6 +298,7 @@ func TestKerberosKeyNeverPrinted(t *testing.T) {
 // nspicap's. The options are the manifest's tshark_keytab_args, not its
 // tshark_args: TestTshark reads captures without the keytab.
 func TestKerberosTshark(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark is not installed")
 	}

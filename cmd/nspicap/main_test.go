@@ -223,18 +223,49 @@ type tsharkCall struct {
 // request, its opnum; and per response frame, its MAPI status.
 func tsharkNSPI(t *testing.T, path string, extra []string) (reqs map[int]int, status map[int]string) {
 	t.Helper()
+	reqs, status, _ = tsharkRead(t, path, extra, false)
+	return reqs, status
+}
+
+// tsharkRead runs tshark once and returns what tsharkNSPI returns and, with
+// ntlm, the identity (domain\user, as tshark spells them) of every NTLM
+// AUTHENTICATE message: one pass over the capture for both.
+func tsharkRead(t *testing.T, path string, extra []string, ntlm bool) (reqs map[int]int, status map[int]string, users []string) {
+	t.Helper()
 	args := append([]string{"-n", "-r", path}, extra...)
-	args = append(args, "-Y", "nspi", "-T", "fields", "-E", "separator=/t",
-		"-e", "frame.number", "-e", "dcerpc.pkt_type", "-e", "nspi.opnum", "-e", "nspi.MAPISTATUS_status")
+	filter, fields := "nspi", []string{"frame.number", "dcerpc.pkt_type", "nspi.opnum", "nspi.MAPISTATUS_status"}
+	if ntlm {
+		// A frame is listed when either filter matches: the nspi field (the
+		// protocol's own line, never empty) tells which rows are NSPI.
+		filter = "nspi || ntlmssp.messagetype == 3"
+		fields = append(fields, "nspi", "ntlmssp.messagetype", "ntlmssp.auth.domain", "ntlmssp.auth.username")
+	}
+	args = append(args, "-Y", filter, "-T", "fields", "-E", "separator=/t")
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
 	out, err := exec.Command("tshark", args...).Output()
 	if err != nil {
 		t.Fatalf("tshark %s: %v", path, err)
 	}
 	reqs, status = map[int]int{}, map[int]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	// Only the line ends are trimmed: a line's trailing tabs are its empty
+	// last fields.
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\r\n"), "\n") {
 		f := strings.Split(line, "\t")
-		if len(f) < 4 {
+		if len(f) < len(fields) {
 			continue
+		}
+		if ntlm {
+			for _, typ := range strings.Split(f[5], ",") {
+				if n, err := strconv.ParseUint(typ, 0, 32); err == nil && n == 3 {
+					users = append(users, f[6]+"\\"+f[7])
+					break
+				}
+			}
+			if f[4] == "" {
+				continue // not NSPI
+			}
 		}
 		frame, _ := strconv.Atoi(f[0])
 		op, _ := strconv.Atoi(firstOf(f[2]))
@@ -247,7 +278,7 @@ func tsharkNSPI(t *testing.T, path string, extra []string) (reqs map[int]int, st
 			}
 		}
 	}
-	return reqs, status
+	return reqs, status, users
 }
 
 func firstOf(s string) string {
@@ -259,27 +290,25 @@ func firstOf(s string) string {
 
 // TestTshark requires that tshark, an independent dissector, reads every
 // generated capture the way nspicap does: the same NSPI opnum per request
-// frame and the same MAPI status per response frame.
+// frame and the same MAPI status per response frame. The captures are
+// checked in parallel subtests: most of the time goes to tshark.
 func TestTshark(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark is not installed")
 	}
 	for _, f := range captures(t) {
 		t.Run(f, func(t *testing.T) {
+			t.Parallel()
 			path := filepath.Join(testdataDir, f)
 			// Some captures need dissector options (out-of-order reassembly,
 			// decode-as for a connection tshark's heuristics miss): the
 			// generator records them in the manifest.
-			reqs, status := tsharkNSPI(t, path, loadManifest(t, f).TsharkArgs)
+			reqs, status, users := tsharkRead(t, path, loadManifest(t, f).TsharkArgs, true)
 			got, res := runPipeline(t, path)
 			// NTLM identities: the same users, as many times, as tshark.
-			out, err := exec.Command("tshark", append(append([]string{"-n", "-r", path}, loadManifest(t, f).TsharkArgs...),
-				"-Y", "ntlmssp.messagetype == 3", "-T", "fields", "-E", "separator=\\", "-e", "ntlmssp.auth.domain", "-e", "ntlmssp.auth.username")...).Output()
-			if err != nil {
-				t.Fatal(err)
-			}
 			var theirs, mine []string
-			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			for _, l := range users {
 				if l != "" && l != "\\" && !strings.HasSuffix(l, "\\NULL") {
 					theirs = append(theirs, strings.ToLower(l))
 				}

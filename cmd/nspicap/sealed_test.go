@@ -339,6 +339,7 @@ func TestKeyNeverPrinted(t *testing.T) {
 // opnums and statuses as nspicap given the keys file (TestTshark runs the
 // same comparison on every capture; this one says so by name).
 func TestSealedTshark(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark is not installed")
 	}

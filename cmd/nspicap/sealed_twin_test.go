@@ -150,6 +150,7 @@ func TestSealedTwin(t *testing.T) {
 // capture of the same conversations, and, when tshark is installed, the
 // same decrypted statuses as tshark given bob's password.
 func TestSealedNTLMv1(t *testing.T) {
+	t.Parallel()
 	const v1 = testdataDir + "/sealed-ntlmv1.pcap"
 	raw, err := os.ReadFile(v1)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -418,63 +419,84 @@ func mutate(t *testing.T, name string, raw []byte, rng *rand.Rand, short bool) [
 // input size, and the same report when only packets after the last NSPI frame
 // were dropped.
 func TestTorture(t *testing.T) {
+	t.Parallel()
 	files := captures(t)
-	rng := rand.New(rand.NewPCG(4, 0x6e737069))
-	total, same := 0, 0
+	pcg := rand.NewPCG(4, 0x6e737069)
+	rng := rand.New(pcg)
+	var total, same atomic.Int64
 	start := time.Now()
-	for _, name := range files {
-		raw, err := os.ReadFile(filepath.Join(testdataDir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain := raw
-		if strings.HasSuffix(name, ".gz") {
-			plain = gunzip(t, raw)
-		}
-		code, baseOut, baseErr := analyzeRun(t, name, plain)
-		if code != 0 {
-			t.Fatalf("%s: exit %d: %s", name, code, baseErr)
-		}
-		base := comparableReport(t, name, baseOut)
-		baseGz := base
-		if strings.HasSuffix(name, ".gz") {
-			// Recompressed mutations compare with the compressed original
-			// (its format is "pcap+gzip").
-			_, out, _ := analyzeRun(t, name, raw)
-			baseGz = comparableReport(t, name, out)
-		}
-		muts := mutate(t, name, raw, rng, testing.Short())
-		for _, m := range muts {
-			what := name + ": " + m.what
-			code, out, errOut := analyzeRun(t, what, m.b)
-			total++
-			if code != 0 && code != 1 {
-				t.Errorf("%s: exit %d: %s", what, code, errOut)
+	// The captures take the one random stream in turn, as when they ran
+	// one after the other, so the mutations are the same: here each
+	// capture's mutations are made to advance the stream and dropped, and
+	// its parallel subtest makes them again from where the stream was (the
+	// mutations of all captures held at once would take about 150 MiB).
+	// The counts are checked once the group has finished.
+	t.Run("captures", func(t *testing.T) {
+		for _, name := range files {
+			raw, err := os.ReadFile(filepath.Join(testdataDir, name))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if out == "" {
-				t.Errorf("%s: no report (exit %d: %s)", what, code, errOut)
-				continue
-			}
-			got := comparableReport(t, what, out)
-			if m.same {
-				same++
-				if code != 0 || errOut != baseErr {
-					t.Errorf("%s: exit %d, stderr %q; want 0, %q", what, code, errOut, baseErr)
-				}
-				want := base
-				if strings.HasSuffix(m.what, "(gzipped)") {
-					want = baseGz
-				}
-				if !reflect.DeepEqual(got, want) {
-					a, _ := json.MarshalIndent(want, "", "  ")
-					b, _ := json.MarshalIndent(got, "", "  ")
-					t.Errorf("%s: the report changed:\n%s", what, testutil.FirstDiff(string(a), string(b)))
-				}
-			}
+			at := *pcg
+			mutate(t, name, raw, rng, testing.Short())
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				muts := mutate(t, name, raw, rand.New(&at), testing.Short())
+				tortureCapture(t, name, raw, muts, &total, &same)
+			})
 		}
+	})
+	t.Logf("%d mutations of %d captures in %v; %d only dropped packets after the last NSPI frame", total.Load(), len(files), time.Since(start), same.Load())
+	if !testing.Short() && total.Load() < 2000 {
+		t.Errorf("only %d mutations", total.Load())
 	}
-	t.Logf("%d mutations of %d captures in %v; %d only dropped packets after the last NSPI frame", total, len(files), time.Since(start), same)
-	if !testing.Short() && total < 2000 {
-		t.Errorf("only %d mutations", total)
+}
+
+// tortureCapture runs the mutations of one capture (TestTorture), adding to
+// total the mutations run and to same those that must not change the report.
+func tortureCapture(t *testing.T, name string, raw []byte, muts []mutation, total, same *atomic.Int64) {
+	plain := raw
+	if strings.HasSuffix(name, ".gz") {
+		plain = gunzip(t, raw)
+	}
+	code, baseOut, baseErr := analyzeRun(t, name, plain)
+	if code != 0 {
+		t.Fatalf("%s: exit %d: %s", name, code, baseErr)
+	}
+	base := comparableReport(t, name, baseOut)
+	baseGz := base
+	if strings.HasSuffix(name, ".gz") {
+		// Recompressed mutations compare with the compressed original
+		// (its format is "pcap+gzip").
+		_, out, _ := analyzeRun(t, name, raw)
+		baseGz = comparableReport(t, name, out)
+	}
+	for _, m := range muts {
+		what := name + ": " + m.what
+		code, out, errOut := analyzeRun(t, what, m.b)
+		total.Add(1)
+		if code != 0 && code != 1 {
+			t.Errorf("%s: exit %d: %s", what, code, errOut)
+		}
+		if out == "" {
+			t.Errorf("%s: no report (exit %d: %s)", what, code, errOut)
+			continue
+		}
+		got := comparableReport(t, what, out)
+		if m.same {
+			same.Add(1)
+			if code != 0 || errOut != baseErr {
+				t.Errorf("%s: exit %d, stderr %q; want 0, %q", what, code, errOut, baseErr)
+			}
+			want := base
+			if strings.HasSuffix(m.what, "(gzipped)") {
+				want = baseGz
+			}
+			if !reflect.DeepEqual(got, want) {
+				a, _ := json.MarshalIndent(want, "", "  ")
+				b, _ := json.MarshalIndent(got, "", "  ")
+				t.Errorf("%s: the report changed:\n%s", what, testutil.FirstDiff(string(a), string(b)))
+			}
+		}
 	}
 }

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 )
@@ -32,4 +33,27 @@ func HeapAfterGC() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+// SlowEnv is the one switch for the slow variants of the tests:
+// NSPICAP_SLOW_TESTS=1 go test ./... runs every test at the size it had
+// before the suite was made quick (CI sets it; docs/testing.md lists what it
+// turns on). Without it, go test ./... runs the same tests with the same
+// assertions, at sizes still large enough to prove them.
+const SlowEnv = "NSPICAP_SLOW_TESTS"
+
+// Slow reports whether the slow variants are on: NSPICAP_SLOW_TESTS is set
+// to anything but "" or "0". The environment is read, never written, so
+// parallel tests may call it.
+func Slow() bool {
+	v := os.Getenv(SlowEnv)
+	return v != "" && v != "0"
+}
+
+// Size returns slow when the slow variants are on, else quick.
+func Size[T any](quick, slow T) T {
+	if Slow() {
+		return slow
+	}
+	return quick
 }

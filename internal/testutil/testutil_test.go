@@ -26,3 +26,15 @@ func TestHeapAfterGC(t *testing.T) {
 	}
 	runtime.KeepAlive(keep)
 }
+
+func TestSlow(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		slow bool
+	}{{"", false}, {"0", false}, {"1", true}, {"yes", true}} {
+		t.Setenv(SlowEnv, c.v)
+		if Slow() != c.slow || Size(1, 2) != map[bool]int{false: 1, true: 2}[c.slow] {
+			t.Errorf("%s=%q: Slow() = %v, Size(1, 2) = %d", SlowEnv, c.v, Slow(), Size(1, 2))
+		}
+	}
+}
