@@ -12,6 +12,7 @@ import (
 // streams whose times repeat and go back, with the lists cut short too;
 // the rest of the report is the same.
 func TestReportStreamedSame(t *testing.T) {
+	t.Parallel()
 	most := 0
 	for seed := int64(0); seed < 150; seed++ {
 		rng := rand.New(rand.NewSource(seed))

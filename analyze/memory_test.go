@@ -119,7 +119,9 @@ func TestMemoryBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	const n = 2_000_000
+	// A million events fill the lists and tables; NSPICAP_SLOW_TESTS=1
+	// runs two million.
+	n := testutil.Size(1_000_000, 2_000_000)
 	const budget = 64 << 20
 	base := testutil.HeapAfterGC()
 	w := newWorkload(1, 5000, 3000)

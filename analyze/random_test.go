@@ -215,6 +215,7 @@ func diffReports(got, want string) string {
 
 // TestReportIsRepeatable: Report changes nothing, even between Adds.
 func TestReportIsRepeatable(t *testing.T) {
+	t.Parallel()
 	for seed := int64(0); seed < 100; seed++ {
 		rng := rand.New(rand.NewSource(seed))
 		evs := randomEvents(rng, 50+rng.Intn(1000))
@@ -240,6 +241,7 @@ func TestReportIsRepeatable(t *testing.T) {
 // TestLeakSummariesAgree: leak series that switch to summaries (leak.go)
 // give the same report, rates equal up to rounding.
 func TestLeakSummariesAgree(t *testing.T) {
+	t.Parallel()
 	defer func(p, all int) { maxPending, maxPendingAll = p, all }(maxPending, maxPendingAll)
 	for seed := int64(0); seed < 40; seed++ {
 		rng := rand.New(rand.NewSource(seed))
