@@ -51,6 +51,12 @@ func endHow(how capture.EndKind) analyze.How {
 	return 0
 }
 
+// endMeta is the Meta of the end of the connection, at pos.
+func (k *conn) endMeta(pos capture.Pos) analyze.Meta {
+	m := k.c.Meta
+	return analyze.Meta{Time: pos.Time, Frame: k.r.ref(dcerpc.Pos(pos)), ConnID: m.ID, Client: m.Client, Server: m.Server}
+}
+
 // quality is what the connection lost so far.
 func (k *conn) quality() analyze.Quality {
 	if k.lost {
@@ -81,15 +87,8 @@ func (k *conn) tcpEnd(pos capture.Pos, how capture.EndKind) {
 	if !ok || k.tcp.data {
 		return
 	}
-	m := k.c.Meta
 	ts.TCPEnd(&analyze.ConnAttempt{
-		Meta: analyze.Meta{
-			Time:   pos.Time,
-			Frame:  k.r.ref(dcerpc.Pos(pos)),
-			ConnID: m.ID,
-			Client: m.Client,
-			Server: m.Server,
-		},
+		Meta:      k.endMeta(pos),
 		How:       endHow(how),
 		First:     k.r.ref(dcerpc.Pos(k.tcp.first)),
 		FirstTime: k.tcp.first.Time,

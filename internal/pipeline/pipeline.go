@@ -297,18 +297,9 @@ func (k *conn) End(pos capture.Pos, how capture.EndKind) {
 		k.tcpEnd(pos, how)
 		return
 	}
-	m := k.c.Meta
-	k.r.sink.ConnEnd(&analyze.ConnEnd{
-		Meta: analyze.Meta{
-			Time:    pos.Time,
-			Frame:   k.r.ref(dcerpc.Pos(pos)),
-			ConnID:  m.ID,
-			Client:  m.Client,
-			Server:  m.Server,
-			Quality: k.quality(),
-		},
-		How: endHow(how),
-	})
+	m := k.endMeta(pos)
+	m.Quality = k.quality()
+	k.r.sink.ConnEnd(&analyze.ConnEnd{Meta: m, How: endHow(how)})
 }
 
 func (k *conn) Logon(m *dcerpc.ConnMeta, s dcerpc.Security, pos dcerpc.Pos) {
