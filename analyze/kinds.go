@@ -66,3 +66,17 @@ var Kinds = []string{
 	KindEMSMDBSessionLimit, KindEMSMDBLogonFailed, KindEMSMDBConnectFailed, KindEMSMDBLeak,
 	KindEndpointNotRegistered, KindEndpointUnreachable, KindDeadConnection,
 }
+
+// Kinds of the anomalies the analyzer itself reports (beside those of the
+// DCE/RPC layer and the pipeline).
+const (
+	// AnomalyTimelineTruncated: the timeline lists the series that held the
+	// most sessions (maxTimelineRows); the others are left out, their
+	// counters and findings complete.
+	AnomalyTimelineTruncated = "timeline_truncated"
+)
+
+// AnomalyKinds lists the analyzer's own anomaly kinds with a sentence each.
+var AnomalyKinds = []struct{ Name, Description string }{
+	{AnomalyTimelineTruncated, "The timeline lists only the series that held the most sessions; the others are left out (their counters and findings are complete)."},
+}
