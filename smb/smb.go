@@ -290,6 +290,7 @@ func (d *Demux) Feed(dir Dir, pos Pos, b []byte) {
 			continue
 		}
 		if !d.startMessage(dir, pos, f, b[:4], b) {
+			b = b[4:] // the header; skip holds the rest
 			continue
 		}
 		n := min(f.need, len(b))

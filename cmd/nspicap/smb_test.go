@@ -9,8 +9,11 @@ import (
 	"testing"
 
 	"github.com/nspicap/nspicap/internal/pipeline"
+	"github.com/nspicap/nspicap/internal/synth"
 	"github.com/nspicap/nspicap/smb"
 )
+
+type synthCall = synth.Call
 
 // sharedCapture finds a capture of ../shared/captures beside the project
 // (or beside the worktree that holds it); the test skips without it.
@@ -135,5 +138,45 @@ func TestSMBSharedCaptures(t *testing.T) {
 	got, res = runPipeline(t, sharedCapture(t, "kerberos445_auth.pcapng"))
 	if len(got.calls) != 0 || len(res.Anomalies) != 0 {
 		t.Errorf("kerberos445_auth: %d calls, anomalies %+v", len(got.calls), res.Anomalies)
+	}
+}
+
+// TestSMBPipesTshark: the generated SMB1 and SMB2 pipe captures, call by
+// call against tshark (request frame, opnum, response frame) and against
+// the generator's manifest (interface, user from SESSION_SETUP, status);
+// no anomaly.
+func TestSMBPipesTshark(t *testing.T) {
+	for _, name := range []string{"smb1-pipes.pcap", "smb2-pipes.pcap"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(testdataDir, name)
+			got, res := checkPipeCalls(t, path, "")
+			if len(res.Anomalies) != 0 {
+				t.Errorf("anomalies: %+v", res.Anomalies)
+			}
+			m := loadManifest(t, name)
+			byFrame := map[int]*pipeline.Call{}
+			for _, c := range got.calls {
+				byFrame[lastReqFrame(c)] = c
+			}
+			for _, w := range append(append([]synthCall(nil), m.NSPI...), m.Other...) {
+				c := byFrame[w.RequestFrame]
+				if c == nil {
+					t.Errorf("no call at frame %d (%s)", w.RequestFrame, w.Op)
+					continue
+				}
+				if c.Row.Interface != w.Interface || c.Row.Op != w.Op && c.Row.Interface+"."+c.Row.Op != w.Op {
+					t.Errorf("frame %d: %s.%s, want %s %s", w.RequestFrame, c.Row.Interface, c.Row.Op, w.Interface, w.Op)
+				}
+				if c.Row.User == nil || *c.Row.User != w.User || c.Row.Auth != "ntlmssp" {
+					t.Errorf("frame %d: user %v auth %s, want %s from the SMB session", w.RequestFrame, str(c.Row.User), c.Row.Auth, w.User)
+				}
+				if c.Row.Status == nil || *c.Row.Status != w.StatusHex || c.Raw.Response == nil || int(c.Raw.Response.LastPos.Frame) != w.ReplyFrame {
+					t.Errorf("frame %d: status %v, want %s in frame %d", w.RequestFrame, str(c.Row.Status), w.StatusHex, w.ReplyFrame)
+				}
+			}
+			if got.ends == 0 {
+				t.Errorf("no ConnEnd for the pipes")
+			}
+		})
 	}
 }
