@@ -356,13 +356,21 @@ func (d *Demux) release() {
 }
 
 // scanStart returns the offset of the first plausible message start in b:
-// a NetBIOS session message header whose payload starts with an SMB
-// protocol identifier; -1 when there is none.
+// a NetBIOS session message header, with a length that can hold an SMB
+// header, whose payload starts with an SMB protocol identifier (and, for
+// SMB2, the header's StructureSize); -1 when there is none. The length
+// check passes over the SMB2 header of an operation inside a compound,
+// preceded by padding.
 func scanStart(b []byte) int {
-	for i := 0; i+8 <= len(b); i++ {
-		if b[i] == 0 && b[i+5] == 'S' && b[i+6] == 'M' && b[i+7] == 'B' && isMagic(b[i+4:i+8]) {
-			return i
+	for i := 0; i+10 <= len(b); i++ {
+		if b[i] != 0 || b[i+5] != 'S' || b[i+6] != 'M' || b[i+7] != 'B' || !isMagic(b[i+4:i+8]) {
+			continue
 		}
+		n := int(b[i+1])<<16 | int(b[i+2])<<8 | int(b[i+3])
+		if n < 32 || b[i+4] == 0xFE && (n < 64 || b[i+8] != 64 || b[i+9] != 0) {
+			continue
+		}
+		return i
 	}
 	return -1
 }

@@ -20,7 +20,7 @@ func (s *SMB) hdr1(cmd uint8, resp bool, status uint32, mid uint16, words []byte
 	if resp {
 		flags |= 0x80
 	}
-	flags2 := uint16(0xC807) // unicode, NT status, extended security, long names
+	flags2 := uint16(0xC803) // unicode, NT status, extended security, EAs, long names
 	if s.Signed && s.sid != 0 && cmd != smb1SessionSetup {
 		flags2 |= 0x0004
 	}
