@@ -62,7 +62,7 @@ func (k *conn) quality() analyze.Quality {
 	if k.lost {
 		return analyze.BytesLost
 	}
-	return 0
+	return k.pipeQuality()
 }
 
 // callQuality is the quality of a call's evidence: bytes lost on its

@@ -15,6 +15,7 @@ import (
 	"github.com/nspicap/nspicap/internal/keys"
 	"github.com/nspicap/nspicap/internal/report"
 	"github.com/nspicap/nspicap/nspi"
+	"github.com/nspicap/nspicap/smb"
 )
 
 // Call is one DCE/RPC call as nspicap lists it, with the analysis event it
@@ -103,6 +104,8 @@ type Result struct {
 	// KeyWarnings: one line per identity whose calls stay sealed (no key,
 	// a key that does not match, ...), without key material.
 	KeyWarnings []string
+	// SMB counts the SMB connections and the named pipes (smb.go).
+	SMB SMBStats
 }
 
 // Bounds on what the runner remembers to infer interfaces.
@@ -154,6 +157,10 @@ type runner struct {
 	}
 	freeCalls  []*Call
 	freeEvents []*analyze.NSPICall
+
+	smbBudget *smb.Budget // smb.go
+	smbStats  SMBStats
+	nPipes    uint64
 }
 
 // maxFree bounds the calls and events kept for reuse.
@@ -225,7 +232,7 @@ func Run(paths []string, o Options, sink Sink) Result {
 			Example: "more connections were open at once than --max-conns allows: the longest idle ones were dropped (their sessions count as open at the end)"}
 		r.order = append(r.order, AnomalyConnEvicted)
 	}
-	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons, KeyWarnings: r.keyWarnings()}
+	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons, KeyWarnings: r.keyWarnings(), SMB: r.smbStats}
 	for _, k := range r.order {
 		res.Anomalies = append(res.Anomalies, *r.anoms[k])
 	}
@@ -257,6 +264,15 @@ type conn struct {
 	tcp tcpState // connection attempts without data (events.go)
 	// lost: bytes of the connection were not captured (a gap).
 	lost bool
+
+	// SMB (smb.go): mode is decided at the first bytes; an SMB connection
+	// has smb, and how it ended; a named pipe's conn has pipe and the SMB
+	// connection's conn as parent.
+	mode   uint8
+	smb    *smb.Demux
+	how    capture.EndKind
+	pipe   *smb.Pipe
+	parent *conn
 }
 
 func (r *runner) newConn(ci capture.ConnInfo) capture.StreamHandler {
@@ -268,6 +284,9 @@ func (r *runner) newConn(ci capture.ConnInfo) capture.StreamHandler {
 
 func (k *conn) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
 	k.tcp.data = true
+	if k.mode != modeRPC && k.smbData(dir, pos, b) {
+		return true // End must still close the pipes
+	}
 	was := k.c.IsRPC()
 	ok := k.c.Feed(dcerpc.Dir(dir), dcerpc.Pos(pos), b)
 	if !was && k.c.IsRPC() {
@@ -278,6 +297,10 @@ func (k *conn) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
 
 func (k *conn) Gap(dir capture.Dir, pos capture.Pos, n int) {
 	k.lost = true
+	if k.mode == modeSMB {
+		k.smb.Gap(smb.Dir(dir), smb.Pos(pos), n)
+		return
+	}
 	was := k.c.IsRPC()
 	k.c.Gap(dcerpc.Dir(dir), dcerpc.Pos(pos), n)
 	// A gap can decide the connection (its first PDU cut by the snap length).
@@ -287,6 +310,10 @@ func (k *conn) Gap(dir capture.Dir, pos capture.Pos, n int) {
 }
 
 func (k *conn) End(pos capture.Pos, how capture.EndKind) {
+	if k.mode == modeSMB {
+		k.smbEnd(pos, how)
+		return
+	}
 	k.c.Close()
 	for _, ctx := range k.inferred {
 		delete(k.r.inferred, ctxKey{k.c.Meta.ID, ctx})
@@ -308,14 +335,15 @@ func (k *conn) Logon(m *dcerpc.ConnMeta, s dcerpc.Security, pos dcerpc.Pos) {
 	}
 }
 
-func (k *conn) Anomaly(a dcerpc.Anomaly) {
-	r := k.r
-	if x := r.anoms[a.Kind]; x != nil {
+func (k *conn) Anomaly(a dcerpc.Anomaly) { k.r.anomaly(a.Kind, a.Pos, a.Detail) }
+
+func (r *runner) anomaly(kind string, pos dcerpc.Pos, detail string) {
+	if x := r.anoms[kind]; x != nil {
 		x.Count++
 		return
 	}
-	r.anoms[a.Kind] = &Anomaly{Kind: a.Kind, Count: 1, First: r.ref(a.Pos), Example: a.Detail}
-	r.order = append(r.order, a.Kind)
+	r.anoms[kind] = &Anomaly{Kind: kind, Count: 1, First: r.ref(pos), Example: detail}
+	r.order = append(r.order, kind)
 }
 
 // infer gives a call whose bind is not in the capture the NSPI interface when
@@ -383,6 +411,9 @@ func (k *conn) Call(c *dcerpc.Call) {
 	r := k.r
 	out := r.newCall()
 	out.Raw = c
+	if k.pipe != nil {
+		k.pipeIdentity(c)
+	}
 	inferred := false
 	if !c.IfaceKnown && r.infer(k, c) {
 		c.Iface = dcerpc.SyntaxID{UUID: nspi.UUID, Major: nspi.VersionMajor}
@@ -414,6 +445,9 @@ func (k *conn) Call(c *dcerpc.Call) {
 	}
 	if r.rows {
 		r.fillRow(&out.Row, c, op, inferred, reqPos, replyPos)
+		if k.pipe != nil {
+			out.Row.Transport, out.Row.Pipe = TransportNP, k.pipe.Name
+		}
 	}
 	r.extra(k, c, reqPos, replyPos)
 	k.emit(out)

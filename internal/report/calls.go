@@ -209,7 +209,11 @@ func (cw *CallWriter) tableCells(r *CallRow, cells []string) []string {
 	if r.Incomplete {
 		res += " (cut)"
 	}
-	cells[0], cells[1], cells[2], cells[3] = frameLabel(cw.multi, r.File, r.Frame), reply, tm, r.Client+" > "+r.Server
+	conn := r.Client + " > " + r.Server
+	if r.Pipe != "" {
+		conn += " " + r.Pipe // a named pipe; over TCP the cell is unchanged
+	}
+	cells[0], cells[1], cells[2], cells[3] = frameLabel(cw.multi, r.File, r.Frame), reply, tm, conn
 	cells[4], cells[5], cells[6] = op, user, res
 	return cells
 }

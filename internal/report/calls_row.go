@@ -27,6 +27,10 @@ type CallRow struct {
 	Time      string `json:"time"`
 	Client    string `json:"client"`
 	Server    string `json:"server"`
+	// Transport is "ncacn_np" for a call over an SMB named pipe, whose
+	// name Pipe gives (`\PIPE\samr`); both are empty over TCP.
+	Transport string `json:"transport,omitempty"`
+	Pipe      string `json:"pipe,omitempty"`
 	CallID    uint32 `json:"call_id"`
 	Interface string `json:"interface"`
 	// InterfaceInferred: the bind is not in the capture and the interface

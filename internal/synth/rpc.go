@@ -39,8 +39,11 @@ type RPC struct {
 	ProcTime time.Duration
 	// NoClientAck suppresses the client's pure ACK after each response.
 	NoClientAck bool
-	seal        *sealState // NTLM privacy after SealedBind (seal.go)
-	krb         *krbState  // Kerberos after KerberosBind (seal_kerberos.go)
+	// Pipe, when set, carries the PDUs over an SMB named pipe on C
+	// instead of straight on the TCP connection (smb.go).
+	Pipe *SMBPipe
+	seal *sealState // NTLM privacy after SealedBind (seal.go)
+	krb  *krbState  // Kerberos after KerberosBind (seal_kerberos.go)
 }
 
 // NewRPC wraps a connection. callID is the first call_id (Windows starts
@@ -63,6 +66,10 @@ func ifaceName(s SyntaxID) string {
 		return "epm"
 	case EMSMDBUUID:
 		return "emsmdb"
+	case SAMRUUID:
+		return "samr"
+	case LSARPCUUID:
+		return "lsarpc"
 	}
 	return "unknown"
 }
@@ -128,6 +135,9 @@ func defaultResults(ctxs []ContextElem) []Result {
 }
 
 func (r *RPC) sendPDUs(d Dir, pdus [][]byte, plan func(n int) []Seg) (start, end uint64) {
+	if r.Pipe != nil {
+		return r.Pipe.sendPDUs(d, pdus)
+	}
 	if plan != nil {
 		var all []byte
 		for _, p := range pdus {

@@ -197,7 +197,7 @@ const tsharkOOO = "tcp.reassemble_out_of_order:TRUE"
 
 // Scenarios returns every scenario in generation order.
 func Scenarios() []Scenario {
-	return []Scenario{
+	return append([]Scenario{
 		{Name: "clean", File: "clean.pcap", Format: FormatPcap,
 			Description: "EPM ept_map on TCP 135 maps NSPI to 4997, then CONTOSO\\alice binds NSPI with NTLM (connect level), NspiGetSpecialTable, 2x NspiQueryRows, NspiGetPropList, NspiUpdateStat, NspiCompareMIds, NspiUnbind (returns 1), FIN.",
 			Expected:    "One NSPI session for CONTOSO\\alice, bound and unbound; no LOGON_FAILED; server port 4997 learned from EPM.",
@@ -277,7 +277,7 @@ func Scenarios() []Scenario {
 		emsmdbLimitScenario(),
 		endpointTroubleScenario(),
 		deadConnScenario(),
-	}
+	}, smbScenarios()...)
 }
 
 func buildSimple(n int, cr Creds) func(e *env) {
