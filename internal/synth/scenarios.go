@@ -277,6 +277,7 @@ func Scenarios() []Scenario {
 		emsmdbLimitScenario(),
 		endpointTroubleScenario(),
 		deadConnScenario(),
+		alterNTLMScenario(),
 	}
 }
 
