@@ -753,3 +753,20 @@ func itoa(n int) string {
 	}
 	return string(b[i:])
 }
+
+// verificationTrailer is the signature that opens a request's verification
+// trailer (MS-RPCE 2.2.2.13), placed after the stub proper.
+var verificationTrailer = [8]byte{0x8a, 0xe3, 0x13, 0x71, 0x02, 0xf4, 0x36, 0x71}
+
+// EndsAt reports whether the stub proper is its first n bytes: the stub is
+// n bytes long (or padded to a multiple of 4 after them), or (a request of
+// a newer Windows client, not sealed) a verification trailer follows at n
+// aligned to 4. The recognisers of stub shapes (nspi.Shape, emsmdb.Shape,
+// rfr.Shape) use it.
+func (m *Message) EndsAt(n int) bool {
+	a := (n + 3) &^ 3
+	if m.Len >= n && m.Len <= a {
+		return true
+	}
+	return !m.Sealed && m.Len >= a+8 && len(m.Stub) >= a+8 && [8]byte(m.Stub[a:a+8]) == verificationTrailer
+}

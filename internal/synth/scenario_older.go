@@ -36,3 +36,48 @@ func buildAlterNTLM(e *env) {
 	r.NspiUnbind(h, StatusUnbindSuccess)
 	r.C.CloseFIN(C2S)
 }
+
+// EcDoConnectExReq is an EcDoConnectEx request stub (notes §3.2): the
+// EcDoConnect fields, then rgbAuxIn (a conformant array), cbAuxIn and
+// pcbAuxOut.
+func EcDoConnectExReq(be bool, userDN string, auxIn []byte) []byte {
+	e := NewNDR(be)
+	e.B = append(e.B, EcDoConnectReq(be, userDN)...)
+	e.U32(uint32(len(auxIn)))
+	e.Raw(auxIn)
+	e.Align(4)
+	e.U32(uint32(len(auxIn))) // cbAuxIn
+	e.U32(0x1008)             // pcbAuxOut
+	return e.B
+}
+
+// EcDoConnectExResp is an EcDoConnectEx response stub (notes §3.3): the
+// EcDoConnect fields up to pulTimeStamp, rgbAuxOut (conformant varying),
+// pcbAuxOut, then the return value.
+func EcDoConnectExResp(be bool, h Handle, status uint32, display string, auxOut []byte) []byte {
+	b := EcDoConnectResp(be, h, status, display)
+	e := NewNDR(be)
+	e.B = append(e.B, b[:len(b)-4]...) // without the return value
+	e.U32(uint32(len(auxOut)))         // max_count
+	e.U32(0)                           // offset
+	e.U32(uint32(len(auxOut)))         // actual_count
+	e.Raw(auxOut)
+	e.Align(4)
+	e.U32(uint32(len(auxOut))) // pcbAuxOut
+	e.U32(status)
+	return e.B
+}
+
+// EcDoConnectEx calls EcDoConnectEx on context ctx and returns the CXH (zero
+// when refused).
+func (r *RPC) EcDoConnectEx(ctx uint16, userDN, display string, status uint32) Handle {
+	be := r.be()
+	var h Handle
+	if status == 0 {
+		h = r.cap.NewHandle()
+	}
+	r.Call(CallSpec{Ctx: ctx, Opnum: 10, Op: "EcDoConnectEx", Handle: h,
+		Req:  EcDoConnectExReq(be, userDN, r.cap.RandBytes(52)),
+		Resp: EcDoConnectExResp(be, h, status, display, r.cap.RandBytes(24))})
+	return h
+}
