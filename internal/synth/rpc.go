@@ -33,6 +33,9 @@ type RPC struct {
 	// ctxUsers: the user of presentation contexts added by
 	// AlterContextNTLM (their own security context).
 	ctxUsers map[uint16]string
+	// Inferred: the evidence the manifest expects nspicap to classify the
+	// calls by, when the bind is not in the capture (Call.InferredFrom).
+	Inferred string
 	// NoVerifier: requests and responses carry no auth verifier at
 	// connect level, as impacket sends them (Windows puts a 16-byte NTLM
 	// verifier on each).
@@ -391,6 +394,7 @@ func (r *RPC) Call(s CallSpec) Call {
 	if !r.BindSeen {
 		call.Auth = AuthUnknown
 		call.User = ""
+		call.InferredFrom = r.Inferred
 	}
 	for i, cn := range c.conns {
 		if cn == r.C {

@@ -278,6 +278,9 @@ func Scenarios() []Scenario {
 		endpointTroubleScenario(),
 		deadConnScenario(),
 		alterNTLMScenario(),
+		olderScenario("older-epm-before", epmBefore),
+		olderScenario("older-epm-after", epmAfter),
+		olderScenario("older-no-evidence", epmAbsent),
 	}
 }
 
