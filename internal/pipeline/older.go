@@ -49,8 +49,9 @@ import (
 // concerns, which are then decoded in place, and what is at the head of the
 // queue and no longer waits goes to the sink. The wait is bounded: at most
 // maxHeldPerConn calls of one connection, maxQueue items and maxQueueBytes
-// stub bytes held over all connections. Beyond, the connection whose held
-// call is oldest is given up: its held calls go out of unknown interface,
+// (stubs and call state) held over all connections. Beyond, the connection
+// whose held call is oldest is given up: its held calls go out of unknown
+// interface,
 // and it holds no more calls (later ones are still classified by the
 // evidence seen by then). At the end of the capture, what still waits goes
 // out unclassified. Without a connection of unknown interface nothing is
@@ -72,7 +73,7 @@ const (
 const (
 	maxHeldPerConn = 64
 	maxQueue       = 4096
-	maxQueueBytes  = 8 << 20
+	maxQueueBytes  = 6 << 20 // docs/memory.md
 )
 
 // class is the interface of a presentation context and what told it.
@@ -350,7 +351,7 @@ func (r *runner) sendEvent(ev analyze.Event) {
 	case r.slot != nil:
 		r.slot.items = append(r.slot.items, qitem{ev: ev})
 	case len(r.q) > 0:
-		r.enqueue(&qent{items: []qitem{{ev: ev}}})
+		r.enqueue(&qent{items: []qitem{{ev: ev}}, bytes: 256})
 	default:
 		r.deliverEvent(ev)
 	}
@@ -371,8 +372,10 @@ func (r *runner) deliverEvent(ev analyze.Event) {
 	}
 }
 
+// callBytes is what a queued call holds: its stubs, and 1 KiB for the
+// call, its messages and its row.
 func callBytes(c *dcerpc.Call) int {
-	n := 256 // the call and its messages
+	n := 1024
 	for _, m := range [...]*dcerpc.Message{c.Request, c.Response} {
 		if m != nil {
 			n += cap(m.Stub)
