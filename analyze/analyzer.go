@@ -111,10 +111,12 @@ func (a *Analyzer) Add(ev Event) {
 	switch e := ev.(type) {
 	case *NSPICall:
 		a.advance(e.Time, e.ReplyTime)
+		a.countInferred(e.Quality)
 		a.dead.see(&e.Meta, &e.Identity, &e.Answer, protoNSPI, e.Op == OpOpen)
 		a.nspi.add(e)
 	case *StoreCall:
 		a.advance(e.Time, e.ReplyTime)
+		a.countInferred(e.Quality)
 		a.dead.see(&e.Meta, &e.Identity, &e.Answer, protoStore, e.Op == OpOpen)
 		a.store.add(e)
 	case *EndpointAnswer:
@@ -122,6 +124,7 @@ func (a *Analyzer) Add(ev Event) {
 		a.eps.add(e)
 	case *ReferralCall:
 		a.advance(e.Time, e.ReplyTime)
+		a.countInferred(e.Quality)
 		a.refs.add(e)
 	case *ConnEnd:
 		a.advance(e.Time, time.Time{})
@@ -137,6 +140,12 @@ func (a *Analyzer) Add(ev Event) {
 	a.seq++
 	if len(a.nspi.open) > a.opt.MaxOpenSessions {
 		a.nspi.shedSessions()
+	}
+}
+
+func (a *Analyzer) countInferred(q Quality) {
+	if q&IfaceInferred != 0 {
+		a.inferred++
 	}
 }
 

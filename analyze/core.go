@@ -17,6 +17,9 @@ type core struct {
 	// t0 is the time of the first event (started: there was one).
 	t0      time.Time
 	started bool
+	// inferred counts the calls whose interface was inferred (their
+	// connection's bind is not in the capture: Quality IfaceInferred).
+	inferred int
 
 	spell   map[string]string // user as spelled -> user key
 	names   map[string]string // user key -> first spelling

@@ -66,6 +66,10 @@ func (p *reporter) verdictTail(r *Report, out, others []string) []string {
 	if r.HasKind(KindSessionBeforeCapture) || hasKindSev(r, KindUnbindUnknownHandle, SevInfo) {
 		out = append(out, "Some sessions were opened before the capture began: session counts are lower bounds.")
 	}
+	if n := p.a.inferred; n > 0 {
+		out = append(out, fmt.Sprintf("%s on connections older than the capture %s classified by inference (their binds are not in the capture; `nspicap calls` marks them interface_inferred, with the evidence in inferred_from).",
+			plural(n, "call", "calls"), wasWere(n)))
+	}
 	if r.HasKind(KindSealedCalls) {
 		out = append(out, "Some NSPI calls were encrypted and not decrypted: counts are lower bounds.")
 	}

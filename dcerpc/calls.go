@@ -2,6 +2,7 @@ package dcerpc
 
 import (
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/nspicap/nspicap/ntlmssp"
@@ -45,7 +46,11 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 		default:
 			c.unhold(old.cost)
 			if cost, ok := c.hold(CostPending + CostContextOffer*len(p.Contexts)); ok {
-				c.binds[p.CallID] = pending{ctx: p.Contexts, alter: p.PType == PTypeAlter, cost: cost}
+				pb := pending{ctx: p.Contexts, alter: p.PType == PTypeAlter, cost: cost}
+				if p.Auth != nil {
+					pb.sec, pb.hasSec = p.Auth.ContextID, true
+				}
+				c.binds[p.CallID] = pb
 			} else {
 				delete(c.binds, p.CallID)
 				c.anomaly(AnomalyTooManyOpenCalls, start, PTypeName(p.PType)+" dropped: "+c.spent())
@@ -81,15 +86,24 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 					continue
 				}
 				if c.contexts == nil {
-					c.contexts = make(map[uint16]SyntaxID)
+					c.contexts = make(map[uint16]presCtx)
 				}
-				if _, ok := c.contexts[pb.ctx[i].ID]; ok {
-					c.contexts[pb.ctx[i].ID] = pb.ctx[i].Abstract
+				pc := presCtx{iface: pb.ctx[i].Abstract}
+				if s := c.sec[pb.sec]; pb.hasSec && s != nil {
+					pc.sec = s.idx
+				}
+				if old, ok := c.contexts[pb.ctx[i].ID]; ok {
+					if pc.sec == 0 {
+						// An alter_context without a token keeps
+						// the context's security context.
+						pc.sec = old.sec
+					}
+					c.contexts[pb.ctx[i].ID] = pc
 				} else if len(c.contexts) >= maxPresContexts {
 					full = true
 				} else if cost, ok := c.hold(CostContext); ok {
 					c.fixed += cost
-					c.contexts[pb.ctx[i].ID] = pb.ctx[i].Abstract
+					c.contexts[pb.ctx[i].ID] = pc
 				} else {
 					spent = true
 				}
@@ -167,6 +181,8 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 		c.fixed += cost
 		s = &secCtx{Security: Security{AuthType: p.Auth.Type, Level: p.Auth.Level, ContextID: p.Auth.ContextID, Authenticated: true}}
 		c.sec[p.Auth.ContextID] = s
+		c.secs = append(c.secs, s)
+		s.idx = uint8(len(c.secs)) // at most maxSecContexts
 		c.startContext(s)
 	}
 	if p.PType == PTypeBind || p.PType == PTypeAlter || p.PType == PTypeAuth3 {
@@ -189,8 +205,9 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 	}
 }
 
-// security returns the security context of a request or response PDU.
-func (c *Conn) security(p *PDU) Security {
+// security returns the security context of a request PDU on presentation
+// context pc (known: pc was accepted).
+func (c *Conn) security(p *PDU, pc presCtx, known bool) Security {
 	if p.Auth != nil {
 		if s := c.sec[p.Auth.ContextID]; s != nil {
 			r := s.Security
@@ -202,13 +219,56 @@ func (c *Conn) security(p *PDU) Security {
 		}
 		return Security{AuthType: p.Auth.Type, Level: p.Auth.Level, ContextID: p.Auth.ContextID, Authenticated: true}
 	}
-	// Kerberos and SPNEGO at connect level put no verifier on requests;
-	// the call then runs in the connection's only security context.
+	// Kerberos and SPNEGO at connect level put no verifier on requests
+	// (impacket puts none with NTLM either): the call then runs in the
+	// security context negotiated with its presentation context, else in
+	// the connection's only security context, else in one of several
+	// that all carry the same user.
 	// Level 0: the context's trailer was lost to a gap (partialBind).
-	if len(c.sec) == 1 && c.lastSec != nil && (c.lastSec.Level == LevelConnect || c.lastSec.Level == 0) {
+	if len(c.sec) == 0 {
+		return Security{}
+	}
+	if known && pc.sec != 0 {
+		if s := c.secs[pc.sec-1]; connectLevel(s) {
+			return s.Security
+		}
+	}
+	if len(c.sec) == 1 && c.lastSec != nil && connectLevel(c.lastSec) {
 		return c.lastSec.Security
 	}
+	if s := c.oneUser(); s != nil {
+		return s.Security
+	}
 	return Security{}
+}
+
+func connectLevel(s *secCtx) bool { return s.Level == LevelConnect || s.Level == 0 }
+
+// oneUser returns, when the connection's security contexts are all at
+// connect level and carry one user (compared case-insensitively), the last
+// one negotiated, or the one of lowest auth_context_id if that is not one of
+// them; nil otherwise.
+func (c *Conn) oneUser() *secCtx {
+	var best *secCtx
+	for _, s := range c.sec {
+		if !connectLevel(s) || s.User == "" {
+			return nil
+		}
+		if best == nil {
+			best = s
+			continue
+		}
+		if !strings.EqualFold(s.User, best.User) {
+			return nil
+		}
+		if s.ContextID < best.ContextID {
+			best = s
+		}
+	}
+	if c.lastSec != nil && connectLevel(c.lastSec) && c.lastSec.User != "" {
+		return c.lastSec
+	}
+	return best
 }
 
 func (c *Conn) newMessage(p *PDU, start Pos) *Message {
@@ -300,8 +360,9 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 			c.anomaly(AnomalyBadAllocHint, start, "request of call "+itoa(int(p.CallID))+" announces "+itoa(int(p.AllocHint))+" stub bytes")
 		}
 		call = callPool.Get().(*Call)
-		*call = Call{Conn: &c.Meta, CallID: p.CallID, ContextID: p.ContextID, Opnum: p.Opnum, Sec: c.security(p)}
-		call.Iface, call.IfaceKnown = c.contexts[p.ContextID]
+		pc, known := c.contexts[p.ContextID]
+		*call = Call{Conn: &c.Meta, CallID: p.CallID, ContextID: p.ContextID, Opnum: p.Opnum, Sec: c.security(p, pc, known)}
+		call.Iface, call.IfaceKnown = pc.iface, known
 		call.Request = c.newMessage(p, start)
 		call.Request.cost = cost // given back with the stub's bytes (release)
 		if p.Flags&flagLastFrag == 0 {
@@ -522,10 +583,11 @@ func (c *Conn) partialBind(dir Dir, h Header, b []byte, start, last Pos) {
 	if h.AuthLen > 0 && len(c.sec) == 0 {
 		// The security context's id, type and level were in the lost
 		// trailer. Its later trailers replace these zero values.
-		c.sec = map[uint32]*secCtx{0: {Security: Security{Authenticated: true}}}
+		c.sec = map[uint32]*secCtx{0: {Security: Security{Authenticated: true}, idx: 1}}
 		cost, _ := c.hold(CostSecContext) // one per connection: kept even over the budget
 		c.fixed += cost
 		c.lastSec = c.sec[0]
+		c.secs = append(c.secs[:0], c.lastSec)
 	}
 }
 

@@ -290,11 +290,26 @@ type pending struct {
 	ctx   []ContextElem
 	alter bool
 	cost  int // charged to Limits.Budget
+	// sec, hasSec: the auth_context_id of the bind or alter_context's
+	// auth trailer, the security context negotiated with its
+	// presentation contexts.
+	sec    uint32
+	hasSec bool
+}
+
+// presCtx is an accepted presentation context: its abstract syntax and
+// the security context negotiated with it, as 1 + its index in Conn.secs
+// (0: its bind or alter_context carried no auth trailer). A byte, not the
+// auth_context_id: the map entry stays as small as the syntax alone.
+type presCtx struct {
+	iface SyntaxID
+	sec   uint8
 }
 
 type secCtx struct {
 	Security
-	u SecurityContext // the Unsealer's state; nil without one
+	u   SecurityContext // the Unsealer's state; nil without one
+	idx uint8           // 1 + its index in Conn.secs
 }
 
 // Conn turns the two byte streams of one TCP connection into DCE/RPC calls.
@@ -306,9 +321,10 @@ type Conn struct {
 	swapped bool
 	dirs    [2]dirState
 
-	contexts map[uint16]SyntaxID
+	contexts map[uint16]presCtx
 	binds    map[uint32]pending
 	sec      map[uint32]*secCtx
+	secs     []*secCtx // the same, in the order they were negotiated (presCtx.sec)
 	lastSec  *secCtx
 	// inflight: requests in reassembly (by call_id); waiting: requests
 	// complete and awaiting a response; responses: responses in reassembly.
@@ -736,4 +752,21 @@ func itoa(n int) string {
 		b[i] = '-'
 	}
 	return string(b[i:])
+}
+
+// verificationTrailer is the signature that opens a request's verification
+// trailer (MS-RPCE 2.2.2.13), placed after the stub proper.
+var verificationTrailer = [8]byte{0x8a, 0xe3, 0x13, 0x71, 0x02, 0xf4, 0x36, 0x71}
+
+// EndsAt reports whether the stub proper is its first n bytes: the stub is
+// n bytes long (or padded to a multiple of 4 after them), or (a request of
+// a newer Windows client, not sealed) a verification trailer follows at n
+// aligned to 4. The recognisers of stub shapes (nspi.Shape, emsmdb.Shape,
+// rfr.Shape) use it.
+func (m *Message) EndsAt(n int) bool {
+	a := (n + 3) &^ 3
+	if m.Len >= n && m.Len <= a {
+		return true
+	}
+	return !m.Sealed && m.Len >= a+8 && len(m.Stub) >= a+8 && [8]byte(m.Stub[a:a+8]) == verificationTrailer
 }

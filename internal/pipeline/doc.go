@@ -13,14 +13,17 @@
 //
 // It decodes no stub itself, except the return value of calls to well-known
 // interfaces without a decoder (the last 4 bytes of the response stub, NDR
-// per C706 chapter 14). What it adds to the protocol packages are three
+// per C706 chapter 14); the layouts that tell interfaces apart are checked
+// by nspi.Shape, rfr.Shape and emsmdb.Shape. What it adds to the protocol packages are three
 // inferences. The first: a connection whose bind is not in the capture has
-// no known interface. Its calls are taken to be NSPI (and flagged interface_inferred) when the
-// request starts with a context handle that an NspiBind on the same server
-// returned earlier, or when only NSPI was ever seen bound on that server
-// address and port and the call is shaped like an NSPI call (opnum 1..20,
-// a 20-byte handle first). This follows protocol-notes §1.10: "context
-// handles found in stubs can be matched against sessions seen earlier".
+// no known interface. The interface of each of its presentation contexts is
+// learned from the capture's evidence, earlier or later in it: a context
+// handle an NspiBind or EcDoConnect(Ex) returned, the endpoint mapper's
+// answers, another connection's bind to the same server address and port,
+// the shape of the stubs (older.go; protocol-notes §1.10). Its calls are
+// flagged interface_inferred, with the evidence in inferred_from; calls
+// wait, bounded, for evidence that comes later, and so does everything sent
+// to the sink after them, so that the sink's order is kept.
 //
 // The second is the outcome of a sealed NspiBind, inferred from what the
 // client does next on the same connection (sealed.go; README, "Sealed
@@ -28,5 +31,6 @@
 // tower that says 0.0.0.0: the endpoint mapper's own (protocol-notes §4.3).
 //
 // Calls reach the sink in the order their outcome became known in the
-// capture (the reply, or the connection's end for unanswered calls).
+// capture (the reply, or the connection's end for unanswered calls), also
+// when calls wait for evidence (older.go).
 package pipeline

@@ -83,11 +83,10 @@ func (k *conn) callQuality(c *dcerpc.Call, inferred bool) analyze.Quality {
 // tcpEnd reports the end of a connection that is not DCE/RPC, when no byte
 // of it was seen.
 func (k *conn) tcpEnd(pos capture.Pos, how capture.EndKind) {
-	ts, ok := k.r.sink.(TCPEndSink)
-	if !ok || k.tcp.data {
+	if _, ok := k.r.sink.(TCPEndSink); !ok || k.tcp.data {
 		return
 	}
-	ts.TCPEnd(&analyze.ConnAttempt{
+	k.r.sendEvent(&analyze.ConnAttempt{
 		Meta:      k.endMeta(pos),
 		How:       endHow(how),
 		First:     k.r.ref(dcerpc.Pos(k.tcp.first)),
@@ -97,16 +96,15 @@ func (k *conn) tcpEnd(pos capture.Pos, how capture.EndKind) {
 
 // extra sends the analysis event of an EMSMDB, AsyncEMSMDB, EPM or RFR call
 // to a sink that wants it.
-func (r *runner) extra(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) {
-	xs, ok := r.sink.(ExtraSink)
-	if !ok || !c.IfaceKnown || c.Request == nil {
+func (r *runner) extra(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos, inferred bool) {
+	if _, ok := r.sink.(ExtraSink); !ok || !c.IfaceKnown || c.Request == nil {
 		return
 	}
 	var ev analyze.Event
 	switch c.Iface.UUID {
 	case dcerpc.EMSMDB, dcerpc.AsyncEMSMDB:
 		e := r.storeEvent(c, reqPos, replyPos)
-		e.Quality |= k.callQuality(c, false)
+		e.Quality |= k.callQuality(c, inferred)
 		ev = e
 	case dcerpc.EPM:
 		if e := r.epmEvent(c, reqPos, replyPos); e != nil {
@@ -115,19 +113,20 @@ func (r *runner) extra(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) {
 		}
 	case dcerpc.RFR:
 		e := r.rfrEvent(c, reqPos, replyPos)
-		e.Quality |= k.callQuality(c, false)
+		e.Quality |= k.callQuality(c, inferred)
 		ev = e
 	}
 	if ev != nil {
-		xs.Extra(ev)
+		r.sendEvent(ev)
 	}
 }
 
 // scratch gives an event to fill: with Options.Recycle the sink keeps
-// none, so one of each type serves every call.
+// none, so one of each type serves every call (unless it must wait in the
+// queue of older.go).
 func scratch[E any](r *runner, keep *E) *E {
 	var zero E
-	if r.recycle {
+	if r.recycle && !r.queuing() {
 		*keep = zero
 		return keep
 	}

@@ -124,21 +124,26 @@ func makeHandleKey(server netip.Addr, h [20]byte) handleKey {
 	return handleKey(analyze.HandleHash(server.Unmap(), h))
 }
 
-type ctxKey struct {
-	conn uint64
-	ctx  uint16
-}
-
 type runner struct {
-	// endpoints: interfaces seen bound on each server address and port.
-	endpoints map[netip.AddrPort]map[dcerpc.UUID]bool
-	// handles: NSPI context handles seen returned by NspiBind.
-	handles map[handleKey]struct{}
-	nIfs    int // interfaces in endpoints
-	// inferred: presentation contexts, on connections whose bind is not
-	// in the capture, taken to be NSPI.
-	inferred map[ctxKey]bool
-	rows     bool
+	// endpoints: interfaces seen bound on each server address and port;
+	// mapped: interfaces the endpoint mapper mapped there (older.go).
+	endpoints, mapped map[netip.AddrPort]map[dcerpc.UUID]bool
+	// handles: context handles seen returned by NspiBind (handleNSPI) and
+	// EcDoConnect(Ex) (handleEMSMDB).
+	handles map[handleKey]uint8
+	nIfs    int // interfaces in endpoints and mapped
+	// changed: evidence was learned since the waiting calls were last
+	// tried (older.go).
+	changed bool
+	// The queue of what waits for calls of unknown interface (older.go):
+	// q in the sink's order, qBytes the stub bytes it holds, slot the place
+	// a waiting call is being decoded into, waiting the connections with
+	// calls in it.
+	q       []*qent
+	qBytes  int
+	slot    *qent
+	waiting []*conn
+	rows    bool
 
 	paths   []string
 	sink    Sink
@@ -223,10 +228,11 @@ func Run(paths []string, o Options, sink Sink) Result {
 		o.Limits.Buffers = o.Limits.Budget
 	}
 	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, recycle: o.Recycle, anoms: map[string]*Anomaly{},
-		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]struct{}{}, inferred: map[ctxKey]bool{}}
+		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, mapped: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]uint8{}}
 	r.setupKeys(o)
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn,
 		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal, Read: o.Read})
+	r.finish()
 	if stats.Evicted > 0 {
 		r.anoms[AnomalyConnEvicted] = &Anomaly{Kind: AnomalyConnEvicted, Count: stats.Evicted,
 			Example: "more connections were open at once than --max-conns allows: the longest idle ones were dropped (their sessions count as open at the end)"}
@@ -254,9 +260,10 @@ type conn struct {
 	r    *runner
 	c    *dcerpc.Conn
 	held *Call // a sealed NspiBind awaiting the evidence of its outcome
-	// inferred: the presentation contexts of r.inferred on this
-	// connection, forgotten at its end
-	inferred []uint16
+	// older: the classes of its presentation contexts and its calls
+	// waiting for evidence, once a call of unknown interface came
+	// (older.go).
+	older *older
 	// taught: learn has recorded taughtIface for this connection's server.
 	taught      bool
 	taughtIface dcerpc.UUID
@@ -315,10 +322,6 @@ func (k *conn) End(pos capture.Pos, how capture.EndKind) {
 		return
 	}
 	k.c.Close()
-	for _, ctx := range k.inferred {
-		delete(k.r.inferred, ctxKey{k.c.Meta.ID, ctx})
-	}
-	k.inferred = nil
 	k.flushHeld(how)
 	if !k.c.IsRPC() {
 		k.tcpEnd(pos, how)
@@ -326,7 +329,7 @@ func (k *conn) End(pos capture.Pos, how capture.EndKind) {
 	}
 	m := k.endMeta(pos)
 	m.Quality = k.quality()
-	k.r.sink.ConnEnd(&analyze.ConnEnd{Meta: m, How: endHow(how)})
+	k.r.sendEvent(&analyze.ConnEnd{Meta: m, How: endHow(how)})
 }
 
 func (k *conn) Logon(m *dcerpc.ConnMeta, s dcerpc.Security, pos dcerpc.Pos) {
@@ -346,79 +349,75 @@ func (r *runner) anomaly(kind string, pos dcerpc.Pos, detail string) {
 	r.order = append(r.order, kind)
 }
 
-// infer gives a call whose bind is not in the capture the NSPI interface when
-// the evidence allows: its presentation context was already taken to be NSPI;
-// its request starts with a context handle that an NspiBind on that server
-// returned; or only NSPI was ever seen bound on that server address and port,
-// and the request is shaped like an NSPI call (opnum 1..20 starting with a
-// 20-byte handle).
-func (r *runner) infer(k *conn, c *dcerpc.Call) bool {
-	key := ctxKey{c.Conn.ID, c.ContextID}
-	if r.inferred[key] {
-		return true
-	}
-	rq := c.Request
-	if rq == nil || c.Opnum < 1 || c.Opnum > 20 || rq.Len < 20 {
-		return false
-	}
-	ok := false
-	if !rq.Sealed && len(rq.Stub) >= 20 {
-		var h [20]byte
-		copy(h[:], rq.Stub)
-		_, ok = r.handles[makeHandleKey(c.Conn.Server.Addr(), h)]
-	}
-	if !ok {
-		ifs := r.endpoints[c.Conn.Server]
-		ok = len(ifs) == 1 && ifs[nspi.UUID]
-	}
-	if ok {
-		r.inferred[key] = true
-		k.inferred = append(k.inferred, c.ContextID)
-	}
-	return ok
-}
-
-// learn remembers the interface of a call's endpoint, and the handles that
-// NspiBind returns.
+// learn remembers the interface of a call's endpoint (a call whose bind is
+// in the capture), what the endpoint mapper maps, and the handles that
+// NspiBind and EcDoConnect(Ex) return: the evidence of older.go.
 func (r *runner) learn(k *conn, c *dcerpc.Call, op *nspi.Op) {
 	// What a connection's server offers changes the table once: a
 	// connection remembers the last interface it taught (the table only
 	// grows, and its caps only tighten, so a second try would change
 	// nothing).
-	if c.IfaceKnown && !(k.taught && k.taughtIface == c.Iface.UUID) {
+	if !(k.taught && k.taughtIface == c.Iface.UUID) {
 		k.taught, k.taughtIface = true, c.Iface.UUID
-		ifs := r.endpoints[c.Conn.Server]
-		if ifs == nil && len(r.endpoints) < maxEndpoints {
-			ifs = map[dcerpc.UUID]bool{}
-			r.endpoints[c.Conn.Server] = ifs
-		}
-		if ifs != nil && len(ifs) < 64 && (ifs[c.Iface.UUID] || r.nIfs < maxEndpointIfs) {
-			if !ifs[c.Iface.UUID] {
-				r.nIfs++
-			}
-			ifs[c.Iface.UUID] = true
+		if r.addEndpoint(r.endpoints, c.Conn.Server, c.Iface.UUID) {
+			r.changed = true
 		}
 	}
-	if op != nil && c.Opnum == nspi.OpBind && op.HasHandle && op.HasStatus && op.Status == 0 && !nspi.ZeroHandle(op.Handle) {
-		if len(r.handles) >= maxNSPIHandles {
-			clear(r.handles) // forget the oldest generation: memory stays bounded
+	switch {
+	case op != nil:
+		if c.Opnum == nspi.OpBind && op.HasHandle && op.HasStatus && op.Status == 0 && !nspi.ZeroHandle(op.Handle) {
+			r.learnHandle(c.Conn.Server.Addr(), op.Handle, handleNSPI)
 		}
-		r.handles[makeHandleKey(c.Conn.Server.Addr(), op.Handle)] = struct{}{}
+	case c.Iface.UUID == dcerpc.EPM:
+		if r.learnEPM(c) {
+			r.changed = true
+		}
+	case c.Iface.UUID == dcerpc.EMSMDB:
+		r.learnStore(c)
 	}
 }
 
 func (k *conn) Call(c *dcerpc.Call) {
+	r := k.r
+	if c.IfaceKnown {
+		k.process(c, class{}, false)
+		if r.changed {
+			r.retry()
+		}
+		return
+	}
+	// The bind is not in the capture (older.go).
+	if k.older == nil {
+		k.older = &older{}
+	}
+	o := k.older
+	cl, ok := o.classOf(c.ContextID)
+	if !ok {
+		if cl, ok = r.classify(c); ok {
+			o.setClass(c.ContextID, cl)
+			if len(o.held) > 0 {
+				r.resolve(k)
+				r.flush()
+			}
+		} else if r.hold(k, c) {
+			return
+		}
+	}
+	k.process(c, cl, ok)
+}
+
+// process decodes a call and sends it, and its analysis event, to the sink
+// (or to its place in the queue); cl is its class when inferred.
+func (k *conn) process(c *dcerpc.Call, cl class, inferred bool) {
 	r := k.r
 	out := r.newCall()
 	out.Raw = c
 	if k.pipe != nil {
 		k.pipeIdentity(c)
 	}
-	inferred := false
-	if !c.IfaceKnown && r.infer(k, c) {
-		c.Iface = dcerpc.SyntaxID{UUID: nspi.UUID, Major: nspi.VersionMajor}
+	if inferred {
+		c.Iface = cl.iface
 		c.IfaceKnown = true
-		inferred = true
 	}
 	var reqPos, replyPos dcerpc.Pos
 	if c.Request != nil {
@@ -440,7 +439,7 @@ func (k *conn) Call(c *dcerpc.Call) {
 		}
 		out.Event = r.event(c, op, reqPos, replyPos)
 		out.Event.Quality |= k.callQuality(c, inferred)
-	} else if c.IfaceKnown {
+	} else if c.IfaceKnown && !inferred {
 		r.learn(k, c, nil)
 	}
 	if r.rows {
@@ -448,8 +447,11 @@ func (k *conn) Call(c *dcerpc.Call) {
 		if k.pipe != nil {
 			out.Row.Transport, out.Row.Pipe = TransportNP, k.pipe.Name
 		}
+		if inferred {
+			out.Row.InferredFrom = cl.from
+		}
 	}
-	r.extra(k, c, reqPos, replyPos)
+	r.extra(k, c, reqPos, replyPos, inferred)
 	k.emit(out)
 }
 

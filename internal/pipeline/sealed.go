@@ -184,15 +184,13 @@ func (k *conn) emit(out *Call) {
 		k.held = out
 		return
 	}
-	r.sink.Call(out)
-	r.freeCall(out)
+	r.sendCall(out)
 }
 
 func (k *conn) release() {
 	if h := k.held; h != nil {
 		k.held = nil
-		k.r.sink.Call(h)
-		k.r.freeCall(h)
+		k.r.sendCall(h)
 	}
 }
 

@@ -35,13 +35,20 @@ type CallRow struct {
 	Interface string `json:"interface"`
 	// InterfaceInferred: the bind is not in the capture and the interface
 	// was inferred (see the README).
-	InterfaceInferred bool    `json:"interface_inferred,omitempty"`
-	Opnum             uint16  `json:"opnum"`
-	Op                string  `json:"op"`
-	User              *string `json:"user"`
-	Auth              string  `json:"auth"`
-	AuthLevel         string  `json:"auth_level"`
-	Sealed            bool    `json:"sealed"`
+	InterfaceInferred bool `json:"interface_inferred,omitempty"`
+	// InferredFrom names the evidence of the inference: "epm" (the
+	// endpoint mapper mapped the interface to the server's address and
+	// port), "bind_elsewhere" (another connection bound it there),
+	// "handle" (the request names a context handle an NspiBind or
+	// EcDoConnect(Ex) returned), "stub_shape" (the stubs have the layout
+	// of one interface's call alone).
+	InferredFrom string  `json:"inferred_from,omitempty"`
+	Opnum        uint16  `json:"opnum"`
+	Op           string  `json:"op"`
+	User         *string `json:"user"`
+	Auth         string  `json:"auth"`
+	AuthLevel    string  `json:"auth_level"`
+	Sealed       bool    `json:"sealed"`
 	// Decrypted: the stub was sealed and nspicap decrypted it (--keys).
 	Decrypted bool `json:"decrypted,omitempty"`
 	// Incomplete: some stub bytes of the request or response were not

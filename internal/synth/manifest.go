@@ -80,6 +80,11 @@ type Call struct {
 	Tshark       bool   `json:"tshark"`
 	TsharkStatus bool   `json:"tshark_status"`
 	Note         string `json:"note,omitempty"`
+	// InferredFrom: the bind is not in the capture and nspicap should infer
+	// the interface from this evidence (epm, bind_elsewhere, handle,
+	// stub_shape); empty with the bind outside the capture: the capture
+	// holds no evidence, the interface stays unknown.
+	InferredFrom string `json:"inferred_from,omitempty"`
 	// Sealed: "key" when the call is sealed (auth level privacy) and the
 	// manifest's keys file decrypts it, "no-key" when it is sealed and the
 	// keys file has no key for its user (every Kerberos-sealed call: keys

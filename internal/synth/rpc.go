@@ -30,6 +30,16 @@ type RPC struct {
 	authCtx  uint32
 	verifier bool // NTLM connect-level verifier on requests/responses
 	ifaces   map[uint16]string
+	// ctxUsers: the user of presentation contexts added by
+	// AlterContextNTLM (their own security context).
+	ctxUsers map[uint16]string
+	// Inferred: the evidence the manifest expects nspicap to classify the
+	// calls by, when the bind is not in the capture (Call.InferredFrom).
+	Inferred string
+	// NoVerifier: requests and responses carry no auth verifier at
+	// connect level, as impacket sends them (Windows puts a 16-byte NTLM
+	// verifier on each).
+	NoVerifier bool
 	// BindSeen: the bind is in the capture, so tshark knows the interfaces.
 	BindSeen bool
 	// ReqPlan/RespPlan, when set, segment the next request/response PDUs
@@ -91,6 +101,10 @@ type BindSpec struct {
 	Flags           uint8
 	SecAddr         string // server port as text, e.g. "4997"
 	PadByte         byte   // bind_ack alignment pad content
+	// AuthContextID, when not 0, is the auth_context_id of the security
+	// context (impacket: 79231 + the presentation context id); 0 draws
+	// one.
+	AuthContextID uint32
 }
 
 // WindowsContexts returns the three contexts a modern Windows client offers
@@ -185,7 +199,10 @@ func (r *RPC) Bind(b BindSpec) {
 		}
 	}
 	r.authCtx = 0
-	if b.Auth != AuthNone {
+	switch {
+	case b.Auth != AuthNone && b.AuthContextID != 0:
+		r.authCtx = b.AuthContextID
+	case b.Auth != AuthNone:
 		r.authCtx = 0x00010000 | uint32(c.rng.IntN(0xffff))
 	}
 	ts := uint64(c.now.Unix()+11644473600)*10_000_000 + uint64(c.now.Nanosecond()/100) // FILETIME
@@ -271,6 +288,45 @@ func (r *RPC) AlterContext(ctxs []ContextElem, results []Result) {
 	r.sendPDUs(S2C, [][]byte{resp}, r.takeResp())
 }
 
+// AlterContextNTLM adds presentation contexts with an alter_context that
+// carries a new NTLM handshake under its own auth_context_id (a second
+// security context on the connection, as impacket's DCERPC_v5.alter_ctx
+// makes one): alter_context with NEGOTIATE, alter_context_resp with
+// CHALLENGE, auth3 with AUTHENTICATE, all at connect level. Calls on the new
+// contexts are recorded with cr's user.
+func (r *RPC) AlterContextNTLM(ctxs []ContextElem, cr Creds, t Target, authCtx uint32) {
+	c := r.cap
+	results := defaultResults(ctxs)
+	if r.ctxUsers == nil {
+		r.ctxUsers = map[uint16]string{}
+	}
+	for i, ctx := range ctxs {
+		if results[i].Result == 0 {
+			r.ifaces[ctx.ID] = ifaceName(ctx.Abstract)
+			r.ctxUsers[ctx.ID] = cr.Name()
+		}
+	}
+	ts := uint64(c.now.Unix()+11644473600)*10_000_000 + uint64(c.now.Nanosecond()/100) // FILETIME
+	var chal, cc [8]byte
+	copy(chal[:], c.RandBytes(8))
+	copy(cc[:], c.RandBytes(8))
+	verif := func(val []byte) *Verifier {
+		return &Verifier{Type: AuthTypeNTLM, Level: AuthLevelConnect, ContextID: authCtx, Value: val}
+	}
+	alt := EncodePDU(r.Drep, PTAlterContext, FlagFirst|FlagLast, r.CallID,
+		BindBody(r.Drep, uint16(r.MaxXmit), uint16(r.MaxXmit), r.Assoc, ctxs), verif(NTLMNegotiate(NTLMNegotiateFlags)))
+	r.sendPDUs(C2S, [][]byte{alt}, r.takeReq())
+	r.think()
+	resp := EncodePDU(r.Drep, PTAlterResp, FlagFirst|FlagLast, r.CallID,
+		BindAckBody(r.Drep, uint16(r.MaxXmit), uint16(r.MaxXmit), r.Assoc, "", 0, results), verif(NTLMChallenge(NTLMChallengeFlags, t, chal, ts)))
+	r.sendPDUs(S2C, [][]byte{resp}, r.takeResp())
+	c.Advance(150 * time.Microsecond)
+	var pad [4]byte
+	copy(pad[:], c.RandBytes(4))
+	a3 := EncodePDU(r.Drep, PTAuth3, FlagFirst|FlagLast, r.CallID, Auth3Body(pad), verif(NTLMAuthenticate(cr, t, ts, cc, c.RandBytes)))
+	r.sendPDUs(C2S, [][]byte{a3}, r.takeReq())
+}
+
 func (r *RPC) takeReq() func(int) []Seg {
 	p := r.ReqPlan
 	r.ReqPlan = nil
@@ -301,7 +357,7 @@ type CallSpec struct {
 func (r *RPC) Call(s CallSpec) Call {
 	c := r.cap
 	opts := CallPDUOpts{Drep: r.Drep, CallID: r.CallID, ContextID: s.Ctx, Opnum: s.Opnum, MaxFrag: r.MaxXmit}
-	if r.verifier {
+	if r.verifier && !r.NoVerifier {
 		opts.Auth = &Verifier{Type: r.authType, Level: r.authLevel(), ContextID: r.authCtx, Value: ConnectVerifier()}
 		padSeed := c.rng.Uint32()
 		opts.PadByte = func(f, i int) byte { return byte(padSeed >> (8 * uint(i%4))) }
@@ -316,8 +372,12 @@ func (r *RPC) Call(s CallSpec) Call {
 	}
 	reqs := r.protect(C2S, RequestPDUs(opts, s.Req))
 	rs, re := r.sendPDUs(C2S, reqs, r.takeReq())
+	user := r.User
+	if u, ok := r.ctxUsers[s.Ctx]; ok {
+		user = u
+	}
 	call := Call{
-		Interface: r.ifaces[s.Ctx], Opnum: s.Opnum, Op: s.Op, User: r.User, Auth: r.Auth,
+		Interface: r.ifaces[s.Ctx], Opnum: s.Opnum, Op: s.Op, User: user, Auth: r.Auth,
 		Client: r.C.Client.String(), Server: r.C.Server.String(), AssocGroup: r.Assoc,
 		CallID: r.CallID, ContextID: s.Ctx, BigEndian: r.be(),
 		RequestFrame: r.C.CompleteFrame(C2S, rs, re), RequestFragments: len(reqs),
@@ -344,6 +404,7 @@ func (r *RPC) Call(s CallSpec) Call {
 	if !r.BindSeen {
 		call.Auth = AuthUnknown
 		call.User = ""
+		call.InferredFrom = r.Inferred
 	}
 	for i, cn := range c.conns {
 		if cn == r.C {

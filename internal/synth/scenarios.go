@@ -277,6 +277,10 @@ func Scenarios() []Scenario {
 		emsmdbLimitScenario(),
 		endpointTroubleScenario(),
 		deadConnScenario(),
+		alterNTLMScenario(),
+		olderScenario("older-epm-before", epmBefore),
+		olderScenario("older-epm-after", epmAfter),
+		olderScenario("older-no-evidence", epmAbsent),
 	}, smbScenarios()...)
 }
 
