@@ -8,6 +8,7 @@ import (
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/dcerpc"
 	"github.com/nspicap/nspicap/internal/pipeline"
+	"github.com/nspicap/nspicap/smb"
 )
 
 // TestReadmeListsKinds holds the README's tables of finding kinds and
@@ -42,6 +43,9 @@ func TestReadmeListsKinds(t *testing.T) {
 		code[k.Name] = true
 	}
 	for _, k := range analyze.AnomalyKinds {
+		code[k.Name] = true
+	}
+	for _, k := range smb.AnomalyKinds {
 		code[k.Name] = true
 	}
 	for k := range code {
