@@ -185,6 +185,7 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeAuthenticate {
 		s.User = t.NTLM.Identity()
 		s.Anonymous = t.NTLM.Anonymous()
+		s.Cut = false // named after all
 		c.h.Logon(&c.Meta, s.Security, pos)
 	}
 }
@@ -198,6 +199,13 @@ func (c *Conn) security(p *PDU) Security {
 			if r.AuthType == 0 {
 				r.AuthType = p.Auth.Type // the bind's trailer was lost (partialBind)
 			}
+			return r
+		}
+		if len(c.sec) == 1 && c.lastSec != nil && c.lastSec.Level == 0 {
+			// The only context is the one a gap left without its
+			// trailer (partialBind): this is it, by the id now seen.
+			r := c.lastSec.Security
+			r.AuthType, r.Level, r.ContextID = p.Auth.Type, p.Auth.Level, p.Auth.ContextID
 			return r
 		}
 		return Security{AuthType: p.Auth.Type, Level: p.Auth.Level, ContextID: p.Auth.ContextID, Authenticated: true}
@@ -361,7 +369,8 @@ func (c *Conn) response(p *PDU, start, last Pos) {
 	}
 	m.Complete = true
 	if c.lostTail {
-		m.Damaged, m.StatusLost = true, true
+		c.hurt(m)
+		m.StatusLost = true
 	}
 	delete(c.responses, p.CallID)
 	call := c.takeCall(p.CallID)
@@ -409,13 +418,20 @@ func (c *Conn) emit(call *Call) {
 func (c *Conn) damage(dir Dir) {
 	if dir == ClientToServer {
 		for _, call := range c.inflight {
-			call.Request.Damaged = true
+			c.hurt(call.Request)
 		}
 		return
 	}
 	for _, m := range c.responses {
-		m.Damaged = true
+		c.hurt(m)
 	}
+}
+
+// hurt marks m damaged by the gap being handled, and cut when the snap
+// length made it (Cut).
+func (c *Conn) hurt(m *Message) {
+	m.Damaged = true
+	m.Cut = m.Cut || c.cut
 }
 
 // partial records the start of a request or response PDU whose rest was lost
@@ -472,13 +488,13 @@ func (c *Conn) partial(dir Dir, h Header, b []byte, start, last Pos) {
 	if h.PType == PTypeRequest && dir == ClientToServer {
 		c.request(p, start, last)
 		if call := c.inflight[h.CallID]; call != nil {
-			call.Request.Damaged = true
+			c.hurt(call.Request)
 		} else if call := c.waiting[h.CallID]; call != nil {
-			call.Request.Damaged = true
+			c.hurt(call.Request)
 		}
 	} else if h.PType == PTypeResponse && dir == ServerToClient {
 		if m := c.responses[h.CallID]; m != nil {
-			m.Damaged = true
+			c.hurt(m)
 		}
 		c.lostTail = h.Flags&flagLastFrag != 0
 		c.response(p, start, last)
@@ -526,6 +542,15 @@ func (c *Conn) partialBind(dir Dir, h Header, b []byte, start, last Pos) {
 		cost, _ := c.hold(CostSecContext) // one per connection: kept even over the budget
 		c.fixed += cost
 		c.lastSec = c.sec[0]
+	}
+	if h.AuthLen > 0 && c.cut && h.PType != PTypeBindAck && h.PType != PTypeAlterResp {
+		// The client's token was cut by the snap length: the context it
+		// builds (the last one a bind-type PDU named) is authenticated,
+		// by a user the capture does not name. A user already named
+		// stays (a cut re-authentication does not unname it).
+		if s := c.lastSec; s != nil && s.User == "" && !s.Anonymous {
+			s.Cut = true
+		}
 	}
 }
 

@@ -73,6 +73,10 @@ type Security struct {
 	Anonymous bool
 	// Authenticated: an auth trailer was present.
 	Authenticated bool
+	// Cut: the capture's snap length cut the token that names the user
+	// (an NTLM AUTHENTICATE, a Kerberos AP-REQ) before User was read: the
+	// context is authenticated, its user unknown, and it is not anonymous.
+	Cut bool
 }
 
 // AuthName returns "none", "ntlmssp", "kerberos", "netlogon" or "unknown".
@@ -118,8 +122,11 @@ type Message struct {
 	// Damaged: stub bytes were lost to a gap in the capture (a missing
 	// segment, or a snap length); StatusLost: among them its last 4 bytes,
 	// so Tail is not valid.
-	Damaged      bool
-	StatusLost   bool
+	Damaged    bool
+	StatusLost bool
+	// Cut: among the bytes lost, some (or all) were cut by the capture's
+	// snap length (Conn.Cut), not lost in transit; Damaged is set too.
+	Cut          bool
 	LittleEndian bool
 	// Sealed: the stub is encrypted (auth level privacy) and was not
 	// decrypted; Decrypted: it was sealed and is now plaintext. Unseal
@@ -317,6 +324,8 @@ type Conn struct {
 	responses map[uint32]*Message
 	closed    bool
 	lostTail  bool // the response PDU being handled lost its end to a gap
+	// cut: the gap being handled is the snap length's (Cut).
+	cut bool
 	// lastAuth: the sec_trailer (without value) of the last request or
 	// response that carried one.
 	lastAuth AuthTrailer
@@ -638,6 +647,17 @@ func (c *Conn) decideRoles(dir Dir, ptype uint8) bool {
 	return false
 }
 
+// Cut says that the capture's snap length cut the last n bytes of the
+// segment of dir just fed. It is handled as a Gap of n bytes, except that
+// the messages and the security context it cuts are marked Cut, and that it
+// is no anomaly: nothing was lost in transit or misread (the pipeline
+// counts the calls it touched, with the snap length).
+func (c *Conn) Cut(dir Dir, pos Pos, n int) {
+	c.cut = true
+	c.Gap(dir, pos, n)
+	c.cut = false
+}
+
 // Gap says that n bytes of dir were lost (n < 0: unknown).
 func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 	if c.state == stateNotRPC || c.closed {
@@ -660,14 +680,18 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 		d.scanning = true
 		return
 	}
-	c.anomaly(AnomalyGap, pos, gapDetail(n))
+	if !c.cut {
+		c.anomaly(AnomalyGap, pos, gapDetail(n))
+	}
 	c.damage(dir)
 	if n >= 0 && len(d.buf) >= HeaderLen && !d.scanning {
 		if h, err := ParseHeader(d.buf); err == nil && int(h.FragLen) > len(d.buf) {
 			// The lost bytes may lie inside the PDU we are assembling;
 			// then the stream is header-aligned again after its end.
 			if rest := int(h.FragLen) - len(d.buf) - n; rest >= 0 {
-				c.anomaly(AnomalyLostPDU, d.posAt(d.base), PTypeName(h.PType)+" fragment cut by a gap")
+				if !c.cut {
+					c.anomaly(AnomalyLostPDU, d.posAt(d.base), PTypeName(h.PType)+" fragment cut by a gap")
+				}
 				c.partial(dir, h, d.buf, d.posAt(d.base), pos)
 				d.base += int64(len(d.buf)) + int64(n)
 				d.clear()
