@@ -684,11 +684,32 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 		c.anomaly(AnomalyGap, pos, gapDetail(n))
 	}
 	c.damage(dir)
+	if n >= 0 && len(d.buf) == 0 && !d.scanning && n <= d.skip {
+		// The lost bytes lie among those to be skipped anyway (the rest
+		// of a PDU cut in an earlier segment): the stream stays
+		// header-aligned after them.
+		d.skip -= n
+		d.base += int64(n)
+		return
+	}
+	if c.cut && d.scanning && d.skipped == 0 && len(d.buf) >= HeaderLen && headerOK(d.buf) {
+		// A segment the snap length cut, searched for a header after
+		// an earlier cut, starts with one: the PDUs before it ended
+		// where that segment did.
+		d.scanning = false
+	}
 	if n >= 0 && len(d.buf) >= HeaderLen && !d.scanning {
 		if h, err := ParseHeader(d.buf); err == nil && int(h.FragLen) > len(d.buf) {
 			// The lost bytes may lie inside the PDU we are assembling;
 			// then the stream is header-aligned again after its end.
-			if rest := int(h.FragLen) - len(d.buf) - n; rest >= 0 {
+			rest := int(h.FragLen) - len(d.buf) - n
+			if rest < 0 && c.cut {
+				// The snap length cut the PDU and what followed it in
+				// the segment: the call of its start is kept, and the
+				// next segment is searched for a header.
+				c.partial(dir, h, d.buf, d.posAt(d.base), pos)
+			}
+			if rest >= 0 {
 				if !c.cut {
 					c.anomaly(AnomalyLostPDU, d.posAt(d.base), PTypeName(h.PType)+" fragment cut by a gap")
 				}

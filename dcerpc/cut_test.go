@@ -118,3 +118,48 @@ func TestCutBindNamesNoUser(t *testing.T) {
 		t.Errorf("interface lost with the cut bind")
 	}
 }
+
+// TestCutSegmentOfFragments: the snap length cuts segments that each carry
+// every fragment of a request (a small max_xmit_frag), inside the first
+// fragment, and a PDU that spans two segments, both cut. Every call is kept,
+// paired with its answer and marked cut; nothing is an anomaly (no orphan
+// response, no resync).
+func TestCutSegmentOfFragments(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(meta(true), r, Limits{})
+	hostileSetup(c)
+	frag := func(id uint32, flags uint8) []byte {
+		return pb{le: true, ptype: PTypeRequest, flags: flags, callID: id, body: reqBody(true, 0, 3, bytes.Repeat([]byte{0x42}, 72))}.bytes()
+	}
+	f := int64(3)
+	for id := uint32(2); id <= 4; id++ {
+		seg := append(append(frag(id, 1), frag(id, 0)...), frag(id, 2)...)
+		c.Feed(ClientToServer, pos(f), seg[:74])
+		c.Cut(ClientToServer, pos(f), len(seg)-74)
+		c.Feed(ServerToClient, pos(f+1), pb{le: true, ptype: PTypeResponse, flags: 3, callID: id, body: respBody(true, 0, make([]byte, 8))}.bytes())
+		f += 2
+	}
+	// A PDU of 1600 bytes over two segments of 1460 and 140 bytes, each
+	// cut to 74.
+	big := pb{le: true, ptype: PTypeRequest, flags: 3, callID: 5, body: reqBody(true, 0, 3, make([]byte, 1576))}.bytes()
+	c.Feed(ClientToServer, pos(f), big[:74])
+	c.Cut(ClientToServer, pos(f), 1460-74)
+	c.Feed(ClientToServer, pos(f+1), big[1460:1460+74])
+	c.Cut(ClientToServer, pos(f+1), len(big)-1460-74)
+	c.Feed(ServerToClient, pos(f+2), pb{le: true, ptype: PTypeResponse, flags: 3, callID: 5, body: respBody(true, 0, make([]byte, 8))}.bytes())
+	c.Feed(ClientToServer, pos(f+3), pb{le: true, ptype: PTypeRequest, flags: 3, callID: 6, body: reqBody(true, 0, 3, make([]byte, 24))}.bytes())
+	c.Feed(ServerToClient, pos(f+4), pb{le: true, ptype: PTypeResponse, flags: 3, callID: 6, body: respBody(true, 0, make([]byte, 8))}.bytes())
+	c.Close()
+	if len(r.anoms) != 0 {
+		t.Errorf("anomalies %v", r.anoms)
+	}
+	if len(r.calls) != 5 {
+		t.Fatalf("%d calls, want 5", len(r.calls))
+	}
+	for _, call := range r.calls {
+		cut := call.CallID != 6
+		if call.Request == nil || call.Response == nil || call.Request.Cut != cut || call.Request.Damaged != cut {
+			t.Errorf("call %d: request %+v response %v", call.CallID, call.Request, call.Response != nil)
+		}
+	}
+}
