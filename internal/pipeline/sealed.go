@@ -30,6 +30,12 @@ type sealedCount struct {
 	auth   string
 }
 
+// cutIdentity counts, apart from the identities, the sealed calls without a
+// known user that the snap length cut: their authentication, or their own
+// PDUs (a trailer cut off: the stub is taken as sealed), may have been
+// captured, cut.
+const cutIdentity = "\x00cut"
+
 // maxSealedIdentities bounds the identities counted.
 const maxSealedIdentities = 10000
 
@@ -78,6 +84,9 @@ func (r *runner) countSealed(c *dcerpc.Call) {
 		r.ks.sealed = map[string]*sealedCount{}
 	}
 	id := strings.ToLower(c.Sec.User)
+	if id == "" && callCut(c) {
+		id = cutIdentity
+	}
 	n := r.ks.sealed[id]
 	if n == nil {
 		if len(r.ks.sealed) >= maxSealedIdentities {
@@ -117,6 +126,8 @@ func (r *runner) keyWarnings() []string {
 		var w string
 		krb := n.auth == "kerberos"
 		switch {
+		case id == cutIdentity:
+			w = fmt.Sprintf("%s %s sealed without a known user: the capture's snap length cut their authentication or their PDUs (capture whole packets)", calls, stay)
 		case id == "" && krb && worst == dcerpc.UnsealBadKey:
 			w = fmt.Sprintf("%s %s sealed under Kerberos: the keytab names their service but its keys do not decrypt their tickets (a wrong or outdated key: compare the tickets' kvno with the keytab's)", calls, stay)
 		case id == "" && krb && worst == dcerpc.UnsealUnsupported:
