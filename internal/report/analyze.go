@@ -204,10 +204,22 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 			}
 		}
 	}
-	if len(r.Anomalies) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "ANOMALIES")
+	// Decoding anomalies, then the notices (calls that stay sealed, a
+	// list left short): nothing was lost or misread for those.
+	for _, sec := range []struct {
+		title  string
+		notice bool
+	}{{"ANOMALIES", false}, {"NOTES", true}} {
+		head := false
 		for _, a := range r.Anomalies {
+			if a.Notice != sec.notice {
+				continue
+			}
+			if !head {
+				fmt.Fprintln(w)
+				fmt.Fprintln(w, sec.title)
+				head = true
+			}
 			s := fmt.Sprintf("%s x%d", a.Kind, a.Count)
 			if a.Message != "" {
 				s += ": " + a.Message
