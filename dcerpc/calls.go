@@ -72,7 +72,7 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 		c.unhold(pb.cost)
 		if !ok {
 			if len(p.Results) > 0 {
-				c.anomaly(AnomalyOrphanBindAck, start, "no bind with call_id "+itoa(int(p.CallID)))
+				c.cutAnomaly(ClientToServer, AnomalyOrphanBindAck, start, "no bind with call_id "+itoa(int(p.CallID)))
 			}
 		} else {
 			full, spent := false, false
@@ -166,6 +166,13 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 		}
 		c.fixed += cost
 		s = &secCtx{Security: Security{AuthType: p.Auth.Type, Level: p.Auth.Level, ContextID: p.Auth.ContextID, Authenticated: true}}
+		if ph := c.sec[0]; len(c.sec) == 1 && ph != nil && ph.AuthType == 0 && ph.Level == 0 {
+			// The context that partialBind made up for a bind whose
+			// trailer a gap took: this is it, now that its id is seen
+			// (the connection's only context at connect level).
+			s.Cut = ph.Cut
+			delete(c.sec, 0)
+		}
 		c.sec[p.Auth.ContextID] = s
 		c.startContext(s)
 	}
@@ -185,7 +192,6 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeAuthenticate {
 		s.User = t.NTLM.Identity()
 		s.Anonymous = t.NTLM.Anonymous()
-		s.Cut = false // named after all
 		c.h.Logon(&c.Meta, s.Security, pos)
 	}
 }
@@ -302,7 +308,7 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 			return
 		}
 		if p.Flags&flagFirstFrag == 0 {
-			c.anomaly(AnomalyFragmentWithoutFirst, start, "request fragment of call "+itoa(int(p.CallID))+" without its first fragment")
+			c.cutAnomaly(ClientToServer, AnomalyFragmentWithoutFirst, start, "request fragment of call "+itoa(int(p.CallID))+" without its first fragment")
 		}
 		if p.AllocHint > maxAllocHint {
 			c.anomaly(AnomalyBadAllocHint, start, "request of call "+itoa(int(p.CallID))+" announces "+itoa(int(p.AllocHint))+" stub bytes")
@@ -336,7 +342,7 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 func (c *Conn) response(p *PDU, start, last Pos) {
 	m := c.responses[p.CallID]
 	if m != nil && p.Flags&flagFirstFrag != 0 {
-		c.anomaly(AnomalyIncompleteResponse, m.Pos, "response of call "+itoa(int(p.CallID))+" never got its last fragment")
+		c.cutAnomaly(ServerToClient, AnomalyIncompleteResponse, m.Pos, "response of call "+itoa(int(p.CallID))+" never got its last fragment")
 		c.release(m)
 		m = nil
 	}
@@ -376,7 +382,7 @@ func (c *Conn) response(p *PDU, start, last Pos) {
 	call := c.takeCall(p.CallID)
 	if call == nil {
 		c.release(m)
-		c.anomaly(AnomalyOrphanResponse, start, "response to call "+itoa(int(p.CallID))+" whose request is not in the capture")
+		c.cutAnomaly(ClientToServer, AnomalyOrphanResponse, start, "response to call "+itoa(int(p.CallID))+" whose request is not in the capture")
 		return
 	}
 	call.Response = m
@@ -400,7 +406,7 @@ func (c *Conn) fault(p *PDU, start Pos) {
 	delete(c.responses, p.CallID)
 	call := c.takeCall(p.CallID)
 	if call == nil {
-		c.anomaly(AnomalyOrphanFault, start, "fault for call "+itoa(int(p.CallID))+" whose request is not in the capture")
+		c.cutAnomaly(ClientToServer, AnomalyOrphanFault, start, "fault for call "+itoa(int(p.CallID))+" whose request is not in the capture")
 		return
 	}
 	call.Fault = &Fault{Pos: start, Status: p.Status}
@@ -543,12 +549,12 @@ func (c *Conn) partialBind(dir Dir, h Header, b []byte, start, last Pos) {
 		c.fixed += cost
 		c.lastSec = c.sec[0]
 	}
-	if h.AuthLen > 0 && c.cut && h.PType != PTypeBindAck && h.PType != PTypeAlterResp {
-		// The client's token was cut by the snap length: the context it
-		// builds (the last one a bind-type PDU named) is authenticated,
-		// by a user the capture does not name. A user already named
-		// stays (a cut re-authentication does not unname it).
-		if s := c.lastSec; s != nil && s.User == "" && !s.Anonymous {
+	if h.AuthLen > 0 && c.cut {
+		// A token of the handshake was cut by the snap length: the
+		// context it builds (the last one a bind-type PDU named) is
+		// authenticated, by a user the capture may not name, with keys
+		// it may not give. A user already named stays.
+		if s := c.lastSec; s != nil && !s.Anonymous {
 			s.Cut = true
 		}
 	}
@@ -583,14 +589,14 @@ func (c *Conn) Close() {
 			if h, err := ParseHeader(d.buf); err == nil {
 				detail = PTypeName(h.PType) + " PDU of frag_length " + itoa(int(h.FragLen)) + " ends after " + itoa(len(d.buf)) + " bytes, with the connection"
 			}
-			c.anomaly(AnomalyIncompletePDU, d.posAt(d.base), detail)
+			c.cutAnomaly(Dir(dir), AnomalyIncompletePDU, d.posAt(d.base), detail)
 		}
 		// In call_id order, so that the first one reported is stable.
 		for _, id := range sortedIDs(c.inflight) {
-			c.anomaly(AnomalyIncompleteRequest, c.inflight[id].Request.Pos, "request of call "+itoa(int(id))+" never got its last fragment")
+			c.cutAnomaly(ClientToServer, AnomalyIncompleteRequest, c.inflight[id].Request.Pos, "request of call "+itoa(int(id))+" never got its last fragment")
 		}
 		for _, id := range sortedIDs(c.responses) {
-			c.anomaly(AnomalyIncompleteResponse, c.responses[id].Pos, "response of call "+itoa(int(id))+" never got its last fragment")
+			c.cutAnomaly(ServerToClient, AnomalyIncompleteResponse, c.responses[id].Pos, "response of call "+itoa(int(id))+" never got its last fragment")
 		}
 	}
 	var rest []*Call

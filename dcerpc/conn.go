@@ -73,9 +73,12 @@ type Security struct {
 	Anonymous bool
 	// Authenticated: an auth trailer was present.
 	Authenticated bool
-	// Cut: the capture's snap length cut the token that names the user
-	// (an NTLM AUTHENTICATE, a Kerberos AP-REQ) before User was read: the
-	// context is authenticated, its user unknown, and it is not anonymous.
+	// Cut: the capture's snap length cut a token of the context's
+	// handshake (in a bind, alter_context, auth3 or their answers). With
+	// User "", the token that names the user (an NTLM AUTHENTICATE, a
+	// Kerberos AP-REQ) may be the one cut: the context is authenticated,
+	// its user unknown, and it is not anonymous. Keys to unseal its calls
+	// may be lost with it.
 	Cut bool
 }
 
@@ -207,8 +210,10 @@ type dirState struct {
 	scanning bool  // looking for a header after losing sync
 	skipped  int   // bytes dropped by the current scan in earlier Feeds
 	seen     int64 // bytes seen in this direction
-	charged  int   // bytes charged to Limits.Buffers
-	box      *bufs // where buf and marks came from (bufPool)
+	// cut: the snap length cut bytes of this direction (Conn.Cut).
+	cut     bool
+	charged int   // bytes charged to Limits.Buffers
+	box     *bufs // where buf and marks came from (bufPool)
 }
 
 // bufs are the buffers of a direction that holds a partial PDU. They go
@@ -359,6 +364,15 @@ func (c *Conn) IsRPC() bool { return c.state == stateRPC }
 
 func (c *Conn) anomaly(kind string, pos Pos, detail string) {
 	c.h.Anomaly(Anomaly{Kind: kind, Conn: &c.Meta, Pos: pos, Detail: detail})
+}
+
+// cutAnomaly reports an anomaly that the snap length explains once it has
+// cut bytes of dir (a PDU or fragment cut away with the end of its
+// segment): then it is none, the cut calls being counted instead.
+func (c *Conn) cutAnomaly(dir Dir, kind string, pos Pos, detail string) {
+	if !c.dirs[dir].cut {
+		c.anomaly(kind, pos, detail)
+	}
 }
 
 // Feed gives the parser in-order bytes of one direction; b is borrowed for the
@@ -590,7 +604,7 @@ func (c *Conn) drain(dir Dir) {
 				return
 			}
 			if n := d.skipped + found; n > 0 && c.state == stateRPC {
-				c.anomaly(AnomalyResync, d.posAt(d.base+int64(found)), "skipped "+itoa(n)+" bytes to the next plausible PDU header")
+				c.cutAnomaly(dir, AnomalyResync, d.posAt(d.base+int64(found)), "skipped "+itoa(n)+" bytes to the next plausible PDU header")
 			}
 			d.skipped = 0
 			d.consume(found)
@@ -667,6 +681,7 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 		dir ^= 1
 	}
 	d := &c.dirs[dir]
+	d.cut = d.cut || c.cut
 	if c.state == stateUndecided && c.firstPDUCut(dir, n) {
 		// Recognised: continue as on a DCE/RPC connection.
 		if c.swapped {
@@ -706,7 +721,11 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 			if rest < 0 && c.cut {
 				// The snap length cut the PDU and what followed it in
 				// the segment: the call of its start is kept, and the
-				// next segment is searched for a header.
+				// next segment is searched for a header. The segment
+				// most likely held the call's other fragments: the
+				// fragment is taken as its last, so that the call is
+				// paired with its answer, its status lost.
+				h.Flags |= flagLastFrag
 				c.partial(dir, h, d.buf, d.posAt(d.base), pos)
 			}
 			if rest >= 0 {

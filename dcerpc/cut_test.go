@@ -85,8 +85,8 @@ func TestCutBySnapLength(t *testing.T) {
 
 // TestCutBindNamesNoUser: a bind cut by the snap length on a connection that
 // had no security context yet: the calls that carry verifiers run in an
-// authenticated context with no user, marked Cut; a later AUTHENTICATE seen
-// whole names the user and clears the mark.
+// authenticated context with no user, marked Cut, by the context id of their
+// trailers.
 func TestCutBindNamesNoUser(t *testing.T) {
 	r := &recorder{}
 	c := NewConn(meta(true), r, Limits{})
@@ -161,5 +161,28 @@ func TestCutSegmentOfFragments(t *testing.T) {
 		if call.Request == nil || call.Response == nil || call.Request.Cut != cut || call.Request.Damaged != cut {
 			t.Errorf("call %d: request %+v response %v", call.CallID, call.Request, call.Response != nil)
 		}
+	}
+}
+
+// TestCutBindThenWholeAnswer: a Kerberos bind whose AP-REQ the snap length
+// cut, answered by a whole bind_ack: the context the answer names is the
+// one of the cut bind (marked Cut), and the connect-level calls without a
+// verifier run in it: authenticated, no user, not anonymous.
+func TestCutBindThenWholeAnswer(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(meta(true), r, Limits{})
+	bind := pb{le: true, ptype: PTypeBind, flags: 3, callID: 1, body: bindBody(true, 0, NSPI, 56, 0), auth: make([]byte, 600), atype: AuthKerberos, alevel: LevelConnect, actx: 7}.bytes()
+	c.Feed(ClientToServer, pos(1), bind[:346])
+	c.Cut(ClientToServer, pos(1), len(bind)-346)
+	c.Feed(ServerToClient, pos(2), pb{le: true, ptype: PTypeBindAck, flags: 3, callID: 1, body: bindAckBody(true, true), auth: make([]byte, 90), atype: AuthKerberos, alevel: LevelConnect, actx: 7}.bytes())
+	c.Feed(ClientToServer, pos(3), pb{le: true, ptype: PTypeRequest, flags: 3, callID: 2, body: reqBody(true, 0, 3, make([]byte, 24))}.bytes())
+	c.Feed(ServerToClient, pos(4), pb{le: true, ptype: PTypeResponse, flags: 3, callID: 2, body: respBody(true, 0, make([]byte, 8))}.bytes())
+	c.Close()
+	if len(r.calls) != 1 {
+		t.Fatalf("%d calls, anomalies %v", len(r.calls), r.anoms)
+	}
+	s := r.calls[0].Sec
+	if !s.Authenticated || s.Anonymous || s.User != "" || !s.Cut || s.ContextID != 7 || s.AuthName() != "kerberos" {
+		t.Errorf("security %+v", s)
 	}
 }
