@@ -108,7 +108,7 @@ func snapSentence(ins []Input) string {
 	for i, l := range lens {
 		to[i] = strconv.Itoa(l)
 	}
-	return fmt.Sprintf("The capture's snap length cut packets to %s bytes and with them %s: users, statuses and counts may be incomplete, and those calls are not anonymous for it. Capture whole packets: tcpdump -s 0; with netsh trace, leave out packettruncatebytes.",
+	return fmt.Sprintf("The capture's snap length cut packets to %s bytes and with them %s: users, statuses and counts may be incomplete (a user whose name was cut counts as an unidentified user). Capture whole packets: tcpdump -s 0; with netsh trace, leave out packettruncatebytes.",
 		strings.Join(to, " and "), plural(int(calls), "DCE/RPC call", "DCE/RPC calls"))
 }
 

@@ -30,10 +30,10 @@ type sealedCount struct {
 	auth   string
 }
 
-// cutIdentity counts, apart from the identities, the sealed calls without a
-// known user that the snap length cut: their authentication, or their own
-// PDUs (a trailer cut off: the stub is taken as sealed), may have been
-// captured, cut.
+// cutIdentity prefixes the identity of sealed calls that the snap length
+// cut: their handshake (the user's name, the keys), or their own PDUs (a
+// trailer cut off: the stub is taken as sealed). They are counted apart,
+// and said to be cut, not missing.
 const cutIdentity = "\x00cut"
 
 // maxSealedIdentities bounds the identities counted.
@@ -84,8 +84,8 @@ func (r *runner) countSealed(c *dcerpc.Call) {
 		r.ks.sealed = map[string]*sealedCount{}
 	}
 	id := strings.ToLower(c.Sec.User)
-	if id == "" && callCut(c) {
-		id = cutIdentity
+	if callCut(c) {
+		id = cutIdentity + id
 	}
 	n := r.ks.sealed[id]
 	if n == nil {
@@ -128,6 +128,8 @@ func (r *runner) keyWarnings() []string {
 		switch {
 		case id == cutIdentity:
 			w = fmt.Sprintf("%s %s sealed without a known user: the capture's snap length cut their authentication or their PDUs (capture whole packets)", calls, stay)
+		case strings.HasPrefix(id, cutIdentity):
+			w = fmt.Sprintf("%s of %s %s sealed: the capture's snap length cut their authentication or their PDUs (capture whole packets)", calls, n.first, stay)
 		case id == "" && krb && worst == dcerpc.UnsealBadKey:
 			w = fmt.Sprintf("%s %s sealed under Kerberos: the keytab names their service but its keys do not decrypt their tickets (a wrong or outdated key: compare the tickets' kvno with the keytab's)", calls, stay)
 		case id == "" && krb && worst == dcerpc.UnsealUnsupported:

@@ -26,9 +26,10 @@ func (k *conn) Cut(dir capture.Dir, pos capture.Pos, n int) {
 }
 
 // callCut reports whether the snap length cut something of the call: its
-// stubs or status, or the token that would name its user.
+// stubs or status, or a token of its handshake that would name its user or
+// give the keys to its sealed stubs.
 func callCut(c *dcerpc.Call) bool {
-	return c.Sec.Cut && c.Sec.User == "" || c.Request != nil && c.Request.Cut || c.Response != nil && c.Response.Cut
+	return c.Sec.Cut && (c.Sec.User == "" || c.Sealed()) || c.Request != nil && c.Request.Cut || c.Response != nil && c.Response.Cut
 }
 
 // countCut counts a call the snap length cut, in the input of its first
@@ -60,7 +61,7 @@ func snapWarnings(inputs []capture.InputInfo, cutCalls []int64) {
 		}
 		calls := "no DCE/RPC call was seen cut"
 		if n > 0 {
-			calls = fmt.Sprintf("it cut %s (their user, stub or status may be unknown; a user whose name was cut is not anonymous)", plural(int(n), "DCE/RPC call", "DCE/RPC calls"))
+			calls = fmt.Sprintf("it cut %s (their user, stub or status may be unknown)", plural(int(n), "DCE/RPC call", "DCE/RPC calls"))
 		}
 		in.Warnings = append(in.Warnings, fmt.Sprintf("the capture's snap length cut %s to %d bytes: %s; capture whole packets (tcpdump -s 0; netsh trace without packettruncatebytes)",
 			plural(int(in.Cut), "record", "records"), in.SnapLen, calls))
