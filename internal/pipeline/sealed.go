@@ -127,9 +127,9 @@ func (r *runner) keyWarnings() []string {
 		krb := n.auth == "kerberos"
 		switch {
 		case id == cutIdentity:
-			w = fmt.Sprintf("%s %s sealed without a known user: the capture's snap length cut their authentication or their PDUs (capture whole packets)", calls, stay)
+			w = fmt.Sprintf("%s without a known user %s unread, taken as sealed: the capture's snap length cut their authentication or their PDUs (capture whole packets)", calls, stay)
 		case strings.HasPrefix(id, cutIdentity):
-			w = fmt.Sprintf("%s of %s %s sealed: the capture's snap length cut their authentication or their PDUs (capture whole packets)", calls, n.first, stay)
+			w = fmt.Sprintf("%s of %s %s unread, taken as sealed: the capture's snap length cut their authentication or their PDUs (capture whole packets)", calls, n.first, stay)
 		case id == "" && krb && worst == dcerpc.UnsealBadKey:
 			w = fmt.Sprintf("%s %s sealed under Kerberos: the keytab names their service but its keys do not decrypt their tickets (a wrong or outdated key: compare the tickets' kvno with the keytab's)", calls, stay)
 		case id == "" && krb && worst == dcerpc.UnsealUnsupported:
