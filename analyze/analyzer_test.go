@@ -584,7 +584,7 @@ func TestAnomaliesAndInputs(t *testing.T) {
 	if r.Limit != 50 {
 		t.Errorf("limit %d", r.Limit)
 	}
-	want := []Anomaly{{"dcerpc_bad_frag", 1, "bad fragment"}, {"tcp_gap", 5, "bytes missing"}}
+	want := []Anomaly{{Kind: "dcerpc_bad_frag", Count: 1, Message: "bad fragment"}, {Kind: "tcp_gap", Count: 5, Message: "bytes missing"}}
 	if !reflect.DeepEqual(r.Anomalies, want) {
 		t.Errorf("anomalies %+v", r.Anomalies)
 	}

@@ -82,7 +82,8 @@
 // # Why a logon failed
 //
 // Each NspiBind answered MAPI_E_LOGON_FAILED gets a cause:
-//   - anonymous: the bind carried no identity (Identity.Anonymous). Outlook
+//   - anonymous: the bind carried no identity (Identity.Anonymous; a token
+//     cut by the snap length, Identity.Cut, is not anonymous). Outlook
 //     does this first, then binds with credentials: logon_failed is info when
 //     an authenticated NspiBind from the same client IP to the same server
 //     follows, warning otherwise.
@@ -104,6 +105,9 @@
 //
 // For each (server, user), and for anonymous sessions each (server, client
 // IP), take the sessions never unbound (open_at_end or connection_closed).
+// Sessions authenticated by a user the capture does not name (Kerberos, or
+// an NTLM AUTHENTICATE the snap length cut: Identity.Cut) are the user ""
+// of the server, never anonymous ones.
 // The user leaks when at least 3 of them were held at once. The growth rate
 // is the least-squares slope, in sessions per hour, of the number of those
 // sessions held, sampled after every bind and every end (see "Memory" for

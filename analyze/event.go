@@ -39,8 +39,8 @@ type Quality uint8
 
 const (
 	// BytesLost: bytes of the connection were not captured (a gap in the
-	// TCP stream, a PDU cut by the snap length or damaged) at or before
-	// this call, so calls of it may be missing or incomplete.
+	// TCP stream, a PDU damaged) at or before this call, so calls of it
+	// may be missing or incomplete.
 	BytesLost Quality = 1 << iota
 	// IfaceInferred: the connection's bind is not in the capture; the
 	// call's interface was inferred (from a context handle or the
@@ -49,10 +49,14 @@ const (
 	// StatusInferred: the status was not read from the wire but inferred
 	// (a sealed NspiBind: from what the client did next).
 	StatusInferred
+	// SnapCut: the capture's snap length cut packets of the connection
+	// at or before this call (its user, stub or status may be unknown),
+	// so calls of it may be missing or incomplete.
+	SnapCut
 )
 
 // qualityNames are the JSON names of the Quality bits, in bit order.
-var qualityNames = [...]string{"bytes_lost", "interface_inferred", "status_inferred"}
+var qualityNames = [...]string{"bytes_lost", "interface_inferred", "status_inferred", "snap_cut"}
 
 // Names returns the names of the set bits, in a fixed order; nil for none.
 func (q Quality) Names() []string {
@@ -73,6 +77,9 @@ func (q Quality) text() string {
 	}
 	if q&IfaceInferred != 0 {
 		parts = append(parts, "the interface of a call behind it was inferred (its bind is not in the capture)")
+	}
+	if q&SnapCut != 0 {
+		parts = append(parts, "the capture's snap length cut packets behind it (capture whole packets: tcpdump -s 0)")
 	}
 	return strings.Join(parts, "; ")
 }
@@ -106,6 +113,9 @@ type Identity struct {
 	// Anonymous: no authentication at all, or NTLM anonymous (empty
 	// user), or an NspiBind with fAnonymousLogin.
 	Anonymous bool
+	// Cut: the capture's snap length cut the token that names the user:
+	// the call is authenticated, its User "" and Anonymous false.
+	Cut bool
 }
 
 // Answer is what came back for a request.

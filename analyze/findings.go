@@ -290,13 +290,13 @@ func (p *reporter) findLeak(l *leakSeries) {
 	a := p.a
 	ug := p.rows.users[gkey{l.server, l.ukey}]
 	gi := p.info(l.server, l.ukey)
-	if l.ukey == "" {
+	if l.anon() {
 		gi = &groupInfo{server: l.server, client: l.client}
 	}
 	gi.leakNever, gi.leakOpen, gi.leakClosed, gi.leakPeak = res.never, open, closed, peak
 
 	who := p.who(l.ukey)
-	if l.ukey == "" {
+	if l.anon() {
 		who = "Anonymous sessions from " + l.client.String()
 	}
 	var b strings.Builder
@@ -308,13 +308,16 @@ func (p *reporter) findLeak(l *leakSeries) {
 		parts = append(parts, fmt.Sprintf("%d released only when their connection closed", closed))
 	}
 	fate := strings.Join(parts, ", ")
-	if l.ukey == "" {
+	if l.anon() {
 		cg := p.rows.clients[ckey{l.server, l.client}]
 		fmt.Fprintf(&b, "%s to %s: %d never unbound (%s); up to %d held at once; the client made %d NspiUnbind calls in all.",
 			who, l.server, res.never, fate, peak, cg.c.Unbinds)
 	} else {
 		fmt.Fprintf(&b, "%s bound %s on %s and unbound %d: %d never unbound (%s); up to %d held at once.",
 			who, plural(ug.c.BindsOK, "session", "sessions"), l.server, ug.c.Unbinds, res.never, fate, peak)
+	}
+	if l.ukey == "" && l.cut {
+		b.WriteString(" The capture's snap length cut the user name from their binds: they are authenticated, not anonymous.")
 	}
 	sev := SevWarning
 	var limitAt *time.Time
@@ -345,7 +348,8 @@ func (p *reporter) findLeak(l *leakSeries) {
 	f.RatePerHour = rate
 	f.LimitAt = limitAt
 	gi.leak = f
-	if l.ukey == "" {
+	if l.anon() {
+		f.anon = true
 		p.anonLeaks = append(p.anonLeaks, gi)
 	}
 }

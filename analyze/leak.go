@@ -13,7 +13,8 @@ var (
 )
 
 // A leak series follows, for one (server, user) or, for anonymous sessions,
-// one (server, client IP), the number of sessions never unbound that are
+// one (server, client IP) (sessions authenticated by an unknown user, as
+// when the snap length cut the user's name, follow the user ""), the number of sessions never unbound that are
 // held: +1 at the bind of each such session, -1 when its connections close
 // (doc.go, "Leaks"). Whether a session is never unbound is known only when
 // it ends, so the value at a point of the series is final only once every
@@ -37,6 +38,9 @@ type leakSeries struct {
 	server netip.Addr
 	ukey   string
 	client netip.Addr // anonymous series: the client IP
+	// cut: some of its sessions were bound by a user whose name the
+	// capture's snap length cut (Identity.Cut).
+	cut bool
 
 	tref   time.Time // x origin of segments: the first bind of the group
 	hasRef bool
@@ -56,6 +60,10 @@ type leakSeries struct {
 	over  bool // summary mode
 	all   *int // points held back by all the series of the Analyzer
 }
+
+// anon reports whether the series follows the anonymous sessions of a
+// client.
+func (l *leakSeries) anon() bool { return l.client.IsValid() }
 
 type point struct {
 	seq int

@@ -501,12 +501,15 @@ func (a *nspiTracker) openSession(ev *NSPICall, server, client netip.Addr, ukey 
 		}
 		s.rec = a.sessions.add(rec)
 	}
-	if ukey != "" {
+	if ukey != "" || !ev.Anonymous {
+		// A user, or an authenticated one the capture does not name
+		// (Kerberos, a token cut by the snap length): the user's row.
 		s.lk = ug.leak
 		if s.lk == nil {
 			s.lk = &leakSeries{server: server, ukey: ukey, all: &a.pending}
 			ug.leak = s.lk
 		}
+		s.lk.cut = s.lk.cut || ev.Cut
 	} else {
 		s.lk = cg.leak
 		if s.lk == nil {

@@ -69,6 +69,11 @@ type Input struct {
 	FirstTime time.Time `json:"first_time"`
 	LastTime  time.Time `json:"last_time"`
 	Warnings  []string  `json:"warnings"`
+	// SnapLen is the length the capture's snap length cut records to,
+	// and CutCalls the DCE/RPC calls those cuts touched (their user, stub
+	// or status may be unknown); both 0 when no record was cut.
+	SnapLen  int   `json:"snap_len,omitempty"`
+	CutCalls int64 `json:"cut_calls,omitempty"`
 }
 
 // Counters are the per-row numbers of the report. Calls are attributed to the
@@ -215,13 +220,19 @@ type Finding struct {
 	retired bool
 	vline   [2]string
 	vok     [2]bool
+	// anon: a leak of anonymous sessions, grouped by client.
+	anon bool
 }
 
-// Anomaly is a decoding or capture problem counted by the pipeline.
+// Anomaly is a decoding or capture problem counted by the pipeline. A
+// Notice is not one: it says something of the report (calls that stay
+// sealed, a list left short) while nothing was lost or misread, and the
+// verdict does not count it among the decoding anomalies.
 type Anomaly struct {
 	Kind    string `json:"kind"`
 	Count   int64  `json:"count"`
 	Message string `json:"message"`
+	Notice  bool   `json:"notice,omitempty"`
 }
 
 // Report is the result of an analysis: the one document that every output

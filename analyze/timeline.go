@@ -245,7 +245,7 @@ func (x *timeline) rows(r *Report, nspiLimit, storeLimit int, leaks map[gkey]*Fi
 	if omitted > 0 {
 		// The series that climbed highest are kept (the ones a reader
 		// needs); the counters and findings still cover everybody.
-		r.Anomalies = append(r.Anomalies, Anomaly{Kind: AnomalyTimelineTruncated, Count: int64(omitted),
+		r.Anomalies = append(r.Anomalies, Anomaly{Kind: AnomalyTimelineTruncated, Count: int64(omitted), Notice: true,
 			Message: fmt.Sprintf("the timeline lists the %d series that held the most sessions; %d more are left out (their counters and findings are complete)", maxTimelineRows, omitted)})
 		sort.Slice(r.Anomalies, func(i, j int) bool { return r.Anomalies[i].Kind < r.Anomalies[j].Kind })
 	}

@@ -3,7 +3,9 @@ package analyze
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -73,14 +75,45 @@ func (p *reporter) verdictTail(r *Report, out, others []string) []string {
 	if r.HasKind(KindSealedCalls) {
 		out = append(out, "Some NSPI calls were encrypted and not decrypted: counts are lower bounds.")
 	}
-	if len(r.Anomalies) > 0 {
-		var n int64
-		for _, a := range r.Anomalies {
+	if s := snapSentence(r.Inputs); s != "" {
+		out = append(out, s)
+	}
+	var n int64
+	for _, a := range r.Anomalies {
+		if !a.Notice {
 			n += a.Count
 		}
+	}
+	if n > 0 {
 		out = append(out, fmt.Sprintf("The capture had %d decoding anomalies (listed at the end): some calls may be missing.", n))
 	}
 	return append(out, p.truncated(others)...)
+}
+
+// snapSentence says that the snap length cut calls, and how to capture
+// whole packets; "" when it cut none.
+func snapSentence(ins []Input) string {
+	var calls int64
+	var lens []int
+	for _, in := range ins {
+		if in.CutCalls == 0 {
+			continue
+		}
+		calls += in.CutCalls
+		if !slices.Contains(lens, in.SnapLen) {
+			lens = append(lens, in.SnapLen)
+		}
+	}
+	if calls == 0 {
+		return ""
+	}
+	slices.Sort(lens)
+	to := make([]string, len(lens))
+	for i, l := range lens {
+		to[i] = strconv.Itoa(l)
+	}
+	return fmt.Sprintf("The capture's snap length cut packets to %s bytes and with them %s: users, statuses and counts may be incomplete (a user whose name was cut counts as an unidentified user). Capture whole packets: tcpdump -s 0; with netsh trace, leave out packettruncatebytes.",
+		strings.Join(to, " and "), plural(int(calls), "DCE/RPC call", "DCE/RPC calls"))
 }
 
 // truncated says which lists of the report were cut at Options.MaxSessions
@@ -214,7 +247,7 @@ func (p *reporter) verdictLine1(f *Finding) (string, bool) {
 		return fmt.Sprintf("%s hit the NSPI session limit%s: %s refused while it held %s (limit %d).",
 			p.who(ukey), on, plural(gi.limitCount, "bind", "binds"), heldRange(gi.limitHeld[0], gi.limitHeld[1]), p.limit), true
 	case KindLeak:
-		if f.User == "" {
+		if f.anon {
 			return fmt.Sprintf("%s leaks anonymous NSPI sessions%s: %d never unbound, up to %d held at once.",
 				f.Client, on, f.Count, p.anonPeak(server, string(f.Client))), true
 		}

@@ -27,7 +27,7 @@ func TestAnomalyKinds(t *testing.T) {
 	}
 	files, _ := filepath.Glob("*.go")
 	consts := regexp.MustCompile(`(?m)^\t(Anomaly[A-Za-z]+) = "([a-z_]+)"$`)
-	used := regexp.MustCompile(`c\.anomaly\((Anomaly[A-Za-z]+),`)
+	used := regexp.MustCompile(`c\.(?:anomaly|cutAnomaly)\((?:[A-Za-z()]+, )?(Anomaly[A-Za-z]+),`)
 	literal := regexp.MustCompile(`anomaly\("|Anomaly\{Kind: "`)
 	declared, reported := map[string]string{}, map[string]bool{}
 	for _, f := range files {

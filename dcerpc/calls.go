@@ -77,7 +77,7 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 		c.unhold(pb.cost)
 		if !ok {
 			if len(p.Results) > 0 {
-				c.anomaly(AnomalyOrphanBindAck, start, "no bind with call_id "+itoa(int(p.CallID)))
+				c.cutAnomaly(ClientToServer, AnomalyOrphanBindAck, start, "no bind with call_id "+itoa(int(p.CallID)))
 			}
 		} else {
 			full, spent := false, false
@@ -180,6 +180,13 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 		}
 		c.fixed += cost
 		s = &secCtx{Security: Security{AuthType: p.Auth.Type, Level: p.Auth.Level, ContextID: p.Auth.ContextID, Authenticated: true}}
+		if ph := c.sec[0]; len(c.sec) == 1 && ph != nil && ph.AuthType == 0 && ph.Level == 0 {
+			// The context that partialBind made up for a bind whose
+			// trailer a gap took: this is it, now that its id is seen
+			// (the connection's only context at connect level).
+			s.Cut = ph.Cut
+			delete(c.sec, 0)
+		}
 		c.sec[p.Auth.ContextID] = s
 		c.secs = append(c.secs, s)
 		s.idx = uint8(len(c.secs)) // at most maxSecContexts
@@ -215,6 +222,13 @@ func (c *Conn) security(p *PDU, pc presCtx, known bool) Security {
 			if r.AuthType == 0 {
 				r.AuthType = p.Auth.Type // the bind's trailer was lost (partialBind)
 			}
+			return r
+		}
+		if len(c.sec) == 1 && c.lastSec != nil && c.lastSec.Level == 0 {
+			// The only context is the one a gap left without its
+			// trailer (partialBind): this is it, by the id now seen.
+			r := c.lastSec.Security
+			r.AuthType, r.Level, r.ContextID = p.Auth.Type, p.Auth.Level, p.Auth.ContextID
 			return r
 		}
 		return Security{AuthType: p.Auth.Type, Level: p.Auth.Level, ContextID: p.Auth.ContextID, Authenticated: true}
@@ -354,7 +368,7 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 			return
 		}
 		if p.Flags&flagFirstFrag == 0 {
-			c.anomaly(AnomalyFragmentWithoutFirst, start, "request fragment of call "+itoa(int(p.CallID))+" without its first fragment")
+			c.cutAnomaly(ClientToServer, AnomalyFragmentWithoutFirst, start, "request fragment of call "+itoa(int(p.CallID))+" without its first fragment")
 		}
 		if p.AllocHint > maxAllocHint {
 			c.anomaly(AnomalyBadAllocHint, start, "request of call "+itoa(int(p.CallID))+" announces "+itoa(int(p.AllocHint))+" stub bytes")
@@ -389,7 +403,7 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 func (c *Conn) response(p *PDU, start, last Pos) {
 	m := c.responses[p.CallID]
 	if m != nil && p.Flags&flagFirstFrag != 0 {
-		c.anomaly(AnomalyIncompleteResponse, m.Pos, "response of call "+itoa(int(p.CallID))+" never got its last fragment")
+		c.cutAnomaly(ServerToClient, AnomalyIncompleteResponse, m.Pos, "response of call "+itoa(int(p.CallID))+" never got its last fragment")
 		c.release(m)
 		m = nil
 	}
@@ -422,13 +436,14 @@ func (c *Conn) response(p *PDU, start, last Pos) {
 	}
 	m.Complete = true
 	if c.lostTail {
-		m.Damaged, m.StatusLost = true, true
+		c.hurt(m)
+		m.StatusLost = true
 	}
 	delete(c.responses, p.CallID)
 	call := c.takeCall(p.CallID)
 	if call == nil {
 		c.release(m)
-		c.anomaly(AnomalyOrphanResponse, start, "response to call "+itoa(int(p.CallID))+" whose request is not in the capture")
+		c.cutAnomaly(ClientToServer, AnomalyOrphanResponse, start, "response to call "+itoa(int(p.CallID))+" whose request is not in the capture")
 		return
 	}
 	call.Response = m
@@ -452,7 +467,7 @@ func (c *Conn) fault(p *PDU, start Pos) {
 	delete(c.responses, p.CallID)
 	call := c.takeCall(p.CallID)
 	if call == nil {
-		c.anomaly(AnomalyOrphanFault, start, "fault for call "+itoa(int(p.CallID))+" whose request is not in the capture")
+		c.cutAnomaly(ClientToServer, AnomalyOrphanFault, start, "fault for call "+itoa(int(p.CallID))+" whose request is not in the capture")
 		return
 	}
 	call.Fault = &Fault{Pos: start, Status: p.Status}
@@ -470,13 +485,20 @@ func (c *Conn) emit(call *Call) {
 func (c *Conn) damage(dir Dir) {
 	if dir == ClientToServer {
 		for _, call := range c.inflight {
-			call.Request.Damaged = true
+			c.hurt(call.Request)
 		}
 		return
 	}
 	for _, m := range c.responses {
-		m.Damaged = true
+		c.hurt(m)
 	}
+}
+
+// hurt marks m damaged by the gap being handled, and cut when the snap
+// length made it (Cut).
+func (c *Conn) hurt(m *Message) {
+	m.Damaged = true
+	m.Cut = m.Cut || c.cut
 }
 
 // partial records the start of a request or response PDU whose rest was lost
@@ -533,13 +555,13 @@ func (c *Conn) partial(dir Dir, h Header, b []byte, start, last Pos) {
 	if h.PType == PTypeRequest && dir == ClientToServer {
 		c.request(p, start, last)
 		if call := c.inflight[h.CallID]; call != nil {
-			call.Request.Damaged = true
+			c.hurt(call.Request)
 		} else if call := c.waiting[h.CallID]; call != nil {
-			call.Request.Damaged = true
+			c.hurt(call.Request)
 		}
 	} else if h.PType == PTypeResponse && dir == ServerToClient {
 		if m := c.responses[h.CallID]; m != nil {
-			m.Damaged = true
+			c.hurt(m)
 		}
 		c.lostTail = h.Flags&flagLastFrag != 0
 		c.response(p, start, last)
@@ -589,6 +611,15 @@ func (c *Conn) partialBind(dir Dir, h Header, b []byte, start, last Pos) {
 		c.lastSec = c.sec[0]
 		c.secs = append(c.secs[:0], c.lastSec)
 	}
+	if h.AuthLen > 0 && c.cut {
+		// A token of the handshake was cut by the snap length: the
+		// context it builds (the last one a bind-type PDU named) is
+		// authenticated, by a user the capture may not name, with keys
+		// it may not give. A user already named stays.
+		if s := c.lastSec; s != nil && !s.Anonymous {
+			s.Cut = true
+		}
+	}
 }
 
 func sortedIDs[V any](m map[uint32]V) []uint32 {
@@ -620,14 +651,14 @@ func (c *Conn) Close() {
 			if h, err := ParseHeader(d.buf); err == nil {
 				detail = PTypeName(h.PType) + " PDU of frag_length " + itoa(int(h.FragLen)) + " ends after " + itoa(len(d.buf)) + " bytes, with the connection"
 			}
-			c.anomaly(AnomalyIncompletePDU, d.posAt(d.base), detail)
+			c.cutAnomaly(Dir(dir), AnomalyIncompletePDU, d.posAt(d.base), detail)
 		}
 		// In call_id order, so that the first one reported is stable.
 		for _, id := range sortedIDs(c.inflight) {
-			c.anomaly(AnomalyIncompleteRequest, c.inflight[id].Request.Pos, "request of call "+itoa(int(id))+" never got its last fragment")
+			c.cutAnomaly(ClientToServer, AnomalyIncompleteRequest, c.inflight[id].Request.Pos, "request of call "+itoa(int(id))+" never got its last fragment")
 		}
 		for _, id := range sortedIDs(c.responses) {
-			c.anomaly(AnomalyIncompleteResponse, c.responses[id].Pos, "response of call "+itoa(int(id))+" never got its last fragment")
+			c.cutAnomaly(ServerToClient, AnomalyIncompleteResponse, c.responses[id].Pos, "response of call "+itoa(int(id))+" never got its last fragment")
 		}
 	}
 	var rest []*Call

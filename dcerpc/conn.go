@@ -73,6 +73,13 @@ type Security struct {
 	Anonymous bool
 	// Authenticated: an auth trailer was present.
 	Authenticated bool
+	// Cut: the capture's snap length cut a token of the context's
+	// handshake (in a bind, alter_context, auth3 or their answers). With
+	// User "", the token that names the user (an NTLM AUTHENTICATE, a
+	// Kerberos AP-REQ) may be the one cut: the context is authenticated,
+	// its user unknown, and it is not anonymous. Keys to unseal its calls
+	// may be lost with it.
+	Cut bool
 }
 
 // AuthName returns "none", "ntlmssp", "kerberos", "netlogon" or "unknown".
@@ -118,8 +125,11 @@ type Message struct {
 	// Damaged: stub bytes were lost to a gap in the capture (a missing
 	// segment, or a snap length); StatusLost: among them its last 4 bytes,
 	// so Tail is not valid.
-	Damaged      bool
-	StatusLost   bool
+	Damaged    bool
+	StatusLost bool
+	// Cut: among the bytes lost, some (or all) were cut by the capture's
+	// snap length (Conn.Cut), not lost in transit; Damaged is set too.
+	Cut          bool
 	LittleEndian bool
 	// Sealed: the stub is encrypted (auth level privacy) and was not
 	// decrypted; Decrypted: it was sealed and is now plaintext. Unseal
@@ -200,8 +210,10 @@ type dirState struct {
 	scanning bool  // looking for a header after losing sync
 	skipped  int   // bytes dropped by the current scan in earlier Feeds
 	seen     int64 // bytes seen in this direction
-	charged  int   // bytes charged to Limits.Buffers
-	box      *bufs // where buf and marks came from (bufPool)
+	// cut: the snap length cut bytes of this direction (Conn.Cut).
+	cut     bool
+	charged int   // bytes charged to Limits.Buffers
+	box     *bufs // where buf and marks came from (bufPool)
 }
 
 // bufs are the buffers of a direction that holds a partial PDU. They go
@@ -333,6 +345,8 @@ type Conn struct {
 	responses map[uint32]*Message
 	closed    bool
 	lostTail  bool // the response PDU being handled lost its end to a gap
+	// cut: the gap being handled is the snap length's (Cut).
+	cut bool
 	// lastAuth: the sec_trailer (without value) of the last request or
 	// response that carried one.
 	lastAuth AuthTrailer
@@ -366,6 +380,15 @@ func (c *Conn) IsRPC() bool { return c.state == stateRPC }
 
 func (c *Conn) anomaly(kind string, pos Pos, detail string) {
 	c.h.Anomaly(Anomaly{Kind: kind, Conn: &c.Meta, Pos: pos, Detail: detail})
+}
+
+// cutAnomaly reports an anomaly that the snap length explains once it has
+// cut bytes of dir (a PDU or fragment cut away with the end of its
+// segment): then it is none, the cut calls being counted instead.
+func (c *Conn) cutAnomaly(dir Dir, kind string, pos Pos, detail string) {
+	if !c.dirs[dir].cut {
+		c.anomaly(kind, pos, detail)
+	}
 }
 
 // Feed gives the parser in-order bytes of one direction; b is borrowed for the
@@ -597,7 +620,7 @@ func (c *Conn) drain(dir Dir) {
 				return
 			}
 			if n := d.skipped + found; n > 0 && c.state == stateRPC {
-				c.anomaly(AnomalyResync, d.posAt(d.base+int64(found)), "skipped "+itoa(n)+" bytes to the next plausible PDU header")
+				c.cutAnomaly(dir, AnomalyResync, d.posAt(d.base+int64(found)), "skipped "+itoa(n)+" bytes to the next plausible PDU header")
 			}
 			d.skipped = 0
 			d.consume(found)
@@ -654,6 +677,17 @@ func (c *Conn) decideRoles(dir Dir, ptype uint8) bool {
 	return false
 }
 
+// Cut says that the capture's snap length cut the last n bytes of the
+// segment of dir just fed. It is handled as a Gap of n bytes, except that
+// the messages and the security context it cuts are marked Cut, and that it
+// is no anomaly: nothing was lost in transit or misread (the pipeline
+// counts the calls it touched, with the snap length).
+func (c *Conn) Cut(dir Dir, pos Pos, n int) {
+	c.cut = true
+	c.Gap(dir, pos, n)
+	c.cut = false
+}
+
 // Gap says that n bytes of dir were lost (n < 0: unknown).
 func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 	if c.state == stateNotRPC || c.closed {
@@ -663,6 +697,7 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 		dir ^= 1
 	}
 	d := &c.dirs[dir]
+	d.cut = d.cut || c.cut
 	if c.state == stateUndecided && c.firstPDUCut(dir, n) {
 		// Recognised: continue as on a DCE/RPC connection.
 		if c.swapped {
@@ -676,14 +711,43 @@ func (c *Conn) Gap(dir Dir, pos Pos, n int) {
 		d.scanning = true
 		return
 	}
-	c.anomaly(AnomalyGap, pos, gapDetail(n))
+	if !c.cut {
+		c.anomaly(AnomalyGap, pos, gapDetail(n))
+	}
 	c.damage(dir)
+	if n >= 0 && len(d.buf) == 0 && !d.scanning && n <= d.skip {
+		// The lost bytes lie among those to be skipped anyway (the rest
+		// of a PDU cut in an earlier segment): the stream stays
+		// header-aligned after them.
+		d.skip -= n
+		d.base += int64(n)
+		return
+	}
+	if c.cut && d.scanning && d.skipped == 0 && len(d.buf) >= HeaderLen && headerOK(d.buf) {
+		// A segment the snap length cut, searched for a header after
+		// an earlier cut, starts with one: the PDUs before it ended
+		// where that segment did.
+		d.scanning = false
+	}
 	if n >= 0 && len(d.buf) >= HeaderLen && !d.scanning {
 		if h, err := ParseHeader(d.buf); err == nil && int(h.FragLen) > len(d.buf) {
 			// The lost bytes may lie inside the PDU we are assembling;
 			// then the stream is header-aligned again after its end.
-			if rest := int(h.FragLen) - len(d.buf) - n; rest >= 0 {
-				c.anomaly(AnomalyLostPDU, d.posAt(d.base), PTypeName(h.PType)+" fragment cut by a gap")
+			rest := int(h.FragLen) - len(d.buf) - n
+			if rest < 0 && c.cut {
+				// The snap length cut the PDU and what followed it in
+				// the segment: the call of its start is kept, and the
+				// next segment is searched for a header. The segment
+				// most likely held the call's other fragments: the
+				// fragment is taken as its last, so that the call is
+				// paired with its answer, its status lost.
+				h.Flags |= flagLastFrag
+				c.partial(dir, h, d.buf, d.posAt(d.base), pos)
+			}
+			if rest >= 0 {
+				if !c.cut {
+					c.anomaly(AnomalyLostPDU, d.posAt(d.base), PTypeName(h.PType)+" fragment cut by a gap")
+				}
 				c.partial(dir, h, d.buf, d.posAt(d.base), pos)
 				d.base += int64(len(d.buf)) + int64(n)
 				d.clear()

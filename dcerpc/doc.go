@@ -23,7 +23,11 @@
 //     output asks, and Code, the shape of every protocol package's table;
 //   - recognition by content on any port, and resynchronisation after a gap
 //     or at a capture's mid-connection start by the header and chain checks
-//     of protocol-notes §1.11.
+//     of protocol-notes §1.11;
+//   - bytes cut by the capture's snap length (Conn.Cut) told from bytes lost
+//     (Conn.Gap): the same resynchronisation, no anomaly, and what they cut
+//     marked (Message.Cut; Security.Cut for a token that named the user),
+//     so that a cut AUTHENTICATE is an unknown user, never an anonymous one.
 //
 // Ownership: Conn.Feed borrows its bytes for the call; Conn keeps a copy of
 // incomplete PDUs only. Message.Stub is owned by the Message. Memory per

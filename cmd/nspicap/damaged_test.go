@@ -28,15 +28,18 @@ type reportDoc struct {
 		Format   string   `json:"format"`
 		Packets  int64    `json:"packets"`
 		Warnings []string `json:"warnings"`
+		SnapLen  int      `json:"snap_len"`
+		CutCalls int64    `json:"cut_calls"`
 	} `json:"inputs"`
-	Totals    map[string]int64                         `json:"totals"`
-	Sessions  []map[string]any                         `json:"sessions"`
-	Refusals  []map[string]any                         `json:"refusals"`
-	Findings  []struct{ Kind, Severity, Cause string } `json:"findings"`
+	Totals    map[string]int64                                        `json:"totals"`
+	Sessions  []map[string]any                                        `json:"sessions"`
+	Refusals  []map[string]any                                        `json:"refusals"`
+	Findings  []struct{ Kind, Severity, Cause, Message, User string } `json:"findings"`
 	Anomalies []struct {
 		Kind    string `json:"kind"`
 		Count   int64  `json:"count"`
 		Message string `json:"message"`
+		Notice  bool   `json:"notice"`
 	} `json:"anomalies"`
 }
 
@@ -491,8 +494,9 @@ func snapCopy(t *testing.T, b []byte, snap int) []byte {
 // TestSnapLength: packets cut to 200 bytes by the snap length. Every call is
 // still found with its frames; NspiBind answers (short) keep their status,
 // so the session_limit story survives; calls whose stubs were cut are marked
-// incomplete and counted as gap / lost_pdu anomalies, one gap per cut packet
-// and no resynchronisation (the missing bytes are skipped exactly).
+// incomplete; the cuts are no anomaly (no gap, lost_pdu or resync: the
+// missing bytes are skipped exactly) but one warning on the input that
+// names the snap length and the calls cut.
 func TestSnapLength(t *testing.T) {
 	for _, name := range []string{"clean.pcap", "leak-to-limit.pcap"} {
 		t.Run(name, func(t *testing.T) {
@@ -532,24 +536,20 @@ func TestSnapLength(t *testing.T) {
 				t.Errorf("no call marked incomplete")
 			}
 
-			// Anomalies: one gap per packet that lost payload, one
-			// lost_pdu per PDU cut, nothing mistaken for lost sync.
+			// No anomaly: the cut bytes were not lost in transit, and
+			// nothing is mistaken for lost sync. One warning instead.
 			var nspiSink collect
 			res := pipeline.Run([]string{p}, pipeline.Options{}, &nspiSink)
-			gaps := map[string]int64{}
-			for _, a := range res.Anomalies {
-				gaps[a.Kind] = a.Count
+			if len(res.Anomalies) != 0 {
+				t.Errorf("anomalies %+v", res.Anomalies)
 			}
-			if gaps["gap"] == 0 || gaps["gap"] != res.Stats.Truncated {
-				t.Errorf("gap anomalies %d, packets cut by the snap length %d", gaps["gap"], res.Stats.Truncated)
+			in := res.Inputs[0]
+			if in.Cut == 0 || in.Cut != res.Stats.Truncated || in.SnapLen != 200 || res.CutCalls[0] == 0 {
+				t.Errorf("input cut %d records to %d bytes (%d truncated), %v calls cut", in.Cut, in.SnapLen, res.Stats.Truncated, res.CutCalls)
 			}
-			if gaps["lost_pdu"] == 0 || gaps["lost_pdu"] > gaps["gap"] {
-				t.Errorf("lost_pdu %d, gap %d", gaps["lost_pdu"], gaps["gap"])
-			}
-			for _, k := range []string{"resync", "bad_header", "malformed_pdu", "orphan_response", "orphan_bind_ack", "orphan_fault"} {
-				if gaps[k] != 0 {
-					t.Errorf("anomaly %s x%d: missing bytes were not skipped exactly (%v)", k, gaps[k], res.Anomalies)
-				}
+			want := fmt.Sprintf("the capture's snap length cut %d records to 200 bytes: it cut %d DCE/RPC calls", in.Cut, res.CutCalls[0])
+			if len(in.Warnings) != 1 || !strings.HasPrefix(in.Warnings[0], want) {
+				t.Errorf("warnings %q, want %q", in.Warnings, want)
 			}
 			// Nothing read past the captured bytes: the stub kept of a
 			// damaged message is never longer than what its frames held.
@@ -568,8 +568,8 @@ func TestSnapLength(t *testing.T) {
 					t.Errorf("totals.%s %d, want %d", k, r.Totals[k], base.Totals[k])
 				}
 			}
-			if r.anomaly("gap") != gaps["gap"] || r.anomaly("lost_pdu") != gaps["lost_pdu"] {
-				t.Errorf("report anomalies %+v", r.Anomalies)
+			if len(r.Anomalies) != 0 || r.Inputs[0].SnapLen != 200 || r.Inputs[0].CutCalls != res.CutCalls[0] {
+				t.Errorf("report anomalies %+v, inputs %+v", r.Anomalies, r.Inputs)
 			}
 			if name == "leak-to-limit.pcap" {
 				limit := false

@@ -142,8 +142,14 @@ func reportInputs(res *pipeline.Result, stderr io.Writer) (unreadable bool) {
 // inputs converts what the capture layer says of each file for the report.
 func inputs(res *pipeline.Result) []analyze.Input {
 	var out []analyze.Input
-	for _, in := range res.Inputs {
+	for i, in := range res.Inputs {
 		ai := analyze.Input{Path: in.Path, Format: in.Format, Packets: in.Packets, FirstTime: in.First, LastTime: in.Last, Warnings: in.Warnings}
+		if in.Cut > 0 {
+			ai.SnapLen = in.SnapLen
+		}
+		if i < len(res.CutCalls) {
+			ai.CutCalls = res.CutCalls[i]
+		}
 		if in.Err != nil {
 			ai.Warnings = append(append([]string(nil), ai.Warnings...), "unreadable: "+in.Err.Error())
 		}

@@ -40,7 +40,10 @@
 // non-first fragments skipped), IPv6 (RFC 8200: hop-by-hop, routing,
 // destination options and fragment headers walked up to TCP); TCP (RFC 9293
 // section 3.1). When the snap length cut the payload, the captured bytes are
-// delivered and the rest, known from the IP length, is reported as a Gap.
+// delivered and the rest, known from the IP length, is reported as a Gap,
+// or as a Cut to a handler that implements Cutter, so that the layers above
+// can tell the snap length from lost packets. InputInfo.Cut and
+// InputInfo.SnapLen count the records cut and the length they were cut to.
 //
 // # Reassembly
 //

@@ -279,6 +279,8 @@ type recorder struct {
 	decline map[uint64]bool
 	// nilFor makes the factory return nil for these IDs.
 	nilFor map[uint64]bool
+	// cutter: the handlers are Cutters.
+	cutter bool
 }
 
 func (r *recorder) factory(c ConnInfo) StreamHandler {
@@ -286,7 +288,17 @@ func (r *recorder) factory(c ConnInfo) StreamHandler {
 	if r.nilFor[c.ID] {
 		return nil
 	}
+	if r.cutter {
+		return &cutHandler{recHandler{r: r, id: c.ID}}
+	}
 	return &recHandler{r: r, id: c.ID}
+}
+
+// cutHandler is a recHandler that is a Cutter.
+type cutHandler struct{ recHandler }
+
+func (h *cutHandler) Cut(d Dir, pos Pos, n int) {
+	h.r.events = append(h.r.events, fmt.Sprintf("cut %d %s f%d:%d %d", h.id, dirName[d], pos.File, pos.Frame, n))
 }
 
 type recHandler struct {

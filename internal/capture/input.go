@@ -374,6 +374,10 @@ func (s *source) next() bool {
 	s.data, s.ci, s.lt = data, ci, lt
 	s.frame++
 	s.info.Packets++
+	if ci.CaptureLength < ci.Length {
+		s.info.Cut++
+		s.info.SnapLen = max(s.info.SnapLen, ci.CaptureLength)
+	}
 	ts := ci.Timestamp
 	if u := ts.Unix(); u < minUnix || u > maxUnix {
 		// A damaged timestamp no output format can print (RFC 3339).

@@ -218,7 +218,7 @@ func TestSnapLength(t *testing.T) {
 	full := rs[1].data
 	rs[1].data, rs[1].origLen = full[:len(full)-2], len(full) // "bi" of "bind"
 	p := writeFile(t, "x.pcap", pcapLE(t, linkEthernet, false, rs))
-	r, _, st := runFiles(t, []string{p}, Options{})
+	r, infos, st := runFiles(t, []string{p}, Options{})
 	checkEvents(t, r.events, []string{
 		"open 1 10.0.0.1:50000>10.0.0.2:135 syn=true f0:1",
 		`data 1 c2s f0:2 "bi"`,
@@ -228,6 +228,27 @@ func TestSnapLength(t *testing.T) {
 	})
 	if st.Truncated != 1 {
 		t.Errorf("stats %+v", st)
+	}
+	if in := infos[0]; in.Cut != 1 || in.SnapLen != len(full)-2 {
+		t.Errorf("input: cut %d records to %d bytes, want 1 to %d", in.Cut, in.SnapLen, len(full)-2)
+	}
+
+	// A handler that is a Cutter hears of the cut bytes as cut, not lost.
+	cr := &recorder{cutter: true}
+	Run([]string{p}, Options{Factory: cr.factory})
+	checkEvents(t, cr.events, []string{
+		"open 1 10.0.0.1:50000>10.0.0.2:135 syn=true f0:1",
+		`data 1 c2s f0:2 "bi"`,
+		"cut 1 c2s f0:2 2",
+		`data 1 s2c f0:3 "bind_ack"`,
+		"end 1 end_of_capture f0:3",
+	})
+
+	// A whole capture: nothing cut.
+	q := writeFile(t, "y.pcap", pcapLE(t, linkEthernet, false, convoRecs(t, linkEthernet)))
+	_, infos, _ = runFiles(t, []string{q}, Options{})
+	if in := infos[0]; in.Cut != 0 || in.SnapLen != 0 {
+		t.Errorf("whole capture: cut %d records to %d bytes", in.Cut, in.SnapLen)
 	}
 }
 

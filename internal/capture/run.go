@@ -50,6 +50,13 @@ type InputInfo struct {
 	Packets int64
 	// First and Last are the earliest and latest packet timestamps.
 	First, Last time.Time
+	// Cut counts the records the capture cut short: their captured
+	// length is below their length on the wire (the snap length, tcpdump
+	// -s, netsh trace packettruncatebytes). SnapLen is the largest
+	// captured length among them: the snap length in effect, link header
+	// included (0 when no record was cut).
+	Cut     int64
+	SnapLen int
 	// Warnings are problems that did not stop the file from being read
 	// (or stopped it part way, keeping the packets read before): one line
 	// each, without the file name.

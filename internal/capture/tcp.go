@@ -649,7 +649,8 @@ func (a *assembler) advance(c *conn, d Dir, pos Pos, force bool) bool {
 }
 
 // deliver hands the part of a segment beyond h.next to the handler: the
-// captured bytes, then a Gap for the bytes the snap length cut.
+// captured bytes, then a Cut (or, for a handler that is no Cutter, a Gap)
+// for the bytes the snap length cut.
 func (a *assembler) deliver(c *conn, d Dir, seq uint32, b []byte, missing int, pos Pos) bool {
 	h := &c.dirs[d]
 	if skip := seqDiff(h.next, seq); skip > 0 {
@@ -669,7 +670,11 @@ func (a *assembler) deliver(c *conn, d Dir, seq uint32, b []byte, missing int, p
 		}
 	}
 	if missing > 0 {
-		c.h.Gap(d, pos, missing)
+		if ct, ok := c.h.(Cutter); ok {
+			ct.Cut(d, pos, missing)
+		} else {
+			c.h.Gap(d, pos, missing)
+		}
 		h.next += uint32(missing)
 	}
 	return true

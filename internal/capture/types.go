@@ -89,6 +89,16 @@ type StreamHandler interface {
 	End(pos Pos, how EndKind)
 }
 
+// Cutter is implemented by a StreamHandler that tells bytes the snap length
+// cut (the packet's captured length is below its length on the wire) from
+// bytes lost: such bytes are reported with Cut instead of Gap. The handler
+// is asked once per cut packet, never for whole ones.
+type Cutter interface {
+	// Cut says that the snap length cut the last n bytes of the segment
+	// whose captured bytes Data just delivered (n > 0); pos is its packet.
+	Cut(dir Dir, pos Pos, n int)
+}
+
 // Factory makes the handler for a new connection. It is called on the first
 // SYN or data-carrying packet of the connection (so a connection with no
 // payload still gets a handler and an End), before any other call for it. It

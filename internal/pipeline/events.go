@@ -59,10 +59,14 @@ func (k *conn) endMeta(pos capture.Pos) analyze.Meta {
 
 // quality is what the connection lost so far.
 func (k *conn) quality() analyze.Quality {
+	var q analyze.Quality
 	if k.lost {
-		return analyze.BytesLost
+		q |= analyze.BytesLost
 	}
-	return k.pipeQuality()
+	if k.cut {
+		q |= analyze.SnapCut
+	}
+	return q | k.pipeQuality()
 }
 
 // callQuality is the quality of a call's evidence: bytes lost on its
@@ -70,7 +74,11 @@ func (k *conn) quality() analyze.Quality {
 func (k *conn) callQuality(c *dcerpc.Call, inferred bool) analyze.Quality {
 	q := k.quality()
 	for _, m := range [...]*dcerpc.Message{c.Request, c.Response} {
-		if m != nil && (m.Damaged || m.Truncated || !m.Complete) {
+		switch {
+		case m == nil:
+		case m.Cut:
+			q |= analyze.SnapCut
+		case m.Damaged || m.Truncated || !m.Complete:
 			q |= analyze.BytesLost
 		}
 	}
@@ -147,6 +155,8 @@ func (r *runner) callParts(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) (analyze
 		id.AuthLevel = dcerpc.AuthLevelName(c.Sec.Level)
 	}
 	id.Anonymous = !c.Sec.Authenticated || c.Sec.Anonymous
+	// A token cut by the snap length: authenticated, by a user unknown.
+	id.Cut = c.Sec.Cut && c.Sec.User == ""
 	ans := analyze.Answer{Sealed: c.Sealed()}
 	if replyPos.Frame != 0 {
 		ans.Answered = true

@@ -106,6 +106,10 @@ type Result struct {
 	KeyWarnings []string
 	// SMB counts the SMB connections and the named pipes (smb.go).
 	SMB SMBStats
+	// CutCalls counts, per input, the calls whose user, stubs or status
+	// the capture's snap length cut (snap.go); each input whose records
+	// were cut has a warning that says so.
+	CutCalls []int64
 }
 
 // Bounds on what the runner remembers to infer interfaces.
@@ -153,6 +157,8 @@ type runner struct {
 	order   []string
 	rpcConn int64
 	ks      keyState // sealed calls per identity (sealed.go)
+	// cutCalls: per input, the calls the snap length cut (snap.go).
+	cutCalls []int64
 
 	recycle bool // Options.Recycle
 	scratch struct {
@@ -230,6 +236,7 @@ func Run(paths []string, o Options, sink Sink) Result {
 	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, recycle: o.Recycle, anoms: map[string]*Anomaly{},
 		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, mapped: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]uint8{}}
 	r.setupKeys(o)
+	r.cutCalls = make([]int64, len(paths))
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn,
 		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal, Read: o.Read})
 	r.finish()
@@ -238,7 +245,8 @@ func Run(paths []string, o Options, sink Sink) Result {
 			Example: "more connections were open at once than --max-conns allows: the longest idle ones were dropped (their sessions count as open at the end)"}
 		r.order = append(r.order, AnomalyConnEvicted)
 	}
-	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons, KeyWarnings: r.keyWarnings(), SMB: r.smbStats}
+	snapWarnings(inputs, r.cutCalls)
+	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons, KeyWarnings: r.keyWarnings(), SMB: r.smbStats, CutCalls: r.cutCalls}
 	for _, k := range r.order {
 		res.Anomalies = append(res.Anomalies, *r.anoms[k])
 	}
@@ -269,8 +277,9 @@ type conn struct {
 	taughtIface dcerpc.UUID
 
 	tcp tcpState // connection attempts without data (events.go)
-	// lost: bytes of the connection were not captured (a gap).
-	lost bool
+	// lost: bytes of the connection were not captured (a gap); cut: the
+	// snap length cut some (snap.go).
+	lost, cut bool
 
 	// SMB (smb.go): mode is decided at the first bytes; an SMB connection
 	// has smb, and how it ended; a named pipe's conn has pipe and the SMB
@@ -430,6 +439,7 @@ func (k *conn) process(c *dcerpc.Call, cl class, inferred bool) {
 		replyPos = c.Fault.Pos
 	}
 	out.Time = reqPos.Time
+	r.countCut(c, reqPos, replyPos)
 	var op *nspi.Op
 	if nspi.IsNSPI(c) {
 		o := nspi.Decode(c)

@@ -30,6 +30,12 @@ type sealedCount struct {
 	auth   string
 }
 
+// cutIdentity prefixes the identity of sealed calls that the snap length
+// cut: their handshake (the user's name, the keys), or their own PDUs (a
+// trailer cut off: the stub is taken as sealed). They are counted apart,
+// and said to be cut, not missing.
+const cutIdentity = "\x00cut"
+
 // maxSealedIdentities bounds the identities counted.
 const maxSealedIdentities = 10000
 
@@ -78,6 +84,9 @@ func (r *runner) countSealed(c *dcerpc.Call) {
 		r.ks.sealed = map[string]*sealedCount{}
 	}
 	id := strings.ToLower(c.Sec.User)
+	if callCut(c) {
+		id = cutIdentity + id
+	}
 	n := r.ks.sealed[id]
 	if n == nil {
 		if len(r.ks.sealed) >= maxSealedIdentities {
@@ -117,6 +126,10 @@ func (r *runner) keyWarnings() []string {
 		var w string
 		krb := n.auth == "kerberos"
 		switch {
+		case id == cutIdentity:
+			w = fmt.Sprintf("%s without a known user %s unread, taken as sealed: the capture's snap length cut their authentication or their PDUs (capture whole packets)", calls, stay)
+		case strings.HasPrefix(id, cutIdentity):
+			w = fmt.Sprintf("%s of %s %s unread, taken as sealed: the capture's snap length cut their authentication or their PDUs (capture whole packets)", calls, n.first, stay)
 		case id == "" && krb && worst == dcerpc.UnsealBadKey:
 			w = fmt.Sprintf("%s %s sealed under Kerberos: the keytab names their service but its keys do not decrypt their tickets (a wrong or outdated key: compare the tickets' kvno with the keytab's)", calls, stay)
 		case id == "" && krb && worst == dcerpc.UnsealUnsupported:

@@ -158,8 +158,12 @@ func (k *conn) pipeIdentity(c *dcerpc.Call) {
 
 // pipeQuality: bytes lost on the SMB connection that carries a pipe.
 func (k *conn) pipeQuality() analyze.Quality {
+	var q analyze.Quality
 	if k.parent != nil && k.parent.lost {
-		return analyze.BytesLost
+		q |= analyze.BytesLost
 	}
-	return 0
+	if k.parent != nil && k.parent.cut {
+		q |= analyze.SnapCut
+	}
+	return q
 }

@@ -28,7 +28,8 @@ var SessionFormats = []string{"table", "csv", "jsonl"}
 const textWidth = 80
 
 // noIdentity names the row of calls that carried no user name: no
-// authentication, NTLM anonymous, Kerberos, or a bind outside the capture.
+// authentication, NTLM anonymous, Kerberos, a bind outside the capture, or a
+// user name cut by the snap length.
 const noIdentity = "(no name)"
 
 // many returns "1 bind" or "2 binds".
@@ -170,7 +171,14 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		legend += " UNBIND: NspiUnbind calls. CALLS: other NSPI calls. OPEN: sessions open at the end of the capture. CLOSED: sessions that ended with their connection, without NspiUnbind. PEAK: most sessions held at once."
 		for _, u := range r.Users {
 			if u.User == "" {
-				legend += " " + noIdentity + ": calls that carried no user name (no authentication, NTLM anonymous, Kerberos, or a bind outside the capture)."
+				why := "no authentication, NTLM anonymous, Kerberos, or a bind outside the capture"
+				for _, in := range r.Inputs {
+					if in.CutCalls > 0 {
+						why = "no authentication, NTLM anonymous, Kerberos, a bind outside the capture, or a user name cut by the capture's snap length"
+						break
+					}
+				}
+				legend += " " + noIdentity + ": calls that carried no user name (" + why + ")."
 				break
 			}
 		}
@@ -204,10 +212,22 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 			}
 		}
 	}
-	if len(r.Anomalies) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "ANOMALIES")
+	// Decoding anomalies, then the notices (calls that stay sealed, a
+	// list left short): nothing was lost or misread for those.
+	for _, sec := range []struct {
+		title  string
+		notice bool
+	}{{"ANOMALIES", false}, {"NOTES", true}} {
+		head := false
 		for _, a := range r.Anomalies {
+			if a.Notice != sec.notice {
+				continue
+			}
+			if !head {
+				fmt.Fprintln(w)
+				fmt.Fprintln(w, sec.title)
+				head = true
+			}
 			s := fmt.Sprintf("%s x%d", a.Kind, a.Count)
 			if a.Message != "" {
 				s += ": " + a.Message
