@@ -76,7 +76,7 @@ func (q Quality) text() string {
 		parts = append(parts, "bytes were lost on a connection behind it")
 	}
 	if q&IfaceInferred != 0 {
-		parts = append(parts, "the interface of a call behind it was inferred (its bind is not in the capture)")
+		parts = append(parts, "the interface of a call behind it was inferred, not read from its bind")
 	}
 	if q&SnapCut != 0 {
 		parts = append(parts, "the capture's snap length cut packets behind it (capture whole packets: tcpdump -s 0)")

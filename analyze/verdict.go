@@ -69,7 +69,7 @@ func (p *reporter) verdictTail(r *Report, out, others []string) []string {
 		out = append(out, "Some sessions were opened before the capture began: session counts are lower bounds.")
 	}
 	if n := p.a.inferred; n > 0 {
-		out = append(out, fmt.Sprintf("%s on connections older than the capture %s classified by inference (their binds are not in the capture; `nspicap calls` marks them interface_inferred, with the evidence in inferred_from).",
+		out = append(out, fmt.Sprintf("%s whose bind was not read (a connection older than the capture, or a bind the snap length cut) %s classified by inference; `nspicap calls` marks them interface_inferred, with the evidence in inferred_from.",
 			plural(n, "call", "calls"), wasWere(n)))
 	}
 	if r.HasKind(KindSealedCalls) {

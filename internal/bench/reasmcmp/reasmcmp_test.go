@@ -126,17 +126,30 @@ func holeLateCheck(client, server string) func(ours, theirs *collector) string {
 // Without Midstream, gopacket holds every byte of a connection whose SYN
 // is not in the capture until FlushAll: in midstream.pcap all of
 // 192.0.2.60:49702's bytes come after those of the other connection.
-func midstreamLateCheck(ours, theirs *collector) string {
-	mid := netip.MustParseAddrPort("192.0.2.60:49702")
-	of := func(e event) bool { return e.Key.Src == mid || e.Key.Dst == mid }
-	other := func(e event) bool { return !of(e) }
-	if f, l := firstIndex(theirs, of), lastIndex(theirs, other); f < l {
-		return fmt.Sprintf("gopacket: first byte of the midstream connection at call %d, before the other's last at %d", f, l)
+// midstreamLate checks a capture whose connections from the client
+// sockets mids start without a SYN: gopacket's default holds them until
+// the end, after every other connection's bytes, where ours delivers them
+// in capture order (their first byte before the others' last, when there
+// are others).
+func midstreamLate(mids ...string) func(ours, theirs *collector) string {
+	set := map[netip.AddrPort]bool{}
+	for _, m := range mids {
+		set[netip.MustParseAddrPort(m)] = true
 	}
-	if f, l := firstIndex(ours, of), lastIndex(ours, other); f > l {
-		return "ours: the midstream connection's bytes come after the other's"
+	return func(ours, theirs *collector) string {
+		of := func(e event) bool { return set[e.Key.Src] || set[e.Key.Dst] }
+		other := func(e event) bool { return !of(e) }
+		if lastIndex(theirs, other) < 0 {
+			return "" // no other connection: only the order among them differs
+		}
+		if f, l := firstIndex(theirs, of), lastIndex(theirs, other); f < l {
+			return fmt.Sprintf("gopacket: first byte of a midstream connection at call %d, before the others' last at %d", f, l)
+		}
+		if f, l := firstIndex(ours, of), lastIndex(ours, other); f > l {
+			return "ours: the midstream connections' bytes come after the others'"
+		}
+		return ""
 	}
-	return ""
 }
 
 // lateDelivery (gopacket's default: no Midstream) and lateDeliveryMidstream
@@ -145,7 +158,11 @@ func midstreamLateCheck(ours, theirs *collector) string {
 var (
 	lateDelivery = map[string]func(ours, theirs *collector) string{
 		"missing-segment.pcap": holeLateCheck("192.0.2.90:49702", "198.51.100.10:4997"),
-		"midstream.pcap":       midstreamLateCheck,
+		"midstream.pcap":       midstreamLate("192.0.2.60:49702"),
+		// Connections older than the capture (internal/synth olderScenario).
+		"older-epm-before.pcap":  midstreamLate("192.0.2.70:49702", "192.0.2.70:49705", "192.0.2.70:49708", "192.0.2.72:49711"),
+		"older-epm-after.pcap":   midstreamLate("192.0.2.70:49702", "192.0.2.70:49705", "192.0.2.70:49708"),
+		"older-no-evidence.pcap": midstreamLate("192.0.2.70:49702", "192.0.2.70:49705"),
 	}
 	lateDeliveryMidstream = map[string]func(ours, theirs *collector) string{
 		"missing-segment.pcap": holeLateCheck("192.0.2.90:49702", "198.51.100.10:4997"),
