@@ -154,11 +154,12 @@ func csvRisky(c byte) bool {
 // CSV returns a text cell for a CSV file: s escaped, and prefixed with a
 // single quote when it begins with '=', '+', '-', '@', a tab or a carriage
 // return, so that a spreadsheet shows it as text instead of running it as a
-// formula. s itself when it needs neither. Numbers the tool writes itself
-// do not go through it.
+// formula. s itself when it needs neither. A lone "-" (the file name of
+// standard input) is no formula and stays as it is. Numbers the tool writes
+// itself (frames, counts, latencies) do not go through it.
 func CSV(s string) string {
 	s = Escape(s)
-	if s != "" && csvRisky(s[0]) {
+	if s != "" && s != "-" && csvRisky(s[0]) {
 		return "'" + s
 	}
 	return s
