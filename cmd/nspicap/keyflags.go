@@ -36,7 +36,7 @@ func (k *keyFlags) load(lim *limitFlags, stderr io.Writer) error {
 	for _, f := range k.keys {
 		ws, err := s.LoadKeysFile(f)
 		for _, w := range ws {
-			fmt.Fprintf(stderr, "nspicap: warning: %s\n", safetext.Escape(w))
+			fmt.Fprintf(stderr, "nspicap: warning: %s\n", safetext.Line(w))
 		}
 		if err != nil {
 			return &usageError{err.Error()}
@@ -55,7 +55,7 @@ func (k *keyFlags) load(lim *limitFlags, stderr io.Writer) error {
 // (the identity escaped: it comes from the wire).
 func printKeyWarnings(res *pipeline.Result, stderr io.Writer) {
 	for _, w := range res.KeyWarnings {
-		fmt.Fprintf(stderr, "nspicap: warning: %s\n", safetext.Escape(w))
+		fmt.Fprintf(stderr, "nspicap: warning: %s\n", safetext.Line(w))
 	}
 }
 

@@ -22,7 +22,7 @@ func startProfiles() func() {
 		if err == nil && pprof.StartCPUProfile(f) == nil {
 			stop = append(stop, func() { pprof.StopCPUProfile(); f.Close() })
 		} else {
-			fmt.Fprintf(os.Stderr, "nspicap: NSPICAP_CPUPROFILE %s: cannot write the profile\n", safetext.Escape(cpu))
+			fmt.Fprintf(os.Stderr, "nspicap: NSPICAP_CPUPROFILE %s: cannot write the profile\n", safetext.Line(cpu))
 		}
 	}
 	if mem != "" {
@@ -32,7 +32,7 @@ func startProfiles() func() {
 		stop = append(stop, func() {
 			stopWatch()
 			if p.err {
-				fmt.Fprintf(os.Stderr, "nspicap: NSPICAP_MEMPROFILE %s: cannot write the profile\n", safetext.Escape(mem))
+				fmt.Fprintf(os.Stderr, "nspicap: NSPICAP_MEMPROFILE %s: cannot write the profile\n", safetext.Line(mem))
 			}
 		})
 	}

@@ -76,13 +76,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "nspicap %s: %s\n", cmd, safetext.Escape(err.Error()))
+			fmt.Fprintf(stderr, "nspicap %s: %s\n", cmd, safetext.Line(err.Error()))
 			return exitUsage
 		}
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "nspicap %s: %s\n", cmd, safetext.Escape(err.Error()))
+		fmt.Fprintf(stderr, "nspicap %s: %s\n", cmd, safetext.Line(err.Error()))
 		if code == exitOK {
 			code = exitInput
 		}
@@ -127,15 +127,15 @@ func checkFormat(f string, allowed ...string) error {
 
 // reportInputs prints input problems to stderr, one line each, and says
 // whether any input was unreadable. File names and what the capture said
-// are escaped (safetext): one line each, whatever they hold.
+// are escaped (safetext.Line): one line each, whatever they hold.
 func reportInputs(res *pipeline.Result, stderr io.Writer) (unreadable bool) {
 	for _, in := range res.Inputs {
 		if in.Err != nil {
-			fmt.Fprintf(stderr, "nspicap: %s\n", safetext.Escape(in.Err.Error()))
+			fmt.Fprintf(stderr, "nspicap: %s\n", safetext.Line(in.Err.Error()))
 			unreadable = true
 		}
 		for _, w := range in.Warnings {
-			fmt.Fprintf(stderr, "nspicap: warning: %s: %s\n", safetext.Escape(in.Path), safetext.Escape(w))
+			fmt.Fprintf(stderr, "nspicap: warning: %s: %s\n", safetext.Line(in.Path), safetext.Line(w))
 		}
 	}
 	return unreadable
@@ -205,6 +205,6 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 func printAnomalies(res *pipeline.Result, stderr io.Writer) {
 	for _, a := range res.Anomalies {
-		fmt.Fprintf(stderr, "nspicap: note: %s x%d (first at %s#%d: %s)\n", safetext.Escape(a.Kind), a.Count, safetext.Escape(a.First.File), a.First.Frame, safetext.Escape(a.Example))
+		fmt.Fprintf(stderr, "nspicap: note: %s x%d (first at %s#%d: %s)\n", safetext.Line(a.Kind), a.Count, safetext.Line(a.First.File), a.First.Frame, safetext.Line(a.Example))
 	}
 }

@@ -201,7 +201,7 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 			}
 			writeWrapped(w, s, "  ", "    ")
 			for _, wn := range in.Warnings {
-				writeWrapped(w, "warning: "+wn, "    ", "      ")
+				writeMessage(w, "warning: "+wn, "    ", "      ")
 			}
 		}
 	}
@@ -213,7 +213,7 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 			if a.Message != "" {
 				s += ": " + a.Message
 			}
-			writeWrapped(w, s, "  ", "    ")
+			writeMessage(w, s, "  ", "    ")
 		}
 	}
 	if r.Version != "" {
@@ -372,10 +372,20 @@ func hexRune(c rune) bool {
 }
 
 // writeWrapped word-wraps s to textWidth-1 columns, with first on the first
-// line and indent on the others. s is escaped first (safetext): the
+// line and indent on the others. s is escaped first (safetext.Escape): the
 // report's sentences carry names from the wire and file names.
 func writeWrapped(w io.Writer, s, first, indent string) {
-	s = safetext.Escape(s)
+	wrapWords(w, safetext.Escape(s), first, indent)
+}
+
+// writeMessage is writeWrapped for the messages of the capture layer and
+// the pipeline (input warnings, anomalies), escaped as on standard error
+// (safetext.Line): they may quote bytes Go's way already.
+func writeMessage(w io.Writer, s, first, indent string) {
+	wrapWords(w, safetext.Line(s), first, indent)
+}
+
+func wrapWords(w io.Writer, s, first, indent string) {
 	width := textWidth - 1
 	line := first
 	empty := true

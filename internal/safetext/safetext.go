@@ -24,6 +24,15 @@
 // characters above, and the mapping is injective: reading left to right,
 // \xHH below 80 is that ASCII character, \xHH from 80 the raw byte, \uHHHH
 // that rune, any other backslash itself, gives back s.
+//
+// # Line
+//
+// Line escapes the same characters the same way but leaves every backslash
+// as it is. It is for the tool's messages (errors, warnings, notes): they
+// may quote bytes Go's way already (strconv.Quote: "\x7fELF"), which Escape
+// would escape a second time. Its result is as safe to print, and one line,
+// but not reversible: a name holding the four characters \x1b prints as one
+// holding ESC. Names in tables, reports and CSV go through Escape.
 package safetext
 
 import (
@@ -53,14 +62,18 @@ func escRune(r rune) bool {
 }
 
 // Needs says whether Escape would change s.
-func Needs(s string) bool {
+func Needs(s string) bool { return needs(s, true) }
+
+// needs says whether s needs escaping; bs: escape backslashes (Escape) or
+// not (Line).
+func needs(s string, bs bool) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c < 0x20 || c == 0x7f:
 			return true
 		case c == '\\':
-			if looksEscaped(s, i) {
+			if bs && looksEscaped(s, i) {
 				return true
 			}
 		case c >= 0x80:
@@ -95,14 +108,26 @@ func isHex(c byte) bool {
 // characters listed in the package documentation written visibly; s itself
 // when it has none.
 func Escape(s string) string {
-	if !Needs(s) {
+	if !needs(s, true) {
 		return s
 	}
-	return string(Append(make([]byte, 0, len(s)+16), s))
+	return string(appendEsc(make([]byte, 0, len(s)+16), s, true))
+}
+
+// Line returns s with the characters Escape escapes written the same way,
+// backslashes left as they are (see the package documentation); s itself
+// when it has none.
+func Line(s string) string {
+	if !needs(s, false) {
+		return s
+	}
+	return string(appendEsc(make([]byte, 0, len(s)+16), s, false))
 }
 
 // Append appends Escape(s) to b.
-func Append(b []byte, s string) []byte {
+func Append(b []byte, s string) []byte { return appendEsc(b, s, true) }
+
+func appendEsc(b []byte, s string, bs bool) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
@@ -111,7 +136,7 @@ func Append(b []byte, s string) []byte {
 			i++
 			continue
 		case c == '\\':
-			if looksEscaped(s, i) {
+			if bs && looksEscaped(s, i) {
 				b = appendX(b, c)
 			} else {
 				b = append(b, c)

@@ -94,10 +94,23 @@ func TestEscape(t *testing.T) {
 	}
 }
 
+func TestLine(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`CONTOSO\bob`, `CONTOSO\bob`},
+		{`not a capture file (starts with "\x7fELF")`, `not a capture file (starts with "\x7fELF")`},
+		{"a\nb\x1b\xff\u202e", `a\x0ab\x1b\xff\u202e`},
+		{"\\\x1b", `\\x1b`},
+	} {
+		if got := Line(c.in); got != c.want {
+			t.Errorf("Line(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
 func TestEscapeNoAlloc(t *testing.T) {
 	s := strings.Repeat(`CONTOSO\bob 山田 `, 10)
-	if n := testing.AllocsPerRun(100, func() { _ = Escape(s) }); n != 0 {
-		t.Errorf("Escape of a plain string allocates %v times", n)
+	if n := testing.AllocsPerRun(100, func() { _ = Escape(s); _ = Line(s); _ = CSV(s) }); n != 0 {
+		t.Errorf("Escape, Line or CSV of a plain string allocates %v times", n)
 	}
 }
 
@@ -157,6 +170,16 @@ func FuzzEscape(f *testing.F) {
 		c := CSV(s)
 		if c != out && c != "'"+out {
 			t.Fatalf("CSV(%q) = %q", s, c)
+		}
+		// Line differs from Escape only in the backslashes it keeps.
+		l := Line(s)
+		if !utf8.ValidString(l) || !strings.Contains(s, `\`) && l != out {
+			t.Fatalf("Line(%q) = %q, Escape %q", s, l, out)
+		}
+		for _, r := range l {
+			if escRune(r) {
+				t.Fatalf("Line(%q) = %q: contains %U", s, l, r)
+			}
 		}
 	})
 }
