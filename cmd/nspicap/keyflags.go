@@ -9,6 +9,7 @@ import (
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/keys"
 	"github.com/nspicap/nspicap/internal/pipeline"
+	"github.com/nspicap/nspicap/internal/safetext"
 )
 
 // keyFlags are --keys and --keytab: files of key material, never key
@@ -35,7 +36,7 @@ func (k *keyFlags) load(lim *limitFlags, stderr io.Writer) error {
 	for _, f := range k.keys {
 		ws, err := s.LoadKeysFile(f)
 		for _, w := range ws {
-			fmt.Fprintf(stderr, "nspicap: warning: %s\n", w)
+			fmt.Fprintf(stderr, "nspicap: warning: %s\n", safetext.Line(w))
 		}
 		if err != nil {
 			return &usageError{err.Error()}
@@ -50,10 +51,11 @@ func (k *keyFlags) load(lim *limitFlags, stderr io.Writer) error {
 	return nil
 }
 
-// printKeyWarnings prints one line per identity whose calls stay sealed.
+// printKeyWarnings prints one line per identity whose calls stay sealed
+// (the identity escaped: it comes from the wire).
 func printKeyWarnings(res *pipeline.Result, stderr io.Writer) {
 	for _, w := range res.KeyWarnings {
-		fmt.Fprintf(stderr, "nspicap: warning: %s\n", w)
+		fmt.Fprintf(stderr, "nspicap: warning: %s\n", safetext.Line(w))
 	}
 }
 

@@ -41,12 +41,13 @@ func TestImportDirection(t *testing.T) {
 		"rfr":               {"dcerpc", "dcerpc/ndr"},
 		"smb":               {"ntlmssp"},
 		"analyze":           {"dcerpc", "nspi", "emsmdb"}, // the names of statuses and faults
-		"internal/report":   {"analyze", "github.com/olekukonko/tablewriter"},
+		"internal/safetext": {},
+		"internal/report":   {"analyze", "internal/safetext", "github.com/olekukonko/tablewriter"},
 		"internal/capture":  {"github.com/gopacket/gopacket", "github.com/klauspost/compress"},
 		"internal/keys":     {"ntlmssp", "github.com/jcmturner/gokrb5/v8"},
 		"internal/unseal":   {"dcerpc", "internal/keys", "ntlmssp", "github.com/jcmturner/gokrb5/v8"},
 		"internal/pipeline": {"analyze", "dcerpc", "internal/capture", "internal/keys", "internal/report", "internal/unseal", "nspi", "emsmdb", "epm", "rfr", "smb", "ntlmssp"},
-		"cmd/nspicap":       {"analyze", "dcerpc", "epm", "internal/keys", "internal/pipeline", "internal/report", "github.com/spf13/pflag", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
+		"cmd/nspicap":       {"analyze", "dcerpc", "epm", "internal/keys", "internal/pipeline", "internal/report", "internal/safetext", "github.com/spf13/pflag", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 		// Test data and measurement, never linked into nspicap.
 		"internal/testutil":        {},
 		"internal/synth":           {"github.com/gopacket/gopacket", "github.com/jcmturner/gofork", "github.com/jcmturner/gokrb5/v8", "golang.org/x/crypto/md4"},

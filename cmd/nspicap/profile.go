@@ -5,6 +5,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+
+	"github.com/nspicap/nspicap/internal/safetext"
 )
 
 // startProfiles writes Go profiles for nspicap's own developers when the
@@ -20,7 +22,7 @@ func startProfiles() func() {
 		if err == nil && pprof.StartCPUProfile(f) == nil {
 			stop = append(stop, func() { pprof.StopCPUProfile(); f.Close() })
 		} else {
-			fmt.Fprintf(os.Stderr, "nspicap: NSPICAP_CPUPROFILE %s: cannot write the profile\n", cpu)
+			fmt.Fprintf(os.Stderr, "nspicap: NSPICAP_CPUPROFILE %s: cannot write the profile\n", safetext.Line(cpu))
 		}
 	}
 	if mem != "" {
@@ -30,7 +32,7 @@ func startProfiles() func() {
 		stop = append(stop, func() {
 			stopWatch()
 			if p.err {
-				fmt.Fprintf(os.Stderr, "nspicap: NSPICAP_MEMPROFILE %s: cannot write the profile\n", mem)
+				fmt.Fprintf(os.Stderr, "nspicap: NSPICAP_MEMPROFILE %s: cannot write the profile\n", safetext.Line(mem))
 			}
 		})
 	}

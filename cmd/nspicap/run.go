@@ -12,6 +12,7 @@ import (
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/pipeline"
 	"github.com/nspicap/nspicap/internal/report"
+	"github.com/nspicap/nspicap/internal/safetext"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -75,13 +76,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "nspicap %s: %v\n", cmd, err)
+			fmt.Fprintf(stderr, "nspicap %s: %s\n", cmd, safetext.Line(err.Error()))
 			return exitUsage
 		}
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "nspicap %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "nspicap %s: %s\n", cmd, safetext.Line(err.Error()))
 		if code == exitOK {
 			code = exitInput
 		}
@@ -125,15 +126,16 @@ func checkFormat(f string, allowed ...string) error {
 }
 
 // reportInputs prints input problems to stderr, one line each, and says
-// whether any input was unreadable.
+// whether any input was unreadable. File names and what the capture said
+// are escaped (safetext.Line): one line each, whatever they hold.
 func reportInputs(res *pipeline.Result, stderr io.Writer) (unreadable bool) {
 	for _, in := range res.Inputs {
 		if in.Err != nil {
-			fmt.Fprintf(stderr, "nspicap: %v\n", in.Err)
+			fmt.Fprintf(stderr, "nspicap: %s\n", safetext.Line(in.Err.Error()))
 			unreadable = true
 		}
 		for _, w := range in.Warnings {
-			fmt.Fprintf(stderr, "nspicap: warning: %s: %s\n", in.Path, w)
+			fmt.Fprintf(stderr, "nspicap: warning: %s: %s\n", safetext.Line(in.Path), safetext.Line(w))
 		}
 	}
 	return unreadable
@@ -209,6 +211,6 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 func printAnomalies(res *pipeline.Result, stderr io.Writer) {
 	for _, a := range res.Anomalies {
-		fmt.Fprintf(stderr, "nspicap: note: %s x%d (first at %s#%d: %s)\n", a.Kind, a.Count, a.First.File, a.First.Frame, a.Example)
+		fmt.Fprintf(stderr, "nspicap: note: %s x%d (first at %s#%d: %s)\n", safetext.Line(a.Kind), a.Count, safetext.Line(a.First.File), a.First.Frame, safetext.Line(a.Example))
 	}
 }

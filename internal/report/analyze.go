@@ -16,6 +16,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/nspicap/nspicap/analyze"
+	"github.com/nspicap/nspicap/internal/safetext"
 )
 
 // AnalyzeFormats are the formats of `nspicap analyze`.
@@ -153,11 +154,11 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 				ccs = append(ccs, c.Counters)
 			}
 		}
-		fmt.Fprintf(w, "Users on %s\n", server)
+		fmt.Fprintf(w, "Users on %s\n", safetext.Escape(server))
 		if err := writeCounterTable(w, "USER", urows, ucs, unk); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "\nClients on %s\n", server)
+		fmt.Fprintf(w, "\nClients on %s\n", safetext.Escape(server))
 		if err := writeCounterTable(w, "CLIENT", crows, ccs, unk); err != nil {
 			return err
 		}
@@ -208,7 +209,7 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 			}
 			writeWrapped(w, s, "  ", "    ")
 			for _, wn := range in.Warnings {
-				writeWrapped(w, "warning: "+wn, "    ", "      ")
+				writeMessage(w, "warning: "+wn, "    ", "      ")
 			}
 		}
 	}
@@ -232,7 +233,7 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 			if a.Message != "" {
 				s += ": " + a.Message
 			}
-			writeWrapped(w, s, "  ", "    ")
+			writeMessage(w, s, "  ", "    ")
 		}
 	}
 	if r.Version != "" {
@@ -276,7 +277,7 @@ func writeCounterTable(w io.Writer, first string, names [][]string, cs []analyze
 	nameWidth = max(nameWidth, 12)
 	rows := make([][]string, len(cs))
 	for i, c := range cs {
-		row := []string{wrapName(names[i][0], nameWidth), countText(c.Binds), countText(c.BindsOK), countText(c.BindsLogonFailed), countText(c.BindsFailedOther)}
+		row := []string{wrapName(safetext.Escape(names[i][0]), nameWidth), countText(c.Binds), countText(c.BindsOK), countText(c.BindsLogonFailed), countText(c.BindsFailedOther)}
 		if unk {
 			row = append(row, countText(c.BindsUnknown))
 		}
@@ -340,17 +341,21 @@ func renderPlainTW(w io.Writer, header []string, align tw.Alignment, rows [][]st
 }
 
 // wrapName breaks a long name into lines of at most n characters, after a
-// backslash, '@', '.', '-' or ':' when it can.
+// backslash, '@', '.', '-' or ':' when it can, never inside one of
+// safetext's escapes (s is escaped already).
 func wrapName(s string, n int) string {
 	var lines []string
 	for len([]rune(s)) > n {
 		r := []rune(s)
 		cut := n
 		for i := n; i > n/2; i-- {
-			if strings.ContainsRune(`\@.-:`, r[i-1]) {
+			if strings.ContainsRune(`\@.-:`, r[i-1]) && escapeAround(r, i) < 0 {
 				cut = i
 				break
 			}
+		}
+		if j := escapeAround(r, cut); j > 0 {
+			cut = j
 		}
 		lines = append(lines, string(r[:cut]))
 		s = string(r[cut:])
@@ -359,9 +364,48 @@ func wrapName(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// escapeAround returns where the escape (\xHH or \uHHHH, as safetext
+// writes them) starts that a cut of r before r[i] would split, or -1. Every
+// backslash of escaped text that is followed by x and two hex digits, or u
+// and four, starts an escape.
+func escapeAround(r []rune, i int) int {
+	for j := max(i-5, 0); j < i && j < len(r); j++ {
+		if r[j] != '\\' {
+			continue
+		}
+		n := 0
+		switch {
+		case j+3 < len(r) && r[j+1] == 'x' && hexRune(r[j+2]) && hexRune(r[j+3]):
+			n = 4
+		case j+5 < len(r) && r[j+1] == 'u' && hexRune(r[j+2]) && hexRune(r[j+3]) && hexRune(r[j+4]) && hexRune(r[j+5]):
+			n = 6
+		}
+		if n > 0 && j+n > i {
+			return j
+		}
+	}
+	return -1
+}
+
+func hexRune(c rune) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
 // writeWrapped word-wraps s to textWidth-1 columns, with first on the first
-// line and indent on the others.
+// line and indent on the others. s is escaped first (safetext.Escape): the
+// report's sentences carry names from the wire and file names.
 func writeWrapped(w io.Writer, s, first, indent string) {
+	wrapWords(w, safetext.Escape(s), first, indent)
+}
+
+// writeMessage is writeWrapped for the messages of the capture layer and
+// the pipeline (input warnings, anomalies), escaped as on standard error
+// (safetext.Line): they may quote bytes Go's way already.
+func writeMessage(w io.Writer, s, first, indent string) {
+	wrapWords(w, safetext.Line(s), first, indent)
+}
+
+func wrapWords(w io.Writer, s, first, indent string) {
 	width := textWidth - 1
 	line := first
 	empty := true

@@ -14,6 +14,8 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/nspicap/nspicap/internal/safetext"
 )
 
 // CallFormats are the formats of `nspicap calls`.
@@ -158,10 +160,11 @@ func (cw *CallWriter) writeCSV() error {
 		"user", "auth", "auth_level", "sealed", "status", "status_name", "fault", "fault_name", "latency_us"})
 	err := cw.sorted(func(tr *timedRow) error {
 		r := &tr.row
-		return c.Write([]string{r.File, strconv.FormatInt(r.Frame, 10), i64(r.ReplyFrame), r.Time, r.Client, r.Server,
-			strconv.FormatUint(uint64(r.CallID), 10), r.Interface, strconv.Itoa(int(r.Opnum)), r.Op, str(r.User),
-			r.Auth, r.AuthLevel, strconv.FormatBool(r.Sealed), str(r.Status), r.StatusName, str(r.Fault),
-			r.FaultName, i64(r.LatencyUS)})
+		return c.Write([]string{csvText(r.File), strconv.FormatInt(r.Frame, 10), i64(r.ReplyFrame), csvText(r.Time),
+			csvText(r.Client), csvText(r.Server), strconv.FormatUint(uint64(r.CallID), 10), csvText(r.Interface),
+			strconv.Itoa(int(r.Opnum)), csvText(r.Op), csvText(str(r.User)), csvText(r.Auth), csvText(r.AuthLevel),
+			strconv.FormatBool(r.Sealed), csvText(str(r.Status)), csvText(r.StatusName), csvText(str(r.Fault)),
+			csvText(r.FaultName), i64(r.LatencyUS)})
 	})
 	c.Flush()
 	if err != nil {
@@ -215,6 +218,9 @@ func (cw *CallWriter) tableCells(r *CallRow, cells []string) []string {
 	}
 	cells[0], cells[1], cells[2], cells[3] = frameLabel(cw.multi, r.File, r.Frame), reply, tm, conn
 	cells[4], cells[5], cells[6] = op, user, res
+	for i, c := range cells {
+		cells[i] = safetext.Escape(c)
+	}
 	return cells
 }
 

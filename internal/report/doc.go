@@ -28,6 +28,12 @@
 //   - jsonl: one JSON object per session, with the names of the report's
 //     sessions.
 //
+// Names from the wire and file names are escaped in every text output
+// (tables, their sentences, CSV) by package safetext, before the cells reach
+// tablewriter or its faster twins, which therefore still agree; CSV text
+// cells are also guarded against spreadsheet formulas (safetext.CSV).
+// JSON is written as it was: encoding/json escapes already.
+//
 // Tables use tablewriter v1 with ASCII symbols, no borders, and header
 // auto-format off so that LOGON_FAILED prints as written.
 //

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/nspicap/nspicap/internal/safetext"
 )
 
 // EndpointRow is one line of `nspicap endpoints`: what an endpoint mapper
@@ -52,8 +54,9 @@ func WriteEndpoints(w io.Writer, format string, rows []EndpointRow, multi bool) 
 		c := csv.NewWriter(w)
 		c.Write([]string{"mapper", "interface", "uuid", "version", "status", "protocol", "host", "port", "annotation", "file", "frames", "reply_frames", "first_time"})
 		for _, r := range rows {
-			c.Write([]string{r.Mapper, r.Interface, r.UUID, r.Version, r.Status, r.Protocol, r.Host, portStr(r.Port),
-				r.Annotation, r.File, joinFrames(r.Frames), joinFrames(r.Replies), r.FirstTime})
+			c.Write([]string{csvText(r.Mapper), csvText(r.Interface), csvText(r.UUID), csvText(r.Version), csvText(r.Status),
+				csvText(r.Protocol), csvText(r.Host), portStr(r.Port), csvText(r.Annotation), csvText(r.File),
+				joinFrames(r.Frames), joinFrames(r.Replies), csvText(r.FirstTime)})
 		}
 		c.Flush()
 		return c.Error()
@@ -72,7 +75,11 @@ func WriteEndpoints(w io.Writer, format string, rows []EndpointRow, multi bool) 
 			if multi {
 				frames = r.File + "#" + frames
 			}
-			t.Append([]string{r.Mapper, name, r.Version, ep, frames})
+			row := []string{r.Mapper, name, r.Version, ep, frames}
+			for i, c := range row {
+				row[i] = safetext.Escape(c)
+			}
+			t.Append(row)
 		}
 		if err := t.Render(); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/nspicap/nspicap/analyze"
+	"github.com/nspicap/nspicap/internal/safetext"
 )
 
 // sparkLevels are the characters of a timeline, from none held to the
@@ -74,7 +75,7 @@ func writeExtText(w io.Writer, r *analyze.Report, ff frameFmt) error {
 				cs = append(cs, u.EMSMDBCounters)
 			}
 		}
-		fmt.Fprintf(w, "EMSMDB (Exchange store) users on %s\n", server)
+		fmt.Fprintf(w, "EMSMDB (Exchange store) users on %s\n", safetext.Escape(server))
 		if err := writeEMSMDBTable(w, "USER", names, cs); err != nil {
 			return err
 		}
@@ -85,7 +86,7 @@ func writeExtText(w io.Writer, r *analyze.Report, ff frameFmt) error {
 				cs = append(cs, c.EMSMDBCounters)
 			}
 		}
-		fmt.Fprintf(w, "\nEMSMDB (Exchange store) clients on %s\n", server)
+		fmt.Fprintf(w, "\nEMSMDB (Exchange store) clients on %s\n", safetext.Escape(server))
 		if err := writeEMSMDBTable(w, "CLIENT", names, cs); err != nil {
 			return err
 		}
@@ -131,7 +132,7 @@ func writeExtText(w io.Writer, r *analyze.Report, ff frameFmt) error {
 			if name == "" {
 				name = noIdentity
 			}
-			fmt.Fprintf(w, "  %s %s %s\n", strings.ToUpper(t.Proto), t.Server, name)
+			fmt.Fprintf(w, "  %s %s %s\n", safetext.Escape(strings.ToUpper(t.Proto)), safetext.Escape(t.Server), safetext.Escape(name))
 			fmt.Fprintf(w, "    |%s|\n", Sparkline(t.Held, t.Limit))
 			s := fmt.Sprintf("peak %d of %d; %s per character from %s", t.Peak, t.Limit, bucketText(t.BucketSeconds), t.Start.Format("15:04:05 UTC"))
 			if t.RatePerHour > 0 {
@@ -168,7 +169,7 @@ func writeEMSMDBTable(w io.Writer, first string, names []string, cs []analyze.EM
 	nameWidth = max(nameWidth, 12)
 	rows := make([][]string, len(cs))
 	for i, c := range cs {
-		rows[i] = []string{wrapName(names[i], nameWidth), countText(c.Connects), countText(c.ConnectsOK), countText(c.SessionLimit),
+		rows[i] = []string{wrapName(safetext.Escape(names[i]), nameWidth), countText(c.Connects), countText(c.ConnectsOK), countText(c.SessionLimit),
 			countText(c.LogonFailed), countText(c.FailedOther), countText(c.Unknown), countText(c.Disconnects), countText(c.OtherCalls),
 			countText(c.OpenAtEnd), countText(c.ClosedWithoutDisconnect), countText(c.PeakConcurrent)}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/nspicap/nspicap/analyze"
+	"github.com/nspicap/nspicap/internal/safetext"
 )
 
 // WriteSessions writes the sessions of `nspicap sessions` as "table", "csv"
@@ -69,9 +70,10 @@ func writeSessionCSV(w io.Writer, ss []analyze.Session) error {
 		if s.EndFrame != nil {
 			endFile, endFrame = s.EndFrame.File, strconv.FormatInt(s.EndFrame.Frame, 10)
 		}
-		c.Write([]string{s.Server, strconv.Itoa(int(s.ServerPort)), s.Client, string(s.User), s.Auth, s.Handle,
-			s.BindFrame.File, strconv.FormatInt(s.BindFrame.Frame, 10), sessionTime(&s.BindTime),
-			s.End, endFile, endFrame, sessionTime(s.EndTime), s.UnbindStatus, strconv.Itoa(s.Calls)})
+		c.Write([]string{csvText(s.Server), strconv.Itoa(int(s.ServerPort)), csvText(s.Client), csvText(string(s.User)),
+			csvText(s.Auth), csvText(s.Handle), csvText(s.BindFrame.File), strconv.FormatInt(s.BindFrame.Frame, 10),
+			sessionTime(&s.BindTime), csvText(s.End), csvText(endFile), endFrame, sessionTime(s.EndTime),
+			csvText(s.UnbindStatus), strconv.Itoa(s.Calls)})
 	}
 	c.Flush()
 	return c.Error()
@@ -124,7 +126,7 @@ func writeSessionTable(w io.Writer, ss []analyze.Session) error {
 			fmt.Fprintln(w)
 		}
 		list := byServer[server]
-		fmt.Fprintf(w, "Sessions on %s (%d)\n", server, len(list))
+		fmt.Fprintf(w, "Sessions on %s (%d)\n", safetext.Escape(server), len(list))
 		rows := make([][]string, len(list))
 		for i, s := range list {
 			user := string(s.User)
@@ -141,7 +143,7 @@ func writeSessionTable(w io.Writer, ss []analyze.Session) error {
 			if s.EndFrame != nil {
 				at = frame(*s.EndFrame)
 			}
-			rows[i] = []string{wrapName(s.Client, 21), wrapName(user, 16), shortHandle(s.Handle), frame(s.BindFrame), end, at, strconv.Itoa(s.Calls)}
+			rows[i] = []string{wrapName(safetext.Escape(s.Client), 21), wrapName(safetext.Escape(user), 16), safetext.Escape(shortHandle(s.Handle)), frame(s.BindFrame), end, at, strconv.Itoa(s.Calls)}
 		}
 		if err := renderPlain(w, header, align, rows); err != nil {
 			return err
@@ -158,6 +160,11 @@ func writeSessionTable(w io.Writer, ss []analyze.Session) error {
 	writeWrapped(w, "HANDLE: digits 9 to 16 of the context handle (all 40 in csv and jsonl). BIND: frame of the NspiBind. END: unbind; closed (its connections closed without NspiUnbind); open (still open at the end of the capture). AT: frame of the end. CALLS: other NSPI calls on the handle.", "", "")
 	return nil
 }
+
+// csvText is a text cell of a CSV output: escaped, and guarded against
+// spreadsheet formulas (safetext.CSV). Numbers the tool writes do not go
+// through it.
+func csvText(s string) string { return safetext.CSV(s) }
 
 // shortHandle keeps the first 8 digits of the UUID part of a handle: the
 // first 8 are attributes, usually zero.
