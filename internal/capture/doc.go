@@ -15,7 +15,15 @@
 //   - pcapng (draft-ietf-opsawg-pcapng): several sections, each with its own
 //     byte order, and several interfaces, each with its own link type and
 //     timestamp resolution (if_tsresol);
-//   - either one compressed with gzip (RFC 1952).
+//   - Microsoft Network Monitor 1.x ("RTSS") and 2.x ("GMBU", NetMon 2
+//     and 3, editcap -F netmon2) .cap files: read through their frame
+//     table, with per-frame media types and, from 2.3 on, per-frame UTC
+//     times (netmon.go, which describes the layout);
+//   - any of these compressed with gzip (RFC 1952).
+//
+// An ETW trace (.etl, from netsh trace or pktmon) is recognised by its
+// first buffer header and refused with one line that says how to convert it
+// (etl.go).
 //
 // Reading is done with gopacket's pure-Go pcapgo readers, through a
 // bufio.Reader this package owns, so that it can look at each record header

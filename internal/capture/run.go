@@ -43,8 +43,8 @@ type Options struct {
 type InputInfo struct {
 	// Path is the path as given.
 	Path string
-	// Format is "pcap", "pcap-ns" or "pcapng", with a "+gzip" suffix when
-	// the file is compressed. Empty when the file could not be opened.
+	// Format is "pcap", "pcap-ns", "pcapng", "netmon1" or "netmon2", with a
+	// "+gzip" suffix when the file is compressed. Empty when the file could not be opened.
 	Format string
 	// Packets counts every record read (Wireshark's frame count).
 	Packets int64
