@@ -44,10 +44,12 @@
 // decodePacket hand-decodes only what reassembly needs, without allocating:
 // Ethernet with stacked 802.1Q / 802.1ad tags, Linux cooked capture v1 and
 // v2, raw IP, BSD loopback (NULL, host byte order) and LOOP (network order);
-// IPv4 (RFC 791: header length, total length to drop link padding,
-// non-first fragments skipped), IPv6 (RFC 8200: hop-by-hop, routing,
-// destination options and fragment headers walked up to TCP); TCP (RFC 9293
-// section 3.1). When the snap length cut the payload, the captured bytes are
+// IPv4 (RFC 791: header length, total length to drop link padding), IPv6
+// (RFC 8200: hop-by-hop, routing, destination options and fragment headers
+// walked up to TCP); TCP (RFC 9293 section 3.1). Fragments of IPv4 and IPv6
+// datagrams that carry TCP are reassembled (defrag.go: bounded, 30 s of
+// capture time, the segment at the frame of the fragment that completes
+// it); fragments of anything else are skipped. When the snap length cut the payload, the captured bytes are
 // delivered and the rest, known from the IP length, is reported as a Gap.
 //
 // # Reassembly

@@ -29,6 +29,9 @@ func FuzzRun(f *testing.F) {
 	}
 	f.Add(ngSection(binary.LittleEndian, []ngIface{{linkEthernet, 0}, {linkSLL2, 3}}, ngPkts))
 	f.Add(ngSection(binary.BigEndian, []ngIface{{linkNull, 0x80 | 10}}, nil))
+	ip := ipPacket(&testing.T{}, seg{cli, srv, 101, 1, "PA", fragPayload})
+	f.Add(pcapLE(&testing.T{}, linkEthernet, false, v4Frags(ip, 9, []piece{{lo: 56, hi: 84}, {lo: 0, hi: 24, more: true},
+		{lo: 16, hi: 40, more: true, fill: 'X'}, {lo: 24, hi: 56, more: true}})))
 	f.Add([]byte("hello"))
 	f.Add([]byte{})
 	dir := f.TempDir()
