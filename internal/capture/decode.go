@@ -47,6 +47,7 @@ const (
 	decNotTCP                        // IP, but not TCP (or a non-first fragment)
 	decTruncated                     // the capture cut the headers short
 	decMalformed                     // headers that contradict themselves
+	decFragment                      // a fragment of an IP datagram carrying TCP; p.frag is filled in
 )
 
 // tcpPacket is one decoded TCP segment. payload aliases the packet buffer.
@@ -58,6 +59,10 @@ type tcpPacket struct {
 	// missing is the number of payload bytes the IP length announces but
 	// the capture does not hold (snap length).
 	missing int
+	// frag, when set, receives a fragment of a datagram carrying TCP
+	// (decFragment). When nil, non-first fragments are skipped and first
+	// fragments decoded as they are.
+	frag *fragInfo
 }
 
 // maxVLANTags bounds the walk over stacked 802.1Q / 802.1ad tags.
@@ -170,9 +175,15 @@ func decodeIPv4(b []byte, wireExtra int, p *tcpPacket) decodeResult {
 	if len(b) < ihl {
 		return decTruncated
 	}
-	fragOff := binary.BigEndian.Uint16(b[6:8]) & 0x1fff
-	if fragOff != 0 {
-		return decNotTCP // non-first fragment: no TCP header here
+	// Flags and fragment offset: MF or an offset makes a fragment (DF
+	// alone does not). This one test is all that whole datagrams pay.
+	if ff := binary.BigEndian.Uint16(b[6:8]); ff&0x3fff != 0 {
+		if p.frag != nil && b[9] == 6 {
+			return ipv4Fragment(b, ihl, ff, p.frag)
+		}
+		if ff&0x1fff != 0 {
+			return decNotTCP // non-first fragment: no TCP header here
+		}
 	}
 	if b[9] != 6 {
 		return decNotTCP
@@ -193,6 +204,25 @@ func decodeIPv4(b []byte, wireExtra int, p *tcpPacket) decodeResult {
 	src := netip.AddrFrom4([4]byte(b[12:16]))
 	dst := netip.AddrFrom4([4]byte(b[16:20]))
 	return decodeTCP(b[ihl:], src, dst, missing, wireExtra, p)
+}
+
+// ipv4Fragment reports a fragment of an IPv4 datagram that carries TCP.
+func ipv4Fragment(b []byte, ihl int, ff uint16, f *fragInfo) decodeResult {
+	total := int(binary.BigEndian.Uint16(b[2:4]))
+	cut := false
+	switch {
+	case total == 0:
+	case total < ihl:
+		return decMalformed
+	case total <= len(b):
+		b = b[:total]
+	default:
+		cut = true
+	}
+	*f = fragInfo{src: netip.AddrFrom4([4]byte(b[12:16])), dst: netip.AddrFrom4([4]byte(b[16:20])),
+		id: uint32(binary.BigEndian.Uint16(b[4:6])), off: int(ff&0x1fff) * 8, more: ff&0x2000 != 0,
+		data: b[ihl:], cut: cut}
+	return decFragment
 }
 
 // maxIPv6ExtHeaders bounds the walk over IPv6 extension headers.
@@ -242,7 +272,16 @@ func decodeIPv6(b []byte, wireExtra int, p *tcpPacket) decodeResult {
 			if len(rest) < 8 {
 				return decTruncated
 			}
-			if binary.BigEndian.Uint16(rest[2:4])&0xfff8 != 0 {
+			offM := binary.BigEndian.Uint16(rest[2:4])
+			if p.frag != nil && rest[0] == 6 && offM&0xfff9 != 0 {
+				// Offset or M set (an atomic fragment, RFC 6946, is
+				// a whole datagram).
+				f := p.frag
+				*f = fragInfo{src: src, dst: dst, id: binary.BigEndian.Uint32(rest[4:8]), v6: true,
+					off: int(offM & 0xfff8), more: offM&1 != 0, data: rest[8:], cut: missing > 0}
+				return decFragment
+			}
+			if offM&0xfff8 != 0 {
 				return decNotTCP // non-first fragment
 			}
 			next = rest[0]

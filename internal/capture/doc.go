@@ -15,7 +15,15 @@
 //   - pcapng (draft-ietf-opsawg-pcapng): several sections, each with its own
 //     byte order, and several interfaces, each with its own link type and
 //     timestamp resolution (if_tsresol);
-//   - either one compressed with gzip (RFC 1952).
+//   - Microsoft Network Monitor 1.x ("RTSS") and 2.x ("GMBU", NetMon 2
+//     and 3, editcap -F netmon2) .cap files: read through their frame
+//     table, with per-frame media types and, from 2.3 on, per-frame UTC
+//     times (netmon.go, which describes the layout);
+//   - any of these compressed with gzip (RFC 1952).
+//
+// An ETW trace (.etl, from netsh trace or pktmon) is recognised by its
+// first buffer header and refused with one line that says how to convert it
+// (etl.go).
 //
 // Reading is done with gopacket's pure-Go pcapgo readers, through a
 // bufio.Reader this package owns, so that it can look at each record header
@@ -36,14 +44,17 @@
 // decodePacket hand-decodes only what reassembly needs, without allocating:
 // Ethernet with stacked 802.1Q / 802.1ad tags, Linux cooked capture v1 and
 // v2, raw IP, BSD loopback (NULL, host byte order) and LOOP (network order);
-// IPv4 (RFC 791: header length, total length to drop link padding,
-// non-first fragments skipped), IPv6 (RFC 8200: hop-by-hop, routing,
-// destination options and fragment headers walked up to TCP); TCP (RFC 9293
-// section 3.1). When the snap length cut the payload, the captured bytes are
-// delivered and the rest, known from the IP length, is reported as a Gap,
-// or as a Cut to a handler that implements Cutter, so that the layers above
-// can tell the snap length from lost packets. InputInfo.Cut and
-// InputInfo.SnapLen count the records cut and the length they were cut to.
+// IPv4 (RFC 791: header length, total length to drop link padding), IPv6
+// (RFC 8200: hop-by-hop, routing, destination options and fragment headers
+// walked up to TCP); TCP (RFC 9293 section 3.1). Fragments of IPv4 and IPv6
+// datagrams that carry TCP are reassembled (defrag.go: bounded, 30 s of
+// capture time, the segment at the frame of the fragment that completes
+// it); fragments of anything else are skipped. When the snap length cut the
+// payload, the captured bytes are delivered and the rest, known from the IP
+// length, is reported as a Gap, or as a Cut to a handler that implements
+// Cutter, so that the layers above can tell the snap length from lost
+// packets. InputInfo.Cut and InputInfo.SnapLen count the records cut and
+// the length they were cut to.
 //
 // # Reassembly
 //

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -28,6 +29,9 @@ func FuzzRun(f *testing.F) {
 	}
 	f.Add(ngSection(binary.LittleEndian, []ngIface{{linkEthernet, 0}, {linkSLL2, 3}}, ngPkts))
 	f.Add(ngSection(binary.BigEndian, []ngIface{{linkNull, 0x80 | 10}}, nil))
+	ip := ipPacket(&testing.T{}, seg{cli, srv, 101, 1, "PA", fragPayload})
+	f.Add(pcapLE(&testing.T{}, linkEthernet, false, v4Frags(ip, 9, []piece{{lo: 56, hi: 84}, {lo: 0, hi: 24, more: true},
+		{lo: 16, hi: 40, more: true, fill: 'X'}, {lo: 24, hi: 56, more: true}})))
 	f.Add([]byte("hello"))
 	f.Add([]byte{})
 	dir := f.TempDir()
@@ -40,6 +44,38 @@ func FuzzRun(f *testing.F) {
 		infos, st := Run([]string{p}, Options{Factory: r.factory, MaxBuffered: 64, MaxConns: 4})
 		if infos[0].Err == nil && infos[0].Packets != st.Packets {
 			t.Fatalf("packets %d vs %d", infos[0].Packets, st.Packets)
+		}
+	})
+}
+
+// FuzzNetmon feeds damaged NetMon files to Run, as a file and as a gzip
+// stream: no panic, and the packets counted are the packets delivered.
+func FuzzNetmon(f *testing.F) {
+	rs := nmRecs(convoRecs(&testing.T{}, linkEthernet), 1)
+	for _, o := range []nmOpts{{major: 1, media: 1}, {major: 2, media: 1}, {major: 2, minor: 1, media: 1},
+		{major: 2, minor: 2, media: 1}, {major: 2, minor: 3, media: 1, reverse: true}} {
+		f.Add(netmonBytes(o, rs), false)
+	}
+	if b, err := os.ReadFile(filepath.Join(testdataDir, "clean-netmon2.cap")); err == nil {
+		f.Add(b, false)
+		f.Add(b, true)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte, zip bool) {
+		if zip {
+			data = gz(t, data)
+		}
+		p := filepath.Join(dir, "fuzz.cap")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := &recorder{}
+		infos, st := Run([]string{p}, Options{Factory: r.factory, MaxBuffered: 64, MaxConns: 4})
+		if infos[0].Err == nil && infos[0].Packets != st.Packets {
+			t.Fatalf("packets %d vs %d", infos[0].Packets, st.Packets)
+		}
+		if err := infos[0].Err; err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("multi-line error %q", err)
 		}
 	})
 }

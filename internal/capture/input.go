@@ -96,6 +96,9 @@ type source struct {
 
 	pcap      *pcapgo.Reader
 	ng        *pcapgo.NgReader
+	nm        *nmReader // NetMon (netmon.go)
+	file      *os.File  // the file, when not standard input
+	readCount *atomic.Int64
 	rd        packetReader
 	pcapOrder binary.ByteOrder
 	ngBig     bool // byte order of the current pcapng section
@@ -156,8 +159,10 @@ func openSource(index int, path string, stdin io.Reader, read *atomic.Int64, inf
 		}
 		r = f
 		s.closer = f
+		s.file = f
 	}
 	s.name = name
+	s.readCount = read
 	if read != nil {
 		r = &readCounter{r: r, n: read}
 	}
@@ -202,6 +207,12 @@ func openSource(index int, path string, stdin io.Reader, read *atomic.Int64, inf
 		return s.openPcap(head, suffix, fail)
 	case len(head) == 4 && binary.BigEndian.Uint32(head) == 0x0a0d0d0a:
 		return s.openPcapng(suffix, fail)
+	case string(head) == "GMBU" || string(head) == "RTSS":
+		return s.openNetmon(suffix, fail)
+	}
+	if h, _ := s.br.Peek(etlPeek); isETL(h) {
+		return fail("an ETW trace (.etl, as netsh trace and pktmon write), not a packet capture: convert it with " +
+			"etl2pcapng in.etl out.pcapng (github.com/microsoft/etl2pcapng) or pktmon etl2pcap in.etl --out out.pcapng")
 	}
 	if len(head) < 4 && (bytesPrefix(head, []byte{0xa1, 0xb2}) || bytesPrefix(head, []byte{0xd4, 0xc3}) ||
 		bytesPrefix(head, []byte{0x4d, 0x3c}) || bytesPrefix(head, []byte{0x0a, 0x0d})) {
@@ -363,7 +374,9 @@ func (s *source) next() bool {
 	}
 	s.checkSnaplen(s.recAt, ci)
 	lt := s.linkType
-	if s.ng != nil {
+	if s.nm != nil {
+		lt = s.nm.lt
+	} else if s.ng != nil {
 		lt = 0xffff
 		if len(ci.AncillaryData) > 0 {
 			if l, ok := ci.AncillaryData[0].(layers.LinkType); ok {
@@ -445,6 +458,9 @@ func (s *source) readFailed(p any) {
 // record, so peeking at it costs no extra reads.
 func (s *source) precheck(start int64) bool {
 	s.recAt = start
+	if s.nm != nil {
+		return true // the NetMon reader checks its own records
+	}
 	if s.pcap != nil {
 		h, _ := s.br.Peek(16)
 		if len(h) == 0 {

@@ -43,8 +43,8 @@ type Options struct {
 type InputInfo struct {
 	// Path is the path as given.
 	Path string
-	// Format is "pcap", "pcap-ns" or "pcapng", with a "+gzip" suffix when
-	// the file is compressed. Empty when the file could not be opened.
+	// Format is "pcap", "pcap-ns", "pcapng", "netmon1" or "netmon2", with a
+	// "+gzip" suffix when the file is compressed. Empty when the file could not be opened.
 	Format string
 	// Packets counts every record read (Wireshark's frame count).
 	Packets int64
@@ -82,6 +82,14 @@ type Stats struct {
 	// Conns counts connections (Factory calls); Evicted those ended by the
 	// MaxConns limit.
 	Conns, Evicted int64
+	// IPFragments counts fragments of IP datagrams that carry TCP;
+	// IPReassembled the datagrams reassembled from them (each then counts
+	// once in TCPPackets); IPFragDropped the datagrams given up, incomplete
+	// after 30 s of capture time, at the end of the capture or over the
+	// reassembly limits (defrag.go), and IPFragDroppedAt the first
+	// fragment of the first of them.
+	IPFragments, IPReassembled, IPFragDropped int64
+	IPFragDroppedAt                           Pos
 }
 
 // Run reads the inputs as one capture, merged in timestamp order, and feeds
@@ -96,7 +104,9 @@ func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 	defer in.closeAll()
 	m := &in.m
 	asm := newAssembler(opts, &stats)
-	var p tcpPacket
+	df := newDefrag(&stats)
+	var frag fragInfo
+	p := tcpPacket{frag: &frag}
 	for m.len() > 0 {
 		s := m.top()
 		stats.Packets++
@@ -113,8 +123,21 @@ func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 			stats.NonIP++
 		case decTruncated:
 			stats.Truncated++
+		case decFragment:
+			pos := Pos{File: s.index, Frame: k.frame, Time: k.ts}
+			if seg, src, dst, ok := df.add(&frag, pos); ok {
+				p = tcpPacket{}
+				switch decodeTCP(seg, src, dst, 0, 0, &p) {
+				case decTCP:
+					stats.TCPPackets++
+					asm.packet(&p, pos)
+				case decTruncated:
+					stats.Truncated++
+				}
+			}
+			frag = fragInfo{}
 		}
-		p = tcpPacket{}
+		p = tcpPacket{frag: &frag}
 		if s.next() {
 			m.fix()
 		} else {
@@ -123,6 +146,7 @@ func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 		}
 		in.openDue()
 	}
+	df.flush()
 	asm.closeAll()
 	return infos, stats
 }

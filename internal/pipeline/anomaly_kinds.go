@@ -13,6 +13,11 @@ const (
 	// AnomalySealedNotDecrypted: sealed stubs were met that the keys given
 	// (--keys, --keytab) could not decrypt; Result.KeyWarnings says which.
 	AnomalySealedNotDecrypted = "sealed_not_decrypted"
+	// AnomalyIPFragmentsIncomplete: IP datagrams carrying TCP arrived in
+	// fragments and were given up before all of them came (30 s of
+	// capture time, the end of the capture, or the reassembly limits); the
+	// bytes they carried are missing from their connections.
+	AnomalyIPFragmentsIncomplete = "ip_fragments_incomplete"
 )
 
 // AnomalyKinds lists the pipeline's own anomaly kinds with the sentence of
@@ -20,4 +25,5 @@ const (
 var AnomalyKinds = []dcerpc.AnomalyKind{
 	{Name: AnomalyConnEvicted, Description: "More TCP connections were open at once than --max-conns allows, and the longest idle ones were dropped."},
 	{Name: AnomalySealedNotDecrypted, Description: "Sealed stubs were met that the keys given could not decrypt."},
+	{Name: AnomalyIPFragmentsIncomplete, Description: "IP datagrams carrying TCP arrived in fragments and were given up before all of them came; the bytes they carried are missing from their connections."},
 }

@@ -245,6 +245,12 @@ func Run(paths []string, o Options, sink Sink) Result {
 			Example: "more connections were open at once than --max-conns allows: the longest idle ones were dropped (their sessions count as open at the end)"}
 		r.order = append(r.order, AnomalyConnEvicted)
 	}
+	if stats.IPFragDropped > 0 {
+		r.anoms[AnomalyIPFragmentsIncomplete] = &Anomaly{Kind: AnomalyIPFragmentsIncomplete, Count: stats.IPFragDropped,
+			First:   r.ref(dcerpc.Pos{File: stats.IPFragDroppedAt.File, Frame: stats.IPFragDroppedAt.Frame}),
+			Example: "an IP datagram carrying TCP came in fragments and not all of them were captured within 30 s: a VPN or MTU problem on the path, or fragments the capture missed; the bytes it carried count as lost"}
+		r.order = append(r.order, AnomalyIPFragmentsIncomplete)
+	}
 	snapWarnings(inputs, r.cutCalls)
 	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons, KeyWarnings: r.keyWarnings(), SMB: r.smbStats, CutCalls: r.cutCalls}
 	for _, k := range r.order {

@@ -60,11 +60,13 @@ type file struct {
 func generate() ([]file, error) {
 	var files []file
 	var rows []string
+	manifests := map[string]*synth.Manifest{}
 	for _, s := range synth.Scenarios() {
 		data, m, err := s.Generate()
 		if err != nil {
 			return nil, err
 		}
+		manifests[s.Name] = m
 		js, err := json.MarshalIndent(m, "", "  ")
 		if err != nil {
 			return nil, err
@@ -87,8 +89,33 @@ func generate() ([]file, error) {
 		}
 		rows = append(rows, fmt.Sprintf("| `%s` | %s | %s |", s.File, md(s.Description), md(s.Expected)))
 	}
+	// Copies in other formats made by other tools: the generator writes
+	// their manifests (the frames are those of the original), not the
+	// captures (TestNetmonEditcap in internal/capture remakes them).
+	for _, c := range copies {
+		orig, ok := manifests[c.from]
+		if !ok {
+			return nil, fmt.Errorf("%s: no scenario %s", c.name, c.from)
+		}
+		m := *orig
+		m.Name, m.File, m.Format = c.name, c.file, c.format
+		m.Description = "A copy of " + orig.File + " made with " + c.how + ": " + orig.Description
+		m.Notes = append(append([]string(nil), orig.Notes...), "Made with "+c.how+"; the frames, calls and statuses are those of "+orig.File+".")
+		js, err := json.MarshalIndent(&m, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, file{c.name + ".manifest.json", append(js, '\n')})
+		rows = append(rows, fmt.Sprintf("| `%s` | %s | The same output as `%s`, frame for frame. |", c.file, md(c.how+" (NetMon 2.0 format, made by editcap, not by this generator)."), orig.File))
+	}
 	files = append(files, file{"README.md", []byte(readme(rows))})
 	return files, nil
+}
+
+// copies are captures of testdata converted to another format by another
+// tool, committed beside the original.
+var copies = []struct{ name, file, from, format, how string }{
+	{"clean-netmon2", "clean-netmon2.cap", "clean", "netmon2", "`editcap -F netmon2 clean.pcap clean-netmon2.cap`"},
 }
 
 func md(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
