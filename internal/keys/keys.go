@@ -79,8 +79,8 @@ const (
 
 // LoadKeysFile adds the entries of a keys file. Bad lines are skipped, each
 // with a warning naming the file and the line (never its content); an
-// unreadable file, or one beyond the limits (MaxKeysFileSize, MaxKeysLine),
-// is an error. A file that others may read gives a warning.
+// unreadable file, or one beyond the limits (MaxKeysFileSize, MaxKeysLine,
+// MaxKeysEntries), is an error. A file that others may read gives a warning.
 func (s *Store) LoadKeysFile(path string) (warnings []string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -131,6 +131,8 @@ func (s *Store) ReadKeys(r io.Reader, name string) (warnings []string, err error
 		n++
 		line := sc.Bytes()
 		line = bytes.TrimRight(line, "\r")
+		// Files joined by copy or type keep their byte-order marks.
+		line = bytes.TrimPrefix(line, []byte("\ufeff"))
 		if len(line) > MaxKeysLine {
 			return warnings, fmt.Errorf("keys file %s line %d: longer than %s, the longest line a keys file may have", name, n, size(MaxKeysLine))
 		}

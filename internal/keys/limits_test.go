@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -199,7 +200,7 @@ func TestKeysFileEncodings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := string(all) + "CONTOSO\\zoë:Pässwörd-日本-\U0001F600\nCONTOSO\\nt:nt:8846f7eaee8fb117ad06bdd830b7586c\nbad line\n"
+	plain := string(all) + "\ufeff# joined by copy a+b\n" + "CONTOSO\\zoë:Pässwörd-日本-\U0001F600\nCONTOSO\\nt:nt:8846f7eaee8fb117ad06bdd830b7586c\nbad line\n"
 	want := &Store{}
 	wantWarns, err := want.ReadKeys(strings.NewReader(plain), "k")
 	if err != nil || len(wantWarns) != 1 || want.String() != "4 NTLM keys, 0 Kerberos keys" {
@@ -360,5 +361,30 @@ func TestKeytabEndless(t *testing.T) {
 	}
 	if _, err := readAll(io.LimitReader(in, 10), MaxKeytabSize); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestKeyFileNameQuoted: a file name with a control character is quoted in
+// the messages, which stay one line.
+func TestKeyFileNameQuoted(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a\nFAKE VERDICT\x1b]0;x\a")
+	_, err := (&Store{}).LoadKeysFile(p)
+	if err == nil || !strings.HasPrefix(err.Error(), "keys file "+strconv.Quote(p)+": ") {
+		t.Errorf("%v", err)
+	} else {
+		oneLine(t, err.Error(), strconv.Quote(p))
+	}
+	err = (&Store{}).LoadKeytab(p)
+	if err == nil || !strings.HasPrefix(err.Error(), "keytab "+strconv.Quote(p)+": ") {
+		t.Errorf("%v", err)
+	} else {
+		oneLine(t, err.Error(), strconv.Quote(p))
+	}
+	if err := os.WriteFile(p, []byte("x\x00"), 0o644); err != nil {
+		t.Skip(err) // a file system that refuses the name
+	}
+	ws, err := (&Store{}).LoadKeysFile(p)
+	for _, m := range append(ws, fmt.Sprint(err)) {
+		oneLine(t, m, strconv.Quote(p))
 	}
 }
