@@ -55,7 +55,7 @@ const syntaxHelp = `want DOMAIN\user:password or DOMAIN\user:nt:<32 hex digits>`
 // no further, so a device or a pipe that never ends (/dev/zero) stops at
 // once. The limits are far above any real file (a keys file holds a few
 // identities, a keytab a few entries per service account) and keep the
-// memory of a file at its limit within a few tens of MiB.
+// heap that a file at its limits costs under 64 MiB.
 const (
 	// MaxKeysFileSize is the most a keys file may hold, in bytes as stored
 	// (UTF-16 counts its two bytes per character).
