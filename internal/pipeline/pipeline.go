@@ -319,13 +319,20 @@ func (k *conn) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
 
 func (k *conn) Gap(dir capture.Dir, pos capture.Pos, n int) {
 	k.lost = true
+	k.missing(dir, pos, n, (*dcerpc.Conn).Gap)
+}
+
+// missing hands bytes the capture lacks (a gap, or the snap length's cut)
+// to the SMB layer, which drops the message they fall in, or to the
+// DCE/RPC connection through hand. They can decide the connection (its
+// first PDU cut short).
+func (k *conn) missing(dir capture.Dir, pos capture.Pos, n int, hand func(*dcerpc.Conn, dcerpc.Dir, dcerpc.Pos, int)) {
 	if k.mode == modeSMB {
 		k.smb.Gap(smb.Dir(dir), smb.Pos(pos), n)
 		return
 	}
 	was := k.c.IsRPC()
-	k.c.Gap(dcerpc.Dir(dir), dcerpc.Pos(pos), n)
-	// A gap can decide the connection (its first PDU cut by the snap length).
+	hand(k.c, dcerpc.Dir(dir), dcerpc.Pos(pos), n)
 	if !was && k.c.IsRPC() {
 		k.r.rpcConn++
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/nspicap/nspicap/dcerpc"
 	"github.com/nspicap/nspicap/internal/capture"
-	"github.com/nspicap/nspicap/smb"
 )
 
 // The capture's snap length: the capture layer hands the bytes it cut to
@@ -19,16 +18,7 @@ import (
 // delivered.
 func (k *conn) Cut(dir capture.Dir, pos capture.Pos, n int) {
 	k.cut = true
-	if k.mode == modeSMB {
-		// The SMB layer drops the message the cut falls in, as for a gap.
-		k.smb.Gap(smb.Dir(dir), smb.Pos(pos), n)
-		return
-	}
-	was := k.c.IsRPC()
-	k.c.Cut(dcerpc.Dir(dir), dcerpc.Pos(pos), n)
-	if !was && k.c.IsRPC() {
-		k.r.rpcConn++
-	}
+	k.missing(dir, pos, n, (*dcerpc.Conn).Cut)
 }
 
 // callCut reports whether the snap length cut something of the call: its
