@@ -8,12 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf16"
 
 	"github.com/nspicap/nspicap/ntlmssp"
+
+	"github.com/nspicap/nspicap/internal/safetext"
 )
 
 // testdataDir holds the sample key files of the sealed captures.
@@ -369,22 +370,22 @@ func TestKeytabEndless(t *testing.T) {
 func TestKeyFileNameQuoted(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "a\nFAKE VERDICT\x1b]0;x\a")
 	_, err := (&Store{}).LoadKeysFile(p)
-	if err == nil || !strings.HasPrefix(err.Error(), "keys file "+strconv.Quote(p)+": ") {
+	if err == nil || !strings.HasPrefix(err.Error(), "keys file "+safetext.Escape(p)+": ") {
 		t.Errorf("%v", err)
 	} else {
-		oneLine(t, err.Error(), strconv.Quote(p))
+		oneLine(t, err.Error(), safetext.Escape(p))
 	}
 	err = (&Store{}).LoadKeytab(p)
-	if err == nil || !strings.HasPrefix(err.Error(), "keytab "+strconv.Quote(p)+": ") {
+	if err == nil || !strings.HasPrefix(err.Error(), "keytab "+safetext.Escape(p)+": ") {
 		t.Errorf("%v", err)
 	} else {
-		oneLine(t, err.Error(), strconv.Quote(p))
+		oneLine(t, err.Error(), safetext.Escape(p))
 	}
 	if err := os.WriteFile(p, []byte("x\x00"), 0o644); err != nil {
 		t.Skip(err) // a file system that refuses the name
 	}
 	ws, err := (&Store{}).LoadKeysFile(p)
 	for _, m := range append(ws, fmt.Sprint(err)) {
-		oneLine(t, m, strconv.Quote(p))
+		oneLine(t, m, safetext.Escape(p))
 	}
 }

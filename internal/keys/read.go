@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/nspicap/nspicap/internal/safetext"
 )
 
 // errTooBig: the input goes on beyond its limit.
@@ -124,17 +125,10 @@ func readError(err error) error {
 	return err
 }
 
-// printableName is a file name as messages quote it: as given, or quoted
-// with Go escapes when it holds a control character or invalid UTF-8, so
+// printableName is a file name as messages give it: escaped as every text
+// output of nspicap escapes what comes from outside (internal/safetext), so
 // that each message stays one line.
-func printableName(name string) string {
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f || r == utf8.RuneError || (r >= 0x80 && r < 0xa0) {
-			return strconv.Quote(name)
-		}
-	}
-	return name
-}
+func printableName(name string) string { return safetext.Escape(name) }
 
 // checkKeytab walks the entries of a keytab (version 0x502, big-endian) as
 // gokrb5's Unmarshal does and returns what exceeds the limits: more than
