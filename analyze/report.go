@@ -249,7 +249,7 @@ type Report struct {
 	Clients  []ClientRow `json:"clients"`
 	Sessions []Session   `json:"sessions"`
 	Refusals []Refusal   `json:"refusals"`
-	// Beyond NSPI (ext.go): Exchange store sessions, RFR referrals and
+	// Beyond NSPI (store_sessions.go, referrals.go, timeline.go): Exchange store sessions, RFR referrals and
 	// the sessions held over time.
 	EMSMDBLimit    int               `json:"emsmdb_limit"`
 	EMSMDBUsers    []EMSMDBUserRow   `json:"emsmdb_users"`

@@ -37,7 +37,7 @@ func maxEnded(o Options) int { return max(4*o.MaxRows, 1) }
 func maxForgot(o Options) int { return max(4*o.MaxRows, 1) }
 
 // maxReopen is the number of (server, client) pairs whose last bind or
-// connect is remembered (ext.go).
+// connect is remembered (dead_conns.go).
 func maxReopen(o Options) int { return max(o.MaxRows, 1) }
 
 // A row of the users or clients table is retired when the table is full and
