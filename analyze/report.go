@@ -249,8 +249,8 @@ type Report struct {
 	Clients  []ClientRow `json:"clients"`
 	Sessions []Session   `json:"sessions"`
 	Refusals []Refusal   `json:"refusals"`
-	// Beyond NSPI (store_sessions.go, referrals.go, timeline.go): Exchange store sessions, RFR referrals and
-	// the sessions held over time.
+	// Beyond NSPI (store_sessions.go, referrals.go, timeline.go): Exchange
+	// store sessions, RFR referrals and the sessions held over time.
 	EMSMDBLimit    int               `json:"emsmdb_limit"`
 	EMSMDBUsers    []EMSMDBUserRow   `json:"emsmdb_users"`
 	EMSMDBClients  []EMSMDBClientRow `json:"emsmdb_clients"`
