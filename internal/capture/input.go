@@ -112,6 +112,9 @@ type source struct {
 	frame    int64
 	last     time.Time
 	warnedTS bool
+	// warnedRange: a timestamp out of range was reported (once per file,
+	// so that a file of such records cannot grow the warnings).
+	warnedRange bool
 	// snaplen is the pcap header's snap length as written (0: none);
 	// warnedSnap: a record longer than its snap length was reported.
 	snaplen    uint32
@@ -344,7 +347,10 @@ func (s *source) next() bool {
 	ts := ci.Timestamp
 	if u := ts.Unix(); u < minUnix || u > maxUnix {
 		// A damaged timestamp no output format can print (RFC 3339).
-		s.warn("frame %d: timestamp out of range; the previous frame's is used", s.frame)
+		if !s.warnedRange {
+			s.warnedRange = true
+			s.warn("frame %d: timestamp out of range; the previous frame's is used (for later frames too)", s.frame)
+		}
 		ts = s.last
 		s.ci.Timestamp = ts
 	}

@@ -443,3 +443,119 @@ func BenchmarkReadPcapng(b *testing.B) {
 		}
 	}
 }
+
+// TestPcapngTimestampsOutOfRange: timestamps no output can print are
+// replaced by the previous frame's, with one warning per file however many
+// frames have them.
+func TestPcapngTimestampsOutOfRange(t *testing.T) {
+	var pkts []ngPkt
+	for _, r := range convoRecs(t, linkEthernet) {
+		pkts = append(pkts, ngPkt{ts: uint64(r.ts.UnixMicro()), data: r.data}) // in ms: year 56302
+	}
+	r, infos, _ := runFiles(t, []string{writeFile(t, "x.pcapng", ngSection(binary.LittleEndian, []ngIface{{linkEthernet, 3}}, pkts))}, Options{})
+	want := "frame 1: timestamp out of range; the previous frame's is used (for later frames too)"
+	if w := infos[0].Warnings; len(w) != 1 || w[0] != want {
+		t.Errorf("warnings %q; want %q", w, want)
+	}
+	checkEvents(t, r.events, convoEvents)
+}
+
+// FuzzPcapng feeds damaged pcapng files to the input reader. It must not
+// panic; what it allocates is bounded by the input's size (the read buffers
+// and 64 bytes per input byte); each warning is one line, and few; and
+// when both it and pcapgo read a file to its end without complaint, they
+// give the same packets.
+func FuzzPcapng(f *testing.F) {
+	for _, b := range ngFiles(f) {
+		f.Add(b)
+	}
+	le := binary.LittleEndian
+	w := (&ngw{o: le}).shb(1, 0).idb(linkEthernet, 0)
+	f.Add(append(w.b, ngBlock(le, 3, le.AppendUint32(nil, 0x7ffffff0))...))
+	w = (&ngw{o: le}).shb(1, 0).idb(linkEthernet, 0, ngOpt(le, 9, []byte{0x80 | 63}), ngOpt(le, 14, u64le(1<<62)))
+	f.Add(w.epb(0, 1<<63, []byte{1, 2, 3}, 1<<31).pb(0, 0, []byte{4}, 0).block(4, []byte{1, 0, 6, 0, 10, 0, 0, 1, 'a', 0, 0, 0, 0, 0, 0, 0}).b)
+	for range 20 {
+		w.idb(linkSLL2, 1)
+	}
+	f.Add(w.b)
+	magic := []byte{0x0a, 0x0d, 0x0d, 0x0a}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !bytes.HasPrefix(data, magic) {
+			return
+		}
+		var m0, m1 runtime.MemStats
+		info := &InputInfo{}
+		var got []ngRead
+		clean := false
+		runtime.ReadMemStats(&m0)
+		s, err := openSource(0, "-", bytes.NewReader(data), nil, info)
+		if err == nil {
+			for {
+				d, ci, err := s.read()
+				if err != nil {
+					clean = err == io.EOF
+					break
+				}
+				got = append(got, ngRead{append([]byte(nil), d[:min(len(d), 8)]...), ci.Timestamp, ci.CaptureLength, ci.Length,
+					s.ng.lt, ci.InterfaceIndex})
+			}
+		}
+		runtime.ReadMemStats(&m1)
+		// got holds 8 bytes of data and 80 of header a packet: at least 16
+		// bytes of input each.
+		if n := m1.TotalAlloc - m0.TotalAlloc; n > 64*uint64(len(data))+1<<20 {
+			t.Fatalf("%d bytes allocated for %d bytes of input", n, len(data))
+		}
+		if len(info.Warnings) > 1 {
+			t.Fatalf("warnings %q", info.Warnings)
+		}
+		for _, w := range info.Warnings {
+			if strings.Contains(w, "\n") {
+				t.Fatalf("multi-line warning %q", w)
+			}
+		}
+		if !clean {
+			return
+		}
+		// pcapgo, where it reads the file to its end without an error.
+		var want []ngRead
+		func() {
+			defer func() {
+				if recover() != nil {
+					want = nil
+				}
+			}()
+			r, err := pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+			if err != nil {
+				return
+			}
+			for {
+				d, ci, err := r.ZeroCopyReadPacketData()
+				if err == io.EOF {
+					break
+				}
+				if err != nil || len(want) > 100000 {
+					want = nil
+					return
+				}
+				want = append(want, ngRead{append([]byte(nil), d[:min(len(d), 8)]...), ci.Timestamp, ci.CaptureLength, ci.Length,
+					uint16(ci.AncillaryData[0].(layers.LinkType)), ci.InterfaceIndex})
+			}
+			if want == nil {
+				want = []ngRead{}
+			}
+		}()
+		if want == nil {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d packets, pcapgo %d", len(got), len(want))
+		}
+		for i := range got {
+			g, w := got[i], want[i]
+			if !bytes.Equal(g.data, w.data) || g.ts != w.ts || g.capLen != w.capLen || g.length != w.length || g.lt != w.lt || g.iface != w.iface {
+				t.Fatalf("packet %d:\n got  %v\n want %v", i+1, g, w)
+			}
+		}
+	})
+}
