@@ -32,6 +32,7 @@ fuzz:
 	$(GO) test ./internal/keys/ -run '^$$' -fuzz '^FuzzKeysFile$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/keys/ -run '^$$' -fuzz '^FuzzKeytab$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/capture/ -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./internal/capture/ -run '^$$' -fuzz '^FuzzPcapng$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./cmd/nspicap/ -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 lint:

@@ -25,11 +25,16 @@
 // first buffer header and refused with one line that says how to convert it
 // (etl.go).
 //
-// Reading is done with gopacket's pure-Go pcapgo readers, through a
+// pcap is read with gopacket's pure-Go pcapgo reader, through a
 // bufio.Reader this package owns, so that it can look at each record header
 // before the library reads the record (lengths read off the file never size
 // an allocation; records over 256 KiB stop the file) and knows the byte
-// offset of a record cut by the end of the file. Files are merged in
+// offset of a record cut by the end of the file. pcapng is read by this
+// package's own reader (pcapng.go, which says why), from the same buffer:
+// every length in a block is bounded before it is used, a section holds at
+// most 65536 interfaces, blocks nspicap does not use (name resolution,
+// statistics, custom) are skipped by their length, and damage is reported
+// at the offset of the block that holds it. Files are merged in
 // timestamp order with a k-way merge that holds one packet per file (ties go
 // to the file given first; a file's own order is always kept). Frames are
 // numbered from 1 per file, counting every record as Wireshark does.

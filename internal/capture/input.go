@@ -36,7 +36,9 @@ const maxBlock = 16 << 20
 
 // bufSize is the read buffer per input. pcapgo wraps its reader in a
 // bufio.Reader of the default size unless it already is one at least that
-// large; handing it ours lets us see how far it has read.
+// large; handing it ours lets us see how far it has read. It holds the
+// largest pcapng packet block (maxPacketBlock), which pcapng.go hands out
+// from it.
 const bufSize = maxRecord + 80<<10
 
 // FileError is the error of an input that could not be read at all. Its
@@ -92,16 +94,15 @@ type source struct {
 	closer io.Closer
 	gz     *gzip.Reader
 	cnt    *countingReader // counts the (decompressed) capture bytes
-	br     *bufio.Reader   // the reader pcapgo consumes
+	br     *bufio.Reader   // the reader pcapgo (pcap) or ngReader consumes
 
 	pcap      *pcapgo.Reader
-	ng        *pcapgo.NgReader
+	ng        *ngReader // pcapng (pcapng.go)
 	nm        *nmReader // NetMon (netmon.go)
 	file      *os.File  // the file, when not standard input
 	readCount *atomic.Int64
 	rd        packetReader
 	pcapOrder binary.ByteOrder
-	ngBig     bool // byte order of the current pcapng section
 	linkType  uint16
 
 	// The current packet, valid until the next call to next.
@@ -111,6 +112,9 @@ type source struct {
 	frame    int64
 	last     time.Time
 	warnedTS bool
+	// warnedRange: a timestamp out of range was reported (once per file,
+	// so that a file of such records cannot grow the warnings).
+	warnedRange bool
 	// snaplen is the pcap header's snap length as written (0: none);
 	// warnedSnap: a record longer than its snap length was reported.
 	snaplen    uint32
@@ -282,45 +286,6 @@ func (s *source) openPcap(head []byte, suffix string, fail func(string) (*source
 	return s, nil
 }
 
-func (s *source) openPcapng(suffix string, fail func(string) (*source, error)) (*source, error) {
-	h, _ := s.br.Peek(16)
-	if len(h) < 16 {
-		if s.cnt.err != nil {
-			return fail("corrupt gzip data: " + lowerErr(s.cnt.err))
-		}
-		return fail("capture truncated inside the file header")
-	}
-	switch binary.BigEndian.Uint32(h[8:12]) {
-	case 0x1a2b3c4d:
-		s.ngBig = true
-	case 0x4d3c2b1a:
-		s.ngBig = false
-	default:
-		return fail("bad pcapng section header: unknown byte-order magic")
-	}
-	if l := s.u32(h[4:8]); l < 28 || l%4 != 0 || l > maxBlock {
-		return fail(fmt.Sprintf("bad pcapng section header: block length %d", l))
-	}
-	major, minor := s.u16(h[12:14]), s.u16(h[14:16])
-	err := safeCall(func() (err error) {
-		s.ng, err = pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
-		return err
-	})
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return fail("capture truncated inside the file header")
-		}
-		if err == io.EOF {
-			// Every section had an unknown version and was skipped.
-			return fail(fmt.Sprintf("unsupported pcapng version %d.%d", major, minor))
-		}
-		return fail("bad pcapng section header: " + lowerErr(err))
-	}
-	s.rd = s.ng
-	s.info.Format = "pcapng" + suffix
-	return s, nil
-}
-
 // safeCall runs f, turning a panic inside the reader library into an error.
 func safeCall(f func() error) (err error) {
 	defer func() {
@@ -329,20 +294,6 @@ func safeCall(f func() error) (err error) {
 		}
 	}()
 	return f()
-}
-
-func (s *source) u16(b []byte) uint16 {
-	if s.ngBig {
-		return binary.BigEndian.Uint16(b)
-	}
-	return binary.LittleEndian.Uint16(b)
-}
-
-func (s *source) u32(b []byte) uint32 {
-	if s.ngBig {
-		return binary.BigEndian.Uint32(b)
-	}
-	return binary.LittleEndian.Uint32(b)
 }
 
 // next reads the next packet into s.data / s.ci / s.lt. It returns false at
@@ -359,9 +310,11 @@ func (s *source) next() bool {
 	}
 	data, ci, err := s.read()
 	if err != nil {
-		if err != io.EOF {
+		switch {
+		case err == errReported: // the reader said why (pcapng.go)
+		case err != io.EOF:
 			s.readError(start, err)
-		} else if s.cnt.err != nil {
+		case s.cnt.err != nil:
 			s.readError(start, s.cnt.err)
 		}
 		s.close()
@@ -394,7 +347,10 @@ func (s *source) next() bool {
 	ts := ci.Timestamp
 	if u := ts.Unix(); u < minUnix || u > maxUnix {
 		// A damaged timestamp no output format can print (RFC 3339).
-		s.warn("frame %d: timestamp out of range; the previous frame's is used", s.frame)
+		if !s.warnedRange {
+			s.warnedRange = true
+			s.warn("frame %d: timestamp out of range; the previous frame's is used (for later frames too)", s.frame)
+		}
 		ts = s.last
 		s.ci.Timestamp = ts
 	}
@@ -426,11 +382,10 @@ func (s *source) checkSnaplen(start int64, ci gopacket.CaptureInfo) {
 	}
 	snap := s.snaplen
 	if s.ng != nil {
-		iface, err := s.ng.Interface(ci.InterfaceIndex)
-		if err != nil {
+		var ok bool
+		if snap, ok = s.ng.snapLen(ci.InterfaceIndex); !ok {
 			return
 		}
-		snap = iface.SnapLength
 	}
 	if snap != 0 && ci.CaptureLength > int(snap) {
 		s.warnedSnap = true
@@ -458,8 +413,8 @@ func (s *source) readFailed(p any) {
 // record, so peeking at it costs no extra reads.
 func (s *source) precheck(start int64) bool {
 	s.recAt = start
-	if s.nm != nil {
-		return true // the NetMon reader checks its own records
+	if s.nm != nil || s.ng != nil {
+		return true // the NetMon and pcapng readers check their own records
 	}
 	if s.pcap != nil {
 		h, _ := s.br.Peek(16)
@@ -481,90 +436,6 @@ func (s *source) precheck(start int64) bool {
 		}
 		return true
 	}
-	// pcapng: walk the blocks the library will consume in this call, up
-	// to and including the first packet block.
-	big := s.ngBig
-	off := 0
-	for {
-		if off+12 > bufSize {
-			break
-		}
-		h, _ := s.br.Peek(off + 12)
-		if len(h) <= off {
-			break // end of file at a block boundary
-		}
-		h = h[off:]
-		if len(h) < 8 {
-			s.truncatedAt(start + int64(off))
-			return false
-		}
-		u32 := binary.LittleEndian.Uint32
-		if big {
-			u32 = binary.BigEndian.Uint32
-		}
-		typ := binary.BigEndian.Uint32(h[0:4])
-		if typ == 0x0a0d0d0a {
-			if len(h) < 12 {
-				s.truncatedAt(start + int64(off))
-				return false
-			}
-			switch binary.BigEndian.Uint32(h[8:12]) {
-			case 0x1a2b3c4d:
-				big = true
-				u32 = binary.BigEndian.Uint32
-			case 0x4d3c2b1a:
-				big = false
-				u32 = binary.LittleEndian.Uint32
-			default:
-				s.warn("corrupt pcapng section header at byte %d; stopped reading", start+int64(off))
-				return false
-			}
-		} else {
-			typ = u32(h[0:4])
-		}
-		l := u32(h[4:8])
-		if l < 12 || l%4 != 0 {
-			s.warn("corrupt pcapng block at byte %d (length %d); stopped reading", start+int64(off), l)
-			return false
-		}
-		packet := typ == 2 || typ == 3 || typ == 6 // obsolete, simple, enhanced packet
-		limit := uint32(maxBlock)
-		if packet {
-			limit = maxRecord + 64<<10 // a record plus headers and options
-		}
-		if l > limit {
-			s.warn("block at byte %d too long (%d bytes); stopped reading", start+int64(off), l)
-			return false
-		}
-		if off+int(l) > bufSize {
-			break // cannot look further ahead; the library reads on
-		}
-		avail, _ := s.br.Peek(off + int(l))
-		if len(avail) < off+int(l) {
-			s.truncatedAt(start + int64(off))
-			return false
-		}
-		// A block ends with a copy of its length (pcapng section 3.1), and
-		// an enhanced packet block must hold its captured bytes. A length
-		// field that lies would otherwise make the library read into the
-		// next block and misreport the damage (as a truncation, or at a
-		// later offset).
-		blk := avail[off:]
-		if t := u32(blk[l-4:]); t != l {
-			s.warn("corrupt pcapng block at byte %d (length %d, trailing length %d); stopped reading", start+int64(off), l, t)
-			return false
-		}
-		if typ == 6 && (l < 32 || uint64(u32(blk[20:24]))+32 > uint64(l)) {
-			s.warn("corrupt pcapng block at byte %d (length %d too short for its packet); stopped reading", start+int64(off), l)
-			return false
-		}
-		if packet {
-			s.recAt = start + int64(off)
-			break
-		}
-		off += int(l)
-	}
-	s.ngBig = big
 	return true
 }
 
