@@ -18,6 +18,7 @@ const (
 	linkSLL      = 113
 	linkIPv4     = 228
 	linkIPv6     = 229
+	linkNFLOG    = 239
 	linkSLL2     = 276
 )
 
@@ -110,6 +111,8 @@ func decodePacket(linkType uint16, data []byte, wireExtra int, p *tcpPacket) dec
 		return decodeIPv4(data, wireExtra, p)
 	case linkIPv6:
 		return decodeIPv6(data, wireExtra, p)
+	case linkNFLOG:
+		return decodeNFLOG(data, wireExtra, p)
 	case linkNull, linkLoop:
 		if len(data) < 4 {
 			return decTruncated
@@ -132,6 +135,62 @@ func decodePacket(linkType uint16, data []byte, wireExtra int, p *tcpPacket) dec
 			return decodeIPv6(data[4:], wireExtra, p)
 		}
 		return decNonIP
+	}
+	return decNonIP
+}
+
+// maxNFLOGTLVs bounds the walk over an NFLOG record's TLVs.
+const maxNFLOGTLVs = 32
+
+// decodeNFLOG decodes a Linux netfilter log record (LINKTYPE_NFLOG, 239):
+// a 4-byte header (address family, version, resource ID), then TLVs of a
+// 16-bit length (header included, padding to 4 bytes not) and a 16-bit
+// type, in the byte order of the host that captured; type 9
+// (NFULA_PAYLOAD) holds the IP packet. The byte order is that of the file
+// (libpcap swaps the TLV headers of a foreign file); it is told here from
+// the first TLV's type, below 256 in either order (the top two bits are
+// netlink flags).
+func decodeNFLOG(data []byte, wireExtra int, p *tcpPacket) decodeResult {
+	if len(data) < 8 {
+		return decTruncated
+	}
+	family := data[0]
+	if family != 2 && family != 10 { // AF_INET, AF_INET6
+		return decNonIP
+	}
+	big := data[6]&0x3f == 0 && data[7] != 0
+	rest := data[4:]
+	for range maxNFLOGTLVs {
+		if len(rest) == 0 && wireExtra == 0 {
+			return decNonIP // no payload: a record of the log prefix alone
+		}
+		if len(rest) < 4 {
+			return decTruncated
+		}
+		var l, typ uint16
+		if big {
+			l, typ = binary.BigEndian.Uint16(rest[0:2]), binary.BigEndian.Uint16(rest[2:4])
+		} else {
+			l, typ = binary.LittleEndian.Uint16(rest[0:2]), binary.LittleEndian.Uint16(rest[2:4])
+		}
+		if l < 4 {
+			return decMalformed
+		}
+		if typ&0x3fff == 9 {
+			ip := rest[4:]
+			if int(l) <= len(rest) {
+				ip = rest[4:l]
+			}
+			if family == 2 {
+				return decodeIPv4(ip, wireExtra, p)
+			}
+			return decodeIPv6(ip, wireExtra, p)
+		}
+		n := (int(l) + 3) &^ 3
+		if n > len(rest) {
+			return decTruncated
+		}
+		rest = rest[n:]
 	}
 	return decNonIP
 }

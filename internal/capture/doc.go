@@ -25,7 +25,9 @@
 // first buffer header and refused with one line that says how to convert it
 // (etl.go).
 //
-// pcap is read with gopacket's pure-Go pcapgo reader, through a
+// The pcap file header is read with gopacket's pure-Go pcapgo reader and
+// its records by pcaprec.go (which reads a record whose original length is
+// below its captured length as tcpdump does, where pcapgo stops), through a
 // bufio.Reader this package owns, so that it can look at each record header
 // before the library reads the record (lengths read off the file never size
 // an allocation; records over 256 KiB stop the file) and knows the byte
@@ -37,7 +39,8 @@
 // at the offset of the block that holds it. Files are merged in
 // timestamp order with a k-way merge that holds one packet per file (ties go
 // to the file given first; a file's own order is always kept). Frames are
-// numbered from 1 per file, counting every record as Wireshark does.
+// numbered from 1 per file, counting every record as Wireshark does. A file
+// that is not a regular file (a pipe, a FIFO) is read once (inputs.go).
 //
 // A file that cannot be read at all gets InputInfo.Err, a *FileError whose
 // message is one lower-case line naming the file. Damage after the header
@@ -48,7 +51,9 @@
 //
 // decodePacket hand-decodes only what reassembly needs, without allocating:
 // Ethernet with stacked 802.1Q / 802.1ad tags, Linux cooked capture v1 and
-// v2, raw IP, BSD loopback (NULL, host byte order) and LOOP (network order);
+// v2, raw IP, BSD loopback (NULL, host byte order) and LOOP (network order),
+// Linux NFLOG (the payload TLV); the packets of other link types are
+// counted per file and interface and said in one warning each (linkskip.go);
 // IPv4 (RFC 791: header length, total length to drop link padding), IPv6
 // (RFC 8200: hop-by-hop, routing, destination options and fragment headers
 // walked up to TCP); TCP (RFC 9293 section 3.1). Fragments of IPv4 and IPv6

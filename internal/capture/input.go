@@ -97,9 +97,10 @@ type source struct {
 	br     *bufio.Reader   // the reader pcapgo (pcap) or ngReader consumes
 
 	pcap      *pcapgo.Reader
-	ng        *ngReader // pcapng (pcapng.go)
-	nm        *nmReader // NetMon (netmon.go)
-	file      *os.File  // the file, when not standard input
+	prec      *pcapRecords // pcap records (pcaprec.go)
+	ng        *ngReader    // pcapng (pcapng.go)
+	nm        *nmReader    // NetMon (netmon.go)
+	file      *os.File     // the file, when not standard input
 	readCount *atomic.Int64
 	rd        packetReader
 	pcapOrder binary.ByteOrder
@@ -121,6 +122,14 @@ type source struct {
 	warnedSnap bool
 	recAt      int64 // offset of the current record (its pcapng block)
 	done       bool
+	// replay: next returns the current packet again (a stream read once
+	// to find its first packet, inputs.go).
+	replay bool
+	// skipped counts the packets of link types decodePacket does not
+	// read, per interface and link type (linkskip.go); summarized: the
+	// warnings that count things over the whole file were given.
+	skipped    []linkSkip
+	summarized bool
 }
 
 // offset is the number of capture bytes consumed by the reader so far.
@@ -131,6 +140,10 @@ func (s *source) warn(format string, args ...any) {
 }
 
 func (s *source) close() {
+	if !s.summarized {
+		s.summarized = true
+		s.summarize()
+	}
 	if s.closer != nil {
 		s.closer.Close()
 		s.closer = nil
@@ -157,13 +170,18 @@ func openSource(index int, path string, stdin io.Reader, read *atomic.Int64, inf
 		if err != nil {
 			return nil, &FileError{name, openReason(err)}
 		}
-		if st, err := f.Stat(); err == nil && st.IsDir() {
+		st, err := f.Stat()
+		if err == nil && st.IsDir() {
 			f.Close()
 			return nil, &FileError{name, "is a directory"}
 		}
 		r = f
 		s.closer = f
-		s.file = f
+		if err == nil && st.Mode().IsRegular() {
+			// A pipe, FIFO or device cannot seek: it is read as a
+			// stream, as standard input is.
+			s.file = f
+		}
 	}
 	s.name = name
 	s.readCount = read
@@ -280,7 +298,8 @@ func (s *source) openPcap(head []byte, suffix string, fail func(string) (*source
 	if s.pcap.Snaplen() > maxRecord {
 		s.pcap.SetSnaplen(maxRecord)
 	}
-	s.rd = s.pcap
+	s.prec = newPcapRecords(s, format == "pcap-ns")
+	s.rd = s.prec
 	s.linkType = uint16(s.pcap.LinkType())
 	s.info.Format = format + suffix
 	return s, nil
@@ -300,6 +319,10 @@ func safeCall(f func() error) (err error) {
 // the end of the file or when the file cannot be read further; warnings say
 // why.
 func (s *source) next() bool {
+	if s.replay {
+		s.replay = false
+		return !s.done
+	}
 	if s.done {
 		return false
 	}
@@ -336,6 +359,9 @@ func (s *source) next() bool {
 				lt = uint16(l)
 			}
 		}
+	}
+	if !linkDecoded(lt) {
+		s.skipLink(ci.InterfaceIndex, lt)
 	}
 	s.data, s.ci, s.lt = data, ci, lt
 	s.frame++

@@ -3,7 +3,9 @@ package capture
 import (
 	"cmp"
 	"fmt"
+	"os"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +24,11 @@ const maxOpenInputs = 4
 // either way. Only when more than maxOpenInputs files overlap in time is a
 // file opened late (its packets then merge after those already read), with
 // a warning.
+//
+// A pipe, a FIFO or a device (as the shell's <(zcat a.pcap.gz) gives)
+// cannot be read twice: it is opened once, read up to its first packet,
+// and held open, its first packet kept, until the merge reaches it (issue
+// 21: it was opened again and found empty).
 type inputs struct {
 	paths []string
 	opts  Options
@@ -38,6 +45,7 @@ type waiting struct {
 	index  int
 	first  time.Time
 	warned bool
+	held   *source // a stream, read up to its first packet
 }
 
 func newInputs(paths []string, opts Options, infos []InputInfo) *inputs {
@@ -54,6 +62,15 @@ func newInputs(paths []string, opts Options, infos []InputInfo) *inputs {
 				continue
 			}
 			in.start(i, s)
+			continue
+		}
+		if isStream(p) {
+			held, first, err := probeStream(i, p, opts.Read, &infos[i])
+			if err != nil {
+				infos[i].Err = err
+				continue
+			}
+			in.pending = append(in.pending, waiting{index: i, first: first, held: held})
 			continue
 		}
 		first, err := probe(i, p)
@@ -94,6 +111,35 @@ func probe(i int, path string) (first time.Time, err error) {
 		return s.ci.Timestamp, nil
 	}
 	return time.Time{}, nil
+}
+
+// isStream reports whether path names something that is not a regular
+// file (a pipe, a FIFO, a device), which can be read only once.
+func isStream(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.Mode().IsRegular() && !st.IsDir()
+}
+
+// probeStream opens a stream for good and reads its first packet, which its
+// first call to next returns again. Its warnings and counts are those of
+// the one reading.
+func probeStream(i int, path string, read *atomic.Int64, info *InputInfo) (s *source, first time.Time, err error) {
+	s, err = openSource(i, path, nil, read, info)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer func() {
+		// The reader library panicked on the first record.
+		if p := recover(); p != nil {
+			s.readFailed(p)
+			first = time.Time{}
+		}
+	}()
+	if s.next() {
+		s.replay = true
+		return s, s.ci.Timestamp, nil
+	}
+	return s, time.Time{}, nil
 }
 
 // openHook, when set (tests), is told how many inputs are open each time
@@ -146,10 +192,14 @@ func (in *inputs) openDue() {
 			}
 		}
 		in.pending = in.pending[1:]
-		s, err := openSource(w.index, in.paths[w.index], nil, in.opts.Read, &in.infos[w.index])
-		if err != nil {
-			in.infos[w.index].Err = err
-			continue
+		s := w.held
+		if s == nil {
+			var err error
+			s, err = openSource(w.index, in.paths[w.index], nil, in.opts.Read, &in.infos[w.index])
+			if err != nil {
+				in.infos[w.index].Err = err
+				continue
+			}
 		}
 		in.start(w.index, s)
 	}
@@ -160,4 +210,10 @@ func (in *inputs) closeAll() {
 	for i := range in.cur {
 		in.finish(i)
 	}
+	for _, w := range in.pending {
+		if w.held != nil {
+			w.held.close()
+		}
+	}
+	in.pending = nil
 }

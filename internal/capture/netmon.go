@@ -83,8 +83,9 @@ type nmReader struct {
 	walked uint32 // stream: records read in file order, for the table check
 	hash   uint64 // stream: FNV-1a of their offsets, to compare with the table's
 
-	lt   uint16 // link type of the frame just read
-	done bool
+	lt         uint16 // link type of the frame just read
+	frameMedia uint16 // and its media type
+	done       bool
 }
 
 // nmInput is a bounded window over the file (ReadAt) or a stream read
@@ -372,7 +373,7 @@ func (nm *nmReader) frame(off int64) (data []byte, ci gopacket.CaptureInfo, skip
 	if !isFrame {
 		return nil, ci, true, false
 	}
-	nm.lt = lt
+	nm.lt, nm.frameMedia = lt, media
 	t := nm.start.Add(delta)
 	if nm.perFrameTime() {
 		t = filetime(le.Uint64(rec[incl+6:]))

@@ -68,7 +68,7 @@ type half struct {
 	finSeq   uint32 // sequence number of the FIN
 	ackValid bool
 	ackMax   uint32 // highest ACK the other side sent for this direction
-	pending  []segment
+	pending  segList
 	buffered int // bytes in pending
 }
 
@@ -313,7 +313,7 @@ func (a *assembler) packet(p *tcpPacket, pos Pos) {
 		if !o.ackValid || seqLT(o.ackMax, p.ack) {
 			o.ackMax = p.ack
 			o.ackValid = true
-			if len(o.pending) > 0 && !a.advance(c, 1-d, pos, false) {
+			if o.pending.len() > 0 && !a.advance(c, 1-d, pos, false) {
 				return
 			}
 		}
@@ -513,7 +513,7 @@ func (a *assembler) finish(c *conn, pos Pos, how EndKind) {
 	c.h = nil
 	c.ignored = false
 	for i := range c.dirs {
-		c.dirs[i].pending = nil
+		c.dirs[i].pending = segList{}
 		a.setBuffered(&c.dirs[i], 0)
 	}
 	if a.unlist(c) {
@@ -538,24 +538,24 @@ func (a *assembler) flush(c *conn, pos Pos) {
 		h0, h1 := &c.dirs[0], &c.dirs[1]
 		var d Dir
 		switch {
-		case len(h0.pending) == 0 && len(h1.pending) == 0:
+		case h0.pending.len() == 0 && h1.pending.len() == 0:
 			return
-		case len(h1.pending) == 0:
+		case h1.pending.len() == 0:
 			d = 0
-		case len(h0.pending) == 0:
+		case h0.pending.len() == 0:
 			d = 1
-		case h1.pending[0].order < h0.pending[0].order:
+		case h1.pending.front().order < h0.pending.front().order:
 			d = 1
 		default:
 			d = 0
 		}
 		h := &c.dirs[d]
-		g := h.pending[0]
+		g := *h.pending.front()
 		if seqLT(h.next, g.seq) {
 			c.h.Gap(d, pos, seqDiff(g.seq, h.next))
 			h.next = g.seq
 		}
-		h.pending = h.pending[1:]
+		h.pending.popFront()
 		a.setBuffered(h, h.buffered-g.cost())
 		a.deliver(c, d, g.seq, g.data, g.missing, g.pos)
 	}
@@ -599,13 +599,9 @@ func (a *assembler) data(c *conn, d Dir, seq uint32, b []byte, missing int, pos 
 
 // buffer inserts a copy of a segment into h.pending, sorted by sequence.
 func (a *assembler) buffer(h *half, seq uint32, b []byte, missing int, pos Pos, order int64) {
-	i := len(h.pending)
-	for i > 0 && seqLT(seq, h.pending[i-1].seq) {
-		i--
-	}
-	if i > 0 && h.pending[i-1].seq == seq {
+	bi, j, old := h.pending.find(seq)
+	if old != nil && old.seq == seq {
 		// Same start: keep the longer one.
-		old := &h.pending[i-1]
 		if seqLE(seq+uint32(len(b))+uint32(missing), old.end()) {
 			return
 		}
@@ -615,7 +611,7 @@ func (a *assembler) buffer(h *half, seq uint32, b []byte, missing int, pos Pos, 
 		return
 	}
 	g := segment{seq: seq, data: append([]byte(nil), b...), missing: missing, pos: pos, order: order}
-	h.pending = slices.Insert(h.pending, i, g)
+	h.pending.insertAt(bi, j, g)
 	a.setBuffered(h, h.buffered+g.cost())
 }
 
@@ -624,8 +620,8 @@ func (a *assembler) buffer(h *half, seq uint32, b []byte, missing int, pos Pos, 
 // receiver acknowledged past it, or if force is set (too much buffered).
 func (a *assembler) advance(c *conn, d Dir, pos Pos, force bool) bool {
 	h := &c.dirs[d]
-	for len(h.pending) > 0 && !c.ignored {
-		g := h.pending[0]
+	for h.pending.len() > 0 && !c.ignored {
+		g := *h.pending.front()
 		if seqLT(h.next, g.seq) {
 			lost := force || h.ackValid && seqLE(g.seq, h.ackMax)
 			if !lost {
@@ -635,15 +631,11 @@ func (a *assembler) advance(c *conn, d Dir, pos Pos, force bool) bool {
 			h.next = g.seq
 			force = h.buffered-g.cost() > a.maxBuffered || a.total-g.cost() > a.maxTotal
 		}
-		h.pending[0] = segment{}
-		h.pending = h.pending[1:]
+		h.pending.popFront()
 		a.setBuffered(h, h.buffered-g.cost())
 		if !a.deliver(c, d, g.seq, g.data, g.missing, g.pos) {
 			return false
 		}
-	}
-	if len(h.pending) == 0 {
-		h.pending = nil
 	}
 	return !c.ignored
 }
@@ -684,7 +676,7 @@ func (a *assembler) deliver(c *conn, d Dir, seq uint32, b []byte, missing int, p
 func (a *assembler) dropBuffers(c *conn) {
 	c.h = nil
 	for i := range c.dirs {
-		c.dirs[i].pending = nil
+		c.dirs[i].pending = segList{}
 		a.setBuffered(&c.dirs[i], 0)
 	}
 }
