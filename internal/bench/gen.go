@@ -270,7 +270,7 @@ func manyFlows(w *pcapWriter, n int) {
 
 // openConns writes n connections to the endpoint mapper port that each
 // send the first 1000 bytes of a 4000-byte bind and are never closed: the
-// worst case for memory per connection (a crafted capture of issue 4).
+// worst case for memory per connection (a crafted capture).
 func openConns(w *pcapWriter, n int) {
 	rng := rand.New(rand.NewSource(4))
 	bind := make([]byte, 1000)

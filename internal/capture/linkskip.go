@@ -7,7 +7,7 @@ import (
 
 // linkDecoded reports whether decodePacket reads frames of link type lt;
 // the packets of other link types are counted per interface and said once
-// per file (issue 21: a capture of an unsupported link type gave "No NSPI
+// per file (a capture of an unsupported link type used to give "No NSPI
 // traffic found" and no word of why).
 func linkDecoded(lt uint16) bool {
 	switch lt {

@@ -17,7 +17,7 @@ import (
 // keeps every interface description and name-resolution record of a
 // section, parses every option into new strings, and sizes the read of a
 // simple or obsolete packet block by the length the block states, not by
-// the block (issue 21: 1.5 GB for a 510 KB gzipped file). This reader
+// the block (1.5 GB for a crafted 510 KB gzipped file). This reader
 // bounds every length it reads from the file before it uses it:
 //
 //   - a block's length against the limits below (a packet block holds at

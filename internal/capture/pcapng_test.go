@@ -276,7 +276,7 @@ type hostile struct {
 
 const filler = 1000 // bytes of a filler frame
 
-// hostileInputs builds the pcapng inputs of issue 21 at a test's size.
+// hostileInputs builds crafted pcapng inputs (lying lengths, block bombs) at a test's size.
 func hostileInputs(t testing.TB) []hostile {
 	le := binary.LittleEndian
 	rs := convoRecs(&testing.T{}, linkEthernet)
@@ -386,7 +386,7 @@ func allocDuring(f func()) uint64 {
 	return m1.TotalAlloc - m0.TotalAlloc
 }
 
-// TestPcapngHostile: the crafted pcapng inputs of issue 21 each give one
+// TestPcapngHostile: the crafted pcapng inputs each give one
 // warning at the offset of the damage, keep the packets before it, and
 // allocate no more than a clean file does (the read buffers and batches).
 func TestPcapngHostile(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Issue 21 point 3: pipes, FIFOs and devices among several inputs are read
+// Pipes, FIFOs and devices among several inputs are read
 // once.
 
 // pipeInputs are three inputs whose packets interleave: the merge has to

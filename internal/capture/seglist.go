@@ -12,7 +12,7 @@ const segBlock = 64
 // over the blocks and then within one, and inserting it moves at most a
 // block's segments (or, when a full block splits, the block headers), so
 // that the cost of a segment does not grow with the number buffered
-// (issue 21: 300,000 one-byte segments in reverse order were each
+// (measured: 300,000 one-byte segments in reverse order were each
 // inserted at the front of one slice). Segments in order, or in reverse
 // order, fill blocks appended at the end, or at the front.
 //

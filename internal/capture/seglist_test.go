@@ -121,7 +121,7 @@ func feedPackets(opts Options, pkts []tcpPacket) *streamCollector {
 
 // TestReverseSegmentsSameBytes checks that one-byte segments in reverse
 // order give the bytes of the same segments in order, and that buffering
-// them costs about what the forward order costs (issue 21: inserting each
+// them costs about what the forward order costs (before sorted blocks, inserting each
 // segment at the front of the out-of-order list was linear in its length).
 func TestReverseSegmentsSameBytes(t *testing.T) {
 	const n = 50000

@@ -11,7 +11,7 @@ import (
 	"github.com/nspicap/nspicap/rfr"
 )
 
-// Connections older than the capture (issue 17): a connection whose bind is
+// Connections older than the capture: a connection whose bind is
 // not in the capture has calls on presentation contexts of unknown
 // interface. The interface of each such context is learned from the
 // evidence the capture holds, earlier or later in it (protocol-notes §1.10):

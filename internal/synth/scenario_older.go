@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Scenarios of issue 17: a second security context added by alter_context
-// (impacket style), and connections older than the capture.
+// Scenarios of a second security context added by alter_context (impacket
+// style), and of connections older than the capture.
 
 // Evidence names of Call.InferredFrom (nspicap's calls rows: inferred_from).
 const (

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Issue 21, points 5 and 6: records whose lengths disagree, and link types
+// Records whose lengths disagree, and link types
 // nspicap does not read.
 
 // TestRecordLongerThanOriginal: a pcap record whose original length is
