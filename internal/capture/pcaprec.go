@@ -15,8 +15,9 @@ import (
 // length exceeds its original length ("capture length exceeds original
 // packet length"); tcpdump and Wireshark read such records, and so does
 // this one: it takes the captured bytes, counts the record and reads on.
-// It returns slices of the bufio.Reader's buffer, valid until the next call, instead of copying each record as pcapgo does; precheck
-// has already seen the whole record in the buffer.
+// It returns slices of the bufio.Reader's buffer, valid until the next
+// call, instead of copying each record as pcapgo does; precheck has
+// already seen the whole record in the buffer.
 type pcapRecords struct {
 	br         *bufio.Reader
 	order      binary.ByteOrder
