@@ -304,6 +304,9 @@ type Mapping struct {
 	// for.
 	Tower      *Tower
 	Annotation string // ept_lookup only
+	// Asked is, for ept_map, the interface the request asked for; nil
+	// when the request could not be decoded (and for ept_lookup).
+	Asked *dcerpc.SyntaxID
 }
 
 // DecodeCall decodes an endpoint mapper call into what its answer maps: for
@@ -318,16 +321,20 @@ func DecodeCall(c *dcerpc.Call) (ms []Mapping, ok bool) {
 	le := c.Response.LittleEndian
 	switch c.Opnum {
 	case OpMap:
-		q, _ := DecodeMapRequest(c.Request.Stub, c.Request.LittleEndian)
+		q, qerr := DecodeMapRequest(c.Request.Stub, c.Request.LittleEndian)
 		m, err := DecodeMapResponse(c.Response.Stub, le)
 		if err != nil {
 			return nil, false
 		}
+		var asked *dcerpc.SyntaxID
+		if qerr == nil {
+			asked = &q.Tower.Interface
+		}
 		if len(m.Towers) == 0 {
-			return []Mapping{{Interface: q.Tower.Interface, Status: m.Status}}, true
+			return []Mapping{{Interface: q.Tower.Interface, Status: m.Status, Asked: asked}}, true
 		}
 		for i := range m.Towers {
-			ms = append(ms, Mapping{Interface: m.Towers[i].Interface, Status: m.Status, Tower: &m.Towers[i]})
+			ms = append(ms, Mapping{Interface: m.Towers[i].Interface, Status: m.Status, Tower: &m.Towers[i], Asked: asked})
 		}
 		return ms, true
 	case OpLookup:

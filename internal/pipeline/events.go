@@ -196,36 +196,42 @@ func (r *runner) storeEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyz
 }
 
 func (r *runner) epmEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.EndpointAnswer {
-	if c.Opnum != epm.OpMap || c.Response == nil || c.Response.Sealed || c.Response.Damaged || c.Request.Sealed {
+	if c.Opnum != epm.OpMap || c.Request.Sealed {
 		return nil
 	}
-	q, err := epm.DecodeMapRequest(c.Request.Stub, c.Request.LittleEndian)
-	if err != nil {
-		return nil
-	}
-	m, err := epm.DecodeMapResponse(c.Response.Stub, c.Response.LittleEndian)
-	if err != nil {
+	ms, ok := r.epmMappings(c)
+	if !ok || len(ms) == 0 || ms[0].Asked == nil {
 		return nil
 	}
 	ev := scratch(r, &r.scratch.ep)
 	ev.Meta, _, ev.Answer = r.callParts(c, reqPos, replyPos)
-	ev.HasStatus, ev.Status = true, m.Status
-	ev.NotRegistered = m.Status == epm.StatusNotRegistered
-	iface := q.Tower.Interface
-	if iface.UUID == (dcerpc.UUID{}) && len(m.Towers) > 0 {
-		iface = m.Towers[0].Interface
+	ev.HasStatus, ev.Status = true, ms[0].Status
+	ev.NotRegistered = ms[0].Status == epm.StatusNotRegistered
+	iface := *ms[0].Asked
+	if iface.UUID == (dcerpc.UUID{}) && ms[0].Tower != nil {
+		iface = ms[0].Interface // the first tower's
 	}
 	ev.Iface = dcerpc.InterfaceName(iface.UUID)
 	ev.IfaceUUID = iface.UUID.String()
 	ev.IfaceVersion = fmt.Sprintf("%d.%d", iface.Major, iface.Minor)
-	for i := range m.Towers {
-		t := &m.Towers[i]
-		if t.Port == 0 || (t.Protocol != "ncacn_ip_tcp" && t.Protocol != "ncacn_http") || len(ev.Endpoints) >= 16 {
+	for _, m := range ms {
+		t := m.Tower
+		if t == nil || t.Port == 0 || (t.Protocol != "ncacn_ip_tcp" && t.Protocol != "ncacn_http") || len(ev.Endpoints) >= 16 {
 			continue
 		}
 		ev.Endpoints = append(ev.Endpoints, netip.AddrPortFrom(t.Host(c.Conn.Server.Addr()), t.Port))
 	}
 	return ev
+}
+
+// epmMappings decodes an endpoint mapper call once for both its uses (the
+// evidence of older.go and the analyzer's EndpointAnswer).
+func (r *runner) epmMappings(c *dcerpc.Call) ([]epm.Mapping, bool) {
+	if r.epm.call != c {
+		r.epm.call = c
+		r.epm.ms, r.epm.ok = epm.DecodeCall(c)
+	}
+	return r.epm.ms, r.epm.ok
 }
 
 func (r *runner) rfrEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.ReferralCall {

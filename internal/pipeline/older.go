@@ -288,7 +288,7 @@ func (r *runner) learnEPM(c *dcerpc.Call) bool {
 	if c.Opnum != epm.OpMap && c.Opnum != epm.OpLookup {
 		return false
 	}
-	ms, ok := epm.DecodeCall(c)
+	ms, ok := r.epmMappings(c)
 	if !ok {
 		return false
 	}

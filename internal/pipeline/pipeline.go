@@ -168,6 +168,14 @@ type runner struct {
 	}
 	freeCalls  []*Call
 	freeEvents []*analyze.NSPICall
+	// epm: the decoding of the call being processed, if an endpoint
+	// mapper call (epmMappings); reset for every call, which may be a
+	// recycled one at the same address.
+	epm struct {
+		call *dcerpc.Call
+		ms   []epm.Mapping
+		ok   bool
+	}
 
 	smbBudget *smb.Budget // smb.go
 	smbStats  SMBStats
@@ -432,6 +440,7 @@ func (k *conn) Call(c *dcerpc.Call) {
 // (or to its place in the queue); cl is its class when inferred.
 func (k *conn) process(c *dcerpc.Call, cl class, inferred bool) {
 	r := k.r
+	r.epm.call = nil
 	out := r.newCall()
 	out.Raw = c
 	if k.pipe != nil {
