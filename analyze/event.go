@@ -42,9 +42,11 @@ const (
 	// TCP stream, a PDU damaged) at or before this call, so calls of it
 	// may be missing or incomplete.
 	BytesLost Quality = 1 << iota
-	// IfaceInferred: the connection's bind is not in the capture; the
-	// call's interface was inferred (from a context handle or the
-	// endpoint's other connections).
+	// IfaceInferred: the connection's bind was not read (it is older
+	// than the capture, or the snap length cut it); the call's interface
+	// was inferred from other evidence (Call.InferredFrom in the pipeline:
+	// a context handle, the endpoint mapper, a bind elsewhere, the stub's
+	// shape).
 	IfaceInferred
 	// StatusInferred: the status was not read from the wire but inferred
 	// (a sealed NspiBind: from what the client did next).
