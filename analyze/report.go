@@ -74,6 +74,9 @@ type Input struct {
 	// or status may be unknown); both 0 when no record was cut.
 	SnapLen  int   `json:"snap_len,omitempty"`
 	CutCalls int64 `json:"cut_calls,omitempty"`
+	// CutSMBMessages counts the SMB messages of named pipes those cuts
+	// touched: they are dropped, with the calls they carried.
+	CutSMBMessages int64 `json:"cut_smb_messages,omitempty"`
 }
 
 // Counters are the per-row numbers of the report. Calls are attributed to the

@@ -85,6 +85,8 @@ func TestSnapVerdict(t *testing.T) {
 		{[]Input{{Path: "a", SnapLen: 200, CutCalls: 1}}, "snap length cut packets to 200 bytes and with them 1 DCE/RPC call:"},
 		{[]Input{{Path: "a", SnapLen: 200, CutCalls: 3}, {Path: "b"}, {Path: "c", SnapLen: 96, CutCalls: 4}, {Path: "d", SnapLen: 200, CutCalls: 1}},
 			"snap length cut packets to 96 and 200 bytes and with them 8 DCE/RPC calls:"},
+		{[]Input{{Path: "a", SnapLen: 200, CutSMBMessages: 5}}, "snap length cut packets to 200 bytes and with them 5 SMB messages of named pipes (dropped"},
+		{[]Input{{Path: "a", SnapLen: 200, CutCalls: 2, CutSMBMessages: 1}}, "with them 2 DCE/RPC calls and 1 SMB message of named pipes"},
 	} {
 		v := strings.Join(a.Report(c.ins).Verdict, " ")
 		if c.want == "" {

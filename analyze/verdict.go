@@ -93,18 +93,19 @@ func (p *reporter) verdictTail(r *Report, out, others []string) []string {
 // snapSentence says that the snap length cut calls, and how to capture
 // whole packets; "" when it cut none.
 func snapSentence(ins []Input) string {
-	var calls int64
+	var calls, msgs int64
 	var lens []int
 	for _, in := range ins {
-		if in.CutCalls == 0 {
+		if in.CutCalls == 0 && in.CutSMBMessages == 0 {
 			continue
 		}
 		calls += in.CutCalls
+		msgs += in.CutSMBMessages
 		if !slices.Contains(lens, in.SnapLen) {
 			lens = append(lens, in.SnapLen)
 		}
 	}
-	if calls == 0 {
+	if calls == 0 && msgs == 0 {
 		return ""
 	}
 	slices.Sort(lens)
@@ -112,8 +113,16 @@ func snapSentence(ins []Input) string {
 	for i, l := range lens {
 		to[i] = strconv.Itoa(l)
 	}
+	var parts []string
+	if calls > 0 {
+		parts = append(parts, plural(int(calls), "DCE/RPC call", "DCE/RPC calls"))
+	}
+	if msgs > 0 {
+		parts = append(parts, plural(int(msgs), "SMB message", "SMB messages")+" of named pipes (dropped, with the calls they carried)")
+	}
+	what := strings.Join(parts, " and ")
 	return fmt.Sprintf("The capture's snap length cut packets to %s bytes and with them %s: users, statuses and counts may be incomplete (a user whose name was cut counts as an unidentified user). Capture whole packets: tcpdump -s 0; with netsh trace, leave out packettruncatebytes.",
-		strings.Join(to, " and "), plural(int(calls), "DCE/RPC call", "DCE/RPC calls"))
+		strings.Join(to, " and "), what)
 }
 
 // truncated says which lists of the report were cut at Options.MaxSessions

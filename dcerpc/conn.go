@@ -498,6 +498,12 @@ func (c *Conn) decideRoles(dir Dir, ptype uint8) bool {
 // the messages and the security context it cuts are marked Cut, and that it
 // is no anomaly: nothing was lost in transit or misread (the pipeline
 // counts the calls it touched, with the snap length).
+// MarkCut says that the snap length cut bytes of a direction before they
+// reached this connection (a lower layer, such as SMB, dropped the message
+// they were in): the anomalies such a cut explains (orphan answers,
+// resynchronisation) are not reported for it, as after Cut.
+func (c *Conn) MarkCut(dir Dir) { c.dirs[dir].cut = true }
+
 func (c *Conn) Cut(dir Dir, pos Pos, n int) {
 	c.cut = true
 	c.Gap(dir, pos, n)

@@ -376,9 +376,19 @@ func scanStart(b []byte) int {
 }
 
 // Gap says that n bytes of dir were not captured (n < 0: unknown).
-func (d *Demux) Gap(dir Dir, pos Pos, n int) {
+func (d *Demux) Gap(dir Dir, pos Pos, n int) { d.lose(dir, pos, n, true) }
+
+// Cut is Gap for bytes the capture's snap length cut: the message they
+// fall in is dropped the same way, but nothing was lost in transit, so no
+// anomaly is reported (the pipeline says once per input what the snap
+// length cut). It reports whether it dropped a message.
+func (d *Demux) Cut(dir Dir, pos Pos, n int) bool { return d.lose(dir, pos, n, false) }
+
+// lose forgets n bytes that were not captured, reporting an anomaly when
+// report is set; it returns whether a message in assembly was dropped.
+func (d *Demux) lose(dir Dir, pos Pos, n int, report bool) (dropped bool) {
 	if d.dead || d.closed {
-		return
+		return false
 	}
 	f := &d.dirs[dir]
 	detail := "bytes of unknown length were not captured"
@@ -389,6 +399,7 @@ func (d *Demux) Gap(dir Dir, pos Pos, n int) {
 		// the message in assembly lost bytes: drop it, and skip its rest
 		f.skip = f.need - len(f.buf) - n
 		detail += "; an SMB message they cut was dropped"
+		dropped = true
 	} else if f.skip > 0 && n >= 0 && f.skip >= n {
 		f.skip -= n
 	} else {
@@ -398,7 +409,19 @@ func (d *Demux) Gap(dir Dir, pos Pos, n int) {
 	f.buf = f.buf[:0]
 	f.need = 0
 	d.charge(f)
-	d.anomaly(AnomalyGap, pos, detail)
+	if report {
+		d.anomaly(AnomalyGap, pos, detail)
+	}
+	return dropped
+}
+
+// EachPipe calls f for every open pipe.
+func (d *Demux) EachPipe(f func(*Pipe)) {
+	for _, p := range d.order {
+		if p != nil {
+			f(p)
+		}
+	}
 }
 
 // Close ends the connection: every open pipe is closed. pos is where it

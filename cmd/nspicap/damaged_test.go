@@ -24,12 +24,13 @@ import (
 type reportDoc struct {
 	Verdict []string `json:"verdict"`
 	Inputs  []struct {
-		Path     string   `json:"path"`
-		Format   string   `json:"format"`
-		Packets  int64    `json:"packets"`
-		Warnings []string `json:"warnings"`
-		SnapLen  int      `json:"snap_len"`
-		CutCalls int64    `json:"cut_calls"`
+		Path           string   `json:"path"`
+		Format         string   `json:"format"`
+		Packets        int64    `json:"packets"`
+		Warnings       []string `json:"warnings"`
+		SnapLen        int      `json:"snap_len"`
+		CutCalls       int64    `json:"cut_calls"`
+		CutSMBMessages int64    `json:"cut_smb_messages"`
 	} `json:"inputs"`
 	Totals    map[string]int64                                        `json:"totals"`
 	Sessions  []map[string]any                                        `json:"sessions"`

@@ -152,6 +152,9 @@ func inputs(res *pipeline.Result) []analyze.Input {
 		if i < len(res.CutCalls) {
 			ai.CutCalls = res.CutCalls[i]
 		}
+		if i < len(res.CutSMBMessages) {
+			ai.CutSMBMessages = res.CutSMBMessages[i]
+		}
 		if in.Err != nil {
 			ai.Warnings = append(append([]string(nil), ai.Warnings...), "unreadable: "+in.Err.Error())
 		}

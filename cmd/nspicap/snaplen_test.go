@@ -147,3 +147,33 @@ func cutRecords(t *testing.T, b []byte, snap int) int {
 	}
 	return n
 }
+
+// TestSnapLengthSMB: over SMB named pipes, the messages the snap length
+// cuts are dropped with the calls they carried, counted (the warning, the
+// report's cut_smb_messages, the verdict), and never reported as bytes lost
+// in transit.
+func TestSnapLengthSMB(t *testing.T) {
+	for _, name := range []string{"smb1-pipes.pcap", "smb2-pipes.pcap"} {
+		for _, snap := range []int{128, 200} {
+			t.Run(fmt.Sprintf("%s/%d", name, snap), func(t *testing.T) {
+				p := writeTemp(t, name, snapCopy(t, readTestdata(t, name), snap))
+				out, errOut, code := nspicap(t, "analyze", "--format", "json", p)
+				if code != 0 {
+					t.Fatalf("exit %d: %s", code, errOut)
+				}
+				r := parseReport(t, out)
+				for _, a := range r.Anomalies {
+					if !a.Notice {
+						t.Errorf("anomaly %s x%d: %s", a.Kind, a.Count, a.Message)
+					}
+				}
+				if n := r.Inputs[0].CutSMBMessages; n == 0 || !strings.Contains(errOut, fmt.Sprintf("it cut %d SMB message", n)) {
+					t.Errorf("cut_smb_messages %d; stderr %q", n, errOut)
+				}
+				if v := strings.Join(r.Verdict, " "); !strings.Contains(v, "SMB message") || !strings.Contains(v, "tcpdump -s 0") {
+					t.Errorf("verdict %q", v)
+				}
+			})
+		}
+	}
+}

@@ -110,6 +110,9 @@ type Result struct {
 	// the capture's snap length cut (snap.go); each input whose records
 	// were cut has a warning that says so.
 	CutCalls []int64
+	// CutSMBMessages counts, per input, the SMB messages the snap length
+	// cut: the SMB layer drops them, with the calls they carried.
+	CutSMBMessages []int64
 }
 
 // Bounds on what the runner remembers to infer interfaces.
@@ -157,8 +160,9 @@ type runner struct {
 	order   []string
 	rpcConn int64
 	ks      keyState // sealed calls per identity (sealed.go)
-	// cutCalls: per input, the calls the snap length cut (snap.go).
-	cutCalls []int64
+	// cutCalls: per input, the calls the snap length cut, and cutSMB the
+	// SMB messages it cut, which the SMB layer drops (snap.go).
+	cutCalls, cutSMB []int64
 
 	recycle bool // Options.Recycle
 	scratch struct {
@@ -244,7 +248,7 @@ func Run(paths []string, o Options, sink Sink) Result {
 	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, recycle: o.Recycle, anoms: map[string]*Anomaly{},
 		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, mapped: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]uint8{}}
 	r.setupKeys(o)
-	r.cutCalls = make([]int64, len(paths))
+	r.cutCalls, r.cutSMB = make([]int64, len(paths)), make([]int64, len(paths))
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn,
 		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal, Read: o.Read})
 	r.finish()
@@ -259,8 +263,9 @@ func Run(paths []string, o Options, sink Sink) Result {
 			Example: "an IP datagram carrying TCP came in fragments and not all of them were captured within 30 s: a VPN or MTU problem on the path, or fragments the capture missed; the bytes it carried count as lost"}
 		r.order = append(r.order, AnomalyIPFragmentsIncomplete)
 	}
-	snapWarnings(inputs, r.cutCalls)
-	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons, KeyWarnings: r.keyWarnings(), SMB: r.smbStats, CutCalls: r.cutCalls}
+	snapWarnings(inputs, r.cutCalls, r.cutSMB)
+	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons, KeyWarnings: r.keyWarnings(), SMB: r.smbStats,
+		CutCalls: r.cutCalls, CutSMBMessages: r.cutSMB}
 	for _, k := range r.order {
 		res.Anomalies = append(res.Anomalies, *r.anoms[k])
 	}
@@ -292,8 +297,10 @@ type conn struct {
 
 	tcp tcpState // connection attempts without data (events.go)
 	// lost: bytes of the connection were not captured (a gap); cut: the
-	// snap length cut some (snap.go).
+	// snap length cut some (snap.go); cutDirs, of an SMB connection: the
+	// directions in which it cut a message.
 	lost, cut bool
+	cutDirs   [2]bool
 
 	// SMB (smb.go): mode is decided at the first bytes; an SMB connection
 	// has smb, and how it ended; a named pipe's conn has pipe and the SMB
@@ -327,18 +334,17 @@ func (k *conn) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
 
 func (k *conn) Gap(dir capture.Dir, pos capture.Pos, n int) {
 	k.lost = true
-	k.missing(dir, pos, n, (*dcerpc.Conn).Gap)
-}
-
-// missing hands bytes the capture lacks (a gap, or the snap length's cut)
-// to the SMB layer, which drops the message they fall in, or to the
-// DCE/RPC connection through hand. They can decide the connection (its
-// first PDU cut short).
-func (k *conn) missing(dir capture.Dir, pos capture.Pos, n int, hand func(*dcerpc.Conn, dcerpc.Dir, dcerpc.Pos, int)) {
 	if k.mode == modeSMB {
 		k.smb.Gap(smb.Dir(dir), smb.Pos(pos), n)
 		return
 	}
+	k.missing(dir, pos, n, (*dcerpc.Conn).Gap)
+}
+
+// missing hands bytes the capture lacks (a gap, or the snap length's cut)
+// to the DCE/RPC connection through hand. They can decide the connection
+// (its first PDU cut short).
+func (k *conn) missing(dir capture.Dir, pos capture.Pos, n int, hand func(*dcerpc.Conn, dcerpc.Dir, dcerpc.Pos, int)) {
 	was := k.c.IsRPC()
 	hand(k.c, dcerpc.Dir(dir), dcerpc.Pos(pos), n)
 	if !was && k.c.IsRPC() {

@@ -106,6 +106,7 @@ func (h *smbHandler) newPipe(p *smb.Pipe) *conn {
 	pk := &conn{r: r, pipe: p, parent: h.k, mode: modeRPC}
 	pk.tcp.data = true
 	pk.c = dcerpc.NewConn(dcerpc.ConnMeta{ID: pipeIDBase + r.nPipes, Client: d.Client, Server: d.Server, FromStart: p.Opened}, pk, r.lim)
+	pk.markCut(h.k.cutDirs)
 	return pk
 }
 

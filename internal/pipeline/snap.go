@@ -5,6 +5,7 @@ import (
 
 	"github.com/nspicap/nspicap/dcerpc"
 	"github.com/nspicap/nspicap/internal/capture"
+	"github.com/nspicap/nspicap/smb"
 )
 
 // The capture's snap length: the capture layer hands the bytes it cut to
@@ -18,6 +19,23 @@ import (
 // delivered.
 func (k *conn) Cut(dir capture.Dir, pos capture.Pos, n int) {
 	k.cut = true
+	if k.mode == modeSMB {
+		if !k.smb.Cut(smb.Dir(dir), smb.Pos(pos), n) {
+			return
+		}
+		if pos.File >= 0 && pos.File < len(k.r.cutSMB) {
+			k.r.cutSMB[pos.File]++
+		}
+		// The message dropped belonged to one of the pipes, open or to
+		// come: each is told that this direction was cut.
+		k.cutDirs[dir] = true
+		k.smb.EachPipe(func(p *smb.Pipe) {
+			if pk, _ := p.Ctx.(*conn); pk != nil {
+				pk.markCut(k.cutDirs)
+			}
+		})
+		return
+	}
 	k.missing(dir, pos, n, (*dcerpc.Conn).Cut)
 }
 
@@ -45,7 +63,7 @@ func (r *runner) countCut(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) {
 
 // snapWarnings adds to each input whose records were cut one warning that
 // names the snap length and the calls it touched.
-func snapWarnings(inputs []capture.InputInfo, cutCalls []int64) {
+func snapWarnings(inputs []capture.InputInfo, cutCalls, cutSMB []int64) {
 	for i := range inputs {
 		in := &inputs[i]
 		if in.Cut == 0 {
@@ -59,7 +77,21 @@ func snapWarnings(inputs []capture.InputInfo, cutCalls []int64) {
 		if n > 0 {
 			calls = fmt.Sprintf("it cut %s (their user, stub or status may be unknown)", plural(int(n), "DCE/RPC call", "DCE/RPC calls"))
 		}
+		if i < len(cutSMB) && cutSMB[i] > 0 {
+			calls += fmt.Sprintf("; it cut %s of named pipes, dropped with the calls they carried", plural(int(cutSMB[i]), "SMB message", "SMB messages"))
+		}
 		in.Warnings = append(in.Warnings, fmt.Sprintf("the capture's snap length cut %s to %d bytes: %s; capture whole packets (tcpdump -s 0; netsh trace without packettruncatebytes)",
 			plural(int(in.Cut), "record", "records"), in.SnapLen, calls))
+	}
+}
+
+// markCut tells a pipe's DCE/RPC connection which directions of its SMB
+// connection the snap length cut.
+func (k *conn) markCut(dirs [2]bool) {
+	for d, cut := range dirs {
+		if cut {
+			k.cut = true
+			k.c.MarkCut(dcerpc.Dir(d))
+		}
 	}
 }

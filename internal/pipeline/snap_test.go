@@ -8,13 +8,14 @@ import (
 )
 
 // TestSnapWarnings: one warning per input whose records were cut, with the
-// snap length and the calls cut; none for a whole input.
+// snap length, the calls cut and the SMB messages cut; none for a whole
+// input.
 func TestSnapWarnings(t *testing.T) {
 	ins := []capture.InputInfo{{Path: "a"}, {Path: "b", Cut: 5, SnapLen: 200, Warnings: []string{"earlier"}}, {Path: "c", Cut: 1, SnapLen: 96}}
-	snapWarnings(ins, []int64{0, 3, 0})
+	snapWarnings(ins, []int64{0, 3, 0}, []int64{0, 0, 4})
 	want := [][]string{nil,
 		{"earlier", "the capture's snap length cut 5 records to 200 bytes: it cut 3 DCE/RPC calls (their user, stub or status may be unknown); capture whole packets (tcpdump -s 0; netsh trace without packettruncatebytes)"},
-		{"the capture's snap length cut 1 record to 96 bytes: no DCE/RPC call was seen cut; capture whole packets (tcpdump -s 0; netsh trace without packettruncatebytes)"}}
+		{"the capture's snap length cut 1 record to 96 bytes: no DCE/RPC call was seen cut; it cut 4 SMB messages of named pipes, dropped with the calls they carried; capture whole packets (tcpdump -s 0; netsh trace without packettruncatebytes)"}}
 	for i, in := range ins {
 		if len(in.Warnings) != len(want[i]) {
 			t.Fatalf("%s: warnings %q", in.Path, in.Warnings)
