@@ -98,6 +98,36 @@ type Meta struct {
 	Client  netip.AddrPort
 	Server  netip.AddrPort
 	Quality Quality
+	// Transport is the RPC protocol sequence that carried the call:
+	// ncacn_ip_tcp (the zero value), ncacn_np (an SMB named pipe) or
+	// ncacn_http (RPC over HTTP).
+	Transport Transport
+	// ClientAddress is, over ncacn_http, the address of the client behind
+	// the RPC proxy (the IN channel's ClientAddress); Client is then the
+	// proxy's socket. Zero when not known or not proxied.
+	ClientAddress netip.Addr
+}
+
+// Transport is an RPC protocol sequence (MS-RPCE 2.1).
+type Transport uint8
+
+const (
+	// TransportTCP is ncacn_ip_tcp.
+	TransportTCP Transport = iota
+	// TransportNP is ncacn_np: DCE/RPC over an SMB named pipe.
+	TransportNP
+	// TransportHTTP is ncacn_http: RPC over HTTP, v1 or v2.
+	TransportHTTP
+)
+
+var transportNames = [...]string{"ncacn_ip_tcp", "ncacn_np", "ncacn_http"}
+
+// String returns the protocol sequence's name (ncacn_ip_tcp, ...).
+func (t Transport) String() string {
+	if int(t) < len(transportNames) {
+		return transportNames[t]
+	}
+	return "unknown"
 }
 
 func (m *Meta) meta() *Meta { return m }
@@ -118,7 +148,28 @@ type Identity struct {
 	// Cut: the capture's snap length cut the token that names the user:
 	// the call is authenticated, its User "" and Anonymous false.
 	Cut bool
+	// From says what named User (one of the IdentityFrom constants); ""
+	// when User is "".
+	From string
+	// FromFrame is the frame that named the user: the NTLM AUTHENTICATE,
+	// the AP-REQ whose ticket a keytab decrypted, the TGS-REP that issued
+	// the ticket, the HTTP request that carried the credentials.
+	FromFrame FrameRef
+	// Ticket is, for a Kerberos call whose user is not known, a label of
+	// the ticket it used: the service principal and a digest of the
+	// ticket's encrypted part, the same for every call with that ticket
+	// (one ticket, one account). "" otherwise.
+	Ticket string
 }
+
+// What named a user (Identity.From).
+const (
+	IdentityFromNTLM   = "ntlm"    // an NTLM AUTHENTICATE
+	IdentityFromKeytab = "keytab"  // a Kerberos ticket decrypted with a keytab
+	IdentityFromTGSRep = "tgs_rep" // the KDC's TGS-REP (or AS-REP) that issued the ticket
+	IdentityFromHTTP   = "http"    // the HTTP authentication of an RPC over HTTP channel
+	IdentityFromSMB    = "smb"     // the SMB session setup of a named pipe
+)
 
 // Answer is what came back for a request.
 type Answer struct {
