@@ -88,7 +88,7 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 				if c.contexts == nil {
 					c.contexts = make(map[uint16]presCtx)
 				}
-				pc := presCtx{iface: pb.ctx[i].Abstract}
+				pc := presCtx{iface: pb.ctx[i].Abstract, ndr64: r.Transfer.UUID == NDR64}
 				if s := c.sec[pb.sec]; pb.hasSec && s != nil {
 					pc.sec = s.idx
 				}
@@ -376,7 +376,7 @@ func (c *Conn) request(p *PDU, start, last Pos) {
 		call = callPool.Get().(*Call)
 		pc, known := c.contexts[p.ContextID]
 		*call = Call{Conn: &c.Meta, CallID: p.CallID, ContextID: p.ContextID, Opnum: p.Opnum, Sec: c.security(p, pc, known)}
-		call.Iface, call.IfaceKnown = pc.iface, known
+		call.Iface, call.IfaceKnown, call.NDR64 = pc.iface, known, pc.ndr64
 		call.Request = c.newMessage(p, start)
 		call.Request.cost = cost // given back with the stub's bytes (release)
 		if p.Flags&flagLastFrag == 0 {

@@ -132,6 +132,9 @@ type pending struct {
 type presCtx struct {
 	iface SyntaxID
 	sec   uint8
+	// ndr64: the bind_ack accepted the NDR64 transfer syntax for it
+	// (MS-RPCE 2.2.5): its stubs are NDR64, not NDR20.
+	ndr64 bool
 }
 
 type secCtx struct {

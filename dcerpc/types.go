@@ -160,10 +160,15 @@ type Call struct {
 	// is false when the bind was not in the capture.
 	Iface      SyntaxID
 	IfaceKnown bool
-	Request    *Message
-	Response   *Message
-	Fault      *Fault
-	Sec        Security
+	// NDR64: the presentation context negotiated the NDR64 transfer
+	// syntax (MS-RPCE 2.2.5; the bind_ack's result names it), so the
+	// stubs are NDR64. False for NDR20, and when the bind is not in the
+	// capture.
+	NDR64    bool
+	Request  *Message
+	Response *Message
+	Fault    *Fault
+	Sec      Security
 }
 
 // Sealed reports whether either stub is encrypted.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strconv"
 
 	"github.com/nspicap/nspicap/dcerpc"
 	"github.com/nspicap/nspicap/dcerpc/ndr"
@@ -59,9 +60,56 @@ type Tower struct {
 	// Protocol: "ncacn_ip_tcp", "ncacn_http", "ncadg_ip_udp", "ncacn_np",
 	// "ncalrpc" or "protocol_0xNN".
 	Protocol string
-	Port     uint16
-	Addr     netip.Addr
-	Pipe     string
+	// Port: the TCP, UDP or HTTP port (floors 0x07, 0x08, 0x1f).
+	Port uint16
+	// Addr: the IPv4 address (floor 0x09, or 0x20 in the ncacn_http towers
+	// of Exchange 2003).
+	Addr netip.Addr
+	// Pipe: the named pipe of an ncacn_np tower (floor 0x0f, \PIPE\...).
+	Pipe string
+	// LRPC: the endpoint name of an ncalrpc tower (floor 0x10).
+	LRPC string
+	// NetBIOS: the host name of floor 0x11 (\\HOST in ncacn_np towers).
+	NetBIOS string
+}
+
+// EndpointName is the tower's endpoint as rpcdump prints it between
+// brackets: the port in decimal, the pipe or the LRPC name; "" when the
+// tower has none.
+func (t *Tower) EndpointName() string {
+	switch {
+	case t.Pipe != "":
+		return t.Pipe
+	case t.LRPC != "":
+		return t.LRPC
+	case t.Port != 0:
+		return strconv.Itoa(int(t.Port))
+	}
+	return ""
+}
+
+// HostName is the host the tower names, as rpcdump prints it: the NetBIOS
+// name for a pipe tower that carries one, "" for an LRPC tower (local to
+// the machine) and for a pipe tower without a host floor, else the IP
+// address (mapper's, when the tower gives 0.0.0.0 or none).
+func (t *Tower) HostName(mapper netip.Addr) string {
+	switch {
+	case t.NetBIOS != "":
+		return t.NetBIOS
+	case t.Protocol == "ncalrpc", t.Protocol == "ncacn_np":
+		return ""
+	}
+	if h := t.Host(mapper); h.IsValid() {
+		return h.String()
+	}
+	return ""
+}
+
+// Binding is the tower as a string binding, as impacket's rpcdump prints
+// it: ncacn_ip_tcp:10.0.0.1[49668], ncacn_np:\\HOST[\PIPE\atsvc],
+// ncalrpc:[umpo].
+func (t *Tower) Binding(mapper netip.Addr) string {
+	return t.Protocol + ":" + t.HostName(mapper) + "[" + t.EndpointName() + "]"
 }
 
 // Endpoint returns addr:port, or an invalid AddrPort when the tower has no
@@ -125,7 +173,9 @@ func ParseTower(b []byte) (Tower, error) {
 			} else {
 				t.Transfer = s
 			}
-		case 0x0b:
+		case 0x0b, 0x0c:
+			// connection-oriented RPC, and the LRPC protocol floor of
+			// ncalrpc towers: the next floor names the transport.
 			if t.Protocol == "" {
 				t.Protocol = "ncacn"
 			}
@@ -143,9 +193,10 @@ func ParseTower(b []byte) (Tower, error) {
 		case 0x0f:
 			t.Protocol, t.Pipe = "ncacn_np", cstr(rhs)
 		case 0x10:
-			t.Protocol, t.Pipe = "ncalrpc", cstr(rhs)
+			t.Protocol, t.LRPC = "ncalrpc", cstr(rhs)
 		case 0x11:
 			// NetBIOS host name: not an IP endpoint
+			t.NetBIOS = cstr(rhs)
 		default:
 			if t.Protocol == "" {
 				t.Protocol = fmt.Sprintf("protocol_0x%02x", lhs[0])
@@ -189,11 +240,20 @@ type LookupResponse struct {
 	Status  uint32
 }
 
-// readTower reads a twr_t body: max_count, tower_length, octets.
+// readTower reads a twr_t body: its conformance (max_count), tower_length,
+// octets. In NDR64 the conformance is 8 bytes aligned to 8 (hoisted to the
+// start of the structure, where it already is).
 func readTower(r *ndr.Reader, field string) (Tower, error) {
 	r.Count(field+".max_count", maxTowerLen, 0)
-	n := r.Count(field+".tower_length", maxTowerLen, 1)
-	b := r.Bytes(field+".tower_octet_string", n)
+	// tower_length is an unsigned32 in both syntaxes.
+	n := r.U32(field + ".tower_length")
+	if r.Err() != nil {
+		return Tower{}, r.Err()
+	}
+	if n > maxTowerLen {
+		return Tower{}, fmt.Errorf("epm: %s.tower_length at stub offset %d: %d bytes > %d", field, r.Offset()-4, n, maxTowerLen)
+	}
+	b := r.Bytes(field+".tower_octet_string", int(n))
 	if r.Err() != nil {
 		return Tower{}, r.Err()
 	}
@@ -206,13 +266,26 @@ func readTower(r *ndr.Reader, field string) (Tower, error) {
 // the bytes left for elements of elemSize bytes.
 func varyingArray(r *ndr.Reader, field string, elemSize int) int {
 	r.Count(field+".max_count", maxTowers, 0)
-	r.U32(field + ".offset")
+	r.Size(field + ".offset")
 	return r.Count(field+".actual_count", maxTowers, elemSize)
 }
 
-// DecodeMapRequest decodes an ept_map request stub.
+func newReader(stub []byte, le, ndr64 bool) *ndr.Reader {
+	if ndr64 {
+		return ndr.NewReader64(stub, le)
+	}
+	return ndr.NewReader(stub, le)
+}
+
+// DecodeMapRequest decodes an ept_map request stub in NDR20.
 func DecodeMapRequest(stub []byte, le bool) (MapRequest, error) {
-	r := ndr.NewReader(stub, le)
+	return DecodeMapRequestSyntax(stub, le, false)
+}
+
+// DecodeMapRequestSyntax decodes an ept_map request stub in NDR20, or in
+// NDR64 when ndr64 is set.
+func DecodeMapRequestSyntax(stub []byte, le, ndr64 bool) (MapRequest, error) {
+	r := newReader(stub, le, ndr64)
 	if r.Pointer("object") != 0 {
 		r.Skip("object", 16)
 	}
@@ -227,13 +300,21 @@ func DecodeMapRequest(stub []byte, le bool) (MapRequest, error) {
 	return q, r.Err()
 }
 
-// DecodeMapResponse decodes an ept_map response stub (notes §4.2, §9.3).
+// DecodeMapResponse decodes an ept_map response stub in NDR20 (notes
+// §4.2, §9.3).
 func DecodeMapResponse(stub []byte, le bool) (MapResponse, error) {
+	return DecodeMapResponseSyntax(stub, le, false)
+}
+
+// DecodeMapResponseSyntax decodes an ept_map response stub in NDR20, or
+// in NDR64 when ndr64 is set: referent IDs and the array's counts are then
+// 8 bytes aligned to 8.
+func DecodeMapResponseSyntax(stub []byte, le, ndr64 bool) (MapResponse, error) {
 	var m MapResponse
-	r := ndr.NewReader(stub, le)
+	r := newReader(stub, le, ndr64)
 	r.ContextHandle("entry_handle")
 	r.U32("num_towers")
-	n := varyingArray(r, "towers", 4)
+	n := varyingArray(r, "towers", ptrSize(ndr64))
 	refs := make([]uint32, 0, n)
 	for i := 0; i < n; i++ {
 		refs = append(refs, r.Pointer("towers.referent"))
@@ -252,19 +333,35 @@ func DecodeMapResponse(stub []byte, le bool) (MapResponse, error) {
 	return m, r.Err()
 }
 
-// DecodeLookupResponse decodes an ept_lookup response stub (notes §4.4).
+// DecodeLookupResponse decodes an ept_lookup response stub in NDR20
+// (notes §4.4).
 func DecodeLookupResponse(stub []byte, le bool) (LookupResponse, error) {
+	return DecodeLookupResponseSyntax(stub, le, false)
+}
+
+// DecodeLookupResponseSyntax decodes an ept_lookup response stub in NDR20,
+// or in NDR64 when ndr64 is set: each ept_entry_t is then aligned to 8
+// (its tower pointer), its referent ID and the annotation's offset and
+// length are 8 bytes.
+func DecodeLookupResponseSyntax(stub []byte, le, ndr64 bool) (LookupResponse, error) {
 	var l LookupResponse
-	r := ndr.NewReader(stub, le)
+	r := newReader(stub, le, ndr64)
 	r.ContextHandle("entry_handle")
 	r.U32("num_ents")
-	n := varyingArray(r, "entries", 28)
+	minEntry := 28
+	if ndr64 {
+		minEntry = 40
+	}
+	n := varyingArray(r, "entries", minEntry)
 	refs := make([]uint32, 0, n)
 	for i := 0; i < n; i++ {
 		var e Entry
+		if ndr64 {
+			r.Align(8)
+		}
 		e.Object = dcerpc.UUID(r.UUID("entry.object"))
 		refs = append(refs, r.Pointer("entry.tower"))
-		r.U32("entry.annotation.offset")
+		r.Size("entry.annotation.offset")
 		k := r.Count("entry.annotation.length", maxAnnotLen, 1)
 		e.Annotation = cstr(r.Bytes("entry.annotation", k))
 		r.Align(4)
@@ -282,6 +379,14 @@ func DecodeLookupResponse(stub []byte, le bool) (LookupResponse, error) {
 	}
 	l.Status = r.U32("status")
 	return l, r.Err()
+}
+
+// ptrSize is the size of a referent ID.
+func ptrSize(ndr64 bool) int {
+	if ndr64 {
+		return 8
+	}
+	return 4
 }
 
 // Host is the host a client reaches through the tower: its IPv4 address, or
@@ -321,8 +426,8 @@ func DecodeCall(c *dcerpc.Call) (ms []Mapping, ok bool) {
 	le := c.Response.LittleEndian
 	switch c.Opnum {
 	case OpMap:
-		q, qerr := DecodeMapRequest(c.Request.Stub, c.Request.LittleEndian)
-		m, err := DecodeMapResponse(c.Response.Stub, le)
+		q, qerr := DecodeMapRequestSyntax(c.Request.Stub, c.Request.LittleEndian, c.NDR64)
+		m, err := DecodeMapResponseSyntax(c.Response.Stub, le, c.NDR64)
 		if err != nil {
 			return nil, false
 		}
@@ -338,7 +443,7 @@ func DecodeCall(c *dcerpc.Call) (ms []Mapping, ok bool) {
 		}
 		return ms, true
 	case OpLookup:
-		l, err := DecodeLookupResponse(c.Response.Stub, le)
+		l, err := DecodeLookupResponseSyntax(c.Response.Stub, le, c.NDR64)
 		if err != nil {
 			return nil, false
 		}

@@ -33,14 +33,26 @@ type Reader struct {
 	b   []byte
 	off int
 	be  bool
+	// w64: NDR64 (MS-RPCE 2.2.5): pointers (referent IDs), conformance
+	// and variance counts are 8 bytes, aligned to 8.
+	w64 bool
 	err error
 }
 
-// NewReader reads b; littleEndian follows the PDU's data representation
-// (drep[0] high nibble 1).
+// NewReader reads b in NDR20 (C706 chapter 14); littleEndian follows the
+// PDU's data representation (drep[0] high nibble 1).
 func NewReader(b []byte, littleEndian bool) *Reader {
 	return &Reader{b: b, be: !littleEndian}
 }
+
+// NewReader64 reads b in the NDR64 transfer syntax (MS-RPCE 2.2.5), which
+// the presentation context negotiated (dcerpc.Call.NDR64).
+func NewReader64(b []byte, littleEndian bool) *Reader {
+	return &Reader{b: b, be: !littleEndian, w64: true}
+}
+
+// NDR64 reports whether the Reader reads NDR64.
+func (r *Reader) NDR64() bool { return r.w64 }
 
 // Err returns the first error met, or nil.
 func (r *Reader) Err() error { return r.err }
@@ -143,8 +155,40 @@ func (r *Reader) U64(field string) uint64 {
 	return binary.LittleEndian.Uint64(b)
 }
 
-// Pointer reads a unique or full pointer's referent ID (0 means NULL).
-func (r *Reader) Pointer(field string) uint32 { return r.U32(field) }
+// Pointer reads a unique or full pointer's referent ID (0 means NULL): 4
+// bytes in NDR20, 8 in NDR64 (MS-RPCE 2.2.5.3.3), where a non-zero ID
+// whose low 32 bits are zero is returned as 1, so that it still reads as
+// non-NULL.
+func (r *Reader) Pointer(field string) uint32 {
+	if !r.w64 {
+		return r.U32(field)
+	}
+	v := r.U64(field)
+	if v != 0 && uint32(v) == 0 {
+		return 1
+	}
+	return uint32(v)
+}
+
+// Size reads a conformance or variance value (max_count, offset,
+// actual_count): an unsigned long (4 bytes) in NDR20, an unsigned hyper (8
+// bytes, aligned to 8) in NDR64 (MS-RPCE 2.2.5.3.4).
+func (r *Reader) Size(field string) uint64 {
+	if !r.w64 {
+		return uint64(r.U32(field))
+	}
+	return r.U64(field)
+}
+
+// UnionArm aligns to the start of a non-encapsulated union's arm: in
+// NDR64 the arm is aligned to the largest alignment of the union's arms
+// (align, 1 to 8), after a discriminant read as its own type (MS-RPCE
+// 2.2.5.3.4.1); NDR20 aligns each arm member as it is read.
+func (r *Reader) UnionArm(align int) {
+	if r.w64 {
+		r.Align(align)
+	}
+}
 
 // ContextHandle reads a 20-byte context handle (u32 attributes, 16-byte
 // UUID), aligned to 4. Handles are compared as raw bytes.
@@ -176,7 +220,17 @@ func (r *Reader) UUID(field string) (u [16]byte) {
 // against the bytes left (elemSize bytes per element), so that no caller
 // sizes an allocation by a count read off the wire.
 func (r *Reader) Count(field string, max uint32, elemSize int) int {
-	n := r.U32(field)
+	var n uint32
+	if r.w64 {
+		v := r.U64(field)
+		if v > uint64(max) {
+			r.fail(field, fmt.Errorf("%w: %d > %d", ErrBound, v, max))
+			return 0
+		}
+		n = uint32(v)
+	} else {
+		n = r.U32(field)
+	}
 	if r.err != nil {
 		return 0
 	}
@@ -208,7 +262,7 @@ func (r *Reader) ConformantVaryingString(field string, maxLen uint32) string {
 // actual_count elements of elemSize bytes, borrowed from the stub.
 func (r *Reader) ConformantVaryingBytes(field string, maxLen uint32, elemSize int) []byte {
 	max := r.Count(field+".max_count", maxLen, 0)
-	off := r.U32(field + ".offset")
+	off := r.Size(field + ".offset")
 	n := r.Count(field+".actual_count", maxLen, elemSize)
 	if r.err != nil {
 		return nil

@@ -80,6 +80,8 @@ func ifaceName(s SyntaxID) string {
 		return "samr"
 	case LSARPCUUID:
 		return "lsarpc"
+	case SyntaxDSSP.UUID:
+		return s.UUID.String() // outside nspicap's table: named by its UUID
 	}
 	return "unknown"
 }
@@ -387,6 +389,9 @@ func (r *RPC) Call(s CallSpec) Call {
 		call.Sealed = sealedKey
 		if r.seal.noKey {
 			call.Sealed = sealedNoKey
+		}
+		if r.seal.anon {
+			call.Sealed = sealedAnon
 		}
 	}
 	if r.krb != nil {

@@ -281,6 +281,8 @@ func Scenarios() []Scenario {
 		olderScenario("older-epm-before", epmBefore),
 		olderScenario("older-epm-after", epmAfter),
 		olderScenario("older-no-evidence", epmAbsent),
+		modernRPCScenario(),
+		sealedAnonScenario(),
 	}, smbScenarios()...)
 }
 

@@ -44,6 +44,9 @@ type SealSpec struct {
 	// session response: 24-byte NT response, LM response = client
 	// challenge + 16 zeros, no target info, no MIC) instead of NTLMv2.
 	V1 bool
+	// Anonymous: an anonymous logon (NTLMAnonSealAuthenticate): no
+	// password, keys from the all-zero session base key.
+	Anonymous bool
 }
 
 // sealState is one side pair of a sealed NTLM security context.
@@ -52,6 +55,7 @@ type sealState struct {
 	signKey [2][16]byte
 	seq     [2]uint32
 	noKey   bool
+	anon    bool // an anonymous logon: no keys file needed
 }
 
 func hmacMD5(key []byte, parts ...[]byte) []byte {
@@ -255,7 +259,10 @@ func (r *RPC) SealedBind(b BindSpec, seal SealSpec) {
 	neg := NTLMNegotiate(NTLMNegotiateFlags | sealFlags)
 	chl := NTLMChallenge(NTLMChallengeFlags|sealFlags, b.Target, chal, ts)
 	var auth []byte
-	if seal.V1 {
+	if seal.Anonymous {
+		r.Auth, r.User = AuthNTLMAnon, ""
+		auth = NTLMAnonSealAuthenticate(b.Creds, random)
+	} else if seal.V1 {
 		auth = NTLMv1ESSAuthenticate(b.Creds, seal.Password, chal, cc, random)
 	} else {
 		auth = ntlmv2Authenticate(b.Creds, seal.Password, b.Target, ts, chal, cc, random, neg, chl, sealFlags)
@@ -276,6 +283,7 @@ func (r *RPC) SealedBind(b BindSpec, seal SealSpec) {
 	if !seal.Clear {
 		r.seal = newSealState(random)
 		r.seal.noKey = seal.NoKey
+		r.seal.anon = seal.Anonymous
 	}
 }
 
@@ -283,4 +291,6 @@ func (r *RPC) SealedBind(b BindSpec, seal SealSpec) {
 const (
 	sealedKey   = "key"
 	sealedNoKey = "no-key"
+	// sealedAnon: an anonymous NTLM session, decrypted without keys.
+	sealedAnon = "anonymous"
 )
