@@ -41,11 +41,16 @@ func IsConnect(opnum uint16) bool { return opnum == OpConnect || opnum == OpConn
 // ErrSealed is returned for stubs encrypted at auth level privacy.
 var ErrSealed = errors.New("stub is sealed (auth level privacy)")
 
-// Decode reads an EMSMDB call. It never decodes a sealed stub.
+// Decode reads an EMSMDB call. It never decodes a sealed stub, nor one in
+// NDR64 (Err is then ndr.ErrNDR64).
 func Decode(c *dcerpc.Call) Op {
 	op := Op{Opnum: c.Opnum, Name: dcerpc.OpName(dcerpc.EMSMDB, c.Opnum)}
 	if op.Name == "" {
 		op.Name = fmt.Sprintf("opnum_%d", c.Opnum)
+	}
+	if c.NDR64 {
+		op.Err = ndr.ErrNDR64 // read NDR20 only: never as NDR20
+		return op
 	}
 	if rq := c.Request; rq != nil {
 		if rq.Sealed {

@@ -71,9 +71,16 @@ var ErrTruncated = errors.New("stub was not captured whole")
 // IsNSPI reports whether a call was made on the NSPI interface.
 func IsNSPI(c *dcerpc.Call) bool { return c.IfaceKnown && c.Iface.UUID == UUID }
 
-// Decode reads an NSPI call. It never decodes a sealed stub.
+// Decode reads an NSPI call. It never decodes a sealed stub, nor one in
+// NDR64 (Err is then ndr.ErrNDR64).
 func Decode(c *dcerpc.Call) Op {
 	op := Op{Opnum: c.Opnum, Name: OpName(c.Opnum)}
+	if c.NDR64 {
+		// Outlook speaks NDR20 to NSPI; an NDR64 stub is left unread
+		// rather than read as NDR20 (the pipeline reports it).
+		op.Err = ndr.ErrNDR64
+		return op
+	}
 	if rq := c.Request; rq != nil {
 		switch {
 		case rq.Sealed:

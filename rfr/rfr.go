@@ -43,11 +43,16 @@ func optString(r *ndr.Reader, field string) string {
 	return r.ConformantVaryingString(field, maxName)
 }
 
-// Decode reads an RFR call; sealed stubs are not decoded.
+// Decode reads an RFR call; sealed stubs are not decoded, nor stubs in
+// NDR64 (Err is then ndr.ErrNDR64).
 func Decode(c *dcerpc.Call) Op {
 	op := Op{Opnum: c.Opnum, Name: dcerpc.OpName(dcerpc.RFR, c.Opnum)}
 	if op.Name == "" {
 		op.Name = fmt.Sprintf("opnum_%d", c.Opnum)
+	}
+	if c.NDR64 {
+		op.Err = ndr.ErrNDR64 // read NDR20 only: never as NDR20
+		return op
 	}
 	if rq := c.Request; rq != nil && !rq.Sealed {
 		r := ndr.NewReader(rq.Stub, rq.LittleEndian)

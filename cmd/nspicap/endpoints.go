@@ -48,11 +48,12 @@ func (s *endpointSink) Call(c *pipeline.Call) {
 			FirstTime: report.FormatTime(rc.Request.Pos.Time),
 		}
 		if t := m.Tower; m.Status == epm.StatusOK && t != nil {
+			// Each in its own field, as rpcdump prints them: the host
+			// (IP, or the NetBIOS name of a pipe tower; none for LRPC)
+			// and the endpoint (port, pipe or LRPC name).
 			row.Protocol, row.Port, row.Annotation = t.Protocol, t.Port, m.Annotation
-			row.Host = t.Host(mapper.Addr()).String()
-			if t.Pipe != "" {
-				row.Host = t.Pipe
-			}
+			row.Host = t.HostName(mapper.Addr())
+			row.Pipe, row.LRPC = t.Pipe, t.LRPC
 		}
 		s.add(c, row)
 	}
@@ -74,7 +75,7 @@ func endpointStatus(v uint32) string {
 // add merges a row into the map, with the frames of the call.
 func (s *endpointSink) add(c *pipeline.Call, row report.EndpointRow) {
 	rc := c.Raw
-	key := c.Row.File + "|" + row.Mapper + "|" + row.UUID + "|" + row.Version + "|" + row.Status + "|" + row.Protocol + "|" + row.Host + "|" + fmt.Sprint(row.Port)
+	key := c.Row.File + "|" + row.Mapper + "|" + row.UUID + "|" + row.Version + "|" + row.Status + "|" + row.Protocol + "|" + row.Host + "|" + fmt.Sprint(row.Port) + "|" + row.Pipe + "|" + row.LRPC
 	r := s.rows[key]
 	if r == nil && len(s.rows) >= maxEndpointRows {
 		s.dropped++

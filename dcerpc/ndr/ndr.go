@@ -13,6 +13,10 @@ var ErrShort = errors.New("stub too short")
 // a caller-set bound allows.
 var ErrBound = errors.New("count out of bounds")
 
+// ErrNDR64 is returned by decoders that read NDR20 only, for a stub whose
+// presentation context negotiated NDR64: they never read it as NDR20.
+var ErrNDR64 = errors.New("stub in NDR64, which this decoder does not read")
+
 // Error names the field that could not be read and its offset in the stub.
 type Error struct {
 	Field  string

@@ -18,6 +18,11 @@ const (
 	// capture time, the end of the capture, or the reassembly limits); the
 	// bytes they carried are missing from their connections.
 	AnomalyIPFragmentsIncomplete = "ip_fragments_incomplete"
+	// AnomalyNDR64NotDecoded: a call to NSPI, EMSMDB or RFR ran on a
+	// presentation context that negotiated NDR64, which their decoders do
+	// not read: its stubs are left undecoded (no handle, no status), never
+	// read as NDR20.
+	AnomalyNDR64NotDecoded = "ndr64_not_decoded"
 )
 
 // AnomalyKinds lists the pipeline's own anomaly kinds with the sentence of
@@ -25,5 +30,6 @@ const (
 var AnomalyKinds = []dcerpc.AnomalyKind{
 	{Name: AnomalyConnEvicted, Description: "More TCP connections were open at once than --max-conns allows, and the longest idle ones were dropped."},
 	{Name: AnomalySealedNotDecrypted, Description: "Sealed stubs were met that the keys given could not decrypt."},
+	{Name: AnomalyNDR64NotDecoded, Description: "A call to NSPI, EMSMDB or RFR ran in the NDR64 transfer syntax, which their decoders do not read: its stubs are left undecoded, never read as NDR20."},
 	{Name: AnomalyIPFragmentsIncomplete, Description: "IP datagrams carrying TCP arrived in fragments and were given up before all of them came; the bytes they carried are missing from their connections."},
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -468,6 +469,9 @@ func (k *conn) process(c *dcerpc.Call, cl class, inferred bool) {
 	}
 	out.Time = reqPos.Time
 	r.countCut(c, reqPos, replyPos)
+	if c.NDR64 {
+		r.ndr64(c, reqPos)
+	}
 	var op *nspi.Op
 	if nspi.IsNSPI(c) {
 		o := nspi.Decode(c)
@@ -547,15 +551,32 @@ func (r *runner) fillRow(row *report.CallRow, c *dcerpc.Call, op *nspi.Op, infer
 		}
 	case c.IfaceKnown:
 		row.Op = dcerpc.OpName(c.Iface.UUID, c.Opnum)
-		if dcerpc.LookupInterface(c.Iface.UUID) != nil && c.Response != nil && !c.Response.Sealed && c.Response.Complete && !c.Response.StatusLost && c.Response.Len >= 4 {
+		// The return value is the last 4 bytes of the response stub for
+		// every method that returns a status (most do); an interface
+		// outside the table gets it unnamed. Where that reading is wrong
+		// (a method returning void, DCOM's ORPCTHAT-led answers): docs/
+		// json-schema.md.
+		if c.Response != nil && !c.Response.Sealed && c.Response.Complete && !c.Response.StatusLost && c.Response.Len >= 4 {
 			v := tail(c.Response)
 			s := fmt.Sprintf("0x%08x", v)
 			row.Status = &s
-			row.StatusName = otherStatusName(c.Iface.UUID, v)
+			if dcerpc.LookupInterface(c.Iface.UUID) != nil {
+				row.StatusName = otherStatusName(c.Iface.UUID, v)
+			}
 		}
 	}
 	if row.Op == "" {
 		row.Op = fmt.Sprintf("opnum_%d", c.Opnum)
+	}
+}
+
+// ndr64 reports a call in NDR64 to an interface whose decoder reads NDR20
+// only (nspi, emsmdb, rfr: Outlook speaks NDR20 to them); the endpoint
+// mapper's decoder reads both.
+func (r *runner) ndr64(c *dcerpc.Call, pos dcerpc.Pos) {
+	switch c.Iface.UUID {
+	case dcerpc.NSPI, dcerpc.EMSMDB, dcerpc.AsyncEMSMDB, dcerpc.RFR:
+		r.anomaly(AnomalyNDR64NotDecoded, pos, dcerpc.InterfaceName(c.Iface.UUID)+" call "+strconv.Itoa(int(c.CallID))+" in NDR64: its stubs are not decoded")
 	}
 }
 

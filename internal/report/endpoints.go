@@ -25,8 +25,14 @@ type EndpointRow struct {
 	// ept_s_not_registered), or the status in hex when epm does not name it.
 	Status   string `json:"status"`
 	Protocol string `json:"protocol,omitempty"`
-	Host     string `json:"host,omitempty"`
-	Port     uint16 `json:"port,omitempty"`
+	// Host is the IP address, or for a named-pipe tower the NetBIOS name
+	// its host floor carries (\\HOST); empty for an LRPC tower.
+	Host string `json:"host,omitempty"`
+	Port uint16 `json:"port,omitempty"`
+	// Pipe is the named pipe of an ncacn_np tower (\PIPE\atsvc), LRPC the
+	// endpoint name of an ncalrpc tower (umpo).
+	Pipe string `json:"pipe,omitempty"`
+	LRPC string `json:"lrpc,omitempty"`
 	// Annotation is what ept_lookup returned with the entry.
 	Annotation string `json:"annotation,omitempty"`
 	// Frames are the requests (and, in Replies, the answers) that show it.
@@ -52,11 +58,11 @@ func WriteEndpoints(w io.Writer, format string, rows []EndpointRow, multi bool) 
 		return nil
 	case "csv":
 		c := csv.NewWriter(w)
-		c.Write([]string{"mapper", "interface", "uuid", "version", "status", "protocol", "host", "port", "annotation", "file", "frames", "reply_frames", "first_time"})
+		c.Write([]string{"mapper", "interface", "uuid", "version", "status", "protocol", "host", "port", "annotation", "file", "frames", "reply_frames", "first_time", "pipe", "lrpc"})
 		for _, r := range rows {
 			c.Write([]string{csvText(r.Mapper), csvText(r.Interface), csvText(r.UUID), csvText(r.Version), csvText(r.Status),
 				csvText(r.Protocol), csvText(r.Host), portStr(r.Port), csvText(r.Annotation), csvText(r.File),
-				joinFrames(r.Frames), joinFrames(r.Replies), csvText(r.FirstTime)})
+				joinFrames(r.Frames), joinFrames(r.Replies), csvText(r.FirstTime), csvText(r.Pipe), csvText(r.LRPC)})
 		}
 		c.Flush()
 		return c.Error()
@@ -65,7 +71,7 @@ func WriteEndpoints(w io.Writer, format string, rows []EndpointRow, multi bool) 
 		for _, r := range rows {
 			ep := r.Status
 			if r.Status == "registered" {
-				ep = r.Protocol + " " + r.Host + "[" + portStr(r.Port) + "]"
+				ep = r.Protocol + " " + r.Host + "[" + r.Endpoint() + "]"
 			}
 			name := r.Interface
 			if name != r.UUID {
@@ -88,6 +94,18 @@ func WriteEndpoints(w io.Writer, format string, rows []EndpointRow, multi bool) 
 		return err
 	}
 	return fmt.Errorf("unknown format %q", format)
+}
+
+// Endpoint is what the tower names between brackets, as rpcdump prints
+// it: the port, the pipe or the LRPC name.
+func (r *EndpointRow) Endpoint() string {
+	switch {
+	case r.Pipe != "":
+		return r.Pipe
+	case r.LRPC != "":
+		return r.LRPC
+	}
+	return portStr(r.Port)
 }
 
 func portStr(p uint16) string {
