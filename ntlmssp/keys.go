@@ -141,6 +141,24 @@ func (h *Handshake) KeyExchangeKey(nt NTHash) (kek [16]byte, verified bool, err 
 	return kek, false, ErrUnsupported
 }
 
+// AnonymousSessionKey returns the ExportedSessionKey of an anonymous
+// logon, which no password enters (MS-NLMP 3.3.1 and 3.3.2, the special
+// case of an empty user and password: no NT response, LM response Z(1);
+// 3.2.5.1.2: the server authenticates ANONYMOUS without a response key).
+// Its SessionBaseKey is Z(16), so is its KeyExchangeKey (3.4.5.1: NTLMv2,
+// and NTLMv1 without LM_KEY or NON_NT_SESSION_KEY; the ESS variant needs an
+// 8-byte LM response, which an anonymous logon does not send); with
+// KEY_EXCH the ExportedSessionKey is RC4(Z(16), EncryptedRandomSessionKey)
+// (3.1.5.1.2). Not checked by a response: the first signature checks it.
+func (h *Handshake) AnonymousSessionKey() (key [16]byte) {
+	if h.Flags&FlagKeyExch != 0 && len(h.EncryptedRandomSessionKey) == 16 {
+		var zero [16]byte
+		c, _ := rc4.NewCipher(zero[:])
+		c.XORKeyStream(key[:], h.EncryptedRandomSessionKey)
+	}
+	return key
+}
+
 func md4Sum(b []byte) [16]byte {
 	h := md4.New()
 	h.Write(b)

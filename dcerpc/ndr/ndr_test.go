@@ -2,6 +2,7 @@ package ndr
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -52,4 +53,27 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("offset %d past %d", r.Offset(), len(b))
 		}
 	})
+}
+
+func TestNDR64(t *testing.T) {
+	// referent ID (8), pad to 8 is none, max_count 3 (8), offset 0 (8),
+	// actual_count 3 (8), "ab\x00".
+	b := []byte{0, 0, 2, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 'a', 'b', 0}
+	r := NewReader64(b, true)
+	if p := r.Pointer("p"); p != 0x20000 {
+		t.Fatalf("pointer %#x", p)
+	}
+	if s := r.ConformantVaryingString("s", 16); s != "ab" || r.Err() != nil {
+		t.Fatalf("string %q, %v", s, r.Err())
+	}
+	// a referent whose low 32 bits are zero is not NULL
+	r = NewReader64([]byte{0, 0, 0, 0, 1, 0, 0, 0}, true)
+	if r.Pointer("p") == 0 {
+		t.Error("non-NULL referent read as NULL")
+	}
+	// a 64-bit count beyond the bound fails, naming the field
+	r = NewReader64([]byte{0, 0, 0, 0, 0, 0, 0, 1}, true)
+	if r.Count("n", 1<<31, 0); r.Err() == nil || !strings.Contains(r.Err().Error(), "ndr: n at stub offset") {
+		t.Errorf("count: %v", r.Err())
+	}
 }

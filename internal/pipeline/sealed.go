@@ -43,8 +43,15 @@ func (r *runner) setupKeys(o Options) {
 	if o.Keys != nil {
 		r.ks.keys = true
 		r.lim.Unsealer = unseal.New(o.Keys)
+		return
 	}
+	// Without keys, anonymous NTLM sessions are still decrypted: their
+	// keys need no password (docs/modern-rpc.md).
+	r.lim.Unsealer = unseal.New(nil)
 }
+
+// anonIdentity keys the sealed calls of anonymous NTLM sessions.
+const anonIdentity = "\x00anonymous"
 
 // unsealStatus is the worst status of a call's two messages.
 func unsealStatus(c *dcerpc.Call) dcerpc.UnsealStatus {
@@ -84,6 +91,9 @@ func (r *runner) countSealed(c *dcerpc.Call) {
 		r.ks.sealed = map[string]*sealedCount{}
 	}
 	id := strings.ToLower(c.Sec.User)
+	if c.Sec.Anonymous && id == "" {
+		id = anonIdentity
+	}
 	if callCut(c) {
 		id = cutIdentity + id
 	}
@@ -96,7 +106,12 @@ func (r *runner) countSealed(c *dcerpc.Call) {
 		r.ks.sealed[id] = n
 	}
 	n.calls++
-	n.status[unsealStatus(c)]++
+	st := unsealStatus(c)
+	if !r.ks.keys && id != anonIdentity {
+		// The keyless Unsealer tried anonymous sessions only.
+		st = dcerpc.UnsealNone
+	}
+	n.status[st]++
 }
 
 // keyWarnings gives one line per identity whose calls stay sealed, in
@@ -126,6 +141,8 @@ func (r *runner) keyWarnings() []string {
 		var w string
 		krb := n.auth == "kerberos"
 		switch {
+		case id == anonIdentity:
+			w = fmt.Sprintf("%s of anonymous NTLM sessions %s sealed: their keys, derived without a password from the all-zero session key (MS-NLMP 3.3.2), fail the signature check (%s)", calls, stay, worst)
 		case id == cutIdentity:
 			w = fmt.Sprintf("%s without a known user %s unread, taken as sealed: the capture's snap length cut their authentication or their PDUs (capture whole packets)", calls, stay)
 		case strings.HasPrefix(id, cutIdentity):

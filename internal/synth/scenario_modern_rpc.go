@@ -61,8 +61,8 @@ func EptMapResp64(be bool, towers [][]byte, status uint32) []byte {
 	e.u64(4)
 	e.u64(0)
 	e.u64(uint64(len(towers)))
-	for range towers {
-		e.ref64()
+	for i := range towers {
+		e.u64(uint64(3 + i)) // full-pointer referent IDs, as in the NDR20 answers (notes §9.3)
 	}
 	for _, t := range towers {
 		e.tower64(t)
@@ -102,10 +102,10 @@ func EptLookupResp64(be bool, h Handle, entries []LookupEntry, status uint32) []
 	e.u64(uint64(len(entries)))
 	e.u64(0)
 	e.u64(uint64(len(entries)))
-	for _, en := range entries {
+	for i, en := range entries {
 		e.Align(8)
 		e.UUID(en.Object)
-		e.ref64()
+		e.u64(uint64(3 + i))
 		n := uint64(len(en.Annotation) + 1)
 		e.u64(0)
 		e.u64(n)

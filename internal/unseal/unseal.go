@@ -12,8 +12,15 @@ type Unsealer struct {
 }
 
 // New returns an Unsealer for the keys in store (which may be empty: then
-// every protected PDU reports UnsealNoKey).
+// every protected PDU reports UnsealNoKey, except those of anonymous NTLM
+// sessions, which need no key). A nil store makes a keyless Unsealer: it
+// decrypts anonymous NTLM sessions only, and leaves every other context
+// alone (Kerberos tokens are not read).
 func New(store *keys.Store) *Unsealer { return &Unsealer{store: store} }
+
+// Keyless reports whether the Unsealer holds no key store (dcerpc charges
+// its contexts the cost of a keyed one only when it does).
+func (u *Unsealer) Keyless() bool { return u.store == nil }
 
 // NewContext implements dcerpc.Unsealer.
 func (u *Unsealer) NewContext(meta *dcerpc.ConnMeta, authType uint8, contextID uint32) dcerpc.SecurityContext {
@@ -48,7 +55,7 @@ func (c *context) Token(ptype uint8, value []byte, tok ntlmssp.Token) {
 		// token (protocol notes §6.6): the Kerberos keys no longer apply.
 		c.krb, c.identity = nil, ""
 		c.ntlmToken(tok.NTLM)
-	case tok.Kerberos != nil:
+	case tok.Kerberos != nil && c.u.store != nil:
 		c.kerberosToken(ptype, tok.Kerberos)
 	}
 }
@@ -59,12 +66,20 @@ func (c *context) ntlmToken(m *ntlmssp.Message) {
 		c.challenge, c.haveChal = m.ServerChallenge, true
 	case ntlmssp.TypeAuthenticate:
 		c.sess, c.verified, c.bad = nil, false, false
-		if !c.haveChal || m.Anonymous() {
+		h := &ntlmssp.Handshake{ServerChallenge: c.challenge, Flags: m.Flags, User: m.User, Domain: m.Domain,
+			LmResponse: m.LmResponse, NtResponse: m.NtResponse, EncryptedRandomSessionKey: m.EncryptedRandomSessionKey}
+		if m.Anonymous() {
+			// No password enters an anonymous session's keys: they
+			// are derived without a keys file; the first signature
+			// checks them (docs/modern-rpc.md).
+			c.sess = ntlmssp.NewSession(h.AnonymousSessionKey(), m.Flags)
+			c.status = dcerpc.UnsealOK
+			return
+		}
+		if !c.haveChal {
 			c.status = dcerpc.UnsealUnsupported
 			return
 		}
-		h := &ntlmssp.Handshake{ServerChallenge: c.challenge, Flags: m.Flags, User: m.User, Domain: m.Domain,
-			LmResponse: m.LmResponse, NtResponse: m.NtResponse, EncryptedRandomSessionKey: m.EncryptedRandomSessionKey}
 		cands := c.u.store.NTHashes(m.Domain, m.User)
 		if len(cands) == 0 {
 			c.status = dcerpc.UnsealNoKey
