@@ -9,7 +9,10 @@
 // whatever the data representation; ports and IPv4 addresses in network
 // order; protocol identifiers 0x0d UUID, 0x0b ncacn, 0x07 TCP, 0x09 IPv4,
 // 0x1f ncacn_http, 0x0f named pipe, 0x10 ncalrpc, and Exchange 2003's 0x20
-// address floor), with the NDR layout of protocol-notes §4 and §9.3.
+// address floor, 0x11 NetBIOS host, 0x0c LRPC), with the NDR layout of
+// protocol-notes §4 and §9.3, in NDR20 or in the NDR64 transfer syntax of
+// MS-RPCE 2.2.5 when the call's presentation context negotiated it
+// (dcerpc.Call.NDR64). Tower.Binding prints a tower as rpcdump does.
 //
 // DecodeCall turns an answered ept_map or ept_lookup call into the
 // interfaces it maps (Mapping), and Tower.Host gives the host of a tower

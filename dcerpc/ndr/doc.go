@@ -7,7 +7,10 @@
 // alignment counted from the start of the stub (C706 14.2.2), unique and full
 // pointers as referent IDs (C706 14.3.10), conformant and varying arrays and
 // strings (C706 14.3.3, 14.3.4), and the 20-byte context handle of MS-RPCE
-// 2.2.4.2 (policy_handle).
+// 2.2.4.2 (policy_handle). NewReader64 reads the NDR64 transfer syntax of
+// MS-RPCE 2.2.5 (8-byte referent IDs, conformance and variance, aligned to
+// 8; union arms aligned to the union, 2.2.5.3.4.1), which a presentation
+// context may negotiate instead of NDR20.
 //
 // The Reader keeps the first error it meets and returns zero values after it,
 // so a decoder reads a whole structure and checks Err once. Errors name the
