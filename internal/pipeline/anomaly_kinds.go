@@ -18,18 +18,15 @@ const (
 	// capture time, the end of the capture, or the reassembly limits); the
 	// bytes they carried are missing from their connections.
 	AnomalyIPFragmentsIncomplete = "ip_fragments_incomplete"
-	// AnomalyRTSMalformed: an RTS PDU of RPC over HTTP could not be read,
-	// or a channel's stream held no DCE/RPC header where a PDU should
-	// start (http.go).
+	// AnomalyRTSMalformed: an RTS PDU or an HTTP head of RPC over HTTP
+	// could not be read (or its body is chunked), or a channel's stream
+	// held no DCE/RPC header where a PDU should start (http.go).
 	AnomalyRTSMalformed = "rts_malformed"
 	// AnomalyHTTPChannelUnpaired: DCE/RPC PDUs of an RPC over HTTP channel
 	// could not be paired with the other channel of their virtual
 	// connection (its opening RTS PDU or its other channel is not in the
 	// capture).
 	AnomalyHTTPChannelUnpaired = "http_channel_unpaired"
-	// AnomalyHTTPMalformed: an HTTP head of the outside leg of RPC over
-	// HTTP could not be read, or its body is chunked.
-	AnomalyHTTPMalformed = "http_malformed"
 )
 
 // AnomalyKinds lists the pipeline's own anomaly kinds with the sentence of
@@ -37,8 +34,7 @@ const (
 var AnomalyKinds = []dcerpc.AnomalyKind{
 	{Name: AnomalyConnEvicted, Description: "More TCP connections were open at once than --max-conns allows, and the longest idle ones were dropped."},
 	{Name: AnomalySealedNotDecrypted, Description: "Sealed stubs were met that the keys given could not decrypt."},
-	{Name: AnomalyRTSMalformed, Description: "An RTS PDU of RPC over HTTP could not be read, or a channel held no DCE/RPC header where a PDU should start."},
+	{Name: AnomalyRTSMalformed, Description: "An RTS PDU or an HTTP head of RPC over HTTP could not be read (or its body is chunked), or a channel held no DCE/RPC header where a PDU should start."},
 	{Name: AnomalyHTTPChannelUnpaired, Description: "DCE/RPC PDUs of an RPC over HTTP channel could not be paired with the other channel of their virtual connection."},
-	{Name: AnomalyHTTPMalformed, Description: "An HTTP head of RPC over HTTP could not be read, or its body is chunked."},
 	{Name: AnomalyIPFragmentsIncomplete, Description: "IP datagrams carrying TCP arrived in fragments and were given up before all of them came; the bytes they carried are missing from their connections."},
 }

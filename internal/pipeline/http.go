@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/dcerpc"
@@ -180,7 +181,7 @@ func (ch *channel) headBytes(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) []byte {
 	end := rpch.HeadEnd(d.head)
 	if end < 0 {
 		if len(d.head) > rpch.MaxHead {
-			r.anomaly(AnomalyHTTPMalformed, pos, fmt.Sprintf("HTTP head longer than %d bytes: the rest of the connection is not decoded", rpch.MaxHead))
+			r.anomaly(AnomalyRTSMalformed, pos, fmt.Sprintf("HTTP head longer than %d bytes: the rest of the connection is not decoded", rpch.MaxHead))
 			d.head, d.inHead, d.body, d.stream = nil, false, -1, false
 		}
 		return nil
@@ -189,7 +190,7 @@ func (ch *channel) headBytes(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) []byte {
 	rest := b[end-start:]
 	d.head, d.inHead = nil, false
 	if err != nil {
-		r.anomaly(AnomalyHTTPMalformed, pos, err.Error()+": the rest of the connection is not decoded")
+		r.anomaly(AnomalyRTSMalformed, pos, err.Error()+": the rest of the connection is not decoded")
 		d.body, d.stream = -1, false
 		return rest
 	}
@@ -205,7 +206,7 @@ func (ch *channel) headBytes(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) []byte {
 		}
 		if h.User != "" && ch.user == "" {
 			ch.user, ch.userAt = h.User, pos
-			if len(r.logons) < maxLogons {
+			if len(r.logons) < maxLogons && !strings.EqualFold(h.AuthScheme, "basic") {
 				m := ch.k.c.Meta
 				r.logons = append(r.logons, Logon{Frame: r.ref(pos), Client: m.Client.String(), Server: m.Server.String(), User: h.User, Anonymous: h.Anonymous})
 			}
@@ -217,7 +218,7 @@ func (ch *channel) headBytes(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) []byte {
 		d.stream = true
 	}
 	if h.Chunked {
-		r.anomaly(AnomalyHTTPMalformed, pos, "chunked transfer encoding on an RPC over HTTP channel: its body is not decoded")
+		r.anomaly(AnomalyRTSMalformed, pos, "chunked transfer encoding on an RPC over HTTP channel: its body is not decoded")
 		d.stream, d.body = false, -1
 	}
 	if d.body < 0 && !d.stream && !h.Chunked {
