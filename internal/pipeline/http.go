@@ -42,6 +42,8 @@ const (
 	maxRTS       = 4096
 	maxHeldBytes = 1 << 20
 	maxHeldParts = 1024
+	// maxHeldTotal bounds what all virtual connections hold at once.
+	maxHeldTotal = 16 << 20
 )
 
 // Channel roles.
@@ -376,6 +378,7 @@ func (r *runner) startVC(vc *vconn) {
 	for _, h := range vc.held {
 		vk.feedOwn(h.dir, h.pos, h.b)
 	}
+	r.heldTotal -= vc.heldN
 	vc.held, vc.heldN = nil, 0
 }
 
@@ -411,15 +414,17 @@ func (ch *channel) forward(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) {
 		vc.k.feedOwn(dir, pos, b)
 		return
 	}
-	if vc.heldN+len(b) > maxHeldBytes || len(vc.held) >= maxHeldParts {
+	r := ch.k.r
+	if vc.heldN+len(b) > maxHeldBytes || len(vc.held) >= maxHeldParts || r.heldTotal+len(b) > maxHeldTotal {
 		// The other channel is late: decode without it.
-		ch.k.r.anomaly(AnomalyHTTPChannelUnpaired, pos, fmt.Sprintf("an RPC over HTTP channel carried more than %d bytes (or %d segments) before its other channel appeared: decoded alone", maxHeldBytes, maxHeldParts))
-		ch.k.r.startVC(vc)
+		r.anomaly(AnomalyHTTPChannelUnpaired, pos, fmt.Sprintf("an RPC over HTTP channel carried more than %d bytes (or %d segments, or the virtual connections held %d bytes) before its other channel appeared: decoded alone", maxHeldBytes, maxHeldParts, maxHeldTotal))
+		r.startVC(vc)
 		vc.k.feedOwn(dir, pos, b)
 		return
 	}
 	vc.held = append(vc.held, heldPart{dir: dir, pos: pos, b: append([]byte(nil), b...)})
 	vc.heldN += len(b)
+	r.heldTotal += len(b)
 }
 
 // feedOwn gives bytes to the connection's own dcerpc.Conn.
@@ -431,11 +436,12 @@ func (k *conn) feedOwn(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) {
 	}
 }
 
-// httpGap: bytes of a channel were lost.
-func (k *conn) httpGap(dir capture.Dir, pos capture.Pos, n int) {
+// httpGap: bytes of a channel were lost (a gap, or the snap length's cut:
+// hand says which to a DCE/RPC connection).
+func (k *conn) httpGap(dir capture.Dir, pos capture.Pos, n int, hand func(*dcerpc.Conn, dcerpc.Dir, dcerpc.Pos, int)) {
 	ch := k.ch
 	if ch.v1 {
-		k.missing(dir, pos, n, (*dcerpc.Conn).Gap)
+		k.missing(dir, pos, n, hand)
 		return
 	}
 	d := &ch.dirs[dir]
@@ -448,8 +454,13 @@ func (k *conn) httpGap(dir capture.Dir, pos capture.Pos, n int) {
 		d.body = max(d.body-int64(n), 0)
 	}
 	if vc := ch.vc; forwarding && vc != nil && vc.k != nil && !vc.ended {
-		vc.k.lost = true
-		vc.k.c.Gap(dcerpc.Dir(dir), dcerpc.Pos(pos), -1)
+		if k.lost {
+			vc.k.lost = true
+		}
+		if k.cut {
+			vc.k.cut = true
+		}
+		hand(vc.k.c, dcerpc.Dir(dir), dcerpc.Pos(pos), -1)
 	}
 }
 

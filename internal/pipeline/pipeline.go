@@ -193,6 +193,7 @@ type runner struct {
 	nVCs      uint64
 	https     int
 	httpsFile int
+	heldTotal int // bytes held by virtual connections waiting for a channel
 }
 
 // maxFree bounds the calls and events kept for reuse.
@@ -358,7 +359,7 @@ func (k *conn) Gap(dir capture.Dir, pos capture.Pos, n int) {
 		k.smb.Gap(smb.Dir(dir), smb.Pos(pos), n)
 		return
 	case modeHTTP:
-		k.httpGap(dir, pos, n)
+		k.httpGap(dir, pos, n, (*dcerpc.Conn).Gap)
 		return
 	}
 	k.missing(dir, pos, n, (*dcerpc.Conn).Gap)
