@@ -101,7 +101,11 @@ type vconn struct {
 	heldN   int
 	addr    netip.Addr
 	ended   bool
-	dropped int64
+	// user: what its channels' HTTP authentication named, at userAt, by
+	// userCh (the IN channel's first).
+	user   string
+	userAt dcerpc.Pos
+	userCh *channel
 }
 
 type heldPart struct {
@@ -212,8 +216,8 @@ func (ch *channel) headBytes(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) []byte {
 				m := ch.k.c.Meta
 				r.logons = append(r.logons, Logon{Frame: r.ref(pos), Client: m.Client.String(), Server: m.Server.String(), User: h.User, Anonymous: h.Anonymous})
 			}
-			if ch.vc != nil && ch.vc.k != nil {
-				ch.vc.k.httpUser(ch)
+			if ch.vc != nil {
+				ch.vc.httpUser(ch)
 			}
 		}
 	case !h.Request && h.Status == 200:
@@ -350,10 +354,11 @@ func (r *runner) join(ch *channel, s rpch.Setup) {
 	if s.ClientAddress.IsValid() {
 		vc.addr = s.ClientAddress.Unmap()
 	}
+	if ch.user != "" {
+		vc.httpUser(ch)
+	}
 	if vc.k == nil && vc.in != nil && vc.out != nil {
 		r.startVC(vc)
-	} else if vc.k != nil && ch.user != "" {
-		vc.k.httpUser(ch)
 	}
 }
 
@@ -370,11 +375,6 @@ func (r *runner) startVC(vc *vconn) {
 	vk.tcp.data = true
 	vk.c = dcerpc.NewConn(dcerpc.ConnMeta{ID: vcIDBase + r.nVCs, Client: m.Client, Server: m.Server, FromStart: true}, vk, r.lim)
 	vc.k = vk
-	for _, c := range [...]*channel{vc.in, vc.out} {
-		if c != nil && c.user != "" {
-			vk.httpUser(c)
-		}
-	}
 	for _, h := range vc.held {
 		vk.feedOwn(h.dir, h.pos, h.b)
 	}
@@ -384,9 +384,9 @@ func (r *runner) startVC(vc *vconn) {
 
 // httpUser gives the virtual connection the user a channel's HTTP
 // authentication named (the IN channel's first).
-func (k *conn) httpUser(ch *channel) {
-	if k.user == "" || ch.role == roleIn && k.userCh != nil && k.userCh.role != roleIn {
-		k.user, k.userAt, k.userCh = ch.user, ch.userAt, ch
+func (vc *vconn) httpUser(ch *channel) {
+	if vc.user == "" || ch.role == roleIn && vc.userCh != nil && vc.userCh.role != roleIn {
+		vc.user, vc.userAt, vc.userCh = ch.user, ch.userAt, ch
 	}
 }
 
@@ -513,9 +513,10 @@ func (k *conn) transport() analyze.Transport {
 // httpIdentity: a call on a virtual connection whose DCE/RPC layer names
 // nobody takes the user of the HTTP authentication.
 func (k *conn) httpIdentity(c *dcerpc.Call, id *analyze.Identity) {
-	if k.user == "" || c.Sec.Authenticated {
+	vc := k.vc
+	if vc == nil || vc.user == "" || c.Sec.Authenticated {
 		return
 	}
-	id.User, id.From, id.FromFrame = k.user, analyze.IdentityFromHTTP, k.r.ref(k.userAt)
+	id.User, id.From, id.FromFrame = vc.user, analyze.IdentityFromHTTP, k.r.ref(vc.userAt)
 	id.Anonymous = false
 }

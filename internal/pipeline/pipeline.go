@@ -323,13 +323,9 @@ type conn struct {
 	parent *conn
 
 	// RPC over HTTP (http.go): a channel's TCP connection has ch; the
-	// conn of a virtual connection has vc, and the user its channels'
-	// HTTP authentication named (user, at userAt, by userCh).
-	ch     *channel
-	vc     *vconn
-	user   string
-	userAt dcerpc.Pos
-	userCh *channel
+	// conn of a virtual connection has vc.
+	ch *channel
+	vc *vconn
 }
 
 func (r *runner) newConn(ci capture.ConnInfo) capture.StreamHandler {
@@ -515,8 +511,8 @@ func (k *conn) process(c *dcerpc.Call, cl class, inferred bool) {
 		}
 		if k.transport() == analyze.TransportHTTP {
 			out.Row.Transport = TransportHTTP
-			if out.Row.User == nil && k.user != "" && !c.Sec.Authenticated {
-				u := k.user
+			if out.Row.User == nil && k.vc != nil && k.vc.user != "" && !c.Sec.Authenticated {
+				u := k.vc.user
 				out.Row.User = &u
 			}
 		}
