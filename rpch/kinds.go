@@ -36,7 +36,9 @@ var shapes = []shape{
 	{"CONN/C1 or CONN/C2", 0, []uint32{ver, rws, ct}},
 	{"IN_R1/A1 or IN_R2/A1", FlagRecycleChannel, []uint32{ver, ck, ck, ck}},
 	{"IN_R1/A2", FlagInChannel | FlagRecycleChannel, []uint32{ver, ck, ck, ck, rws, ct}},
-	{"IN_R1/A5, IN_R1/A6, IN_R2/A5, OUT_R2/A4 (successor cookie)", 0, []uint32{ck}},
+	{"IN_R1/A5, IN_R1/A6, IN_R2/A2, IN_R2/A5 or OUT_R2/A4 (successor cookie)", 0, []uint32{ck}},
+	{"IN_R2/A3 or IN_R2/A4", 0, []uint32{dst}},
+	{"OUT_R2/A5", 0, []uint32{dst, CmdANCE}},
 	{"IN_R1/B1", 0, []uint32{CmdEmpty}},
 	{"IN_R1/B2", 0, []uint32{rws}},
 	{"OUT_R1/A1, OUT_R1/A2 or OUT_R2/A2", FlagRecycleChannel, []uint32{dst}},
@@ -50,7 +52,7 @@ var shapes = []shape{
 	{"PingTrafficSentNotify", FlagPing, []uint32{CmdPingTrafficSentNotify}},
 	{"Ping", FlagPing, nil},
 	{"Echo", FlagEcho, nil},
-	{"ANCE", 0, []uint32{CmdANCE}},
+	{"OUT_R1/A11 (ANCE)", 0, []uint32{CmdANCE}},
 	{"NegativeANCE", 0, []uint32{CmdNegativeANCE}},
 }
 

@@ -149,3 +149,33 @@ func FuzzParseHead(f *testing.F) {
 		}
 	})
 }
+
+// TestShapesDistinct builds one PDU of every shape of MS-RPCH 2.2.4 the
+// table knows and reads its name back: no shape hides another.
+func TestShapesDistinct(t *testing.T) {
+	for _, s := range shapes {
+		var cmds [][]byte
+		for _, c := range s.cmds {
+			switch c {
+			case CmdCookie, CmdAssociationGroupID:
+				cmds = append(cmds, cookie(c, 1))
+			case CmdClientAddress:
+				cmds = append(cmds, addr6())
+			case CmdFlowControlAck:
+				cmds = append(cmds, append(u32(c, 1), make([]byte, 20)...))
+			case CmdEmpty, CmdANCE, CmdNegativeANCE:
+				cmds = append(cmds, u32(c, 0)[:4])
+			default:
+				cmds = append(cmds, u32(c, 1))
+			}
+		}
+		p, err := Parse(pdu(s.flags, cmds...))
+		if err != nil {
+			t.Errorf("%s: %v", s.name, err)
+			continue
+		}
+		if p.Name() != s.name {
+			t.Errorf("%s reads as %q", s.name, p.Name())
+		}
+	}
+}
