@@ -279,3 +279,35 @@ func TestRingRPCOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPIdentity: on the outside leg, calls whose DCE/RPC binding is not
+// authenticated carry the user of the channel's HTTP authentication, named
+// by the request that carried it (NTLM AUTHENTICATE or Basic), and no
+// output holds the Basic password.
+func TestHTTPIdentity(t *testing.T) {
+	path := filepath.Join(testdataDir, "rpch-outside.pcap")
+	got, res := runPipeline(t, path)
+	users := map[string]int{}
+	for _, c := range got.calls {
+		if c.Event == nil {
+			continue
+		}
+		id := c.Event.Identity
+		if id.From != "http" || id.FromFrame.Frame == 0 || id.FromFrame.Frame >= c.Event.Meta.Frame.Frame || id.Anonymous {
+			t.Errorf("frame %d: identity %+v, want the HTTP user named before the call", c.Row.Frame, id)
+		}
+		users[id.User]++
+	}
+	if users[`CONTOSO\bob`] != 3 || users[`FABRIKAM\carol`] != 2 {
+		t.Errorf("users %v, want bob 3 calls (NTLM), carol 2 (Basic)", users)
+	}
+	if len(res.Logons) != 1 || res.Logons[0].User != `CONTOSO\bob` {
+		t.Errorf("logons %+v, want bob's NTLM HTTP logon", res.Logons)
+	}
+	for _, args := range [][]string{{"calls", "--format", "jsonl", path}, {"analyze", "--format", "json", path}, {"sessions", path}} {
+		out, _, _ := nspicap(t, args...)
+		if strings.Contains(out, "Secret-Pa55") {
+			t.Errorf("nspicap %s prints the Basic password", args[0])
+		}
+	}
+}
