@@ -60,6 +60,7 @@ type channel struct {
 	outside bool // HTTP heads seen (the outside leg)
 	v1      bool // RPC over HTTP v1: the connection's own dcerpc.Conn
 	v2      bool // an RTS PDU was seen
+	swap    bool // the capture layer's client is the server
 	role    uint8
 	vc      *vconn
 	// replaced: a successor channel took this one's place.
@@ -129,15 +130,25 @@ func (k *conn) httpsStart(b []byte) bool {
 	return len(b) >= 3 && b[0] == 0x16 && b[1] == 3 && (m.Server.Port() == 443 || m.Client.Port() == 443)
 }
 
-func (k *conn) startHTTP(b []byte) {
+func (k *conn) startHTTP(dir capture.Dir, b []byte) {
 	k.mode = modeHTTP
-	k.ch = &channel{k: k, outside: b[0] == 'R'}
-	k.ch.dirs[0].body, k.ch.dirs[1].body = -1, -1
+	ch := &channel{k: k, outside: b[0] == 'R'}
+	k.ch = ch
+	ch.dirs[0].body, ch.dirs[1].body = -1, -1
+	// The server sends the banner, the client the request: without the
+	// SYN the capture layer may have guessed the ends the wrong way.
+	if ch.swap = dir == capture.ClientToServer && !ch.outside || dir == capture.ServerToClient && ch.outside; ch.swap {
+		m := &k.c.Meta
+		m.Client, m.Server = m.Server, m.Client
+	}
 }
 
 // httpData takes the bytes of a channel.
 func (k *conn) httpData(dir capture.Dir, pos capture.Pos, b []byte) {
 	ch := k.ch
+	if ch.swap {
+		dir ^= 1
+	}
 	p := dcerpc.Pos(pos)
 	if ch.v1 {
 		k.feedOwn(dcerpc.Dir(dir), p, b)
@@ -440,6 +451,9 @@ func (k *conn) feedOwn(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) {
 // hand says which to a DCE/RPC connection).
 func (k *conn) httpGap(dir capture.Dir, pos capture.Pos, n int, hand func(*dcerpc.Conn, dcerpc.Dir, dcerpc.Pos, int)) {
 	ch := k.ch
+	if ch.swap {
+		dir ^= 1
+	}
 	if ch.v1 {
 		k.missing(dir, pos, n, hand)
 		return

@@ -125,3 +125,62 @@ func captureConnInfo() capture.ConnInfo {
 }
 
 func capturePos(i int) capture.Pos { return capture.Pos{Frame: int64(i + 1)} }
+
+type rowSink struct{ rows []Call }
+
+func (s *rowSink) Call(c *Call)                { s.rows = append(s.rows, *c) }
+func (s *rowSink) ConnEnd(ev *analyze.ConnEnd) {}
+
+// TestHTTPGuessedEnds: the channels of a virtual connection, and a v1
+// connection, without their SYN and with the client's port the lower one,
+// so that the capture layer takes the server for the client: the banner
+// says which end is the server, and the calls are read whole.
+func TestHTTPGuessedEnds(t *testing.T) {
+	c := synth.NewCapture("http-ends")
+	u32 := func(typ, v uint32) []byte {
+		return binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, typ), v)
+	}
+	cookie := func(b byte) []byte { return append(binary.LittleEndian.AppendUint32(nil, 3), bytes.Repeat([]byte{b}, 16)...) }
+	dc := netip.MustParseAddrPort("10.0.0.1:6004")
+	in := c.NewConn(netip.MustParseAddrPort("10.9.0.1:1000"), dc)
+	out := c.NewConn(netip.MustParseAddrPort("10.9.0.1:1001"), dc)
+	in.Send(synth.S2C, []byte(synth.RTSBanner))
+	in.Send(synth.C2S, synth.RTSPDU(synth.RTSFlagIn, u32(6, 1), cookie(1), cookie(2), u32(0, 65536)))
+	out.Send(synth.S2C, []byte(synth.RTSBanner))
+	out.Send(synth.C2S, synth.RTSPDU(synth.RTSFlagOut, u32(6, 1), cookie(1), cookie(3), u32(4, 1<<30), u32(0, 65536)))
+	v1 := c.NewConn(netip.MustParseAddrPort("10.9.0.2:1000"), dc)
+	v1.Send(synth.S2C, []byte(synth.RTSBanner))
+	for _, r := range []*synth.RPC{c.NewRPC(in, 1), c.NewRPC(v1, 1)} {
+		if r.C == in {
+			r.HTTP = &synth.HTTPVC{In: in, Out: out}
+		}
+		r.Bind(synth.BindSpec{Contexts: synth.WindowsContexts(synth.SyntaxNSPI, 0), Auth: synth.AuthNTLM,
+			Creds: synth.Creds{Domain: "CONTOSO", User: "erin", Workstation: "WS"}, Target: synth.DC01, NewAssoc: 1, SecAddr: "6004"})
+		r.NspiBind(synth.BindResult{ClientGUID: &synth.UUID{}})
+	}
+	data, err := c.Encode(synth.FormatPcap, []synth.Interface{{Name: "eth0", Link: synth.LinkEthernet, TSResol: 6}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ends.pcap")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &rowSink{}
+	res := Run([]string{path}, Options{Rows: true}, s)
+	var got []string
+	for _, c := range s.rows {
+		got = append(got, c.Row.Client+" "+c.Row.Op+" "+str(c.Row.Status)+" "+c.Row.Transport)
+	}
+	want := "10.9.0.1:1000 NspiBind 0x00000000 ncacn_http,10.9.0.2:1000 NspiBind 0x00000000 ncacn_http"
+	if strings.Join(got, ",") != want || len(res.Anomalies) != 0 {
+		t.Errorf("calls %q, anomalies %+v; want %q", got, res.Anomalies, want)
+	}
+}
+
+func str(p *string) string {
+	if p == nil {
+		return "-"
+	}
+	return *p
+}

@@ -47,7 +47,7 @@ func (k *conn) smbData(dir capture.Dir, pos capture.Pos, b []byte) bool {
 	}
 	if k.mode == modeUndecided {
 		if httpStart(b) { // RPC over HTTP (http.go)
-			k.startHTTP(b)
+			k.startHTTP(dir, b)
 			k.httpData(dir, pos, b)
 			return true
 		}
