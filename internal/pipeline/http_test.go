@@ -140,7 +140,9 @@ func TestHTTPGuessedEnds(t *testing.T) {
 	u32 := func(typ, v uint32) []byte {
 		return binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, typ), v)
 	}
-	cookie := func(b byte) []byte { return append(binary.LittleEndian.AppendUint32(nil, 3), bytes.Repeat([]byte{b}, 16)...) }
+	cookie := func(b byte) []byte {
+		return append(binary.LittleEndian.AppendUint32(nil, 3), bytes.Repeat([]byte{b}, 16)...)
+	}
 	dc := netip.MustParseAddrPort("10.0.0.1:6004")
 	in := c.NewConn(netip.MustParseAddrPort("10.9.0.1:1000"), dc)
 	out := c.NewConn(netip.MustParseAddrPort("10.9.0.1:1001"), dc)
