@@ -36,6 +36,7 @@ var shapes = []shape{
 	{"CONN/C1 or CONN/C2", 0, []uint32{ver, rws, ct}},
 	{"IN_R1/A1 or IN_R2/A1", FlagRecycleChannel, []uint32{ver, ck, ck, ck}},
 	{"IN_R1/A2", FlagInChannel | FlagRecycleChannel, []uint32{ver, ck, ck, ck, rws, ct}},
+	{"IN_R1/A3", 0, []uint32{dst, ver, rws, ct}},
 	{"IN_R1/A5, IN_R1/A6, IN_R2/A2, IN_R2/A5 or OUT_R2/A4 (successor cookie)", 0, []uint32{ck}},
 	{"IN_R2/A3 or IN_R2/A4", 0, []uint32{dst}},
 	{"OUT_R2/A5", 0, []uint32{dst, CmdANCE}},
