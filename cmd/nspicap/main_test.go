@@ -301,6 +301,9 @@ func TestTshark(t *testing.T) {
 		t.Run(f, func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(testdataDir, f)
+			if why := loadManifest(t, f).TsharkNone; why != "" {
+				t.Skip(why)
+			}
 			// Some captures need dissector options (out-of-order reassembly,
 			// decode-as for a connection tshark's heuristics miss): the
 			// generator records them in the manifest.

@@ -54,7 +54,11 @@ func endHow(how capture.EndKind) analyze.How {
 // endMeta is the Meta of the end of the connection, at pos.
 func (k *conn) endMeta(pos capture.Pos) analyze.Meta {
 	m := k.c.Meta
-	return analyze.Meta{Time: pos.Time, Frame: k.r.ref(dcerpc.Pos(pos)), ConnID: m.ID, Client: m.Client, Server: m.Server}
+	am := analyze.Meta{Time: pos.Time, Frame: k.r.ref(dcerpc.Pos(pos)), ConnID: m.ID, Client: m.Client, Server: m.Server, Transport: k.transport()}
+	if k.vc != nil {
+		am.ClientAddress = k.vc.addr
+	}
+	return am
 }
 
 // quality is what the connection lost so far.
@@ -111,16 +115,16 @@ func (r *runner) extra(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos, inf
 	var ev analyze.Event
 	switch c.Iface.UUID {
 	case dcerpc.EMSMDB, dcerpc.AsyncEMSMDB:
-		e := r.storeEvent(c, reqPos, replyPos)
+		e := r.storeEvent(k, c, reqPos, replyPos)
 		e.Quality |= k.callQuality(c, inferred)
 		ev = e
 	case dcerpc.EPM:
-		if e := r.epmEvent(c, reqPos, replyPos); e != nil {
+		if e := r.epmEvent(k, c, reqPos, replyPos); e != nil {
 			e.Quality |= k.callQuality(c, false)
 			ev = e
 		}
 	case dcerpc.RFR:
-		e := r.rfrEvent(c, reqPos, replyPos)
+		e := r.rfrEvent(k, c, reqPos, replyPos)
 		e.Quality |= k.callQuality(c, inferred)
 		ev = e
 	}
@@ -142,13 +146,18 @@ func scratch[E any](r *runner, keep *E) *E {
 }
 
 // callParts fills what every call event has.
-func (r *runner) callParts(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) (analyze.Meta, analyze.Identity, analyze.Answer) {
+func (r *runner) callParts(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) (analyze.Meta, analyze.Identity, analyze.Answer) {
 	m := analyze.Meta{
 		Time:   reqPos.Time,
 		Frame:  r.ref(reqPos),
 		ConnID: c.Conn.ID,
 		Client: c.Conn.Client,
 		Server: c.Conn.Server,
+		// The pipes', virtual connections' and v1 connections'.
+		Transport: k.transport(),
+	}
+	if k.vc != nil {
+		m.ClientAddress = k.vc.addr
 	}
 	id := analyze.Identity{User: c.Sec.User, Auth: c.Sec.AuthName(), AuthLevel: "none"}
 	if c.Sec.Authenticated {
@@ -157,6 +166,7 @@ func (r *runner) callParts(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) (analyze
 	id.Anonymous = !c.Sec.Authenticated || c.Sec.Anonymous
 	// A token cut by the snap length: authenticated, by a user unknown.
 	id.Cut = c.Sec.Cut && c.Sec.User == ""
+	k.httpIdentity(c, &id)
 	ans := analyze.Answer{Sealed: c.Sealed()}
 	if replyPos.Frame != 0 {
 		ans.Answered = true
@@ -169,9 +179,9 @@ func (r *runner) callParts(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) (analyze
 	return m, id, ans
 }
 
-func (r *runner) storeEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.StoreCall {
+func (r *runner) storeEvent(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.StoreCall {
 	ev := scratch(r, &r.scratch.store)
-	ev.Meta, ev.Identity, ev.Answer = r.callParts(c, reqPos, replyPos)
+	ev.Meta, ev.Identity, ev.Answer = r.callParts(k, c, reqPos, replyPos)
 	ev.Opnum = c.Opnum
 	if c.Iface.UUID == dcerpc.AsyncEMSMDB {
 		// EcDoAsyncWaitEx works on an ACXH, not a store session.
@@ -195,7 +205,7 @@ func (r *runner) storeEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyz
 	return ev
 }
 
-func (r *runner) epmEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.EndpointAnswer {
+func (r *runner) epmEvent(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.EndpointAnswer {
 	if c.Opnum != epm.OpMap || c.Request.Sealed {
 		return nil
 	}
@@ -204,7 +214,7 @@ func (r *runner) epmEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.
 		return nil
 	}
 	ev := scratch(r, &r.scratch.ep)
-	ev.Meta, _, ev.Answer = r.callParts(c, reqPos, replyPos)
+	ev.Meta, _, ev.Answer = r.callParts(k, c, reqPos, replyPos)
 	ev.HasStatus, ev.Status = true, ms[0].Status
 	ev.NotRegistered = ms[0].Status == epm.StatusNotRegistered
 	iface := *ms[0].Asked
@@ -234,10 +244,10 @@ func (r *runner) epmMappings(c *dcerpc.Call) ([]epm.Mapping, bool) {
 	return r.epm.ms, r.epm.ok
 }
 
-func (r *runner) rfrEvent(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.ReferralCall {
+func (r *runner) rfrEvent(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.ReferralCall {
 	op := rfr.Decode(c)
 	ev := scratch(r, &r.scratch.rfr)
-	ev.Meta, ev.Identity, ev.Answer = r.callParts(c, reqPos, replyPos)
+	ev.Meta, ev.Identity, ev.Answer = r.callParts(k, c, reqPos, replyPos)
 	ev.Name = op.Name
 	ev.HasStatus, ev.Status = op.HasStatus, op.Status
 	ev.Referral = op.Server

@@ -16,6 +16,7 @@ import (
 	"github.com/nspicap/nspicap/internal/keys"
 	"github.com/nspicap/nspicap/internal/report"
 	"github.com/nspicap/nspicap/nspi"
+	"github.com/nspicap/nspicap/rpch"
 	"github.com/nspicap/nspicap/smb"
 )
 
@@ -185,6 +186,15 @@ type runner struct {
 	smbBudget *smb.Budget // smb.go
 	smbStats  SMBStats
 	nPipes    uint64
+
+	// RPC over HTTP (http.go): the virtual connections by cookie, how many
+	// were started, the TLS connections on port 443 and the input of the
+	// first.
+	vcs       map[rpch.Cookie]*vconn
+	nVCs      uint64
+	https     int
+	httpsFile int
+	heldTotal int // bytes held by virtual connections waiting for a channel
 }
 
 // maxFree bounds the calls and events kept for reuse.
@@ -246,7 +256,7 @@ func Run(paths []string, o Options, sink Sink) Result {
 		// budget as its calls and contexts: one sum bounds it all.
 		o.Limits.Buffers = o.Limits.Budget
 	}
-	r := &runner{paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, recycle: o.Recycle, anoms: map[string]*Anomaly{},
+	r := &runner{httpsFile: -1, paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, recycle: o.Recycle, anoms: map[string]*Anomaly{},
 		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, mapped: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]uint8{}}
 	r.setupKeys(o)
 	r.cutCalls, r.cutSMB = make([]int64, len(paths)), make([]int64, len(paths))
@@ -264,6 +274,7 @@ func Run(paths []string, o Options, sink Sink) Result {
 			Example: "an IP datagram carrying TCP came in fragments and not all of them were captured within 30 s: a VPN or MTU problem on the path, or fragments the capture missed; the bytes it carried count as lost"}
 		r.order = append(r.order, AnomalyIPFragmentsIncomplete)
 	}
+	r.httpsWarnings(inputs)
 	snapWarnings(inputs, r.cutCalls, r.cutSMB)
 	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons, KeyWarnings: r.keyWarnings(), SMB: r.smbStats,
 		CutCalls: r.cutCalls, CutSMBMessages: r.cutSMB}
@@ -311,6 +322,11 @@ type conn struct {
 	how    capture.EndKind
 	pipe   *smb.Pipe
 	parent *conn
+
+	// RPC over HTTP (http.go): a channel's TCP connection has ch; the
+	// conn of a virtual connection has vc.
+	ch *channel
+	vc *vconn
 }
 
 func (r *runner) newConn(ci capture.ConnInfo) capture.StreamHandler {
@@ -335,8 +351,12 @@ func (k *conn) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
 
 func (k *conn) Gap(dir capture.Dir, pos capture.Pos, n int) {
 	k.lost = true
-	if k.mode == modeSMB {
+	switch k.mode {
+	case modeSMB:
 		k.smb.Gap(smb.Dir(dir), smb.Pos(pos), n)
+		return
+	case modeHTTP:
+		k.httpGap(dir, pos, n, (*dcerpc.Conn).Gap)
 		return
 	}
 	k.missing(dir, pos, n, (*dcerpc.Conn).Gap)
@@ -354,8 +374,12 @@ func (k *conn) missing(dir capture.Dir, pos capture.Pos, n int, hand func(*dcerp
 }
 
 func (k *conn) End(pos capture.Pos, how capture.EndKind) {
-	if k.mode == modeSMB {
+	switch k.mode {
+	case modeSMB:
 		k.smbEnd(pos, how)
+		return
+	case modeHTTP:
+		k.httpEnd(pos, how)
 		return
 	}
 	k.c.Close()
@@ -479,7 +503,7 @@ func (k *conn) process(c *dcerpc.Call, cl class, inferred bool) {
 		if !inferred {
 			r.learn(k, c, op)
 		}
-		out.Event = r.event(c, op, reqPos, replyPos)
+		out.Event = r.event(k, c, op, reqPos, replyPos)
 		out.Event.Quality |= k.callQuality(c, inferred)
 	} else if c.IfaceKnown && !inferred {
 		r.learn(k, c, nil)
@@ -488,6 +512,13 @@ func (k *conn) process(c *dcerpc.Call, cl class, inferred bool) {
 		r.fillRow(&out.Row, c, op, inferred, reqPos, replyPos)
 		if k.pipe != nil {
 			out.Row.Transport, out.Row.Pipe = TransportNP, k.pipe.Name
+		}
+		if k.transport() == analyze.TransportHTTP {
+			out.Row.Transport = TransportHTTP
+			if out.Row.User == nil && k.vc != nil && k.vc.user != "" && !c.Sec.Authenticated {
+				u := k.vc.user
+				out.Row.User = &u
+			}
 		}
 		if inferred {
 			out.Row.InferredFrom = cl.from
@@ -609,9 +640,9 @@ func otherStatusName(iface dcerpc.UUID, v uint32) (name string) {
 	return name
 }
 
-func (r *runner) event(c *dcerpc.Call, op *nspi.Op, reqPos, replyPos dcerpc.Pos) *analyze.NSPICall {
+func (r *runner) event(k *conn, c *dcerpc.Call, op *nspi.Op, reqPos, replyPos dcerpc.Pos) *analyze.NSPICall {
 	ev := r.newEvent()
-	ev.Meta, ev.Identity, ev.Answer = r.callParts(c, reqPos, replyPos)
+	ev.Meta, ev.Identity, ev.Answer = r.callParts(k, c, reqPos, replyPos)
 	ev.Opnum = c.Opnum
 	ev.Name = op.Name
 	ev.HasStatus, ev.Status = op.HasStatus, op.Status

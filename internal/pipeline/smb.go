@@ -41,7 +41,21 @@ func smbPort(p uint16) bool { return p == 139 || p == 445 }
 // smbData decides, at the connection's first bytes, whether it is SMB, and
 // then hands it every byte. It reports whether it took b.
 func (k *conn) smbData(dir capture.Dir, pos capture.Pos, b []byte) bool {
+	if k.mode == modeHTTP {
+		k.httpData(dir, pos, b)
+		return true
+	}
 	if k.mode == modeUndecided {
+		if httpStart(b) { // RPC over HTTP (http.go)
+			k.startHTTP(dir, b)
+			k.httpData(dir, pos, b)
+			return true
+		}
+		if k.httpsStart(b) {
+			if k.r.https++; k.r.https == 1 {
+				k.r.httpsFile = pos.File
+			}
+		}
 		m := k.c.Meta
 		port := smbPort(m.Server.Port()) || smbPort(m.Client.Port())
 		yes, more := smb.Detect(b, m.Server.Port() == 139 || m.Client.Port() == 139)

@@ -36,6 +36,10 @@ func (k *conn) Cut(dir capture.Dir, pos capture.Pos, n int) {
 		})
 		return
 	}
+	if k.mode == modeHTTP {
+		k.httpGap(dir, pos, n, (*dcerpc.Conn).Cut)
+		return
+	}
 	k.missing(dir, pos, n, (*dcerpc.Conn).Cut)
 }
 

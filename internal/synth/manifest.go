@@ -19,6 +19,9 @@ type Manifest struct {
 	Expected    string   `json:"expected_findings"`
 	Frames      int      `json:"frames"`
 	TsharkArgs  []string `json:"tshark_args,omitempty"`
+	// TsharkNone says why tshark decodes none of the capture's calls
+	// (TestTshark skips it).
+	TsharkNone string `json:"tshark_none,omitempty"`
 	// KeysFile names a keys file beside the capture (nspicap --keys) that
 	// decrypts its sealed calls, when it has any.
 	KeysFile string `json:"keys_file,omitempty"`

@@ -52,6 +52,9 @@ type RPC struct {
 	// Pipe, when set, carries the PDUs over an SMB named pipe on C
 	// instead of straight on the TCP connection (smb.go).
 	Pipe *SMBPipe
+	// HTTP, when set, carries the requests on its IN channel and the
+	// answers on its OUT channel (rpch.go).
+	HTTP *HTTPVC
 	seal *sealState // NTLM privacy after SealedBind (seal.go)
 	krb  *krbState  // Kerberos after KerberosBind (seal_kerberos.go)
 }
@@ -153,6 +156,12 @@ func defaultResults(ctxs []ContextElem) []Result {
 func (r *RPC) sendPDUs(d Dir, pdus [][]byte, plan func(n int) []Seg) (start, end uint64) {
 	if r.Pipe != nil {
 		return r.Pipe.sendPDUs(d, pdus)
+	}
+	if r.HTTP != nil {
+		if d == C2S {
+			r.C = r.HTTP.In // the IN channel may have been recycled
+		}
+		return r.HTTP.send(d, pdus)
 	}
 	if plan != nil {
 		var all []byte
@@ -429,11 +438,11 @@ func (r *RPC) Call(s CallSpec) Call {
 			call.Status = r.order().Uint32(s.Resp[len(s.Resp)-4:])
 		}
 		ss, se := r.sendPDUs(S2C, resps, r.takeResp())
-		call.ReplyFrame = r.C.CompleteFrame(S2C, ss, se)
+		call.ReplyFrame = r.replyConn().CompleteFrame(S2C, ss, se)
 		call.ReplyFragments = len(resps)
 		if !r.NoClientAck {
 			c.Advance(180 * time.Microsecond)
-			r.C.Ack(C2S)
+			r.replyConn().Ack(C2S)
 		}
 	}
 	call.StatusHex = statusHex(call.Status)

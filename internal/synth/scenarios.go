@@ -16,6 +16,7 @@ type Scenario struct {
 	Expected    string // what nspicap should find
 	Notes       []string
 	TsharkArgs  []string
+	TsharkNone  string // Manifest.TsharkNone
 	Step        time.Duration
 	// Keys, when set, is the content of the <Name>.keys file written
 	// beside the capture (nspicap --keys; manifest keys_file).
@@ -64,6 +65,7 @@ func (s Scenario) Generate() ([]byte, *Manifest, error) {
 	m.Expected = s.Expected
 	m.Notes = append(append([]string(nil), s.Notes...), m.Notes...)
 	m.TsharkArgs = s.TsharkArgs
+	m.TsharkNone = s.TsharkNone
 	if s.Keys != "" {
 		m.KeysFile = s.Name + ".keys"
 	}
@@ -283,7 +285,7 @@ func Scenarios() []Scenario {
 		olderScenario("older-no-evidence", epmAbsent),
 		modernRPCScenario(),
 		sealedAnonScenario(),
-	}, smbScenarios()...)
+	}, append(smbScenarios(), rpchScenarios()...)...)
 }
 
 func buildSimple(n int, cr Creds) func(e *env) {
