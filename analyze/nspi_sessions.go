@@ -100,8 +100,8 @@ type group struct {
 	held      int // sessions seen bound, open now
 	ghosts    int // sessions bound before the capture, in use and not ended
 	peakTotal int // highest held+ghosts
-	client    netip.Addr
-	clientStr string
+	client    peer
+	clientStr string // client.sock
 	// lastOKSeq: seq of the last successful bind, -1 for none.
 	lastOKSeq int
 	// leak follows the sessions of a user (user rows), or the anonymous
@@ -124,7 +124,7 @@ type refState struct {
 	auth     refAcc
 	authH    int
 	authSame bool
-	other    map[netip.Addr]*refAcc // auth by client, for logon_failed
+	other    map[peer]*refAcc // auth by client, for logon_failed
 }
 
 // anonWait gathers, per (server, client), the anonymous refusals that no
@@ -138,13 +138,14 @@ type anonWait struct {
 type refKey struct {
 	server netip.Addr
 	ukey   string
-	client netip.Addr
+	client peer
 }
 
 type sess struct {
 	key       sessKey
 	seq       int
-	q         Quality // of its bind
+	q         Quality   // of its bind
+	tr        Transport // of its bind
 	bindT     time.Time
 	bindFrame FrameRef
 	ukey      string
@@ -166,8 +167,9 @@ type sess struct {
 type refusal struct {
 	Refusal
 	q      Quality // of the refused bind
+	tr     Transport
 	seq    int
-	client netip.Addr
+	client peer
 	ug     *group
 	// pending: authenticated, below 80% of the limit: its cause depends on
 	// the user's other refusals (refState).
@@ -189,7 +191,7 @@ type noteKey struct {
 	kind   int
 	server netip.Addr
 	ukey   string
-	client netip.Addr
+	client peer
 	sub    string
 }
 
@@ -211,12 +213,12 @@ func (a *nspiTracker) ugroup(server netip.Addr, ukey string) *group {
 	return g
 }
 
-func (a *nspiTracker) cgroup(server, client netip.Addr) *group {
+func (a *nspiTracker) cgroup(server netip.Addr, client peer) *group {
 	k := ckey{server, client}
 	g := a.clients[k]
 	if g == nil {
 		a.maybeRetireClients()
-		g = &group{client: client, clientStr: client.String(), lastOKSeq: -1}
+		g = &group{client: client, clientStr: client.sock.String(), lastOKSeq: -1}
 		a.clients[k] = g
 	}
 	return g
@@ -235,10 +237,10 @@ func isZero(h [20]byte) bool { return h == [20]byte{} }
 // add follows one NSPI call.
 func (a *nspiTracker) add(ev *NSPICall) {
 	server := ev.Server.Addr().Unmap()
-	client := ev.Client.Addr().Unmap()
+	client := peerOf(&ev.Meta)
 	srv := a.server(server)
 	ukey := a.userKey(ev.User)
-	here := evidence{seq: a.seq, frame: ev.Frame, q: ev.Quality}
+	here := evidence{seq: a.seq, frame: ev.Frame, q: ev.Quality, tr: ev.Transport.set()}
 	if ev.Sealed && !ev.HasFault {
 		srv.sealed.add(here)
 	}
@@ -329,7 +331,7 @@ func unansweredSev(how How) string {
 	return SevInfo
 }
 
-func (a *nspiTracker) bind(ev *NSPICall, server, client netip.Addr, ukey string) {
+func (a *nspiTracker) bind(ev *NSPICall, server netip.Addr, client peer, ukey string) {
 	seq := a.seq
 	ug, cg := a.ugroup(server, ukey), a.cgroup(server, client)
 	a.count(ug, cg, func(c *Counters) { c.Binds++ })
@@ -338,7 +340,7 @@ func (a *nspiTracker) bind(ev *NSPICall, server, client netip.Addr, ukey string)
 	}
 	fail := func(what string) {
 		a.count(ug, cg, func(c *Counters) { c.BindsFailedOther++ })
-		a.note(noteKey{kind: noteBindFailed, server: server, ukey: ukey, client: client}, evidence{seq, ev.replyFrame(ev.Frame), ev.Quality}, what, nil)
+		a.note(noteKey{kind: noteBindFailed, server: server, ukey: ukey, client: client}, evidence{seq, ev.replyFrame(ev.Frame), ev.Quality, ev.Transport.set()}, what, nil)
 	}
 	switch {
 	case !ev.Answered:
@@ -372,11 +374,13 @@ func (a *nspiTracker) bind(ev *NSPICall, server, client netip.Addr, ukey string)
 	}
 }
 
-func (a *nspiTracker) refused(ev *NSPICall, server, client netip.Addr, ukey string, ug, cg *group) {
-	r := refusal{seq: a.seq, client: client, ug: ug}
+func (a *nspiTracker) refused(ev *NSPICall, server netip.Addr, client peer, ukey string, ug, cg *group) {
+	r := refusal{seq: a.seq, client: client, ug: ug, tr: ev.Transport}
 	r.Refusal = Refusal{
 		Server:            a.server(server).name,
 		Client:            cg.clientStr,
+		ClientAddress:     addrString(client.addr),
+		Transport:         ev.Transport.String(),
 		User:              a.name(ukey),
 		Auth:              ev.Auth,
 		Anonymous:         ev.Anonymous,
@@ -436,14 +440,14 @@ func (a *nspiTracker) refused(ev *NSPICall, server, client netip.Addr, ukey stri
 
 func (a *nspiTracker) refState(ug *group) *refState {
 	if ug.ref == nil {
-		ug.ref = &refState{other: map[netip.Addr]*refAcc{}}
+		ug.ref = &refState{other: map[peer]*refAcc{}}
 	}
 	return ug.ref
 }
 
 // followed: an authenticated bind from client to server; the anonymous
 // refusals before it were followed by one.
-func (a *nspiTracker) followed(server, client netip.Addr) {
+func (a *nspiTracker) followed(server netip.Addr, client peer) {
 	k := ckey{server, client}
 	w := a.anonWait[k]
 	if w == nil {
@@ -462,7 +466,7 @@ func (a *nspiTracker) followed(server, client netip.Addr) {
 	}
 }
 
-func (a *nspiTracker) openSession(ev *NSPICall, server, client netip.Addr, ukey string, ug, cg *group) {
+func (a *nspiTracker) openSession(ev *NSPICall, server netip.Addr, client peer, ukey string, ug, cg *group) {
 	key := sessKey{server: server, handle: ev.Handle}
 	if !ev.HasHandle {
 		a.syn++
@@ -473,7 +477,7 @@ func (a *nspiTracker) openSession(ev *NSPICall, server, client netip.Addr, ukey 
 		// have freed the old session without our seeing it.
 		a.endSession(old, EndConnectionClosed, ev.Frame, ev.Time)
 	}
-	s := &sess{key: key, seq: a.seq, q: ev.Quality, bindT: ev.Time, bindFrame: ev.Frame, ukey: ukey, ug: ug, cg: cg, rec: -1, open: true, inferred: ev.Quality&StatusInferred != 0, conns: []uint64{ev.ConnID}}
+	s := &sess{key: key, seq: a.seq, q: ev.Quality, tr: ev.Transport, bindT: ev.Time, bindFrame: ev.Frame, ukey: ukey, ug: ug, cg: cg, rec: -1, open: true, inferred: ev.Quality&StatusInferred != 0, conns: []uint64{ev.ConnID}}
 	a.nSessions++
 	if a.sessions.n < a.opt.MaxSessions {
 		sec, nsec, zero := packTime(ev.Time)
@@ -482,7 +486,9 @@ func (a *nspiTracker) openSession(ev *NSPICall, server, client netip.Addr, ukey 
 			bindNsec:   nsec,
 			bindFrame:  ev.Frame.Frame,
 			bindFile:   a.str(ev.Frame.File),
-			client:     client,
+			client:     client.sock,
+			clientAddr: client.addr,
+			transport:  uint8(ev.Transport),
 			clientPort: ev.Client.Port(),
 			server:     a.server(server).idx,
 			serverPort: ev.Server.Port(),
@@ -613,7 +619,7 @@ func (a *nspiTracker) wasEnded(server netip.Addr, h [20]byte) bool {
 	return ok
 }
 
-func (a *nspiTracker) unbind(ev *NSPICall, server, client netip.Addr, ukey string) {
+func (a *nspiTracker) unbind(ev *NSPICall, server netip.Addr, client peer, ukey string) {
 	seq := a.seq
 	key := sessKey{server: server, handle: ev.Handle}
 	var s *sess
@@ -645,7 +651,7 @@ func (a *nspiTracker) unbind(ev *NSPICall, server, client netip.Addr, ukey strin
 			if a.wasEnded(server, ev.Handle) || what == "failed" {
 				sev = SevWarning
 			}
-			a.note(noteKey{kind: noteUnbindUnknown, server: server, ukey: ukey, client: client, sub: sev}, evidence{seq, ev.Frame, ev.Quality}, "", &ev.Handle)
+			a.note(noteKey{kind: noteUnbindUnknown, server: server, ukey: ukey, client: client, sub: sev}, evidence{seq, ev.Frame, ev.Quality, ev.Transport.set()}, "", &ev.Handle)
 		}
 		return
 	}
@@ -655,12 +661,12 @@ func (a *nspiTracker) unbind(ev *NSPICall, server, client netip.Addr, ukey strin
 		// The RPC runtime rejected the call: NspiUnbind did not run and the
 		// session stays open.
 		a.use(s, ev.ConnID)
-		a.note(sk, evidence{seq, ev.replyFrame(ev.Frame), ev.Quality}, FaultName(ev.Fault), nil)
+		a.note(sk, evidence{seq, ev.replyFrame(ev.Frame), ev.Quality, ev.Transport.set()}, FaultName(ev.Fault), nil)
 		return
 	}
 	st := unbindStatus(ev)
 	if st == "failed" {
-		a.note(sk, evidence{seq, ev.replyFrame(ev.Frame), ev.Quality}, StatusName(ev.Status), nil)
+		a.note(sk, evidence{seq, ev.replyFrame(ev.Frame), ev.Quality, ev.Transport.set()}, StatusName(ev.Status), nil)
 	}
 	if s.ghost {
 		a.endSession(s, EndUnbind, ev.Frame, ev.Time)
@@ -668,7 +674,7 @@ func (a *nspiTracker) unbind(ev *NSPICall, server, client netip.Addr, ukey strin
 		if st == "failed" {
 			sev = SevWarning
 		}
-		a.note(noteKey{kind: noteUnbindUnknown, server: server, ukey: sk.ukey, client: client, sub: sev}, evidence{seq, ev.Frame, ev.Quality}, "", &ev.Handle)
+		a.note(noteKey{kind: noteUnbindUnknown, server: server, ukey: sk.ukey, client: client, sub: sev}, evidence{seq, ev.Frame, ev.Quality, ev.Transport.set()}, "", &ev.Handle)
 		return
 	}
 	if s.rec >= 0 {
@@ -689,7 +695,7 @@ func unbindStatus(ev *NSPICall) string {
 	return "failed"
 }
 
-func (a *nspiTracker) call(ev *NSPICall, server, client netip.Addr, ukey string) {
+func (a *nspiTracker) call(ev *NSPICall, server netip.Addr, client peer, ukey string) {
 	if !ev.HasHandle || isZero(ev.Handle) {
 		a.count(a.ugroup(server, ukey), a.cgroup(server, client), func(c *Counters) { c.OtherCalls++ })
 		return
@@ -718,7 +724,7 @@ func (a *nspiTracker) call(ev *NSPICall, server, client netip.Addr, ukey string)
 	case ended:
 		sub = "after"
 	}
-	a.note(noteKey{kind: noteCallUnknown, server: server, ukey: ukey, client: client, sub: sub}, evidence{a.seq, ev.Frame, ev.Quality}, "", &ev.Handle)
+	a.note(noteKey{kind: noteCallUnknown, server: server, ukey: ukey, client: client, sub: sub}, evidence{a.seq, ev.Frame, ev.Quality, ev.Transport.set()}, "", &ev.Handle)
 	if ended || ev.HasFault {
 		return
 	}
