@@ -32,14 +32,14 @@ const (
 )
 
 type deadConn struct {
-	server netip.Addr
-	client peer
-	ukey           string
-	protos         uint8 // protoNSPI, protoStore
-	lastT          time.Time
-	lastF          FrameRef
-	unanswered     bool
-	unansF         FrameRef
+	server     netip.Addr
+	client     peer
+	ukey       string
+	protos     uint8 // protoNSPI, protoStore
+	lastT      time.Time
+	lastF      FrameRef
+	unanswered bool
+	unansF     FrameRef
 }
 
 type deadAcc struct {
