@@ -54,7 +54,23 @@ func endHow(how capture.EndKind) analyze.How {
 // endMeta is the Meta of the end of the connection, at pos.
 func (k *conn) endMeta(pos capture.Pos) analyze.Meta {
 	m := k.c.Meta
-	return analyze.Meta{Time: pos.Time, Frame: k.r.ref(dcerpc.Pos(pos)), ConnID: m.ID, Client: m.Client, Server: m.Server}
+	return analyze.Meta{Time: pos.Time, Frame: k.r.ref(dcerpc.Pos(pos)), ConnID: m.ID, Client: m.Client, Server: m.Server,
+		Transport: k.transport(), ClientAddress: k.clientAddr}
+}
+
+// transport is the RPC protocol sequence that carries the connection's
+// calls: ncacn_np for a named pipe, ncacn_ip_tcp otherwise.
+func (k *conn) transport() analyze.Transport {
+	if k.pipe != nil {
+		return analyze.TransportNP
+	}
+	return analyze.TransportTCP
+}
+
+// stamp fills what the connection says of every event of its calls: the
+// transport, and the client behind an RPC proxy.
+func (k *conn) stamp(m *analyze.Meta) {
+	m.Transport, m.ClientAddress = k.transport(), k.clientAddr
 }
 
 // quality is what the connection lost so far.
@@ -113,15 +129,18 @@ func (r *runner) extra(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos, inf
 	case dcerpc.EMSMDB, dcerpc.AsyncEMSMDB:
 		e := r.storeEvent(c, reqPos, replyPos)
 		e.Quality |= k.callQuality(c, inferred)
+		k.stamp(&e.Meta)
 		ev = e
 	case dcerpc.EPM:
 		if e := r.epmEvent(c, reqPos, replyPos); e != nil {
 			e.Quality |= k.callQuality(c, false)
+			k.stamp(&e.Meta)
 			ev = e
 		}
 	case dcerpc.RFR:
 		e := r.rfrEvent(c, reqPos, replyPos)
 		e.Quality |= k.callQuality(c, inferred)
+		k.stamp(&e.Meta)
 		ev = e
 	}
 	if ev != nil {

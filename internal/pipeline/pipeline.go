@@ -310,6 +310,11 @@ type conn struct {
 	how    capture.EndKind
 	pipe   *smb.Pipe
 	parent *conn
+
+	// clientAddr is, for RPC over HTTP through an RPC proxy, the address
+	// of the client behind the proxy (analyze.Meta.ClientAddress); zero
+	// otherwise.
+	clientAddr netip.Addr
 }
 
 func (r *runner) newConn(ci capture.ConnInfo) capture.StreamHandler {
@@ -477,13 +482,18 @@ func (k *conn) process(c *dcerpc.Call, cl class, inferred bool) {
 		}
 		out.Event = r.event(c, op, reqPos, replyPos)
 		out.Event.Quality |= k.callQuality(c, inferred)
+		k.stamp(&out.Event.Meta)
 	} else if c.IfaceKnown && !inferred {
 		r.learn(k, c, nil)
 	}
 	if r.rows {
 		r.fillRow(&out.Row, c, op, inferred, reqPos, replyPos)
+		out.Row.Transport = k.transport().String()
+		if k.clientAddr.IsValid() {
+			out.Row.ClientAddress = k.clientAddr.String()
+		}
 		if k.pipe != nil {
-			out.Row.Transport, out.Row.Pipe = TransportNP, k.pipe.Name
+			out.Row.Pipe = k.pipe.Name
 		}
 		if inferred {
 			out.Row.InferredFrom = cl.from
