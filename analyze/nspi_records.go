@@ -17,7 +17,6 @@ type sessRec struct {
 	endFrame   int64
 	calls      int
 	client     netip.Addr // the connection's
-	clientAddr netip.Addr // the client behind the RPC proxy, if any
 	handle     [20]byte
 	bindNsec   int32
 	endNsec    int32
@@ -69,12 +68,19 @@ func unpackTime(sec int64, nsec int32, zero bool) time.Time {
 	return time.Unix(sec, int64(nsec)).UTC()
 }
 
+// listRef names a listed session or refusal (its index in
+// nspiTracker.sessions or refusals).
+type listRef struct {
+	refusal bool
+	i       int
+}
+
 // refRec is a refused bind as listed in the report, packed like sessRec.
 type refRec struct {
 	timeSec   int64
 	frame     int64
 	reply     int64
-	client    peer
+	client    netip.Addr // the connection's
 	ug        *group
 	timeNsec  int32
 	frameFile uint32
@@ -104,7 +110,7 @@ func (a *nspiTracker) packRefusal(r *refusal, server netip.Addr, ukey string) re
 		timeSec: sec, timeNsec: nsec,
 		frame: r.Frame.Frame, frameFile: a.str(r.Frame.File),
 		reply: r.ReplyFrame.Frame, replyFile: a.str(r.ReplyFrame.File),
-		client: r.client, ug: r.ug, transport: uint8(r.tr),
+		client: r.client.sock, ug: r.ug, transport: uint8(r.tr),
 		server: a.server(server).idx, user: a.str(string(a.name(ukey))), auth: a.str(r.Auth),
 		ordinal: clamp32(r.Ordinal), held: clamp32(r.Held), before: clamp32(r.HeldBeforeCapture),
 	}
@@ -124,11 +130,12 @@ func (a *nspiTracker) packRefusal(r *refusal, server netip.Addr, ukey string) re
 }
 
 // refusal unpacks a listed refusal; stable tells the cause of a pending one.
-func (a *nspiTracker) refusal(p *refRec, stable func(*group) bool) Refusal {
+func (a *nspiTracker) refusal(i int, stable func(*group) bool) Refusal {
+	p := a.refusals.at(i)
 	r := Refusal{
 		Server:            a.strList[p.server],
-		Client:            p.client.sock.String(),
-		ClientAddress:     addrString(p.client.addr),
+		Client:            p.client.String(),
+		ClientAddress:     addrString(a.behind[listRef{refusal: true, i: i}]),
 		Transport:         Transport(p.transport).String(),
 		User:              NullString(a.strList[p.user]),
 		Auth:              a.strList[p.auth],
@@ -155,12 +162,13 @@ func (a *nspiTracker) refusal(p *refRec, stable func(*group) bool) Refusal {
 
 // refusal is a refused bind, as the findings count it.
 
-func (a *nspiTracker) session(r *sessRec) Session {
+func (a *nspiTracker) session(i int) Session {
+	r := a.sessions.at(i)
 	s := Session{
 		Server:        a.strList[r.server],
 		ServerPort:    r.serverPort,
 		Client:        netip.AddrPortFrom(r.client, r.clientPort).String(),
-		ClientAddress: addrString(r.clientAddr),
+		ClientAddress: addrString(a.behind[listRef{i: i}]),
 		Transport:     Transport(r.transport).String(),
 		User:          NullString(a.strList[r.user]),
 		Auth:          a.strList[r.auth],

@@ -32,6 +32,11 @@ type nspiTracker struct {
 	connSess map[uint64][]*sess          // sessions that used a connection (some may have ended)
 	syn      int
 
+	// behind holds the client behind the RPC proxy of the listed sessions
+	// and refusals that came through one (the records keep the proxy's
+	// address only, so that the others cost nothing more).
+	behind map[listRef]netip.Addr
+
 	pending   int // points held back by the leak series
 	nSessions int // sessions seen bound
 	sessions  chunked[sessRec]
@@ -59,6 +64,7 @@ func newNSPITracker(c *core, tl *timeline) *nspiTracker {
 		users:         map[gkey]*group{},
 		clients:       map[ckey]*group{},
 		open:          map[sessKey]*sess{},
+		behind:        map[listRef]netip.Addr{},
 		ended:         newRecentSet[uint64, struct{}](maxEnded(o)),
 		forgot:        newRecentSet[uint64, struct{}](maxForgot(o)),
 		connSess:      map[uint64][]*sess{},
@@ -434,7 +440,10 @@ func (a *nspiTracker) refused(ev *NSPICall, server netip.Addr, client peer, ukey
 	}
 	a.nRefusals++
 	if a.refusals.n < a.opt.MaxRefusals {
-		a.refusals.add(a.packRefusal(&r, server, ukey))
+		i := a.refusals.add(a.packRefusal(&r, server, ukey))
+		if client.addr.IsValid() {
+			a.behind[listRef{refusal: true, i: i}] = client.addr
+		}
 	}
 }
 
@@ -487,7 +496,6 @@ func (a *nspiTracker) openSession(ev *NSPICall, server netip.Addr, client peer, 
 			bindFrame:  ev.Frame.Frame,
 			bindFile:   a.str(ev.Frame.File),
 			client:     client.sock,
-			clientAddr: client.addr,
 			transport:  uint8(ev.Transport),
 			clientPort: ev.Client.Port(),
 			server:     a.server(server).idx,
@@ -506,6 +514,9 @@ func (a *nspiTracker) openSession(ev *NSPICall, server netip.Addr, client peer, 
 			rec.flags |= recBindZero
 		}
 		s.rec = a.sessions.add(rec)
+		if client.addr.IsValid() {
+			a.behind[listRef{i: s.rec}] = client.addr
+		}
 	}
 	if ukey != "" || !ev.Anonymous {
 		// A user, or an authenticated one the capture does not name
