@@ -28,6 +28,7 @@ type evidence struct {
 	seq   int
 	frame FrameRef
 	q     Quality // what the capture did not give whole
+	tr    trSet   // the transport of the call
 }
 
 // evAcc holds the evidence of a finding as the report shows it: the count,
@@ -38,11 +39,13 @@ type evAcc struct {
 	first []evidence // sorted by seq
 	last  evidence
 	q     Quality // of all the events added
+	tr    trSet   // the transports of all the events added
 }
 
 func (a *evAcc) add(e evidence) {
 	a.n++
 	a.q |= e.q
+	a.tr |= e.tr
 	if a.n == 1 {
 		a.last = e
 		return
@@ -69,12 +72,12 @@ func (a *evAcc) merge(b *evAcc) {
 		return
 	}
 	n := a.n + b.n
-	q := a.q | b.q
+	q, tr := a.q|b.q, a.tr|b.tr
 	for _, e := range b.first {
 		a.add(e)
 	}
 	a.add(b.last)
-	a.n, a.q = n, q
+	a.n, a.q, a.tr = n, q, tr
 }
 
 func (a *evAcc) clone() evAcc {
@@ -207,12 +210,12 @@ func (h *handleSet) text() (string, bool) {
 
 // clientTrack tells whether all the events of a finding came from one client.
 type clientTrack struct {
-	c     netip.Addr
+	c     peer
 	n     int
 	mixed bool
 }
 
-func (t *clientTrack) add(c netip.Addr) {
+func (t *clientTrack) add(c peer) {
 	if t.n == 0 {
 		t.c = c
 	} else if c != t.c {
@@ -230,10 +233,10 @@ func (t *clientTrack) merge(b *clientTrack) {
 	t.mixed = t.mixed || b.mixed
 }
 
-// one returns the client when all are the same, else an invalid Addr.
-func (t *clientTrack) one() netip.Addr {
+// one returns the client when all are the same, else an invalid one.
+func (t *clientTrack) one() peer {
 	if t.mixed {
-		return netip.Addr{}
+		return peer{}
 	}
 	return t.c
 }
@@ -282,7 +285,7 @@ func (r *refAcc) add(rf *refusal) {
 	r.before = max(r.before, rf.HeldBeforeCapture)
 	r.cl.add(rf.client)
 	r.first(rf.Time, rf.seq, rf.Ordinal)
-	r.ev.add(evidence{rf.seq, rf.ReplyFrame, rf.q})
+	r.ev.add(evidence{rf.seq, rf.ReplyFrame, rf.q, rf.tr.set()})
 }
 
 func (r *refAcc) first(t time.Time, seq, ord int) {
@@ -426,14 +429,12 @@ func (l *frameList) frames() []FrameRef {
 }
 
 // framesFinding builds a finding from a frameList.
-func (c *core) framesFinding(kind, sev string, server netip.Addr, ukey string, client netip.Addr, fl *frameList, msg string) *Finding {
+func (c *core) framesFinding(kind, sev string, server netip.Addr, ukey string, client peer, fl *frameList, msg string) *Finding {
 	f := &Finding{Kind: kind, Severity: sev, User: c.name(ukey), Count: fl.n, Message: msg, seq: fl.seq}
 	if server.IsValid() {
 		f.Server = NullString(server.String())
 	}
-	if client.IsValid() {
-		f.Client = NullString(client.String())
-	}
+	f.setClient(client)
 	f.Frames = fl.frames()
 	if fl.n > maxFrames {
 		f.Message += fmt.Sprintf(" Frames: the first %d and the last of %d.", maxFrames-1, fl.n)
@@ -443,14 +444,12 @@ func (c *core) framesFinding(kind, sev string, server netip.Addr, ukey string, c
 
 // evFinding builds a finding from an evAcc, marked with the quality of its
 // evidence.
-func (c *core) evFinding(kind, sev string, server netip.Addr, ukey string, client netip.Addr, ev *evAcc, msg string) *Finding {
-	f := &Finding{Kind: kind, Severity: sev, User: c.name(ukey), Count: ev.n, Message: msg}
+func (c *core) evFinding(kind, sev string, server netip.Addr, ukey string, client peer, ev *evAcc, msg string) *Finding {
+	f := &Finding{Kind: kind, Severity: sev, User: c.name(ukey), Count: ev.n, Message: msg, Transports: ev.tr.names()}
 	if server.IsValid() {
 		f.Server = NullString(server.String())
 	}
-	if client.IsValid() {
-		f.Client = NullString(client.String())
-	}
+	f.setClient(client)
 	f.Frames, f.seq = ev.frames()
 	if ev.n > maxFrames {
 		f.Message += fmt.Sprintf(" Frames: the first %d and the last of %d.", maxFrames-1, ev.n)

@@ -181,7 +181,7 @@ func TestLeakSeriesExact(t *testing.T) {
 	var binds, ends []int
 	var bt, et []time.Time
 	seq := 0
-	cg := &group{client: netip.MustParseAddr("10.0.1.5")}
+	cg := &group{client: ip(netip.MustParseAddr("10.0.1.5"))}
 	for seq < 3000 {
 		seq++
 		tm := t0.Add(time.Duration(seq)*time.Minute + time.Duration(rng.Intn(1000))*time.Millisecond)

@@ -70,9 +70,66 @@ type gkey struct {
 	who    string
 }
 
-// ckey identifies a client row: a server and a client IP.
+// ckey identifies a client row: a server and a client.
 type ckey struct {
-	server, client netip.Addr
+	server netip.Addr
+	client peer
+}
+
+// peer is a client as the NSPI tracker keys it: the IP of the connection's
+// client (sock) and, when the connection came through an RPC proxy, the
+// address of the client behind it (addr, Meta.ClientAddress; zero
+// otherwise). A proxied client is thus its own row, counted apart from the
+// proxy's other clients, with the proxy beside it.
+type peer struct {
+	sock, addr netip.Addr
+}
+
+// peerOf is the client of an event.
+func peerOf(m *Meta) peer {
+	return peer{sock: m.Client.Addr().Unmap(), addr: m.ClientAddress.Unmap()}
+}
+
+// ip is an address taken as a direct client.
+func ip(a netip.Addr) peer { return peer{sock: a} }
+
+// String names the client in a finding's message: its IP, or the client
+// behind a proxy and the proxy.
+func (c peer) String() string {
+	if !c.addr.IsValid() {
+		return c.sock.String()
+	}
+	return c.addr.String() + " (through the RPC proxy " + c.sock.String() + ")"
+}
+
+func (c peer) IsValid() bool { return c.sock.IsValid() }
+
+// Compare orders clients by their connection's IP, then the client behind.
+func (c peer) Compare(d peer) int {
+	if x := c.sock.Compare(d.sock); x != 0 {
+		return x
+	}
+	return c.addr.Compare(d.addr)
+}
+
+// addrString is the address, "" for none.
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// setClient fills the client fields of a finding: Client the connection's
+// IP, ClientAddress the client behind the proxy.
+func (f *Finding) setClient(c peer) {
+	f.cl = c
+	if c.sock.IsValid() {
+		f.Client = NullString(c.sock.String())
+	}
+	if c.addr.IsValid() {
+		f.ClientAddress = c.addr.String()
+	}
 }
 
 type server struct {

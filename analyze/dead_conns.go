@@ -32,13 +32,14 @@ const (
 )
 
 type deadConn struct {
-	server, client netip.Addr
-	ukey           string
-	protos         uint8 // protoNSPI, protoStore
-	lastT          time.Time
-	lastF          FrameRef
-	unanswered     bool
-	unansF         FrameRef
+	server     netip.Addr
+	client     peer
+	ukey       string
+	protos     uint8 // protoNSPI, protoStore
+	lastT      time.Time
+	lastF      FrameRef
+	unanswered bool
+	unansF     FrameRef
 }
 
 type deadAcc struct {
@@ -72,7 +73,7 @@ func newDeadTracker(c *core) *deadTracker {
 func (t *deadTracker) see(m *Meta, id *Identity, ans *Answer, proto uint8, open bool) {
 	d := t.conns[m.ConnID]
 	if d == nil {
-		d = &deadConn{server: m.Server.Addr().Unmap(), client: m.Client.Addr().Unmap()}
+		d = &deadConn{server: m.Server.Addr().Unmap(), client: peerOf(m)}
 		t.conns[m.ConnID] = d
 	}
 	d.protos |= proto
@@ -146,7 +147,7 @@ func (t *deadTracker) findings(p *reporter, add func(*Finding, string)) {
 		if keys[i].server != keys[j].server {
 			return keys[i].server.Less(keys[j].server)
 		}
-		return keys[i].client.Less(keys[j].client)
+		return keys[i].client.Compare(keys[j].client) < 0
 	})
 	for _, k := range keys {
 		d := t.dead[k]

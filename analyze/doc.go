@@ -66,6 +66,13 @@
 //     the capture layer stopped following (evicted), end nothing.
 //   - open_at_end: neither happened.
 //
+// A client is the IP of the connection's client, or, for RPC over HTTP
+// through an RPC proxy whose IN channel named it (Meta.ClientAddress), the
+// client behind the proxy with the proxy beside it (peer, core.go): client
+// rows, anonymous leaks and the findings grouped by client are kept per
+// client behind the proxy, and findings and verdict name it. Meta.Transport
+// changes no count: sessions, refusals and findings carry it.
+//
 // Instants are those of the requests, in capture order: a session is held
 // from its NspiBind request to its NspiUnbind request or to the frame that
 // ended its last connection. Concurrency (held sessions) is counted per

@@ -92,7 +92,7 @@ func (t *endpointTracker) add(ev *EndpointAnswer) {
 			t.notReg[k] = n
 		}
 		n.frames.add(t.seq, ev.replyFrame(ev.Frame))
-		n.cl.add(client)
+		n.cl.add(peerOf(&ev.Meta))
 		n.lastSeq = t.seq
 		return
 	}
@@ -131,7 +131,7 @@ func (t *endpointTracker) attempt(ev *ConnAttempt) {
 	} else {
 		u.quiet++
 	}
-	u.cl.add(ev.Client.Addr().Unmap())
+	u.cl.add(peerOf(&ev.Meta))
 	u.frames.add(t.seq, ev.First)
 	if ev.How == HowRST && ev.Frame != ev.First {
 		u.frames.add(t.seq, ev.Frame)

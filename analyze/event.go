@@ -130,6 +130,29 @@ func (t Transport) String() string {
 	return "unknown"
 }
 
+// trSet is a set of transports, a bit each: what a finding's calls came
+// over.
+type trSet uint8
+
+func (t Transport) set() trSet {
+	if t >= 8 {
+		return 0
+	}
+	return 1 << t
+}
+
+// names lists the transports of the set in the order of the constants; nil
+// for none.
+func (s trSet) names() []string {
+	var out []string
+	for i := range transportNames {
+		if s&(1<<i) != 0 {
+			out = append(out, transportNames[i])
+		}
+	}
+	return out
+}
+
 func (m *Meta) meta() *Meta { return m }
 
 // Identity is the security context that carried a call.

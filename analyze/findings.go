@@ -28,7 +28,7 @@ const registryHint = `"NSPI max sessions per user" under HKLM\System\CurrentCont
 type groupInfo struct {
 	server netip.Addr
 	ukey   string
-	client netip.Addr // for anonymous leak groups
+	client peer // for anonymous leak groups
 	limit  *Finding
 	leak   *Finding
 	// firstLimitOrdinal is the ordinal of the first bind refused for the
@@ -86,14 +86,17 @@ func (p *reporter) build(streamed bool) *Report {
 	for k, g := range p.rows.clients {
 		c := g.c
 		c.OpenAtEnd = g.held
-		r.Clients = append(r.Clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, Counters: c})
+		r.Clients = append(r.Clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, ClientAddress: addrString(k.client.addr), Counters: c})
 	}
 	sort.SliceStable(r.Clients, func(i, j int) bool {
 		a, b := r.Clients[i], r.Clients[j]
 		if a.Server != b.Server {
 			return addrLess(a.Server, b.Server)
 		}
-		return addrLess(a.Client, b.Client)
+		if a.Client != b.Client {
+			return addrLess(a.Client, b.Client)
+		}
+		return addrLess(a.ClientAddress, b.ClientAddress)
 	})
 
 	// Records are in capture order: a stable sort by time keeps it for
@@ -190,7 +193,7 @@ func (p *reporter) info(server netip.Addr, ukey string) *groupInfo {
 }
 
 // newFinding builds a finding from its evidence.
-func (p *reporter) newFinding(kind, sev string, server netip.Addr, ukey string, client netip.Addr, ev *evAcc, msg string) *Finding {
+func (p *reporter) newFinding(kind, sev string, server netip.Addr, ukey string, client peer, ev *evAcc, msg string) *Finding {
 	f := p.a.evFinding(kind, sev, server, ukey, client, ev, msg)
 	p.findings = append(p.findings, f)
 	return f
@@ -315,6 +318,12 @@ func (p *reporter) findLeak(l *leakSeries) {
 	} else {
 		fmt.Fprintf(&b, "%s bound %s on %s and unbound %d: %d never unbound (%s); up to %d held at once.",
 			who, plural(ug.c.BindsOK, "session", "sessions"), l.server, ug.c.Unbinds, res.never, fate, peak)
+	}
+	if !l.anon() {
+		b.WriteString(proxied(" The sessions never unbound came from ", res.client))
+		if res.client.addr.IsValid() {
+			b.WriteString(".")
+		}
 	}
 	if l.ukey == "" && l.cut {
 		b.WriteString(" The capture's snap length cut the user name from their binds: they are authenticated, not anonymous.")
@@ -541,13 +550,13 @@ func (p *reporter) findNotes() {
 		}
 		msg := fmt.Sprintf("%s to %s %s encrypted (RPC privacy) and not decrypted: their status and context handles could not be read, so sessions on them are not counted and the numbers for this server are lower bounds.",
 			plural(n, "NSPI call", "NSPI calls"), addr, wasWere(n))
-		p.newFinding(KindSealedCalls, SevInfo, addr, "", netip.Addr{}, &s.sealed, msg)
+		p.newFinding(KindSealedCalls, SevInfo, addr, "", peer{}, &s.sealed, msg)
 	}
 }
 
-func (p *reporter) anonPeak(server netip.Addr, client string) int {
+func (p *reporter) anonPeak(server netip.Addr, client peer) int {
 	for _, gi := range p.anonLeaks {
-		if gi.server == server && gi.client.String() == client {
+		if gi.server == server && gi.client == client {
 			return gi.leakPeak
 		}
 	}

@@ -37,7 +37,7 @@ var (
 type leakSeries struct {
 	server netip.Addr
 	ukey   string
-	client netip.Addr // anonymous series: the client IP
+	client peer // anonymous series: the client
 	// cut: some of its sessions were bound by a user whose name the
 	// capture's snap length cut (Identity.Cut).
 	cut bool
@@ -215,7 +215,7 @@ func (l *leakSeries) ended(s *sess, never bool, seq int, t time.Time) {
 	end := point{seq, t, -1}
 	if never {
 		l.closed++
-		l.ev.add(evidence{s.seq, s.bindFrame, s.q})
+		l.ev.add(evidence{s.seq, s.bindFrame, s.q, s.tr.set()})
 		l.cl.add(s.cg.client)
 		if s.inferred {
 			l.inferred++
@@ -331,7 +331,7 @@ type leakResult struct {
 	inferred                  int // sessions never unbound whose bind was inferred
 	rate                      float64
 	ev                        evAcc
-	client                    netip.Addr
+	client                    peer
 }
 
 // result does not change the series.
@@ -360,7 +360,7 @@ func (l *leakSeries) result() leakResult {
 	}
 	inferred := l.inferred
 	for s := l.head; s != nil; s = s.next {
-		ev.add(evidence{s.seq, s.bindFrame, s.q})
+		ev.add(evidence{s.seq, s.bindFrame, s.q, s.tr.set()})
 		cl.add(s.cg.client)
 		if s.inferred {
 			inferred++

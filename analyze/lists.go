@@ -41,10 +41,10 @@ func ordered(n int) []int32 {
 	return ix
 }
 
-func (l *lists) session(j int) Session { return l.a.session(l.a.sessions.at(int(l.sess[j]))) }
+func (l *lists) session(j int) Session { return l.a.session(int(l.sess[j])) }
 
 func (l *lists) refusal(j int) Refusal {
-	return l.a.refusal(l.a.refusals.at(int(l.refs[j])), l.p.isStable)
+	return l.a.refusal(int(l.refs[j]), l.p.isStable)
 }
 
 // ReportStreamed is Report without the Sessions and Refusals slices: the

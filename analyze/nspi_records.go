@@ -16,7 +16,7 @@ type sessRec struct {
 	bindFrame  int64
 	endFrame   int64
 	calls      int
-	client     netip.Addr
+	client     netip.Addr // the connection's
 	handle     [20]byte
 	bindNsec   int32
 	endNsec    int32
@@ -27,6 +27,7 @@ type sessRec struct {
 	auth       uint32
 	clientPort uint16
 	serverPort uint16
+	transport  uint8 // a Transport
 	end        uint8 // index in endNames
 	unbind     uint8 // index in unbindNames
 	flags      uint8
@@ -67,12 +68,19 @@ func unpackTime(sec int64, nsec int32, zero bool) time.Time {
 	return time.Unix(sec, int64(nsec)).UTC()
 }
 
+// listRef names a listed session or refusal (its index in
+// nspiTracker.sessions or refusals).
+type listRef struct {
+	refusal bool
+	i       int
+}
+
 // refRec is a refused bind as listed in the report, packed like sessRec.
 type refRec struct {
 	timeSec   int64
 	frame     int64
 	reply     int64
-	client    netip.Addr
+	client    netip.Addr // the connection's
 	ug        *group
 	timeNsec  int32
 	frameFile uint32
@@ -84,6 +92,7 @@ type refRec struct {
 	held      int32
 	before    int32
 	flags     uint8
+	transport uint8 // a Transport
 }
 
 const (
@@ -101,7 +110,7 @@ func (a *nspiTracker) packRefusal(r *refusal, server netip.Addr, ukey string) re
 		timeSec: sec, timeNsec: nsec,
 		frame: r.Frame.Frame, frameFile: a.str(r.Frame.File),
 		reply: r.ReplyFrame.Frame, replyFile: a.str(r.ReplyFrame.File),
-		client: r.client, ug: r.ug,
+		client: r.client.sock, ug: r.ug, transport: uint8(r.tr),
 		server: a.server(server).idx, user: a.str(string(a.name(ukey))), auth: a.str(r.Auth),
 		ordinal: clamp32(r.Ordinal), held: clamp32(r.Held), before: clamp32(r.HeldBeforeCapture),
 	}
@@ -121,10 +130,13 @@ func (a *nspiTracker) packRefusal(r *refusal, server netip.Addr, ukey string) re
 }
 
 // refusal unpacks a listed refusal; stable tells the cause of a pending one.
-func (a *nspiTracker) refusal(p *refRec, stable func(*group) bool) Refusal {
+func (a *nspiTracker) refusal(i int, stable func(*group) bool) Refusal {
+	p := a.refusals.at(i)
 	r := Refusal{
 		Server:            a.strList[p.server],
 		Client:            p.client.String(),
+		ClientAddress:     addrString(a.behind[listRef{refusal: true, i: i}]),
+		Transport:         Transport(p.transport).String(),
 		User:              NullString(a.strList[p.user]),
 		Auth:              a.strList[p.auth],
 		Anonymous:         p.flags&refAnonymous != 0,
@@ -150,17 +162,20 @@ func (a *nspiTracker) refusal(p *refRec, stable func(*group) bool) Refusal {
 
 // refusal is a refused bind, as the findings count it.
 
-func (a *nspiTracker) session(r *sessRec) Session {
+func (a *nspiTracker) session(i int) Session {
+	r := a.sessions.at(i)
 	s := Session{
-		Server:     a.strList[r.server],
-		ServerPort: r.serverPort,
-		Client:     netip.AddrPortFrom(r.client, r.clientPort).String(),
-		User:       NullString(a.strList[r.user]),
-		Auth:       a.strList[r.auth],
-		BindFrame:  FrameRef{File: a.strList[r.bindFile], Frame: r.bindFrame},
-		BindTime:   unpackTime(r.bindSec, r.bindNsec, r.flags&recBindZero != 0),
-		End:        endNames[r.end],
-		Calls:      r.calls,
+		Server:        a.strList[r.server],
+		ServerPort:    r.serverPort,
+		Client:        netip.AddrPortFrom(r.client, r.clientPort).String(),
+		ClientAddress: addrString(a.behind[listRef{i: i}]),
+		Transport:     Transport(r.transport).String(),
+		User:          NullString(a.strList[r.user]),
+		Auth:          a.strList[r.auth],
+		BindFrame:     FrameRef{File: a.strList[r.bindFile], Frame: r.bindFrame},
+		BindTime:      unpackTime(r.bindSec, r.bindNsec, r.flags&recBindZero != 0),
+		End:           endNames[r.end],
+		Calls:         r.calls,
 	}
 	if r.flags&recHandle != 0 {
 		s.Handle = hex.EncodeToString(r.handle[:])

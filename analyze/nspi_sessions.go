@@ -32,6 +32,11 @@ type nspiTracker struct {
 	connSess map[uint64][]*sess          // sessions that used a connection (some may have ended)
 	syn      int
 
+	// behind holds the client behind the RPC proxy of the listed sessions
+	// and refusals that came through one (the records keep the proxy's
+	// address only, so that the others cost nothing more).
+	behind map[listRef]netip.Addr
+
 	pending   int // points held back by the leak series
 	nSessions int // sessions seen bound
 	sessions  chunked[sessRec]
@@ -59,6 +64,7 @@ func newNSPITracker(c *core, tl *timeline) *nspiTracker {
 		users:         map[gkey]*group{},
 		clients:       map[ckey]*group{},
 		open:          map[sessKey]*sess{},
+		behind:        map[listRef]netip.Addr{},
 		ended:         newRecentSet[uint64, struct{}](maxEnded(o)),
 		forgot:        newRecentSet[uint64, struct{}](maxForgot(o)),
 		connSess:      map[uint64][]*sess{},
@@ -100,8 +106,8 @@ type group struct {
 	held      int // sessions seen bound, open now
 	ghosts    int // sessions bound before the capture, in use and not ended
 	peakTotal int // highest held+ghosts
-	client    netip.Addr
-	clientStr string
+	client    peer
+	clientStr string // client.sock
 	// lastOKSeq: seq of the last successful bind, -1 for none.
 	lastOKSeq int
 	// leak follows the sessions of a user (user rows), or the anonymous
@@ -124,7 +130,7 @@ type refState struct {
 	auth     refAcc
 	authH    int
 	authSame bool
-	other    map[netip.Addr]*refAcc // auth by client, for logon_failed
+	other    map[peer]*refAcc // auth by client, for logon_failed
 }
 
 // anonWait gathers, per (server, client), the anonymous refusals that no
@@ -138,13 +144,14 @@ type anonWait struct {
 type refKey struct {
 	server netip.Addr
 	ukey   string
-	client netip.Addr
+	client peer
 }
 
 type sess struct {
 	key       sessKey
 	seq       int
-	q         Quality // of its bind
+	q         Quality   // of its bind
+	tr        Transport // of its bind
 	bindT     time.Time
 	bindFrame FrameRef
 	ukey      string
@@ -166,8 +173,9 @@ type sess struct {
 type refusal struct {
 	Refusal
 	q      Quality // of the refused bind
+	tr     Transport
 	seq    int
-	client netip.Addr
+	client peer
 	ug     *group
 	// pending: authenticated, below 80% of the limit: its cause depends on
 	// the user's other refusals (refState).
@@ -189,7 +197,7 @@ type noteKey struct {
 	kind   int
 	server netip.Addr
 	ukey   string
-	client netip.Addr
+	client peer
 	sub    string
 }
 
@@ -211,12 +219,12 @@ func (a *nspiTracker) ugroup(server netip.Addr, ukey string) *group {
 	return g
 }
 
-func (a *nspiTracker) cgroup(server, client netip.Addr) *group {
+func (a *nspiTracker) cgroup(server netip.Addr, client peer) *group {
 	k := ckey{server, client}
 	g := a.clients[k]
 	if g == nil {
 		a.maybeRetireClients()
-		g = &group{client: client, clientStr: client.String(), lastOKSeq: -1}
+		g = &group{client: client, clientStr: client.sock.String(), lastOKSeq: -1}
 		a.clients[k] = g
 	}
 	return g
@@ -235,10 +243,10 @@ func isZero(h [20]byte) bool { return h == [20]byte{} }
 // add follows one NSPI call.
 func (a *nspiTracker) add(ev *NSPICall) {
 	server := ev.Server.Addr().Unmap()
-	client := ev.Client.Addr().Unmap()
+	client := peerOf(&ev.Meta)
 	srv := a.server(server)
 	ukey := a.userKey(ev.User)
-	here := evidence{seq: a.seq, frame: ev.Frame, q: ev.Quality}
+	here := evidence{seq: a.seq, frame: ev.Frame, q: ev.Quality, tr: ev.Transport.set()}
 	if ev.Sealed && !ev.HasFault {
 		srv.sealed.add(here)
 	}
@@ -329,7 +337,7 @@ func unansweredSev(how How) string {
 	return SevInfo
 }
 
-func (a *nspiTracker) bind(ev *NSPICall, server, client netip.Addr, ukey string) {
+func (a *nspiTracker) bind(ev *NSPICall, server netip.Addr, client peer, ukey string) {
 	seq := a.seq
 	ug, cg := a.ugroup(server, ukey), a.cgroup(server, client)
 	a.count(ug, cg, func(c *Counters) { c.Binds++ })
@@ -338,7 +346,7 @@ func (a *nspiTracker) bind(ev *NSPICall, server, client netip.Addr, ukey string)
 	}
 	fail := func(what string) {
 		a.count(ug, cg, func(c *Counters) { c.BindsFailedOther++ })
-		a.note(noteKey{kind: noteBindFailed, server: server, ukey: ukey, client: client}, evidence{seq, ev.replyFrame(ev.Frame), ev.Quality}, what, nil)
+		a.note(noteKey{kind: noteBindFailed, server: server, ukey: ukey, client: client}, evidence{seq, ev.replyFrame(ev.Frame), ev.Quality, ev.Transport.set()}, what, nil)
 	}
 	switch {
 	case !ev.Answered:
@@ -372,11 +380,13 @@ func (a *nspiTracker) bind(ev *NSPICall, server, client netip.Addr, ukey string)
 	}
 }
 
-func (a *nspiTracker) refused(ev *NSPICall, server, client netip.Addr, ukey string, ug, cg *group) {
-	r := refusal{seq: a.seq, client: client, ug: ug}
+func (a *nspiTracker) refused(ev *NSPICall, server netip.Addr, client peer, ukey string, ug, cg *group) {
+	r := refusal{seq: a.seq, client: client, ug: ug, tr: ev.Transport}
 	r.Refusal = Refusal{
 		Server:            a.server(server).name,
 		Client:            cg.clientStr,
+		ClientAddress:     addrString(client.addr),
+		Transport:         ev.Transport.String(),
 		User:              a.name(ukey),
 		Auth:              ev.Auth,
 		Anonymous:         ev.Anonymous,
@@ -430,20 +440,23 @@ func (a *nspiTracker) refused(ev *NSPICall, server, client netip.Addr, ukey stri
 	}
 	a.nRefusals++
 	if a.refusals.n < a.opt.MaxRefusals {
-		a.refusals.add(a.packRefusal(&r, server, ukey))
+		i := a.refusals.add(a.packRefusal(&r, server, ukey))
+		if client.addr.IsValid() {
+			a.behind[listRef{refusal: true, i: i}] = client.addr
+		}
 	}
 }
 
 func (a *nspiTracker) refState(ug *group) *refState {
 	if ug.ref == nil {
-		ug.ref = &refState{other: map[netip.Addr]*refAcc{}}
+		ug.ref = &refState{other: map[peer]*refAcc{}}
 	}
 	return ug.ref
 }
 
 // followed: an authenticated bind from client to server; the anonymous
 // refusals before it were followed by one.
-func (a *nspiTracker) followed(server, client netip.Addr) {
+func (a *nspiTracker) followed(server netip.Addr, client peer) {
 	k := ckey{server, client}
 	w := a.anonWait[k]
 	if w == nil {
@@ -462,7 +475,7 @@ func (a *nspiTracker) followed(server, client netip.Addr) {
 	}
 }
 
-func (a *nspiTracker) openSession(ev *NSPICall, server, client netip.Addr, ukey string, ug, cg *group) {
+func (a *nspiTracker) openSession(ev *NSPICall, server netip.Addr, client peer, ukey string, ug, cg *group) {
 	key := sessKey{server: server, handle: ev.Handle}
 	if !ev.HasHandle {
 		a.syn++
@@ -473,7 +486,7 @@ func (a *nspiTracker) openSession(ev *NSPICall, server, client netip.Addr, ukey 
 		// have freed the old session without our seeing it.
 		a.endSession(old, EndConnectionClosed, ev.Frame, ev.Time)
 	}
-	s := &sess{key: key, seq: a.seq, q: ev.Quality, bindT: ev.Time, bindFrame: ev.Frame, ukey: ukey, ug: ug, cg: cg, rec: -1, open: true, inferred: ev.Quality&StatusInferred != 0, conns: []uint64{ev.ConnID}}
+	s := &sess{key: key, seq: a.seq, q: ev.Quality, tr: ev.Transport, bindT: ev.Time, bindFrame: ev.Frame, ukey: ukey, ug: ug, cg: cg, rec: -1, open: true, inferred: ev.Quality&StatusInferred != 0, conns: []uint64{ev.ConnID}}
 	a.nSessions++
 	if a.sessions.n < a.opt.MaxSessions {
 		sec, nsec, zero := packTime(ev.Time)
@@ -482,7 +495,8 @@ func (a *nspiTracker) openSession(ev *NSPICall, server, client netip.Addr, ukey 
 			bindNsec:   nsec,
 			bindFrame:  ev.Frame.Frame,
 			bindFile:   a.str(ev.Frame.File),
-			client:     client,
+			client:     client.sock,
+			transport:  uint8(ev.Transport),
 			clientPort: ev.Client.Port(),
 			server:     a.server(server).idx,
 			serverPort: ev.Server.Port(),
@@ -500,6 +514,9 @@ func (a *nspiTracker) openSession(ev *NSPICall, server, client netip.Addr, ukey 
 			rec.flags |= recBindZero
 		}
 		s.rec = a.sessions.add(rec)
+		if client.addr.IsValid() {
+			a.behind[listRef{i: s.rec}] = client.addr
+		}
 	}
 	if ukey != "" || !ev.Anonymous {
 		// A user, or an authenticated one the capture does not name
@@ -613,7 +630,7 @@ func (a *nspiTracker) wasEnded(server netip.Addr, h [20]byte) bool {
 	return ok
 }
 
-func (a *nspiTracker) unbind(ev *NSPICall, server, client netip.Addr, ukey string) {
+func (a *nspiTracker) unbind(ev *NSPICall, server netip.Addr, client peer, ukey string) {
 	seq := a.seq
 	key := sessKey{server: server, handle: ev.Handle}
 	var s *sess
@@ -645,7 +662,7 @@ func (a *nspiTracker) unbind(ev *NSPICall, server, client netip.Addr, ukey strin
 			if a.wasEnded(server, ev.Handle) || what == "failed" {
 				sev = SevWarning
 			}
-			a.note(noteKey{kind: noteUnbindUnknown, server: server, ukey: ukey, client: client, sub: sev}, evidence{seq, ev.Frame, ev.Quality}, "", &ev.Handle)
+			a.note(noteKey{kind: noteUnbindUnknown, server: server, ukey: ukey, client: client, sub: sev}, evidence{seq, ev.Frame, ev.Quality, ev.Transport.set()}, "", &ev.Handle)
 		}
 		return
 	}
@@ -655,12 +672,12 @@ func (a *nspiTracker) unbind(ev *NSPICall, server, client netip.Addr, ukey strin
 		// The RPC runtime rejected the call: NspiUnbind did not run and the
 		// session stays open.
 		a.use(s, ev.ConnID)
-		a.note(sk, evidence{seq, ev.replyFrame(ev.Frame), ev.Quality}, FaultName(ev.Fault), nil)
+		a.note(sk, evidence{seq, ev.replyFrame(ev.Frame), ev.Quality, ev.Transport.set()}, FaultName(ev.Fault), nil)
 		return
 	}
 	st := unbindStatus(ev)
 	if st == "failed" {
-		a.note(sk, evidence{seq, ev.replyFrame(ev.Frame), ev.Quality}, StatusName(ev.Status), nil)
+		a.note(sk, evidence{seq, ev.replyFrame(ev.Frame), ev.Quality, ev.Transport.set()}, StatusName(ev.Status), nil)
 	}
 	if s.ghost {
 		a.endSession(s, EndUnbind, ev.Frame, ev.Time)
@@ -668,7 +685,7 @@ func (a *nspiTracker) unbind(ev *NSPICall, server, client netip.Addr, ukey strin
 		if st == "failed" {
 			sev = SevWarning
 		}
-		a.note(noteKey{kind: noteUnbindUnknown, server: server, ukey: sk.ukey, client: client, sub: sev}, evidence{seq, ev.Frame, ev.Quality}, "", &ev.Handle)
+		a.note(noteKey{kind: noteUnbindUnknown, server: server, ukey: sk.ukey, client: client, sub: sev}, evidence{seq, ev.Frame, ev.Quality, ev.Transport.set()}, "", &ev.Handle)
 		return
 	}
 	if s.rec >= 0 {
@@ -689,7 +706,7 @@ func unbindStatus(ev *NSPICall) string {
 	return "failed"
 }
 
-func (a *nspiTracker) call(ev *NSPICall, server, client netip.Addr, ukey string) {
+func (a *nspiTracker) call(ev *NSPICall, server netip.Addr, client peer, ukey string) {
 	if !ev.HasHandle || isZero(ev.Handle) {
 		a.count(a.ugroup(server, ukey), a.cgroup(server, client), func(c *Counters) { c.OtherCalls++ })
 		return
@@ -718,7 +735,7 @@ func (a *nspiTracker) call(ev *NSPICall, server, client netip.Addr, ukey string)
 	case ended:
 		sub = "after"
 	}
-	a.note(noteKey{kind: noteCallUnknown, server: server, ukey: ukey, client: client, sub: sub}, evidence{a.seq, ev.Frame, ev.Quality}, "", &ev.Handle)
+	a.note(noteKey{kind: noteCallUnknown, server: server, ukey: ukey, client: client, sub: sub}, evidence{a.seq, ev.Frame, ev.Quality, ev.Transport.set()}, "", &ev.Handle)
 	if ended || ev.HasFault {
 		return
 	}

@@ -125,6 +125,9 @@ type UserRow struct {
 type ClientRow struct {
 	Server string `json:"server"`
 	Client string `json:"client"`
+	// ClientAddress is the client behind the RPC proxy Client (from the
+	// RPC over HTTP IN channel); each such client has its own row.
+	ClientAddress string `json:"client_address,omitempty"`
 	Counters
 }
 
@@ -136,6 +139,12 @@ type Session struct {
 	ServerPort uint16 `json:"server_port"`
 	// Client is the client ip:port of the connection that carried the bind.
 	Client string `json:"client"`
+	// ClientAddress is the client behind the RPC proxy Client, when the
+	// bind came over RPC over HTTP and the IN channel named it.
+	ClientAddress string `json:"client_address,omitempty"`
+	// Transport is the RPC protocol sequence of the bind: ncacn_ip_tcp,
+	// ncacn_np or ncacn_http.
+	Transport string `json:"transport"`
 	// User is the identity that carried the bind, null for none.
 	User NullString `json:"user"`
 	// Auth is the authentication of the bind: none, ntlmssp, kerberos, ...
@@ -163,10 +172,13 @@ type Session struct {
 
 // Refusal is one NspiBind refused with MAPI_E_LOGON_FAILED (0x80040111).
 type Refusal struct {
-	Server string     `json:"server"`
-	Client string     `json:"client"`
-	User   NullString `json:"user"`
-	Auth   string     `json:"auth"`
+	Server string `json:"server"`
+	Client string `json:"client"`
+	// ClientAddress and Transport: as in Session.
+	ClientAddress string     `json:"client_address,omitempty"`
+	Transport     string     `json:"transport"`
+	User          NullString `json:"user"`
+	Auth          string     `json:"auth"`
 	// Anonymous: the bind carried no identity.
 	Anonymous bool `json:"anonymous"`
 	// Frame is the request, ReplyFrame the answer that carried the status.
@@ -195,6 +207,14 @@ type Finding struct {
 	Server   NullString `json:"server"`
 	User     NullString `json:"user"`
 	Client   NullString `json:"client"`
+	// ClientAddress is, when the calls behind the finding came through an
+	// RPC proxy from one client, that client's address; Client is then the
+	// proxy's.
+	ClientAddress string `json:"client_address,omitempty"`
+	// Transports are the RPC protocol sequences that carried the calls
+	// behind the finding (ncacn_ip_tcp, ncacn_np, ncacn_http), in that
+	// order; absent for findings not made of calls.
+	Transports []string `json:"transports,omitempty"`
 	// Frames are the evidence: at most the first 10 and the last of Count.
 	Frames []FrameRef `json:"frames"`
 	// Count is the number of events behind the finding.
@@ -225,6 +245,8 @@ type Finding struct {
 	vok     [2]bool
 	// anon: a leak of anonymous sessions, grouped by client.
 	anon bool
+	// cl is the client of Client and ClientAddress.
+	cl peer
 }
 
 // Anomaly is a decoding or capture problem counted by the pipeline. A

@@ -485,7 +485,7 @@ func (a *nspiTracker) retireClients(ks []ckey, gs []*group) {
 		if len(a.rt.clients) < a.opt.MaxRows {
 			c := g.c
 			c.OpenAtEnd = g.held
-			a.rt.clients = append(a.rt.clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, Counters: c})
+			a.rt.clients = append(a.rt.clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, ClientAddress: addrString(k.client.addr), Counters: c})
 		}
 		a.rt.nClients++
 		a.tl.retire(g, "")

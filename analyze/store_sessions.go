@@ -63,22 +63,27 @@ type EMSMDBUserRow struct {
 type EMSMDBClientRow struct {
 	Server string `json:"server"`
 	Client string `json:"client"`
+	// ClientAddress: as in ClientRow.
+	ClientAddress string `json:"client_address,omitempty"`
 	EMSMDBCounters
 }
 
 // EMSMDBSession is one Exchange store session: an EcDoConnect(Ex) answered
 // 0 with a non-zero CXH, keyed by (server IP, CXH).
 type EMSMDBSession struct {
-	Server       string     `json:"server"`
-	ServerPort   uint16     `json:"server_port"`
-	Client       string     `json:"client"`
-	User         NullString `json:"user"`
-	UserDN       string     `json:"user_dn"`
-	Auth         string     `json:"auth"`
-	Op           string     `json:"op"`
-	Handle       string     `json:"handle"`
-	ConnectFrame FrameRef   `json:"connect_frame"`
-	ConnectTime  time.Time  `json:"connect_time"`
+	Server     string `json:"server"`
+	ServerPort uint16 `json:"server_port"`
+	Client     string `json:"client"`
+	// ClientAddress and Transport: as in Session.
+	ClientAddress string     `json:"client_address,omitempty"`
+	Transport     string     `json:"transport"`
+	User          NullString `json:"user"`
+	UserDN        string     `json:"user_dn"`
+	Auth          string     `json:"auth"`
+	Op            string     `json:"op"`
+	Handle        string     `json:"handle"`
+	ConnectFrame  FrameRef   `json:"connect_frame"`
+	ConnectTime   time.Time  `json:"connect_time"`
 	// End is disconnect, connection_closed or open_at_end.
 	End      string     `json:"end"`
 	EndFrame *FrameRef  `json:"end_frame"`
@@ -141,7 +146,7 @@ func (t *storeTracker) liveNames(live map[string]bool) {
 type emsGroup struct {
 	c         EMSMDBCounters
 	held      int
-	client    netip.Addr
+	client    peer
 	dn        string
 	lastOKSeq int
 	never     evAcc // connect requests of sessions that ended without EcDoDisconnect
@@ -160,7 +165,7 @@ type emsRef struct {
 	cl       clientTrack
 }
 
-func (r *emsRef) add(seq int, f FrameRef, q Quality, held, ord int, what string, client netip.Addr) {
+func (r *emsRef) add(seq int, f FrameRef, q Quality, tr Transport, held, ord int, what string, client peer) {
 	if r.ev.n == 0 {
 		r.lo, r.hi, r.firstOrd = held, held, ord
 	}
@@ -168,7 +173,7 @@ func (r *emsRef) add(seq int, f FrameRef, q Quality, held, ord int, what string,
 	r.lastSeq = seq
 	r.what.add(what, 1)
 	r.cl.add(client)
-	r.ev.add(evidence{seq, f, q})
+	r.ev.add(evidence{seq, f, q, tr.set()})
 }
 
 type emsSess struct {
@@ -178,6 +183,7 @@ type emsSess struct {
 	seq    int
 	frame  FrameRef
 	q      Quality // of its connect
+	tr     Transport
 	bindT  time.Time
 	rec    int
 	open   bool
@@ -194,7 +200,7 @@ func (t *storeTracker) user(server netip.Addr, ukey string) *emsGroup {
 	return g
 }
 
-func (t *storeTracker) client(server, client netip.Addr) *emsGroup {
+func (t *storeTracker) client(server netip.Addr, client peer) *emsGroup {
 	k := ckey{server, client}
 	g := t.clients[k]
 	if g == nil {
@@ -219,7 +225,7 @@ func emsName(v uint32) string {
 
 func (t *storeTracker) add(ev *StoreCall) {
 	server := ev.Server.Addr().Unmap()
-	client := ev.Client.Addr().Unmap()
+	client := peerOf(&ev.Meta)
 	who := ev.User
 	if who == "" {
 		who = ev.UserDN
@@ -244,7 +250,7 @@ func (t *storeTracker) add(ev *StoreCall) {
 			if *p == nil {
 				*p = &emsRef{}
 			}
-			(*p).add(t.seq, ev.replyFrame(ev.Frame), ev.Quality, ug.held, ug.c.Connects, what, client)
+			(*p).add(t.seq, ev.replyFrame(ev.Frame), ev.Quality, ev.Transport, ug.held, ug.c.Connects, what, client)
 		}
 		switch {
 		case !ev.Answered || (!ev.HasFault && !ev.HasStatus):
@@ -303,7 +309,7 @@ func (t *storeTracker) add(ev *StoreCall) {
 	}
 }
 
-func (t *storeTracker) openSession(ev *StoreCall, server, client netip.Addr, ukey string, ug, cg *emsGroup) {
+func (t *storeTracker) openSession(ev *StoreCall, server netip.Addr, client peer, ukey string, ug, cg *emsGroup) {
 	key := sessKey{server: server, handle: ev.Handle}
 	if !ev.HasHandle {
 		t.syn++
@@ -316,10 +322,11 @@ func (t *storeTracker) openSession(ev *StoreCall, server, client netip.Addr, uke
 		t.droppedSessions++
 		return
 	}
-	s := &emsSess{key: key, ug: ug, cg: cg, ukey: ukey, seq: t.seq, frame: ev.Frame, q: ev.Quality, bindT: ev.Time, rec: -1, open: true, conns: []uint64{ev.ConnID}}
+	s := &emsSess{key: key, ug: ug, cg: cg, ukey: ukey, seq: t.seq, frame: ev.Frame, q: ev.Quality, tr: ev.Transport, bindT: ev.Time, rec: -1, open: true, conns: []uint64{ev.ConnID}}
 	t.n++
 	if len(t.list) < t.max {
-		rec := EMSMDBSession{Server: server.String(), ServerPort: ev.Server.Port(), Client: netip.AddrPortFrom(client, ev.Client.Port()).String(),
+		rec := EMSMDBSession{Server: server.String(), ServerPort: ev.Server.Port(), Client: netip.AddrPortFrom(client.sock, ev.Client.Port()).String(),
+			ClientAddress: addrString(client.addr), Transport: ev.Transport.String(),
 			User: t.name(ukey), UserDN: ev.UserDN, Auth: ev.Auth, Op: ev.Name, ConnectFrame: ev.Frame, ConnectTime: utc(ev.Time), End: EndOpenAtEnd}
 		if ev.HasHandle {
 			h := ev.Handle
@@ -385,7 +392,7 @@ func (g *emsGroup) neverAdd(s *emsSess) {
 	if s.bindT.After(g.neverT[1]) {
 		g.neverT[1] = s.bindT
 	}
-	g.never.add(evidence{s.seq, s.frame, s.q})
+	g.never.add(evidence{s.seq, s.frame, s.q, s.tr.set()})
 }
 
 func (t *storeTracker) connEnd(ev *ConnEnd) {
@@ -430,14 +437,17 @@ func (t *storeTracker) rows(r *Report) {
 	for k, g := range t.clients {
 		c := g.c
 		c.OpenAtEnd = g.held
-		r.EMSMDBClients = append(r.EMSMDBClients, EMSMDBClientRow{Server: k.server.String(), Client: k.client.String(), EMSMDBCounters: c})
+		r.EMSMDBClients = append(r.EMSMDBClients, EMSMDBClientRow{Server: k.server.String(), Client: k.client.sock.String(), ClientAddress: addrString(k.client.addr), EMSMDBCounters: c})
 	}
 	sort.Slice(r.EMSMDBClients, func(i, j int) bool {
 		a, b := r.EMSMDBClients[i], r.EMSMDBClients[j]
 		if a.Server != b.Server {
 			return addrLess(a.Server, b.Server)
 		}
-		return addrLess(a.Client, b.Client)
+		if a.Client != b.Client {
+			return addrLess(a.Client, b.Client)
+		}
+		return addrLess(a.ClientAddress, b.ClientAddress)
 	})
 	r.EMSMDBSessions = append(make([]EMSMDBSession, 0, len(t.list)), t.list...)
 	for i := range r.EMSMDBSessions {
@@ -516,7 +526,7 @@ func (t *storeTracker) findings(p *reporter, add func(*Finding, string), leaks m
 			if s.bindT.After(t1) {
 				t1 = s.bindT
 			}
-			never.add(evidence{s.seq, s.frame, s.q})
+			never.add(evidence{s.seq, s.frame, s.q, s.tr.set()})
 		}
 		heldAtOnce := min(never.n, g.c.PeakConcurrent)
 		if heldAtOnce < leakMin {
@@ -543,7 +553,7 @@ func (t *storeTracker) findings(p *reporter, add func(*Finding, string), leaks m
 			msg += " The store refused its connects at the limit (see emsmdb_session_limit)."
 		}
 		msg += fmt.Sprintf(" Find the client that connects without calling EcDoDisconnect and fix or restart it; raising %s only delays the failure.", emsmdbRegistryHint)
-		f := t.evFinding(KindEMSMDBLeak, sev, k.server, k.who, netip.Addr{}, &never, msg)
+		f := t.evFinding(KindEMSMDBLeak, sev, k.server, k.who, peer{}, &never, msg)
 		f.RatePerHour, f.LimitAt = rate, at
 		leaks[gkey{k.server, "emsmdb|" + k.who}] = f
 		sentence := ""

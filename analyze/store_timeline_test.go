@@ -58,7 +58,7 @@ func TestTimelineBuckets(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	x.t0, x.started = t0, true
 	for i := 0; i < 1000; i++ {
-		x.set("k", "nspi", netip.Addr{}, "u", netip.Addr{}, false, t0.Add(time.Duration(i)*86*time.Second), i%50)
+		x.set("k", "nspi", netip.Addr{}, "u", peer{}, false, t0.Add(time.Duration(i)*86*time.Second), i%50)
 	}
 	s := x.series["k"]
 	if len(s.b) > maxPoints || s.peak != 49 {

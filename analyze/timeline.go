@@ -31,6 +31,7 @@ type TimelineRow struct {
 	By            string     `json:"by"`
 	User          NullString `json:"user"`
 	Client        string     `json:"client,omitempty"`
+	ClientAddress string     `json:"client_address,omitempty"`
 	Start         time.Time  `json:"start"`
 	BucketSeconds int64      `json:"bucket_seconds"`
 	Held          []int      `json:"held"`
@@ -62,7 +63,7 @@ type series struct {
 	server   netip.Addr
 	ukey     string
 	name     NullString // the user's spelling, kept when its row is retired
-	client   netip.Addr
+	client   peer
 	byClient bool
 	w        int64 // seconds per bucket, a power of 2
 	start    int64 // bucket index of b[0]
@@ -72,13 +73,13 @@ type series struct {
 }
 
 // set records that the group key now holds v sessions.
-func (x *timeline) set(key any, proto string, server netip.Addr, ukey string, client netip.Addr, byClient bool, t time.Time, v int) {
+func (x *timeline) set(key any, proto string, server netip.Addr, ukey string, client peer, byClient bool, t time.Time, v int) {
 	x.setIn(nil, key, proto, server, ukey, client, byClient, t, v)
 }
 
 // setIn is set with slot, when not nil, remembering the
 // series of key so that the next call needs no map lookup.
-func (x *timeline) setIn(slot **series, key any, proto string, server netip.Addr, ukey string, client netip.Addr, byClient bool, t time.Time, v int) {
+func (x *timeline) setIn(slot **series, key any, proto string, server netip.Addr, ukey string, client peer, byClient bool, t time.Time, v int) {
 	var s *series
 	if slot != nil {
 		s = *slot
@@ -229,7 +230,7 @@ func (x *timeline) rows(r *Report, nspiLimit, storeLimit int, leaks map[gkey]*Fi
 			row.Limit = storeLimit
 		}
 		if s.byClient {
-			row.By, row.Client = "client", s.client.String()
+			row.By, row.Client, row.ClientAddress = "client", s.client.sock.String(), addrString(s.client.addr)
 		} else {
 			row.User = x.name(s.ukey)
 			if s.name != "" {
@@ -261,7 +262,10 @@ func (x *timeline) rows(r *Report, nspiLimit, storeLimit int, leaks map[gkey]*Fi
 			return a.By > b.By // user before client
 		}
 		if a.By == "client" {
-			return addrLess(a.Client, b.Client)
+			if a.Client != b.Client {
+				return addrLess(a.Client, b.Client)
+			}
+			return addrLess(a.ClientAddress, b.ClientAddress)
 		}
 		return userRowLess(a.Server, a.User, b.Server, b.User)
 	})
@@ -272,11 +276,11 @@ func (x *timeline) rows(r *Report, nspiLimit, storeLimit int, leaks map[gkey]*Fi
 // another, and what a retired period still held counts as held until the
 // end, so the sessions held are the sum of the periods' in each bucket.
 func mergeTimeline(rows []TimelineRow) []TimelineRow {
-	type key struct{ proto, server, by, who string }
+	type key struct{ proto, server, by, who, addr string }
 	at := map[key]int{}
 	out := rows[:0]
 	for _, row := range rows {
-		k := key{row.Proto, row.Server, row.By, row.Client}
+		k := key{row.Proto, row.Server, row.By, row.Client, row.ClientAddress}
 		if row.By == "user" {
 			k.who = strings.ToLower(string(row.User))
 		}

@@ -250,15 +250,17 @@ func (p *reporter) verdictLine1(f *Finding) (string, bool) {
 	switch f.Kind {
 	case KindSessionLimit:
 		if gi.leak != nil {
-			return fmt.Sprintf("%s leaks NSPI sessions%s: %s, %s; binds were refused from the %s on (limit %d).",
-				p.who(ukey), on, plural(ug.c.Binds, "bind", "binds"), plural(ug.c.Unbinds, "unbind", "unbinds"), ordinal(gi.firstLimitOrdinal), p.limit), true
+			return fmt.Sprintf("%s leaks NSPI sessions%s: %s, %s; binds were refused from the %s on (limit %d)%s.",
+				p.who(ukey), on, plural(ug.c.Binds, "bind", "binds"), plural(ug.c.Unbinds, "unbind", "unbinds"), ordinal(gi.firstLimitOrdinal), p.limit,
+				proxied("; the sessions never unbound came from ", gi.leak.cl)), true
 		}
-		return fmt.Sprintf("%s hit the NSPI session limit%s: %s refused while it held %s (limit %d).",
-			p.who(ukey), on, plural(gi.limitCount, "bind", "binds"), heldRange(gi.limitHeld[0], gi.limitHeld[1]), p.limit), true
+		return fmt.Sprintf("%s hit the NSPI session limit%s: %s refused while it held %s (limit %d)%s.",
+			p.who(ukey), on, plural(gi.limitCount, "bind", "binds"), heldRange(gi.limitHeld[0], gi.limitHeld[1]), p.limit,
+			proxied("; the refused binds came from ", f.cl)), true
 	case KindLeak:
 		if f.anon {
 			return fmt.Sprintf("%s leaks anonymous NSPI sessions%s: %d never unbound, up to %d held at once.",
-				f.Client, on, f.Count, p.anonPeak(server, string(f.Client))), true
+				f.cl, on, f.Count, p.anonPeak(server, f.cl)), true
 		}
 		if gi.limit != nil {
 			return "", false // said with the limit
@@ -274,10 +276,10 @@ func (p *reporter) verdictLine1(f *Finding) (string, bool) {
 			d := f.LimitAt.Sub(p.a.lastTime.UTC()).Round(time.Minute)
 			s += fmt.Sprintf("; at %s sessions/hour it reaches the limit of %d in about %s", fmtRate(f.RatePerHour), p.limit, fmtDur(d))
 		}
-		return s + ".", true
+		return s + proxied("; the sessions never unbound came from ", f.cl) + ".", true
 	case KindLogonFailed:
 		if f.Cause == CauseAnonymous {
-			return fmt.Sprintf("%s bound without credentials%s and was refused, and did not retry with credentials.", f.Client, on), true
+			return fmt.Sprintf("%s bound without credentials%s and was refused, and did not retry with credentials.", f.cl, on), true
 		}
 		return fmt.Sprintf("%s could not log on%s: %s refused with MAPI_E_LOGON_FAILED while it held few sessions; not the session limit, check the account and the DC.",
 			p.who(ukey), on, plural(f.Count, "bind", "binds")), true
@@ -285,6 +287,15 @@ func (p *reporter) verdictLine1(f *Finding) (string, bool) {
 	// bind_failed, unbind_failed, unbind_unknown_handle, call_after_end,
 	// unanswered_call: the first sentence of the message says it.
 	return firstSentence(f.Message), true
+}
+
+// proxied names the client behind an RPC proxy, after prefix; "" when the
+// client is not one (a direct client is named in the finding, as over TCP).
+func proxied(prefix string, c peer) string {
+	if !c.addr.IsValid() {
+		return ""
+	}
+	return prefix + c.String()
 }
 
 func (p *reporter) multiServer() bool {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/pipeline"
 	"github.com/nspicap/nspicap/internal/synth"
 	"github.com/nspicap/nspicap/smb"
@@ -86,7 +87,7 @@ func checkPipeCalls(t *testing.T, path, iface string, extra ...string) (*collect
 			t.Errorf("%s frame %d: opnum %d, tshark %d", path, frame, c.Row.Opnum, op)
 		case iface != "" && c.Row.Interface != iface:
 			t.Errorf("%s frame %d: interface %s, want %s", path, frame, c.Row.Interface, iface)
-		case c.Row.Transport != pipeline.TransportNP || !strings.HasPrefix(c.Row.Pipe, `\PIPE\`):
+		case c.Row.Transport != analyze.TransportNP.String() || !strings.HasPrefix(c.Row.Pipe, `\PIPE\`):
 			t.Errorf("%s frame %d: transport %q pipe %q, want ncacn_np and a pipe", path, frame, c.Row.Transport, c.Row.Pipe)
 		}
 	}

@@ -61,6 +61,15 @@ func (k *conn) endMeta(pos capture.Pos) analyze.Meta {
 	return am
 }
 
+// clientAddress is the address of the client behind an RPC proxy, zero
+// when the connection is not a virtual connection that names one.
+func (k *conn) clientAddress() netip.Addr {
+	if k.vc != nil {
+		return k.vc.addr
+	}
+	return netip.Addr{}
+}
+
 // quality is what the connection lost so far.
 func (k *conn) quality() analyze.Quality {
 	var q analyze.Quality
@@ -121,7 +130,7 @@ func (r *runner) extra(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos, inf
 	case dcerpc.EPM:
 		if e := r.epmEvent(k, c, reqPos, replyPos); e != nil {
 			e.Quality |= k.callQuality(c, false)
-			ev = e
+				ev = e
 		}
 	case dcerpc.RFR:
 		e := r.rfrEvent(k, c, reqPos, replyPos)

@@ -26,9 +26,6 @@ import (
 // cookie and takes its predecessor's place. v1 (the banner, then DCE/RPC
 // PDUs) stays on the connection's own dcerpc.Conn.
 
-// TransportHTTP is CallRow.Transport for calls over RPC over HTTP.
-const TransportHTTP = "ncacn_http"
-
 // modeHTTP: the connection is an RPC over HTTP channel.
 const modeHTTP = modeSMB + 1
 

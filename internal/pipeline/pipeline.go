@@ -510,11 +510,14 @@ func (k *conn) process(c *dcerpc.Call, cl class, inferred bool) {
 	}
 	if r.rows {
 		r.fillRow(&out.Row, c, op, inferred, reqPos, replyPos)
+		out.Row.Transport = k.transport().String()
+		if a := k.clientAddress(); a.IsValid() {
+			out.Row.ClientAddress = a.String()
+		}
 		if k.pipe != nil {
-			out.Row.Transport, out.Row.Pipe = TransportNP, k.pipe.Name
+			out.Row.Pipe = k.pipe.Name
 		}
 		if k.transport() == analyze.TransportHTTP {
-			out.Row.Transport = TransportHTTP
 			if out.Row.User == nil && k.vc != nil && k.vc.user != "" && !c.Sec.Authenticated {
 				u := k.vc.user
 				out.Row.User = &u

@@ -16,10 +16,6 @@ import (
 // its own: a conn with its own dcerpc.Conn, a ConnID from pipeIDBase on, the
 // TCP connection's ends, and the pipe's name on its rows.
 
-// Transport is CallRow.Transport for calls over named pipes; calls over
-// TCP leave it empty.
-const TransportNP = "ncacn_np"
-
 // pipeIDBase starts the ConnIDs of named pipes, apart from those of TCP
 // connections (numbered from 1 by the capture layer).
 const pipeIDBase = 1 << 40

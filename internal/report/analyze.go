@@ -115,8 +115,14 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		if f.User != "" {
 			where = append(where, "user "+string(f.User))
 		}
-		if f.Client != "" {
+		switch {
+		case f.ClientAddress != "":
+			where = append(where, "client "+f.ClientAddress+" via "+string(f.Client))
+		case f.Client != "":
 			where = append(where, "client "+string(f.Client))
+		}
+		if len(f.Transports) > 0 && (len(f.Transports) > 1 || f.Transports[0] != "ncacn_ip_tcp") {
+			where = append(where, "over "+strings.Join(f.Transports, " and "))
 		}
 		if len(where) > 0 {
 			head += ": " + strings.Join(where, ", ")
@@ -150,7 +156,11 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		var ccs []analyze.Counters
 		for _, c := range r.Clients {
 			if c.Server == server {
-				crows = append(crows, []string{c.Client})
+				name := c.Client
+				if c.ClientAddress != "" {
+					name = c.ClientAddress + " via " + name
+				}
+				crows = append(crows, []string{name})
 				ccs = append(ccs, c.Counters)
 			}
 		}
@@ -170,6 +180,12 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 			legend += " UNK: outcome unknown (no answer, or encrypted)."
 		}
 		legend += " UNBIND: NspiUnbind calls. CALLS: other NSPI calls. OPEN: sessions open at the end of the capture. CLOSED: sessions that ended with their connection, without NspiUnbind. PEAK: most sessions held at once."
+		for _, c := range r.Clients {
+			if c.ClientAddress != "" {
+				legend += " A via P: the client A behind the RPC proxy P, counted apart from the proxy's other clients."
+				break
+			}
+		}
 		for _, u := range r.Users {
 			if u.User == "" {
 				why := "no authentication, NTLM anonymous, Kerberos, or a bind outside the capture"

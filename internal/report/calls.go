@@ -157,14 +157,14 @@ func i64(p *int64) string {
 func (cw *CallWriter) writeCSV() error {
 	c := csv.NewWriter(cw.w)
 	c.Write([]string{"file", "frame", "reply_frame", "time", "client", "server", "call_id", "interface", "opnum", "op",
-		"user", "auth", "auth_level", "sealed", "status", "status_name", "fault", "fault_name", "latency_us"})
+		"user", "auth", "auth_level", "sealed", "status", "status_name", "fault", "fault_name", "latency_us", "transport", "client_address"})
 	err := cw.sorted(func(tr *timedRow) error {
 		r := &tr.row
 		return c.Write([]string{csvText(r.File), strconv.FormatInt(r.Frame, 10), i64(r.ReplyFrame), csvText(r.Time),
 			csvText(r.Client), csvText(r.Server), strconv.FormatUint(uint64(r.CallID), 10), csvText(r.Interface),
 			strconv.Itoa(int(r.Opnum)), csvText(r.Op), csvText(str(r.User)), csvText(r.Auth), csvText(r.AuthLevel),
 			strconv.FormatBool(r.Sealed), csvText(str(r.Status)), csvText(r.StatusName), csvText(str(r.Fault)),
-			csvText(r.FaultName), i64(r.LatencyUS)})
+			csvText(r.FaultName), i64(r.LatencyUS), csvText(r.Transport), csvText(r.ClientAddress)})
 	})
 	c.Flush()
 	if err != nil {
@@ -213,8 +213,14 @@ func (cw *CallWriter) tableCells(r *CallRow, cells []string) []string {
 		res += " (cut)"
 	}
 	conn := r.Client + " > " + r.Server
-	if r.Pipe != "" {
+	if r.ClientAddress != "" {
+		conn = r.ClientAddress + " via " + conn // the client behind an RPC proxy
+	}
+	switch {
+	case r.Pipe != "":
 		conn += " " + r.Pipe // a named pipe; over TCP the cell is unchanged
+	case r.Transport == "ncacn_http":
+		conn += " (http)"
 	}
 	cells[0], cells[1], cells[2], cells[3] = frameLabel(cw.multi, r.File, r.Frame), reply, tm, conn
 	cells[4], cells[5], cells[6] = op, user, res

@@ -26,10 +26,15 @@ type CallRow struct {
 	ReplyFile string `json:"reply_file,omitempty"`
 	Time      string `json:"time"`
 	Client    string `json:"client"`
-	Server    string `json:"server"`
-	// Transport is "ncacn_np" for a call over an SMB named pipe, whose
-	// name Pipe gives (`\PIPE\samr`); both are empty over TCP.
-	Transport string `json:"transport,omitempty"`
+	// ClientAddress is, for RPC over HTTP through an RPC proxy, the
+	// address of the client behind the proxy (Client is then the proxy's
+	// socket); empty otherwise.
+	ClientAddress string `json:"client_address,omitempty"`
+	Server        string `json:"server"`
+	// Transport is the RPC protocol sequence: "ncacn_ip_tcp",
+	// "ncacn_np" (an SMB named pipe, whose name Pipe gives: `\PIPE\samr`)
+	// or "ncacn_http" (RPC over HTTP).
+	Transport string `json:"transport"`
 	Pipe      string `json:"pipe,omitempty"`
 	CallID    uint32 `json:"call_id"`
 	Interface string `json:"interface"`

@@ -82,7 +82,11 @@ func writeExtText(w io.Writer, r *analyze.Report, ff frameFmt) error {
 		names, cs = nil, nil
 		for _, c := range r.EMSMDBClients {
 			if c.Server == server {
-				names = append(names, c.Client)
+				name := c.Client
+				if c.ClientAddress != "" {
+					name = c.ClientAddress + " via " + name // the client behind an RPC proxy
+				}
+				names = append(names, name)
 				cs = append(cs, c.EMSMDBCounters)
 			}
 		}

@@ -105,6 +105,10 @@ func appendSession(b []byte, s *analyze.Session, prefix string) ([]byte, bool) {
 	o.str("server", s.Server)
 	o.int("server_port", int64(s.ServerPort))
 	o.str("client", s.Client)
+	if s.ClientAddress != "" {
+		o.str("client_address", s.ClientAddress)
+	}
+	o.str("transport", s.Transport)
 	o.null("user", s.User)
 	o.str("auth", s.Auth)
 	o.str("handle", s.Handle)
@@ -141,6 +145,10 @@ func appendRefusal(b []byte, r *analyze.Refusal, prefix string) ([]byte, bool) {
 	o := jsonObj{b: b, prefix: prefix}
 	o.str("server", r.Server)
 	o.str("client", r.Client)
+	if r.ClientAddress != "" {
+		o.str("client_address", r.ClientAddress)
+	}
+	o.str("transport", r.Transport)
 	o.null("user", r.User)
 	o.str("auth", r.Auth)
 	o.bool("anonymous", r.Anonymous)

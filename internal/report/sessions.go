@@ -63,7 +63,7 @@ func sessionTime(t *time.Time) string {
 func writeSessionCSV(w io.Writer, ss []analyze.Session) error {
 	c := csv.NewWriter(w)
 	c.Write([]string{"server", "server_port", "client", "user", "auth", "handle", "bind_file", "bind_frame", "bind_time",
-		"end", "end_file", "end_frame", "end_time", "unbind_status", "calls"})
+		"end", "end_file", "end_frame", "end_time", "unbind_status", "calls", "transport", "client_address"})
 	for i := range ss {
 		s := &ss[i]
 		var endFile, endFrame string
@@ -73,7 +73,7 @@ func writeSessionCSV(w io.Writer, ss []analyze.Session) error {
 		c.Write([]string{csvText(s.Server), strconv.Itoa(int(s.ServerPort)), csvText(s.Client), csvText(string(s.User)),
 			csvText(s.Auth), csvText(s.Handle), csvText(s.BindFrame.File), strconv.FormatInt(s.BindFrame.Frame, 10),
 			sessionTime(&s.BindTime), csvText(s.End), csvText(endFile), endFrame, sessionTime(s.EndTime),
-			csvText(s.UnbindStatus), strconv.Itoa(s.Calls)})
+			csvText(s.UnbindStatus), strconv.Itoa(s.Calls), csvText(s.Transport), csvText(s.ClientAddress)})
 	}
 	c.Flush()
 	return c.Error()
@@ -119,14 +119,31 @@ func writeSessionTable(w io.Writer, ss []analyze.Session) error {
 		_, err := fmt.Fprintln(w, "No NSPI sessions.")
 		return err
 	}
-	header := []string{"CLIENT", "USER", "HANDLE", "BIND", "END", "AT", "CALLS"}
-	align := tw.Alignment{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignRight}
+	// OVER and PROXY appear only for a server with sessions not over
+	// ncacn_ip_tcp, or through an RPC proxy: TCP tables stay as they were.
+	var via, over bool
 	for n, server := range servers {
 		if n > 0 {
 			fmt.Fprintln(w)
 		}
 		list := byServer[server]
 		fmt.Fprintf(w, "Sessions on %s (%d)\n", safetext.Escape(server), len(list))
+		sOver, sVia := false, false
+		for _, s := range list {
+			sOver = sOver || transportLabel(s.Transport) != ""
+			sVia = sVia || s.ClientAddress != ""
+		}
+		over, via = over || sOver, via || sVia
+		header := []string{"CLIENT"}
+		align := tw.Alignment{tw.AlignLeft}
+		if sVia {
+			header, align = append(header, "PROXY"), append(align, tw.AlignLeft)
+		}
+		if sOver {
+			header, align = append(header, "OVER"), append(align, tw.AlignLeft)
+		}
+		header = append(header, "USER", "HANDLE", "BIND", "END", "AT", "CALLS")
+		align = append(align, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignRight)
 		rows := make([][]string, len(list))
 		for i, s := range list {
 			user := string(s.User)
@@ -143,7 +160,21 @@ func writeSessionTable(w io.Writer, ss []analyze.Session) error {
 			if s.EndFrame != nil {
 				at = frame(*s.EndFrame)
 			}
-			rows[i] = []string{wrapName(safetext.Escape(s.Client), 21), wrapName(safetext.Escape(user), 16), safetext.Escape(shortHandle(s.Handle)), frame(s.BindFrame), end, at, strconv.Itoa(s.Calls)}
+			row := []string{wrapName(safetext.Escape(s.Client), 21)}
+			if sVia {
+				row = append(row, "-")
+				if s.ClientAddress != "" {
+					row[0], row[1] = safetext.Escape(s.ClientAddress), wrapName(safetext.Escape(s.Client), 21)
+				}
+			}
+			if sOver {
+				l := transportLabel(s.Transport)
+				if l == "" {
+					l = "tcp"
+				}
+				row = append(row, l)
+			}
+			rows[i] = append(row, wrapName(safetext.Escape(user), 16), safetext.Escape(shortHandle(s.Handle)), frame(s.BindFrame), end, at, strconv.Itoa(s.Calls))
 		}
 		if err := renderPlain(w, header, align, rows); err != nil {
 			return err
@@ -157,8 +188,35 @@ func writeSessionTable(w io.Writer, ss []analyze.Session) error {
 		}
 		writeWrapped(w, "Frames are FILE#FRAME; files: "+strings.Join(parts, ", ")+".", "", "  ")
 	}
+	if via || over {
+		writeWrapped(w, transportLegend(via, over), "", "")
+	}
 	writeWrapped(w, "HANDLE: digits 9 to 16 of the context handle (all 40 in csv and jsonl). BIND: frame of the NspiBind. END: unbind; closed (its connections closed without NspiUnbind); open (still open at the end of the capture). AT: frame of the end. CALLS: other NSPI calls on the handle.", "", "")
 	return nil
+}
+
+// transportLabel is the OVER cell of a session that did not come over
+// ncacn_ip_tcp; "" for ncacn_ip_tcp.
+func transportLabel(t string) string {
+	switch t {
+	case "ncacn_np":
+		return "pipe"
+	case "ncacn_http":
+		return "http"
+	}
+	return ""
+}
+
+// transportLegend explains the OVER and PROXY columns shown.
+func transportLegend(via, over bool) string {
+	var parts []string
+	if over {
+		parts = append(parts, "OVER: tcp (ncacn_ip_tcp), pipe (ncacn_np: an SMB named pipe) or http (ncacn_http: RPC over HTTP).")
+	}
+	if via {
+		parts = append(parts, "PROXY: the RPC proxy's socket the client came through; CLIENT is then the client behind it.")
+	}
+	return strings.Join(parts, " ")
 }
 
 // csvText is a text cell of a CSV output: escaped, and guarded against
