@@ -125,7 +125,7 @@ func (a *nspiTracker) refusal(p *refRec, stable func(*group) bool) Refusal {
 	r := Refusal{
 		Server:            a.strList[p.server],
 		Client:            p.client.String(),
-		User:              NullString(a.strList[p.user]),
+		User:              a.showName(NullString(a.strList[p.user])),
 		Auth:              a.strList[p.auth],
 		Anonymous:         p.flags&refAnonymous != 0,
 		Frame:             FrameRef{File: a.strList[p.frameFile], Frame: p.frame},
@@ -155,7 +155,7 @@ func (a *nspiTracker) session(r *sessRec) Session {
 		Server:     a.strList[r.server],
 		ServerPort: r.serverPort,
 		Client:     netip.AddrPortFrom(r.client, r.clientPort).String(),
-		User:       NullString(a.strList[r.user]),
+		User:       a.showName(NullString(a.strList[r.user])),
 		Auth:       a.strList[r.auth],
 		BindFrame:  FrameRef{File: a.strList[r.bindFile], Frame: r.bindFrame},
 		BindTime:   unpackTime(r.bindSec, r.bindNsec, r.flags&recBindZero != 0),

@@ -237,7 +237,7 @@ func (a *nspiTracker) add(ev *NSPICall) {
 	server := ev.Server.Addr().Unmap()
 	client := ev.Client.Addr().Unmap()
 	srv := a.server(server)
-	ukey := a.userKey(ev.User)
+	ukey := a.idKey(&ev.Identity)
 	here := evidence{seq: a.seq, frame: ev.Frame, q: ev.Quality}
 	if ev.Sealed && !ev.HasFault {
 		srv.sealed.add(here)

@@ -157,6 +157,7 @@ func (r *runner) callParts(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) (analyze
 	id.Anonymous = !c.Sec.Authenticated || c.Sec.Anonymous
 	// A token cut by the snap length: authenticated, by a user unknown.
 	id.Cut = c.Sec.Cut && c.Sec.User == ""
+	r.identitySource(c, &id)
 	ans := analyze.Answer{Sealed: c.Sealed()}
 	if replyPos.Frame != 0 {
 		ans.Answered = true

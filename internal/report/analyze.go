@@ -114,6 +114,8 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		}
 		if f.User != "" {
 			where = append(where, "user "+string(f.User))
+		} else if f.Ticket != "" {
+			where = append(where, "ticket "+f.Ticket)
 		}
 		if f.Client != "" {
 			where = append(where, "client "+string(f.Client))
@@ -139,7 +141,10 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		for _, u := range r.Users {
 			if u.Server == server {
 				name := string(u.User)
-				if name == "" {
+				switch {
+				case name == "" && u.Ticket != "":
+					name = "(ticket " + u.Ticket + ")"
+				case name == "":
 					name = noIdentity
 				}
 				urows = append(urows, []string{name})
