@@ -1,13 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/synth"
 )
 
@@ -42,7 +45,7 @@ func ticketLimitCapture(t *testing.T, dir string) string {
 	c := synth.NewCapture("ticket-limit")
 	for i := range 60 {
 		r := accountConn(c, 94, 50000+uint16(i))
-		r.KerberosBind(accountBindSpec(0x3000+uint32(i), synth.AuthKerberos, synth.Creds{}), svcTicket(os.Getenv("CLEAR") != ""))
+		r.KerberosBind(accountBindSpec(0x3000+uint32(i), synth.AuthKerberos, synth.Creds{}), svcTicket(false))
 		if i < 50 {
 			h := r.NspiBind(synth.BindResult{Status: synth.StatusSuccess, ClientGUID: &synth.UUID{}})
 			r.NspiQueryRows(h, 0, 0)
@@ -68,8 +71,101 @@ func writeCapture(t *testing.T, c *synth.Capture, dir, name string) string {
 	return path
 }
 
-func TestTicketLimitRepro(t *testing.T) {
+// TestTicketLimitNoKeytab: the issue's capture without a keytab. The
+// verdict names one unnamed Kerberos account by its ticket, with the
+// advice, and never says anonymous or unidentified; the JSON row carries
+// the ticket.
+func TestTicketLimitNoKeytab(t *testing.T) {
 	path := ticketLimitCapture(t, t.TempDir())
 	out, errOut, code := nspicap(t, "analyze", path)
-	t.Logf("exit %d\n%s\n%s", code, out, errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	verdict := out[:strings.Index(out, "FINDINGS")]
+	if !strings.Contains(verdict, "Kerberos user, ticket for exchangeAB/dc01.contoso.example issued before the") || !strings.Contains(verdict, "klist purge") {
+		t.Errorf("verdict:\n%s", verdict)
+	}
+	if strings.Contains(strings.ToLower(out), "anonymous") || strings.Contains(out, "unidentified") {
+		t.Errorf("anonymous or unidentified in:\n%s", out)
+	}
+	js, _, _ := nspicap(t, "analyze", "--format", "json", path)
+	var r analyze.Report
+	if err := json.Unmarshal([]byte(js), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Users) != 1 || r.Users[0].Ticket == "" || r.Users[0].Binds != 60 || r.Users[0].BindsLogonFailed != 10 {
+		t.Errorf("users: %+v", r.Users)
+	}
+	n := 0
+	for _, f := range r.Findings {
+		if f.Kind == analyze.KindSessionLimit || f.Kind == analyze.KindLeak {
+			n++
+			if f.Ticket != r.Users[0].Ticket || len(f.Frames) == 0 {
+				t.Errorf("%s: ticket %q frames %v", f.Kind, f.Ticket, f.Frames)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d limit and leak findings, want 2", n)
+	}
+}
+
+// TestOneAccountTwoWays: svc-sync binds 30 times over NTLM (CONTOSO\svc-sync,
+// whose CHALLENGE pairs CONTOSO with contoso.example) and 30 times over
+// Kerberos in clear (svc-sync@CONTOSO.EXAMPLE, named with the keytab): one
+// row of 60 binds, and the DC's refusals from the 51st on are the session
+// limit of that one account.
+func TestOneAccountTwoWays(t *testing.T) {
+	dir := t.TempDir()
+	c := synth.NewCapture("two-ways")
+	cr := synth.Creds{Domain: "CONTOSO", User: "svc-sync", Workstation: "SYNC01"}
+	for i := range 60 {
+		r := accountConn(c, 95, 51000+uint16(i))
+		if i < 30 {
+			r.Bind(accountBindSpec(0x4000+uint32(i), synth.AuthNTLM, cr))
+		} else {
+			r.KerberosBind(accountBindSpec(0x4000+uint32(i), synth.AuthKerberos, synth.Creds{}), svcTicket(true))
+		}
+		if i < 50 {
+			h := r.NspiBind(synth.BindResult{Status: synth.StatusSuccess, ClientGUID: &synth.UUID{}})
+			r.NspiQueryRows(h, 0, 0)
+		} else {
+			r.NspiBind(synth.BindResult{Status: synth.StatusLogonFailed, ClientGUID: &synth.UUID{}})
+			r.C.CloseFIN(synth.C2S)
+		}
+		c.Advance(10 * time.Second)
+	}
+	path := writeCapture(t, c, dir, "two-ways.pcap")
+	kt := filepath.Join(dir, "svc.keytab")
+	b, err := synth.KeytabBytes(synth.KrbSvc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kt, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	js, errOut, code := nspicap(t, "analyze", "--format", "json", "--keytab", kt, path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r analyze.Report
+	if err := json.Unmarshal([]byte(js), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Users) != 1 {
+		t.Fatalf("users: %+v", r.Users)
+	}
+	u := r.Users[0]
+	if u.User != `CONTOSO\svc-sync` || u.UPN != "svc-sync@CONTOSO.EXAMPLE" || u.Binds != 60 || u.BindsLogonFailed != 10 || u.IdentityFrom != analyze.IdentityFromNTLM || u.IdentityFrame == nil {
+		t.Errorf("row: %+v", u)
+	}
+	var lim *analyze.Finding
+	for i := range r.Findings {
+		if r.Findings[i].Kind == analyze.KindSessionLimit {
+			lim = &r.Findings[i]
+		}
+	}
+	if lim == nil || lim.User != `CONTOSO\svc-sync` || !strings.Contains(lim.Message, "held 50 sessions") {
+		t.Errorf("session_limit: %+v", lim)
+	}
 }

@@ -176,7 +176,13 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		}
 		legend += " UNBIND: NspiUnbind calls. CALLS: other NSPI calls. OPEN: sessions open at the end of the capture. CLOSED: sessions that ended with their connection, without NspiUnbind. PEAK: most sessions held at once."
 		for _, u := range r.Users {
-			if u.User == "" {
+			if u.User == "" && u.Ticket != "" {
+				legend += " (ticket ...): a Kerberos user the capture does not name, counted by the ticket it used (one ticket, one account)."
+				break
+			}
+		}
+		for _, u := range r.Users {
+			if u.User == "" && u.Ticket == "" {
 				why := "no authentication, NTLM anonymous, Kerberos, or a bind outside the capture"
 				for _, in := range r.Inputs {
 					if in.CutCalls > 0 {
