@@ -141,8 +141,9 @@ func (a *Analyzer) Add(ev Event) {
 		a.advance(e.Time, time.Time{})
 		a.eps.attempt(e)
 	case *DomainAlias:
-		a.advance(e.Time, time.Time{})
+		// Not a call: it moves neither the clock nor the count of events.
 		a.learnAlias(e.NetBIOS, e.DNS)
+		return
 	default:
 		return
 	}

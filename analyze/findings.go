@@ -90,6 +90,9 @@ func (p *reporter) build(streamed bool) *Report {
 	// the retired one first.
 	sort.SliceStable(r.Users, func(i, j int) bool {
 		a, b := r.Users[i], r.Users[j]
+		if a.Server == b.Server && a.User == "" && b.User == "" && a.Ticket != b.Ticket {
+			return a.Ticket != "" && (b.Ticket == "" || a.Ticket < b.Ticket) // tickets by label, the row without a name last
+		}
 		return userRowLess(a.Server, a.User, b.Server, b.User)
 	})
 	r.Clients = append(r.Clients, a.rt.clients...)

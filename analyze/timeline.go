@@ -30,6 +30,7 @@ type TimelineRow struct {
 	Server        string     `json:"server"`
 	By            string     `json:"by"`
 	User          NullString `json:"user"`
+	Ticket        string     `json:"ticket,omitempty"`
 	Client        string     `json:"client,omitempty"`
 	Start         time.Time  `json:"start"`
 	BucketSeconds int64      `json:"bucket_seconds"`
@@ -232,6 +233,7 @@ func (x *timeline) rows(r *Report, nspiLimit, storeLimit int, leaks map[gkey]*Fi
 			row.By, row.Client = "client", s.client.String()
 		} else {
 			row.User = x.name(s.ukey)
+			row.Ticket = x.ticketOf(s.ukey)
 			if s.name != "" {
 				row.User = s.name
 			}
@@ -263,6 +265,9 @@ func (x *timeline) rows(r *Report, nspiLimit, storeLimit int, leaks map[gkey]*Fi
 		if a.By == "client" {
 			return addrLess(a.Client, b.Client)
 		}
+		if a.User == "" && b.User == "" && a.Ticket != b.Ticket {
+			return a.Ticket != "" && (b.Ticket == "" || a.Ticket < b.Ticket)
+		}
 		return userRowLess(a.Server, a.User, b.Server, b.User)
 	})
 }
@@ -278,7 +283,7 @@ func mergeTimeline(rows []TimelineRow) []TimelineRow {
 	for _, row := range rows {
 		k := key{row.Proto, row.Server, row.By, row.Client}
 		if row.By == "user" {
-			k.who = strings.ToLower(string(row.User))
+			k.who = strings.ToLower(string(row.User)) + "\x00" + row.Ticket
 		}
 		i, ok := at[k]
 		if !ok {

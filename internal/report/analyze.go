@@ -143,7 +143,7 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 				name := string(u.User)
 				switch {
 				case name == "" && u.Ticket != "":
-					name = "(ticket " + u.Ticket + ")"
+					name = "(ticket #" + u.Ticket[strings.LastIndexByte(u.Ticket, '#')+1:] + ")"
 				case name == "":
 					name = noIdentity
 				}
@@ -177,7 +177,7 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		legend += " UNBIND: NspiUnbind calls. CALLS: other NSPI calls. OPEN: sessions open at the end of the capture. CLOSED: sessions that ended with their connection, without NspiUnbind. PEAK: most sessions held at once."
 		for _, u := range r.Users {
 			if u.User == "" && u.Ticket != "" {
-				legend += " (ticket ...): a Kerberos user the capture does not name, counted by the ticket it used (one ticket, one account)."
+				legend += " (ticket #...): a Kerberos user the capture does not name, counted by the ticket it used (one ticket, one account; the findings name its service)."
 				break
 			}
 		}
