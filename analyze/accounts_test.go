@@ -15,7 +15,9 @@ func krb(ticket string) mod {
 	}
 }
 
-func ntlmFrom(e *NSPICall) { e.From, e.FromFrame = IdentityFromNTLM, FrameRef{File: "t.pcap", Frame: 1} }
+func ntlmFrom(e *NSPICall) {
+	e.From, e.FromFrame = IdentityFromNTLM, FrameRef{File: "t.pcap", Frame: 1}
+}
 
 func reportWith(g *gen, limit int, doms ...Domain) *Report {
 	a := New(Options{Limit: limit, Domains: doms})
