@@ -431,6 +431,7 @@ func (l *frameList) frames() []FrameRef {
 // framesFinding builds a finding from a frameList.
 func (c *core) framesFinding(kind, sev string, server netip.Addr, ukey string, client peer, fl *frameList, msg string) *Finding {
 	f := &Finding{Kind: kind, Severity: sev, User: c.name(ukey), Count: fl.n, Message: msg, seq: fl.seq}
+	c.fillIdentity(f, ukey)
 	if server.IsValid() {
 		f.Server = NullString(server.String())
 	}
@@ -446,6 +447,7 @@ func (c *core) framesFinding(kind, sev string, server netip.Addr, ukey string, c
 // evidence.
 func (c *core) evFinding(kind, sev string, server netip.Addr, ukey string, client peer, ev *evAcc, msg string) *Finding {
 	f := &Finding{Kind: kind, Severity: sev, User: c.name(ukey), Count: ev.n, Message: msg, Transports: ev.tr.names()}
+	c.fillIdentity(f, ukey)
 	if server.IsValid() {
 		f.Server = NullString(server.String())
 	}

@@ -3,7 +3,6 @@ package analyze
 import (
 	"net/netip"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -37,6 +36,10 @@ type Options struct {
 	// MaxFindings bounds the findings kept of retired rows; 0 means
 	// DefaultMaxFindings.
 	MaxFindings int
+	// Domains are NetBIOS domains and their DNS names known to be one
+	// domain (--domain): DOMAIN\user and user@REALM then name one account
+	// (accounts.go), as a DomainAlias event would say.
+	Domains []Domain
 	// MaxOpenSessions bounds the NSPI sessions followed open at once:
 	// beyond, the rows holding the oldest are retired with their sessions
 	// (retire.go, shedSessions). 0 means DefaultMaxOpenSessions.
@@ -103,6 +106,9 @@ func New(o Options) *Analyzer {
 		dead:      newDeadTracker(c),
 	}
 	c.live = []func(map[string]bool){a.nspi.liveNames, a.store.liveNames}
+	for _, d := range o.Domains {
+		c.learnAlias(d.NetBIOS, d.DNS)
+	}
 	return a
 }
 
@@ -134,6 +140,10 @@ func (a *Analyzer) Add(ev Event) {
 	case *ConnAttempt:
 		a.advance(e.Time, time.Time{})
 		a.eps.attempt(e)
+	case *DomainAlias:
+		// Not a call: it moves neither the clock nor the count of events.
+		a.learnAlias(e.NetBIOS, e.DNS)
+		return
 	default:
 		return
 	}
@@ -211,9 +221,9 @@ func (a *Analyzer) report(inputs []Input, streamed bool) *Report {
 	// NSPI leaks, for the timeline.
 	for i := range r.Findings {
 		f := &r.Findings[i]
-		if f.Kind == KindLeak && f.User != "" {
+		if f.Kind == KindLeak && f.ukey != "" && !f.anon {
 			srv, _ := netip.ParseAddr(string(f.Server))
-			leaks[gkey{srv, "nspi|" + strings.ToLower(string(f.User))}] = f
+			leaks[gkey{srv, "nspi|" + f.ukey}] = f
 		}
 	}
 	a.tl.rows(r, a.opt.Limit, a.store.limit, leaks)

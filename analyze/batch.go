@@ -11,6 +11,7 @@ type Batch struct {
 	rfr   []ReferralCall
 	end   []ConnEnd
 	att   []ConnAttempt
+	alias []DomainAlias
 }
 
 type batchRef struct {
@@ -25,6 +26,7 @@ const (
 	bReferral
 	bConnEnd
 	bAttempt
+	bAlias
 )
 
 // Add copies ev into the batch. The event's strings are immutable and its
@@ -50,6 +52,9 @@ func (b *Batch) Add(ev Event) {
 	case *ConnAttempt:
 		r = batchRef{bAttempt, uint32(len(b.att))}
 		b.att = append(b.att, *e)
+	case *DomainAlias:
+		r = batchRef{bAlias, uint32(len(b.alias))}
+		b.alias = append(b.alias, *e)
 	default:
 		return
 	}
@@ -73,6 +78,8 @@ func (b *Batch) at(i int) Event {
 		return &b.rfr[r.i]
 	case bConnEnd:
 		return &b.end[r.i]
+	case bAlias:
+		return &b.alias[r.i]
 	}
 	return &b.att[r.i]
 }
@@ -92,6 +99,8 @@ func (b *Batch) Reset() {
 	b.end = b.end[:0]
 	clear(b.att)
 	b.att = b.att[:0]
+	clear(b.alias)
+	b.alias = b.alias[:0]
 }
 
 // AddBatch adds the events of b in the order they were added to it.

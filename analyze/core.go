@@ -30,15 +30,30 @@ type core struct {
 	strList   []string
 	// live marks the user keys the trackers still refer to (pruneNames).
 	live []func(map[string]bool)
+
+	// Accounts (accounts.go): the NetBIOS and DNS domain pairs known, the
+	// keys a second name of an account is sent to, the user@REALM and what
+	// named each key, the keys of ticket labels, and the pairs of keys that
+	// had rows each when their alias was learned.
+	aliases  []alias
+	redirect map[string]string
+	upns     map[string]string
+	from     map[string]identityFrom
+	tickets  map[string]string
+	twins    [][2]string
 }
 
 func newCore(o Options) *core {
 	return &core{
-		opt:     o,
-		spell:   map[string]string{},
-		names:   map[string]string{},
-		servers: map[netip.Addr]*server{},
-		strs:    map[string]uint32{},
+		opt:      o,
+		spell:    map[string]string{},
+		names:    map[string]string{},
+		servers:  map[netip.Addr]*server{},
+		strs:     map[string]uint32{},
+		redirect: map[string]string{},
+		upns:     map[string]string{},
+		from:     map[string]identityFrom{},
+		tickets:  map[string]string{},
 	}
 }
 
@@ -156,13 +171,29 @@ func (a *core) userKey(user string) string {
 		return k
 	}
 	k := strings.ToLower(user)
-	if _, ok := a.names[k]; !ok {
+	if strings.HasPrefix(k, ticketKeyPrefix) {
+		k = "\ufffd" + k[len(ticketKeyPrefix):] // never a ticket's key
+	}
+	show, upn := user, ""
+	if r, ok := a.redirect[k]; ok {
+		k = r
+	} else if ck, s, u, ok := a.canon(user); ok {
+		k, show, upn = ck, s, u
+	} else if strings.IndexByte(user, '@') > 0 {
+		upn = user
+	}
+	if cur, ok := a.names[k]; !ok {
 		if len(a.names) >= a.maxNames() {
 			a.pruneNames()
 		}
 		if len(a.names) < a.maxNames() {
-			a.names[k] = user
+			a.names[k] = show
 		}
+	} else if strings.IndexByte(cur, '\\') < 0 && strings.IndexByte(show, '\\') > 0 {
+		a.names[k] = show // DOMAIN\user rather than user@REALM
+	}
+	if _, ok := a.upns[k]; !ok && upn != "" && len(a.upns) < a.maxNames() {
+		a.upns[k] = upn
 	}
 	if len(a.spell) >= a.maxNames() {
 		clear(a.spell) // a cache of strings.ToLower
@@ -174,6 +205,9 @@ func (a *core) userKey(user string) string {
 // name is the first spelling seen of a user; beyond maxNames users
 // followed at once, the lower-cased key.
 func (a *core) name(ukey string) NullString {
+	if isTicketKey(ukey) {
+		return ""
+	}
 	if n, ok := a.names[ukey]; ok {
 		return NullString(n)
 	}

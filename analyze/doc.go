@@ -51,6 +51,11 @@
 // Sessions are keyed by (server IP, 20-byte handle), not by connection. The
 // user of a session is the identity that carried its NspiBind; user names
 // compare case-insensitively and the first spelling seen is kept.
+// DOMAIN\user and user@REALM are one account once a DomainAlias event (an
+// NTLM CHALLENGE's MsvAvNbDomainName and MsvAvDnsDomainName, MS-NLMP
+// 2.2.2.1) or Options.Domains pairs the domains; a Kerberos call whose user
+// is not known is counted under its ticket (Identity.Ticket), one ticket one
+// account, never anonymous (accounts.go).
 //
 // A session ends:
 //   - unbind: an NspiUnbind on its handle that the RPC runtime accepted,

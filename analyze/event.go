@@ -20,7 +20,8 @@ type FrameRef struct {
 //   - EndpointAnswer: an ept_map answered by an endpoint mapper;
 //   - ReferralCall: an RFR call (RfrGetNewDSA, RfrGetFQDNFromServerDN);
 //   - ConnEnd: the end of a connection that carried DCE/RPC;
-//   - ConnAttempt: the end of a TCP connection that carried no data.
+//   - ConnAttempt: the end of a TCP connection that carried no data;
+//   - DomainAlias: a NetBIOS domain and its DNS name (accounts.go).
 //
 // Every event starts with a Meta: when, where, and the quality of the
 // evidence. Events arrive in capture order (the time and frame of the
@@ -28,7 +29,7 @@ type FrameRef struct {
 // numbers, ends and operations are typed, never strings to compare.
 
 // Event is one of *NSPICall, *StoreCall, *EndpointAnswer, *ReferralCall,
-// *ConnEnd and *ConnAttempt.
+// *ConnEnd, *ConnAttempt and *DomainAlias.
 type Event interface {
 	meta() *Meta
 }

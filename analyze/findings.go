@@ -71,15 +71,28 @@ func (p *reporter) build(streamed bool) *Report {
 	// Sessions still open at the end.
 	r.Totals.OpenAtEnd = a.held + a.rt.forgottenOpen
 	r.Users = append(r.Users, a.rt.users...)
+	live := make([]UserRow, 0, len(p.rows.users))
 	for k, g := range p.rows.users {
 		c := g.c
 		c.OpenAtEnd = g.held
-		r.Users = append(r.Users, UserRow{Server: a.servers[k.server].name, User: a.name(k.who), Counters: c})
+		row := UserRow{Server: a.servers[k.server].name, User: a.name(k.who), Counters: c}
+		a.fillRow(&row, k.who)
+		live = append(live, row)
 	}
+	if len(a.twins) > 0 {
+		sort.Slice(live, func(i, j int) bool {
+			return live[i].Binds > live[j].Binds || live[i].Binds == live[j].Binds && live[i].User < live[j].User
+		})
+		live = mergeAccountRows(live)
+	}
+	r.Users = append(r.Users, live...)
 	// Stable: a user that came back after its row was retired has two rows,
 	// the retired one first.
 	sort.SliceStable(r.Users, func(i, j int) bool {
 		a, b := r.Users[i], r.Users[j]
+		if a.Server == b.Server && a.User == "" && b.User == "" && a.Ticket != b.Ticket {
+			return a.Ticket != "" && (b.Ticket == "" || a.Ticket < b.Ticket) // tickets by label, the row without a name last
+		}
 		return userRowLess(a.Server, a.User, b.Server, b.User)
 	})
 	r.Clients = append(r.Clients, a.rt.clients...)
@@ -203,6 +216,9 @@ func (p *reporter) who(ukey string) string {
 	if ukey == "" {
 		return "an unidentified user"
 	}
+	if t := p.a.ticketOf(ukey); t != "" {
+		return ticketWho(t)
+	}
 	return string(p.a.name(ukey))
 }
 
@@ -261,6 +277,9 @@ func (p *reporter) findLimits() {
 			fmt.Fprintf(&b, " The refusals began at a steady count below the limit of %d: sessions opened before the capture are not visible here, or the limit on this DC is set lower.", p.limit)
 		}
 		fmt.Fprintf(&b, " The lasting fix is in the client that binds without calling NspiUnbind: make it unbind (or reuse its session), or restart it to release its sessions. As a stopgap, raise %s on the DC.", registryHint)
+		if isTicketKey(k.who) {
+			b.WriteString(ticketAdvice)
+		}
 		f := p.newFinding(KindSessionLimit, SevError, k.server, k.who, lim.cl.one(), &lim.ev, b.String())
 		f.Cause = CauseSessionLimit
 		markInferred(f, &lim)
@@ -349,6 +368,9 @@ func (p *reporter) findLeak(l *leakSeries) {
 		fmt.Fprintf(&b, " At that rate, holding %d now, it reaches the limit of %d in about %s (around %s).", heldNow, p.limit, fmtDur(d), at.Format("2006-01-02 15:04 UTC"))
 	}
 	fmt.Fprintf(&b, " Find the process that binds without calling NspiUnbind and fix it (or restart it to release its sessions); raising %s only delays the failure.", registryHint)
+	if isTicketKey(l.ukey) {
+		b.WriteString(ticketAdvice)
+	}
 	if res.inferred > 0 {
 		fmt.Fprintf(&b, " Inferred, not decoded: %d of the %d sessions never unbound come from sealed binds without a key, taken as accepted because the client went on with NSPI calls (give --keys or --keytab to decode).", res.inferred, res.never)
 	}

@@ -116,9 +116,26 @@ type Counters struct {
 type UserRow struct {
 	Server string `json:"server"`
 	// User is the identity that carried the binds; null for binds that
-	// carried none (anonymous).
+	// carried none (anonymous), or a Kerberos user the capture does not
+	// name (then Ticket is set).
 	User NullString `json:"user"`
+	AccountIdentity
 	Counters
+}
+
+// AccountIdentity is what a row or a finding says of its user beyond the
+// name (accounts.go).
+type AccountIdentity struct {
+	// UPN is the user's user@REALM: its Kerberos name, or its NTLM name
+	// with the domain's DNS name when the two are known to match.
+	UPN NullString `json:"upn,omitempty"`
+	// Ticket labels the Kerberos ticket of a user the capture does not
+	// name: "<service principal>#<8 hex digits>", one ticket one account.
+	Ticket string `json:"ticket,omitempty"`
+	// IdentityFrom says what named the user (ntlm, keytab, tgs_rep, smb,
+	// http) and IdentityFrame where, the first time.
+	IdentityFrom  string    `json:"identity_from,omitempty"`
+	IdentityFrame *FrameRef `json:"identity_frame,omitempty"`
 }
 
 // ClientRow holds the counters of one client IP on one server.
@@ -206,7 +223,8 @@ type Finding struct {
 	Severity string     `json:"severity"`
 	Server   NullString `json:"server"`
 	User     NullString `json:"user"`
-	Client   NullString `json:"client"`
+	AccountIdentity
+	Client NullString `json:"client"`
 	// ClientAddress is, when the calls behind the finding came through an
 	// RPC proxy from one client, that client's address; Client is then the
 	// proxy's.
@@ -238,6 +256,8 @@ type Finding struct {
 	Evidence []string `json:"evidence,omitempty"`
 
 	seq int // first evidence, for sorting
+	// ukey is the user key of User or Ticket.
+	ukey string
 	// retired: rendered when its row was retired (retire.go), with the
 	// verdict's sentence for a report of one server and of several.
 	retired bool

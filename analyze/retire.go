@@ -404,6 +404,21 @@ func (c *core) pruneNames() {
 			delete(c.names, k)
 		}
 	}
+	for k := range c.upns {
+		if !live[k] {
+			delete(c.upns, k)
+		}
+	}
+	for k := range c.from {
+		if !live[k] {
+			delete(c.from, k)
+		}
+	}
+	for k, to := range c.redirect {
+		if !live[to] {
+			delete(c.redirect, k)
+		}
+	}
 	clear(c.spell) // it would hide a user that comes back
 }
 

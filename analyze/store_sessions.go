@@ -226,11 +226,13 @@ func emsName(v uint32) string {
 func (t *storeTracker) add(ev *StoreCall) {
 	server := ev.Server.Addr().Unmap()
 	client := peerOf(&ev.Meta)
-	who := ev.User
-	if who == "" {
-		who = ev.UserDN
+	var ukey string
+	switch {
+	case ev.User != "" || ev.UserDN == "":
+		ukey = t.idKey(&ev.Identity)
+	default:
+		ukey = t.userKey(ev.UserDN)
 	}
-	ukey := t.userKey(who)
 	if _, ok := t.users[gkey{server, ukey}]; !ok && len(t.users) >= t.opt.MaxRows {
 		t.droppedRows++
 		return

@@ -30,6 +30,7 @@ type TimelineRow struct {
 	Server        string     `json:"server"`
 	By            string     `json:"by"`
 	User          NullString `json:"user"`
+	Ticket        string     `json:"ticket,omitempty"`
 	Client        string     `json:"client,omitempty"`
 	ClientAddress string     `json:"client_address,omitempty"`
 	Start         time.Time  `json:"start"`
@@ -233,6 +234,7 @@ func (x *timeline) rows(r *Report, nspiLimit, storeLimit int, leaks map[gkey]*Fi
 			row.By, row.Client, row.ClientAddress = "client", s.client.sock.String(), addrString(s.client.addr)
 		} else {
 			row.User = x.name(s.ukey)
+			row.Ticket = x.ticketOf(s.ukey)
 			if s.name != "" {
 				row.User = s.name
 			}
@@ -267,6 +269,9 @@ func (x *timeline) rows(r *Report, nspiLimit, storeLimit int, leaks map[gkey]*Fi
 			}
 			return addrLess(a.ClientAddress, b.ClientAddress)
 		}
+		if a.User == "" && b.User == "" && a.Ticket != b.Ticket {
+			return a.Ticket != "" && (b.Ticket == "" || a.Ticket < b.Ticket)
+		}
 		return userRowLess(a.Server, a.User, b.Server, b.User)
 	})
 }
@@ -282,7 +287,7 @@ func mergeTimeline(rows []TimelineRow) []TimelineRow {
 	for _, row := range rows {
 		k := key{row.Proto, row.Server, row.By, row.Client, row.ClientAddress}
 		if row.By == "user" {
-			k.who = strings.ToLower(string(row.User))
+			k.who = strings.ToLower(string(row.User)) + "\x00" + row.Ticket
 		}
 		i, ok := at[k]
 		if !ok {

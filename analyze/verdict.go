@@ -226,7 +226,11 @@ func markInferred(f *Finding, acc *refAcc) {
 func (p *reporter) verdictLine(f *Finding) (string, bool) {
 	line, ok := p.verdictLine1(f)
 	if ok && f.StatusInferred && !f.retired {
-		line = strings.TrimSuffix(line, ".") + " (inferred from sealed binds, not decoded)."
+		hint := ""
+		if strings.HasSuffix(line, ticketVerdictHint) {
+			line, hint = strings.TrimSuffix(line, ticketVerdictHint), ticketVerdictHint
+		}
+		line = strings.TrimSuffix(line, ".") + " (inferred from sealed binds, not decoded)." + hint
 	}
 	return line, ok
 }
@@ -244,19 +248,23 @@ func (p *reporter) verdictLine1(f *Finding) (string, bool) {
 	if p.multiServer() {
 		on = " on " + server.String()
 	}
-	ukey := strings.ToLower(string(f.User))
+	ukey := f.ukey
 	gi := p.infos[gkey{server, ukey}]
 	ug := p.rows.users[gkey{server, ukey}]
 	switch f.Kind {
 	case KindSessionLimit:
-		if gi.leak != nil {
-			return fmt.Sprintf("%s leaks NSPI sessions%s: %s, %s; binds were refused from the %s on (limit %d)%s.",
-				p.who(ukey), on, plural(ug.c.Binds, "bind", "binds"), plural(ug.c.Unbinds, "unbind", "unbinds"), ordinal(gi.firstLimitOrdinal), p.limit,
-				proxied("; the sessions never unbound came from ", gi.leak.cl)), true
+		hint := ""
+		if isTicketKey(ukey) {
+			hint = ticketVerdictHint
 		}
-		return fmt.Sprintf("%s hit the NSPI session limit%s: %s refused while it held %s (limit %d)%s.",
+		if gi.leak != nil {
+			return fmt.Sprintf("%s leaks NSPI sessions%s: %s, %s; binds were refused from the %s on (limit %d)%s.%s",
+				p.who(ukey), on, plural(ug.c.Binds, "bind", "binds"), plural(ug.c.Unbinds, "unbind", "unbinds"), ordinal(gi.firstLimitOrdinal), p.limit,
+				proxied("; the sessions never unbound came from ", gi.leak.cl), hint), true
+		}
+		return fmt.Sprintf("%s hit the NSPI session limit%s: %s refused while it held %s (limit %d)%s.%s",
 			p.who(ukey), on, plural(gi.limitCount, "bind", "binds"), heldRange(gi.limitHeld[0], gi.limitHeld[1]), p.limit,
-			proxied("; the refused binds came from ", f.cl)), true
+			proxied("; the refused binds came from ", f.cl), hint), true
 	case KindLeak:
 		if f.anon {
 			return fmt.Sprintf("%s leaks anonymous NSPI sessions%s: %d never unbound, up to %d held at once.",
@@ -275,6 +283,9 @@ func (p *reporter) verdictLine1(f *Finding) (string, bool) {
 		if f.LimitAt != nil {
 			d := f.LimitAt.Sub(p.a.lastTime.UTC()).Round(time.Minute)
 			s += fmt.Sprintf("; at %s sessions/hour it reaches the limit of %d in about %s", fmtRate(f.RatePerHour), p.limit, fmtDur(d))
+		}
+		if isTicketKey(ukey) {
+			return s + proxied("; the sessions never unbound came from ", f.cl) + "." + ticketVerdictHint, true
 		}
 		return s + proxied("; the sessions never unbound came from ", f.cl) + ".", true
 	case KindLogonFailed:

@@ -205,9 +205,16 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 	if t.Mech != ntlmssp.MechUnknown && (s.Mech == ntlmssp.MechUnknown || t.NTLM != nil) {
 		s.Mech = t.Mech
 	}
+	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeChallenge && t.NTLM.DNSDomain != "" {
+		s.NbDomain, s.DNSDomain = t.NTLM.NbDomain, t.NTLM.DNSDomain
+	}
+	if t.Kerberos != nil && s.Ticket == "" && (p.PType == PTypeBind || p.PType == PTypeAlter) {
+		s.Ticket = KerberosTicketLabel(t.Kerberos)
+	}
 	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeAuthenticate {
 		s.User = t.NTLM.Identity()
 		s.Anonymous = t.NTLM.Anonymous()
+		s.UserAt = pos
 		c.h.Logon(&c.Meta, s.Security, pos)
 	}
 }

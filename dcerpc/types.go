@@ -80,6 +80,14 @@ type Security struct {
 	// its user unknown, and it is not anonymous. Keys to unseal its calls
 	// may be lost with it.
 	Cut bool
+	// UserAt is the frame of the NTLM AUTHENTICATE that named User.
+	UserAt Pos
+	// NbDomain and DNSDomain are the domain names of the NTLM CHALLENGE's
+	// AV pairs (the server's domain), when it carried them.
+	NbDomain, DNSDomain string
+	// Ticket labels the Kerberos service ticket of the context's AP-REQ
+	// (krbticket.go), or "".
+	Ticket string
 }
 
 // AuthName returns "none", "ntlmssp", "kerberos", "netlogon" or "unknown".

@@ -44,6 +44,10 @@ var ErrMalformed = errors.New("malformed NTLMSSP message")
 type Message struct {
 	Type  uint32
 	Flags uint32
+	// CHALLENGE only: the NetBIOS and DNS names of the server's domain,
+	// from the TargetInfo AV pairs MsvAvNbDomainName and
+	// MsvAvDnsDomainName (MS-NLMP 2.2.2.1); "" when absent.
+	NbDomain, DNSDomain string
 	// AUTHENTICATE only.
 	Domain      string
 	User        string
@@ -123,6 +127,13 @@ func Parse(b []byte) (*Message, error) {
 		if len(b) >= 32 {
 			copy(m.ServerChallenge[:], b[24:32])
 		}
+		if len(b) >= 48 {
+			// A TargetInfo that runs past the message names no domain;
+			// the rest of the CHALLENGE is still good.
+			if ti, err := field(b, 40, "TargetInfoFields"); err == nil {
+				m.NbDomain, m.DNSDomain = domainNames(ti, m.Flags&FlagUnicode != 0)
+			}
+		}
 	case TypeAuthenticate:
 		if len(b) < 64 {
 			return nil, merr("NegotiateFlags", 60, "AUTHENTICATE of %d bytes", len(b))
@@ -172,6 +183,36 @@ func field(b []byte, off int, name string) ([]byte, error) {
 		return nil, merr(name, off, "buffer of %d bytes at offset %d runs past the %d-byte message", l, o, len(b))
 	}
 	return b[o : o+l], nil
+}
+
+// AV pair IDs (MS-NLMP 2.2.2.1).
+const (
+	avEOL       = 0
+	avNbDomain  = 2
+	avDNSDomain = 4
+)
+
+// domainNames reads MsvAvNbDomainName and MsvAvDnsDomainName from a
+// CHALLENGE's TargetInfo, up to MsvAvEOL or the end of the buffer; a pair
+// that runs past the end ends the list. Names longer than MaxNameLen are
+// clipped.
+func domainNames(ti []byte, unicode bool) (nb, dns string) {
+	for len(ti) >= 4 {
+		id := binary.LittleEndian.Uint16(ti)
+		n := int(binary.LittleEndian.Uint16(ti[2:]))
+		if id == avEOL || n > len(ti)-4 {
+			break
+		}
+		v := ti[4 : 4+n]
+		switch id {
+		case avNbDomain:
+			nb = ClipName(decodeString(v, unicode))
+		case avDNSDomain:
+			dns = ClipName(decodeString(v, unicode))
+		}
+		ti = ti[4+n:]
+	}
+	return nb, dns
 }
 
 // clone copies a security buffer out of the borrowed token.

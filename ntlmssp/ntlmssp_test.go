@@ -134,3 +134,58 @@ func TestClipName(t *testing.T) {
 		t.Errorf("identity of %d bytes", n)
 	}
 }
+
+// challenge builds a CHALLENGE message (MS-NLMP 2.2.1.2) whose TargetInfo
+// holds the given AV pairs (id, value), then MsvAvEOL unless cut.
+func challenge(flags uint32, cut bool, pairs ...any) []byte {
+	b := make([]byte, 48)
+	copy(b, Signature)
+	binary.LittleEndian.PutUint32(b[8:], TypeChallenge)
+	binary.LittleEndian.PutUint32(b[20:], flags)
+	var ti []byte
+	for i := 0; i+1 < len(pairs); i += 2 {
+		v := pairs[i+1].([]byte)
+		ti = binary.LittleEndian.AppendUint16(ti, uint16(pairs[i].(int)))
+		ti = binary.LittleEndian.AppendUint16(ti, uint16(len(v)))
+		ti = append(ti, v...)
+	}
+	if !cut {
+		ti = append(ti, 0, 0, 0, 0)
+	}
+	binary.LittleEndian.PutUint16(b[40:], uint16(len(ti)))
+	binary.LittleEndian.PutUint16(b[42:], uint16(len(ti)))
+	binary.LittleEndian.PutUint32(b[44:], uint32(len(b)))
+	return append(b, ti...)
+}
+
+func TestChallengeDomainNames(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		msg      []byte
+		nb, dns  string
+		parseErr bool
+	}{
+		{"both", challenge(FlagUnicode, false, 1, utf16le("DC01"), 2, utf16le("CONTOSO"), 3, utf16le("dc01.contoso.local"), 4, utf16le("contoso.local")), "CONTOSO", "contoso.local", false},
+		{"oem", challenge(0, false, 2, []byte("CONTOSO"), 4, []byte("contoso.local")), "CONTOSO", "contoso.local", false},
+		{"nb only", challenge(FlagUnicode, false, 2, utf16le("CONTOSO")), "CONTOSO", "", false},
+		{"after EOL ignored", challenge(FlagUnicode, false, 0, []byte{}, 2, utf16le("CONTOSO")), "", "", false},
+		{"pair past the end", append(challenge(FlagUnicode, true, 2, utf16le("CONTOSO")), 4, 0, 0x40, 0, 'x'), "CONTOSO", "", false},
+		{"none", challenge(FlagUnicode, false), "", "", false},
+	} {
+		m, err := Parse(c.msg)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if m.NbDomain != c.nb || m.DNSDomain != c.dns {
+			t.Errorf("%s: got %q %q, want %q %q", c.name, m.NbDomain, m.DNSDomain, c.nb, c.dns)
+		}
+	}
+	// A TargetInfo field that points past the message names nothing and
+	// does not fail the CHALLENGE.
+	b := challenge(FlagUnicode, false, 2, utf16le("CONTOSO"))
+	binary.LittleEndian.PutUint32(b[44:], 4000)
+	if m, err := Parse(b); err != nil || m.NbDomain != "" {
+		t.Errorf("TargetInfo past the end: %v %+v", err, m)
+	}
+}

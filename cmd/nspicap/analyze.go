@@ -91,11 +91,15 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	emsLimit := fs.Int("emsmdb-limit", analyze.DefaultEMSMDBLimit, "the Exchange store's Maximum Allowed Sessions Per User (EMSMDB)")
 	failOn := fs.StringSlice("fail-on", nil, "exit with status 3 when a finding of one of these kinds is found: "+strings.Join(findingKinds, ", "))
 	tables := addTableFlags(fs)
+	doms := addDomainFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
 	}
 	if err := tables.check(); err != nil {
+		return exitUsage, err
+	}
+	if err := doms.check(); err != nil {
 		return exitUsage, err
 	}
 	format, lim := in.format, in.lim
@@ -110,7 +114,7 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return exitUsage, &usageError{fmt.Sprintf("--fail-on %q: want one of %s", k, strings.Join(findingKinds, ", "))}
 		}
 	}
-	r, unreadable := analysis(files, *limit, lim, true, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply)
+	r, unreadable := analysis(files, *limit, lim, true, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply, doms.apply)
 	if err := report.WriteAnalyze(stdout, *format, r); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
@@ -131,6 +135,7 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	in := addInputFlags(fs, true, "output format: table, csv or jsonl", "table", "csv", "jsonl")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
 	tables := addTableFlags(fs)
+	doms := addDomainFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
@@ -138,8 +143,11 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err := tables.check(); err != nil {
 		return exitUsage, err
 	}
+	if err := doms.check(); err != nil {
+		return exitUsage, err
+	}
 	format, lim := in.format, in.lim
-	r, unreadable := analysis(files, *limit, lim, false, stdin, stderr, tables.apply)
+	r, unreadable := analysis(files, *limit, lim, false, stdin, stderr, tables.apply, doms.apply)
 	if err := report.WriteSessions(stdout, *format, r.Sessions); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}

@@ -175,6 +175,7 @@ func (r *runner) callParts(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos)
 	id.Anonymous = !c.Sec.Authenticated || c.Sec.Anonymous
 	// A token cut by the snap length: authenticated, by a user unknown.
 	id.Cut = c.Sec.Cut && c.Sec.User == ""
+	r.identitySource(c, &id)
 	k.httpIdentity(c, &id)
 	ans := analyze.Answer{Sealed: c.Sealed()}
 	if replyPos.Frame != 0 {

@@ -134,6 +134,8 @@ func makeHandleKey(server netip.Addr, h [20]byte) handleKey {
 }
 
 type runner struct {
+	// aliasesSent: the NetBIOS and DNS domain pairs sent (accounts.go).
+	aliasesSent [][2]string
 	// endpoints: interfaces seen bound on each server address and port;
 	// mapped: interfaces the endpoint mapper mapped there (older.go).
 	endpoints, mapped map[netip.AddrPort]map[dcerpc.UUID]bool
@@ -394,6 +396,7 @@ func (k *conn) End(pos capture.Pos, how capture.EndKind) {
 }
 
 func (k *conn) Logon(m *dcerpc.ConnMeta, s dcerpc.Security, pos dcerpc.Pos) {
+	k.r.domainAlias(m, &s, pos)
 	if len(k.r.logons) < maxLogons {
 		k.r.logons = append(k.r.logons, Logon{Frame: k.r.ref(pos), Client: m.Client.String(), Server: m.Server.String(), User: s.User, Anonymous: s.Anonymous})
 	}

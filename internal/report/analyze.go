@@ -114,6 +114,8 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		}
 		if f.User != "" {
 			where = append(where, "user "+string(f.User))
+		} else if f.Ticket != "" {
+			where = append(where, "ticket "+f.Ticket)
 		}
 		switch {
 		case f.ClientAddress != "":
@@ -145,7 +147,10 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		for _, u := range r.Users {
 			if u.Server == server {
 				name := string(u.User)
-				if name == "" {
+				switch {
+				case name == "" && u.Ticket != "":
+					name = "(ticket #" + u.Ticket[strings.LastIndexByte(u.Ticket, '#')+1:] + ")"
+				case name == "":
 					name = noIdentity
 				}
 				urows = append(urows, []string{name})
@@ -187,7 +192,13 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 			}
 		}
 		for _, u := range r.Users {
-			if u.User == "" {
+			if u.User == "" && u.Ticket != "" {
+				legend += " (ticket #...): a Kerberos user the capture does not name, counted by the ticket it used (one ticket, one account; the findings name its service)."
+				break
+			}
+		}
+		for _, u := range r.Users {
+			if u.User == "" && u.Ticket == "" {
 				why := "no authentication, NTLM anonymous, Kerberos, or a bind outside the capture"
 				for _, in := range r.Inputs {
 					if in.CutCalls > 0 {

@@ -133,7 +133,10 @@ func writeExtText(w io.Writer, r *analyze.Report, ff frameFmt) error {
 		fmt.Fprintln(w, "TIMELINE (most sessions held per bucket; '@' = the limit, or the peak if higher)")
 		for _, t := range rows {
 			name := string(t.User)
-			if name == "" {
+			switch {
+			case name == "" && t.Ticket != "":
+				name = "(ticket " + t.Ticket + ")"
+			case name == "":
 				name = noIdentity
 			}
 			fmt.Fprintf(w, "  %s %s %s\n", safetext.Escape(strings.ToUpper(t.Proto)), safetext.Escape(t.Server), safetext.Escape(name))

@@ -153,6 +153,12 @@ type KrbSpec struct {
 	// NoKeytab: the capture's keytab does not decrypt this ticket
 	// (manifest).
 	NoKeytab bool
+	// TicketSeed, when not 0, makes the ticket (its session key, times and
+	// encrypted part) depend only on it and TicketAuth: binds with the same
+	// TicketSeed and TicketAuth reuse one ticket, as a client does until it
+	// expires (each bind still has its own authenticator and subkeys).
+	TicketSeed uint64
+	TicketAuth time.Time
 }
 
 // krbState is the sealing state of a Kerberos security context.
@@ -244,7 +250,17 @@ func newKrbHandshake(k KrbSpec, now time.Time, r *rand.Rand) (*krbHandshake, err
 	newKey := func() types.EncryptionKey {
 		return types.EncryptionKey{KeyType: k.SessionEtype, KeyValue: rb(se.GetKeyByteSize())}
 	}
-	session, initiator, acceptor := newKey(), newKey(), newKey()
+	// tr draws what the ticket holds: r itself, or a source of the ticket's
+	// own (TicketSeed), in the same order either way.
+	tr := r
+	if k.TicketSeed != 0 {
+		tr = rand.New(rand.NewPCG(k.TicketSeed, 0x544b5420))
+	}
+	session := types.EncryptionKey{KeyType: k.SessionEtype, KeyValue: make([]byte, se.GetKeyByteSize())}
+	for i := range session.KeyValue {
+		session.KeyValue[i] = byte(tr.Uint32())
+	}
+	initiator, acceptor := newKey(), newKey()
 	h := &krbHandshake{acceptor: acceptor, clientSeq: uint64(r.Uint32() & 0x3fffffff), srvSeq: uint64(r.Uint32() & 0x3fffffff)}
 	svcKey, err := k.Svc.key(k.Etype)
 	if err != nil {
@@ -257,6 +273,9 @@ func newKrbHandshake(k KrbSpec, now time.Time, r *rand.Rand) (*krbHandshake, err
 	realm := k.Svc.Realm
 	cname := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, k.User)
 	auth, _ := krbTime(now.Add(-2 * time.Hour))
+	if k.TicketSeed != 0 {
+		auth, _ = krbTime(k.TicketAuth)
+	}
 
 	tflags := types.NewKrbFlags()
 	types.SetFlags(&tflags, []int{flags.Forwardable, flags.Renewable, flags.PreAuthent})
@@ -266,7 +285,12 @@ func newKrbHandshake(k KrbSpec, now time.Time, r *rand.Rand) (*krbHandshake, err
 	if err != nil {
 		return nil, err
 	}
-	cipher, err := KrbEncrypt(svcKey, keyusage.KDC_REP_TICKET, plain, confFor(svcKey))
+	e, _ := crypto.GetEtype(svcKey.KeyType)
+	conf := make([]byte, e.GetConfounderByteSize())
+	for i := range conf {
+		conf[i] = byte(tr.Uint32())
+	}
+	cipher, err := KrbEncrypt(svcKey, keyusage.KDC_REP_TICKET, plain, conf)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,292 @@
+package analyze
+
+import (
+	"strings"
+)
+
+// Accounts: how the calls of one account are counted together whatever
+// names them.
+//
+//   - An NTLM user is DOMAIN\user (the NetBIOS domain), a Kerberos user
+//     user@REALM (the DNS realm). Once a DomainAlias (an NTLM CHALLENGE's
+//     MsvAvNbDomainName and MsvAvDnsDomainName, or Options.Domains) says
+//     that DOMAIN and REALM are one domain, both names key one account: rows
+//     show DOMAIN\user, and UPN gives user@REALM. A pair learned after both
+//     names were seen links them from then on: the name first seen keeps
+//     the account's row and the other is sent to it; when both already had
+//     rows on a server, the report merges those rows (mergeAccountRows).
+//   - A Kerberos call whose user is not known but whose ticket is
+//     (Identity.Ticket) is counted under that ticket: one ticket, one
+//     account, never anonymous.
+//
+// The keys of tickets start with ticketKeyPrefix, which no user key starts
+// with (userKey replaces a leading NUL).
+
+// ticketKeyPrefix starts the user key of a ticket.
+const ticketKeyPrefix = "\x00"
+
+// maxAliases bounds the NetBIOS and DNS domain pairs followed.
+const maxAliases = 64
+
+// DomainAlias says that a NetBIOS domain and a DNS domain (a Kerberos
+// realm) are one domain: learned from an NTLM CHALLENGE's AV pairs, or a
+// keytab-decrypted ticket's PAC. Meta.Frame is where it was learned.
+type DomainAlias struct {
+	Meta
+	NetBIOS string
+	DNS     string
+}
+
+// Domain is a NetBIOS domain and its DNS name (Options.Domains).
+type Domain struct {
+	NetBIOS, DNS string
+}
+
+type alias struct {
+	nb, dns string
+}
+
+// identityFrom is what first named an account (Identity.From, FromFrame).
+type identityFrom struct {
+	from  string
+	frame FrameRef
+}
+
+// idKey is the user key of a call's identity: its user's, its ticket's, or
+// "" for none.
+func (c *core) idKey(id *Identity) string {
+	if id.User != "" {
+		k := c.userKey(id.User)
+		if id.From != "" {
+			if _, ok := c.from[k]; !ok && len(c.from) < c.maxNames() {
+				c.from[k] = identityFrom{id.From, id.FromFrame}
+			}
+		}
+		return k
+	}
+	if id.Ticket != "" {
+		return c.ticketKey(id.Ticket)
+	}
+	return ""
+}
+
+// ticketKey is the user key of a ticket label.
+func (c *core) ticketKey(label string) string {
+	if k, ok := c.tickets[label]; ok {
+		return k
+	}
+	if len(c.tickets) >= c.maxNames() {
+		clear(c.tickets) // a cache of the concatenation
+	}
+	k := ticketKeyPrefix + label
+	c.tickets[label] = k
+	if _, ok := c.names[k]; !ok {
+		if len(c.names) >= c.maxNames() {
+			c.pruneNames()
+		}
+		if len(c.names) < c.maxNames() {
+			c.names[k] = label
+		}
+	}
+	return k
+}
+
+func isTicketKey(ukey string) bool { return strings.HasPrefix(ukey, ticketKeyPrefix) }
+
+// ticketOf is the ticket label of a ticket key, "" for others.
+func (c *core) ticketOf(ukey string) string {
+	if !isTicketKey(ukey) {
+		return ""
+	}
+	return ukey[len(ticketKeyPrefix):]
+}
+
+// canon gives, when a known alias covers user, the account's key, the
+// name rows show (DOMAIN\user) and its user@REALM; ok false otherwise.
+func (c *core) canon(user string) (key, show, upn string, ok bool) {
+	if i := strings.LastIndexByte(user, '@'); i > 0 {
+		if al := c.aliasOf("", user[i+1:]); al != nil {
+			show = al.nb + `\` + user[:i]
+			return strings.ToLower(show), show, user, true
+		}
+		return "", "", "", false
+	}
+	if i := strings.IndexByte(user, '\\'); i > 0 && i < len(user)-1 {
+		if al := c.aliasOf(user[:i], ""); al != nil {
+			return strings.ToLower(user), user, user[i+1:] + "@" + strings.ToUpper(al.dns), true
+		}
+	}
+	return "", "", "", false
+}
+
+// aliasOf finds the alias of a NetBIOS domain or of a DNS domain.
+func (c *core) aliasOf(nb, dns string) *alias {
+	for i := range c.aliases {
+		al := &c.aliases[i]
+		if nb != "" && strings.EqualFold(al.nb, nb) || dns != "" && strings.EqualFold(al.dns, dns) {
+			return al
+		}
+	}
+	return nil
+}
+
+// learnAlias records that nb and dns are one domain, and links the names
+// already seen that it covers. The first pair learned for a domain wins.
+func (c *core) learnAlias(nb, dns string) {
+	nb, dns = strings.TrimSpace(nb), strings.TrimSuffix(strings.TrimSpace(dns), ".")
+	if nb == "" || dns == "" || len(nb) > 64 || len(dns) > 255 || strings.ContainsAny(nb, `\@`) || strings.ContainsAny(dns, `\@`) {
+		return
+	}
+	if c.aliasOf(nb, "") != nil || c.aliasOf("", dns) != nil || len(c.aliases) >= maxAliases {
+		return
+	}
+	c.aliases = append(c.aliases, alias{nb: nb, dns: dns})
+	// Link the names seen: each spelling of the pair goes to the key in use.
+	keys := make([]string, 0, len(c.names))
+	for k := range c.names {
+		if !isTicketKey(k) {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		spelled := c.names[k]
+		key, show, upn, ok := c.canon(spelled)
+		if !ok {
+			continue
+		}
+		alt := key // the other spelling's key
+		if key == k {
+			if i := strings.IndexByte(upn, '@'); i > 0 {
+				alt = strings.ToLower(upn)
+			}
+		}
+		if alt != k {
+			if _, taken := c.names[alt]; taken {
+				c.twins = append(c.twins, [2]string{k, alt})
+			} else if len(c.redirect) < c.maxNames() {
+				c.redirect[alt] = k
+			}
+		}
+		c.names[k] = show
+		c.upns[k] = upn
+	}
+	clear(c.spell)
+}
+
+// twinOf is the key of the account ukey is a second row of (both names
+// had rows when their alias was learned), or ukey.
+func (c *core) twinOf(ukey string) string {
+	for _, t := range c.twins {
+		if t[1] == ukey {
+			return t[0]
+		}
+	}
+	return ukey
+}
+
+// upn is the user@REALM of a user key, when known.
+func (c *core) upn(ukey string) NullString {
+	return NullString(c.upns[ukey])
+}
+
+// fillIdentity sets what a finding says of its user beyond the name: the
+// ticket of an unnamed Kerberos user, the user@REALM, what named it.
+func (c *core) fillIdentity(f *Finding, ukey string) {
+	f.ukey = ukey
+	if ukey == "" {
+		return
+	}
+	f.Ticket = c.ticketOf(ukey)
+	f.UPN = c.upn(ukey)
+	if fr, ok := c.from[ukey]; ok {
+		f.IdentityFrom = fr.from
+		frame := fr.frame
+		f.IdentityFrame = &frame
+	}
+}
+
+// fillRow does the same for a user row.
+func (c *core) fillRow(r *UserRow, ukey string) {
+	r.Ticket = c.ticketOf(ukey)
+	r.UPN = c.upn(ukey)
+	if fr, ok := c.from[ukey]; ok {
+		r.IdentityFrom = fr.from
+		frame := fr.frame
+		r.IdentityFrame = &frame
+	}
+}
+
+// showName is the name a report shows for a user as spelled when it was
+// recorded: DOMAIN\user for user@REALM when their alias is known now.
+func (c *core) showName(spelled NullString) NullString {
+	if len(c.aliases) == 0 || spelled == "" {
+		return spelled
+	}
+	if _, show, _, ok := c.canon(string(spelled)); ok {
+		return NullString(show)
+	}
+	return spelled
+}
+
+// mergeAccountRows merges the user rows that name one account on one
+// server: rows of two names whose alias was learned after both had rows.
+// Counters add up; the peak is the higher of the two (a lower bound).
+func mergeAccountRows(rows []UserRow) []UserRow {
+	type key struct{ server, user string }
+	at := map[key]int{}
+	out := rows[:0]
+	for _, r := range rows {
+		if r.User == "" {
+			out = append(out, r)
+			continue
+		}
+		k := key{r.Server, strings.ToLower(string(r.User))}
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, r)
+			continue
+		}
+		m := &out[i]
+		peak := max(m.PeakConcurrent, r.PeakConcurrent)
+		c := &m.Counters
+		c.Binds += r.Binds
+		c.BindsOK += r.BindsOK
+		c.BindsLogonFailed += r.BindsLogonFailed
+		c.BindsFailedOther += r.BindsFailedOther
+		c.BindsUnknown += r.BindsUnknown
+		c.BindsInferred += r.BindsInferred
+		c.Unbinds += r.Unbinds
+		c.OtherCalls += r.OtherCalls
+		c.OpenAtEnd += r.OpenAtEnd
+		c.ClosedWithoutUnbind += r.ClosedWithoutUnbind
+		c.PeakConcurrent = peak
+		if m.UPN == "" {
+			m.UPN = r.UPN
+		}
+		if m.IdentityFrom == "" {
+			m.IdentityFrom, m.IdentityFrame = r.IdentityFrom, r.IdentityFrame
+		}
+	}
+	return out
+}
+
+// ticketWho names the Kerberos user of a ticket the capture does not name
+// (label "<service principal>#<digest>").
+func ticketWho(label string) string {
+	spn, digest := label, ""
+	if i := strings.LastIndexByte(label, '#'); i >= 0 {
+		spn, digest = label[:i], label[i+1:]
+	}
+	s := "Kerberos user, ticket for " + spn + " issued before the capture"
+	if digest != "" {
+		s += " (#" + digest + ")"
+	}
+	return s
+}
+
+// ticketAdvice says how to name the user of a ticket.
+const ticketAdvice = " The capture does not name the user of this Kerberos ticket (one ticket, one account): it was issued before the capture began, or by a KDC the capture does not see. To name it, capture on the DC from before the client logs on (start the capture, then run `klist purge` on the client or restart it) so that the TGS-REP that issues the ticket is in the capture, or give --keytab with the service's keys."
+
+// ticketVerdictHint is the verdict's shorter form of ticketAdvice.
+const ticketVerdictHint = " To name the user: capture its logon (klist purge on the client after starting the capture), or give --keytab."

@@ -1,0 +1,50 @@
+package pipeline
+
+import (
+	"strings"
+
+	"github.com/nspicap/nspicap/analyze"
+	"github.com/nspicap/nspicap/dcerpc"
+)
+
+// Accounts: what the analyzer needs to count one account as one, whatever
+// names it (analyze/accounts.go): what named a call's user, the ticket of
+// a Kerberos call whose user is not known, and the NetBIOS and DNS names
+// of a domain that NTLM CHALLENGEs pair.
+
+// maxAliasesSent bounds the domain pairs the runner remembers sending.
+const maxAliasesSent = 64
+
+// identitySource fills Identity.From and FromFrame for an NTLM user, and
+// Identity.Ticket for a Kerberos call whose user is not known. (The
+// ticket's label is dcerpc.KerberosTicketLabel's, set on the security
+// context; matching tickets to TGS-REPs replaces it.)
+func (r *runner) identitySource(c *dcerpc.Call, id *analyze.Identity) {
+	switch {
+	case c.Sec.User != "" && c.Sec.UserAt.Frame != 0:
+		id.From, id.FromFrame = analyze.IdentityFromNTLM, r.ref(c.Sec.UserAt)
+	case c.Sec.User == "" && c.Sec.Ticket != "" && !c.Sec.Anonymous:
+		id.Ticket = c.Sec.Ticket
+	}
+}
+
+// domainAlias sends the analyzer the NetBIOS and DNS names of a domain
+// that an NTLM CHALLENGE paired, once per pair.
+func (r *runner) domainAlias(m *dcerpc.ConnMeta, s *dcerpc.Security, pos dcerpc.Pos) {
+	if s.NbDomain == "" || s.DNSDomain == "" {
+		return
+	}
+	for _, a := range r.aliasesSent {
+		if strings.EqualFold(a[0], s.NbDomain) && strings.EqualFold(a[1], s.DNSDomain) {
+			return
+		}
+	}
+	if len(r.aliasesSent) >= maxAliasesSent {
+		return
+	}
+	r.aliasesSent = append(r.aliasesSent, [2]string{s.NbDomain, s.DNSDomain})
+	r.sendEvent(&analyze.DomainAlias{
+		Meta:    analyze.Meta{Time: pos.Time, Frame: r.ref(pos), Client: m.Client, Server: m.Server},
+		NetBIOS: s.NbDomain, DNS: s.DNSDomain,
+	})
+}
