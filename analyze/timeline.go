@@ -37,8 +37,8 @@ type TimelineRow struct {
 	// Refused counts the binds (NSPI) or connects (EMSMDB) refused in
 	// each bucket, whatever the cause; absent when there were none.
 	Refused []int `json:"refused,omitempty"`
-	Peak          int        `json:"peak"`
-	Limit         int        `json:"limit"`
+	Peak    int   `json:"peak"`
+	Limit   int   `json:"limit"`
 	// RatePerHour and LimitAt repeat the leak finding of the row, if any.
 	RatePerHour float64    `json:"rate_per_hour,omitempty"`
 	LimitAt     *time.Time `json:"limit_at,omitempty"`
