@@ -375,7 +375,10 @@ func (t *htmlTable) add(row []string, left *int) {
 
 func (t *htmlTable) done(left int, list string) {
 	if left > 0 {
-		t.More = fmt.Sprintf("%s more in the JSON (%s).", many(left, "row"), list)
+		t.More = fmt.Sprintf("%d more rows are in the JSON (%s).", left, list)
+		if left == 1 {
+			t.More = fmt.Sprintf("1 more row is in the JSON (%s).", list)
+		}
 	}
 }
 
