@@ -272,3 +272,31 @@ func TestHTMLTableBound(t *testing.T) {
 		t.Errorf("the page does not say how many rows it left out")
 	}
 }
+
+// TestChartEdges: rows the analyzer does not write but a hand-made or
+// future report may hold lay out without panicking, with path data made
+// of numbers and commands only.
+func TestChartEdges(t *testing.T) {
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	before := start.Add(-time.Hour)
+	rows := []analyze.TimelineRow{
+		{},
+		{Start: start, Held: []int{0}},
+		{Start: start, BucketSeconds: 0, Held: []int{3, 1}, Limit: 0, Peak: 3},
+		{Start: start, BucketSeconds: 1, Held: []int{80, 90}, Refused: []int{1}, Limit: 50, Peak: 90},
+		{Start: start, BucketSeconds: 60, Held: []int{1, 2}, Limit: 50, Peak: 2, RatePerHour: 5, LimitAt: &before},
+		{Start: start, BucketSeconds: 1 << 20, Held: make([]int, 60), Limit: 50},
+	}
+	ok := regexp.MustCompile(`^[MLHVZ0-9. -]*$`)
+	for i := range rows {
+		c := newChart(&rows[i], "x")
+		for _, d := range []string{c.Line, c.Area, c.Proj} {
+			if !ok.MatchString(d) {
+				t.Errorf("row %d: path %q", i, d)
+			}
+		}
+		if len(c.YTicks) == 0 || len(c.YTicks) > 7 || len(c.XTicks) > 12 {
+			t.Errorf("row %d: %d y ticks, %d x ticks", i, len(c.YTicks), len(c.XTicks))
+		}
+	}
+}
