@@ -19,7 +19,7 @@ const (
 	chartW      = 720
 	chartH      = 220
 	chartLeft   = 46
-	chartRight  = 18
+	chartRight  = 26
 	chartTop    = 14
 	chartBottom = 30
 	// maxChartPoints bounds the buckets a chart draws; longer series are
