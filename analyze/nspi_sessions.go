@@ -439,6 +439,8 @@ func (a *nspiTracker) refused(ev *NSPICall, server netip.Addr, client peer, ukey
 		o.add(&r)
 	}
 	a.nRefusals++
+	a.tl.refuseIn(&ug.ser, ug, "nspi", server, ukey, cg.client, false, ev.Time)
+	a.tl.refuseIn(&cg.ser, cg, "nspi", server, ukey, cg.client, true, ev.Time)
 	if a.refusals.n < a.opt.MaxRefusals {
 		i := a.refusals.add(a.packRefusal(&r, server, ukey))
 		if client.addr.IsValid() {

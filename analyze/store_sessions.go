@@ -254,6 +254,10 @@ func (t *storeTracker) add(ev *StoreCall) {
 			}
 			(*p).add(t.seq, ev.replyFrame(ev.Frame), ev.Quality, ev.Transport, ug.held, ug.c.Connects, what, client)
 		}
+		refused := func() {
+			t.tl.refuseIn(nil, ug, "emsmdb", server, ukey, client, false, ev.Time)
+			t.tl.refuseIn(nil, cg, "emsmdb", server, ukey, client, true, ev.Time)
+		}
 		switch {
 		case !ev.Answered || (!ev.HasFault && !ev.HasStatus):
 			t.count(ug, cg, func(c *EMSMDBCounters) { c.Unknown++ })
@@ -270,9 +274,11 @@ func (t *storeTracker) add(ev *StoreCall) {
 		case ev.Status == 0x000004de || ev.Status == 0x80040112:
 			t.count(ug, cg, func(c *EMSMDBCounters) { c.SessionLimit++ })
 			ref(&ug.limit, emsName(ev.Status))
+			refused()
 		case ev.Status == 0x80040111:
 			t.count(ug, cg, func(c *EMSMDBCounters) { c.LogonFailed++ })
 			ref(&ug.logon, emsName(ev.Status))
+			refused()
 		default:
 			t.count(ug, cg, func(c *EMSMDBCounters) { c.FailedOther++ })
 			ref(&ug.failed, emsName(ev.Status))

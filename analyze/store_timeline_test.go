@@ -65,3 +65,47 @@ func TestTimelineBuckets(t *testing.T) {
 		t.Errorf("series: %d buckets, peak %d", len(s.b), s.peak)
 	}
 }
+
+// TestTimelineRefused: the timeline counts the refused binds of a user and
+// of its client in the buckets they fell in, and a long capture that
+// coarsens the buckets keeps their sum; a row without refusals has none.
+func TestTimelineRefused(t *testing.T) {
+	g := newGen()
+	g.step = 30 * time.Second // 2 frames a call: a minute per call
+	for i := 1; i <= 200; i++ {
+		if i <= 5 {
+			g.ok(uint64(i), cl1, srv1, `CONTOSO\svc`, i)
+		} else {
+			g.refused(uint64(i), cl1, srv1, `CONTOSO\svc`)
+		}
+	}
+	g.ok(300, cl2, srv1, `CONTOSO\alice`, 300)
+	r := g.report(5)
+	var rows int
+	for _, tl := range r.Timeline {
+		sum, last := 0, -1
+		for i, v := range tl.Refused {
+			sum += v
+			if v > 0 {
+				last = i
+			}
+		}
+		switch {
+		case tl.By == "user" && tl.User == `CONTOSO\svc`, tl.By == "client" && tl.Client == "10.0.1.5":
+			rows++
+			if sum != 195 || len(tl.Refused) != len(tl.Held) || last != len(tl.Held)-1 {
+				t.Errorf("%s row: %d refusals in %d buckets (last in %d), want 195 in %d (up to the last)", tl.By, sum, len(tl.Refused), last, len(tl.Held))
+			}
+			if tl.Refused[0] != 0 {
+				t.Errorf("%s row: refusals in the first bucket, before the limit", tl.By)
+			}
+		default:
+			if tl.Refused != nil {
+				t.Errorf("%s %s %s row: refused %v", tl.By, tl.User, tl.Client, tl.Refused)
+			}
+		}
+	}
+	if rows != 2 {
+		t.Errorf("%d rows of svc and its client, want 2", rows)
+	}
+}

@@ -36,8 +36,11 @@ type TimelineRow struct {
 	Start         time.Time  `json:"start"`
 	BucketSeconds int64      `json:"bucket_seconds"`
 	Held          []int      `json:"held"`
-	Peak          int        `json:"peak"`
-	Limit         int        `json:"limit"`
+	// Refused counts the binds (NSPI) or connects (EMSMDB) refused in
+	// each bucket, whatever the cause; absent when there were none.
+	Refused []int `json:"refused,omitempty"`
+	Peak    int   `json:"peak"`
+	Limit   int   `json:"limit"`
 	// RatePerHour and LimitAt repeat the leak finding of the row, if any.
 	RatePerHour float64    `json:"rate_per_hour,omitempty"`
 	LimitAt     *time.Time `json:"limit_at,omitempty"`
@@ -69,6 +72,7 @@ type series struct {
 	w        int64 // seconds per bucket, a power of 2
 	start    int64 // bucket index of b[0]
 	b        []int32
+	r        []int32 // refusals per bucket, as long as b once one is counted
 	cur      int32
 	peak     int
 }
@@ -81,6 +85,25 @@ func (x *timeline) set(key any, proto string, server netip.Addr, ukey string, cl
 // setIn is set with slot, when not nil, remembering the
 // series of key so that the next call needs no map lookup.
 func (x *timeline) setIn(slot **series, key any, proto string, server netip.Addr, ukey string, client peer, byClient bool, t time.Time, v int) {
+	s, i := x.bucket(slot, key, proto, server, ukey, client, byClient, t)
+	s.b[i] = max(s.b[i], int32(v))
+	s.cur = int32(v)
+	s.peak = max(s.peak, v)
+}
+
+// refuseIn counts a refused bind or connect of the group key at t, with
+// slot as for setIn. A series that never holds a session is not reported.
+func (x *timeline) refuseIn(slot **series, key any, proto string, server netip.Addr, ukey string, client peer, byClient bool, t time.Time) {
+	s, i := x.bucket(slot, key, proto, server, ukey, client, byClient, t)
+	for len(s.r) < len(s.b) {
+		s.r = append(s.r, 0)
+	}
+	s.r[i]++
+}
+
+// bucket returns the series of key, created when new, and the index in
+// s.b of the bucket of t, coarsening the series to keep it within maxPoints.
+func (x *timeline) bucket(slot **series, key any, proto string, server netip.Addr, ukey string, client peer, byClient bool, t time.Time) (*series, int64) {
 	var s *series
 	if slot != nil {
 		s = *slot
@@ -109,27 +132,33 @@ func (x *timeline) setIn(slot **series, key any, proto string, server netip.Addr
 		idx = s.start // events out of time order
 	}
 	for idx-s.start >= maxPoints {
-		// Coarsen: merge pairs of buckets.
+		// Coarsen: merge pairs of buckets, the most held and the sum of
+		// the refusals.
 		ns := s.start / 2
-		var nb []int32
+		var nb, nr []int32
 		for i, v := range s.b {
 			j := int((s.start+int64(i))/2 - ns)
 			for len(nb) <= j {
 				nb = append(nb, 0)
 			}
 			nb[j] = max(nb[j], v)
+			if s.r != nil {
+				for len(nr) <= j {
+					nr = append(nr, 0)
+				}
+				if i < len(s.r) {
+					nr[j] += s.r[i]
+				}
+			}
 		}
 		s.w *= 2
-		s.start, s.b = ns, nb
+		s.start, s.b, s.r = ns, nb, nr
 		idx = sec / s.w
 	}
 	for int64(len(s.b)) <= idx-s.start {
 		s.b = append(s.b, s.cur)
 	}
-	i := idx - s.start
-	s.b[i] = max(s.b[i], int32(v))
-	s.cur = int32(v)
-	s.peak = max(s.peak, v)
+	return s, idx - s.start
 }
 
 // retire moves the series of a retired row among the retired series,
@@ -226,7 +255,18 @@ func (x *timeline) rows(r *Report, nspiLimit, storeLimit int, leaks map[gkey]*Fi
 		for j := lastJ + 1; j < nb; j++ {
 			held[j] = int(s.cur)
 		}
-		row := TimelineRow{Proto: s.proto, Server: s.server.String(), By: "user", Start: utc(x.t0), BucketSeconds: w, Held: held, Peak: s.peak, Limit: nspiLimit}
+		var refused []int
+		for i, v := range s.r {
+			if v == 0 {
+				continue
+			}
+			if refused == nil {
+				refused = make([]int, nb)
+			}
+			j := min(int((s.start+int64(i))*s.w/w), nb-1)
+			refused[j] += int(v)
+		}
+		row := TimelineRow{Proto: s.proto, Server: s.server.String(), By: "user", Start: utc(x.t0), BucketSeconds: w, Held: held, Refused: refused, Peak: s.peak, Limit: nspiLimit}
 		if s.proto == "emsmdb" {
 			row.Limit = storeLimit
 		}
@@ -299,6 +339,14 @@ func mergeTimeline(rows []TimelineRow) []TimelineRow {
 		for j := range m.Held {
 			m.Held[j] += row.Held[j]
 			m.Peak = max(m.Peak, m.Held[j])
+		}
+		if row.Refused != nil {
+			if m.Refused == nil {
+				m.Refused = make([]int, len(m.Held))
+			}
+			for j := range m.Refused {
+				m.Refused[j] += row.Refused[j]
+			}
 		}
 		m.Peak = max(m.Peak, row.Peak)
 	}

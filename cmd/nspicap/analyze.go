@@ -86,7 +86,7 @@ func analysis(files []string, limit int, lim *limitFlags, streamed bool, stdin i
 func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("analyze", "Report NSPI sessions per user and client, leaks, and why each logon failed.",
 		"nspicap analyze --limit 50 --fail-on session_limit,leak trace.pcapng", stderr)
-	in := addInputFlags(fs, true, "output format: table or json", "table", "json")
+	in := addInputFlags(fs, true, "output format: table, json or html", "table", "json", "html")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
 	emsLimit := fs.Int("emsmdb-limit", analyze.DefaultEMSMDBLimit, "the Exchange store's Maximum Allowed Sessions Per User (EMSMDB)")
 	failOn := fs.StringSlice("fail-on", nil, "exit with status 3 when a finding of one of these kinds is found: "+strings.Join(findingKinds, ", "))

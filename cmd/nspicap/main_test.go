@@ -64,6 +64,7 @@ func TestGolden(t *testing.T) {
 			{"calls.jsonl", []string{"calls", "--format", "jsonl", f}},
 			{"analyze.json", []string{"analyze", "--format", "json", f}},
 			{"analyze.txt", []string{"analyze", f}},
+			{"analyze.html", []string{"analyze", "--format", "html", f}},
 			{"sessions.txt", []string{"sessions", f}},
 		} {
 			out, errOut, code := nspicap(t, withKeys(t, f, c.args)...)

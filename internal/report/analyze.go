@@ -20,7 +20,7 @@ import (
 )
 
 // AnalyzeFormats are the formats of `nspicap analyze`.
-var AnalyzeFormats = []string{"table", "json"}
+var AnalyzeFormats = []string{"table", "json", "html"}
 
 // SessionFormats are the formats of `nspicap sessions`.
 var SessionFormats = []string{"table", "csv", "jsonl"}
@@ -41,12 +41,15 @@ func many(n int, one string) string {
 	return strconv.Itoa(n) + " " + one + "s"
 }
 
-// WriteAnalyze renders r as "table" (for people) or "json" (one indented
-// document, deterministic: the analyzer sorted everything).
+// WriteAnalyze renders r as "table" (for people), "json" (one indented
+// document, deterministic: the analyzer sorted everything) or "html" (one
+// self-contained page with charts, html.go).
 func WriteAnalyze(w io.Writer, format string, r *analyze.Report) error {
 	switch format {
 	case "json":
 		return writeJSONStream(w, r)
+	case "html":
+		return writeHTML(w, r)
 	case "table":
 		bw := bufio.NewWriter(w)
 		if err := writeAnalyzeText(bw, r); err != nil {
@@ -54,7 +57,7 @@ func WriteAnalyze(w io.Writer, format string, r *analyze.Report) error {
 		}
 		return bw.Flush()
 	}
-	return fmt.Errorf("unknown format %q (want table or json)", format)
+	return fmt.Errorf("unknown format %q (want table, json or html)", format)
 }
 
 func writeJSONDoc(w io.Writer, v any) error {

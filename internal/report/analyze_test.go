@@ -261,7 +261,7 @@ func TestDeterministic(t *testing.T) {
 
 func TestUnknownFormat(t *testing.T) {
 	r := outlookReport()
-	if err := WriteAnalyze(&bytes.Buffer{}, "html", r); err == nil || !strings.Contains(err.Error(), `"html"`) {
+	if err := WriteAnalyze(&bytes.Buffer{}, "xml", r); err == nil || !strings.Contains(err.Error(), `"xml"`) {
 		t.Errorf("analyze: %v", err)
 	}
 	if err := WriteSessions(&bytes.Buffer{}, "json", r.Sessions); err == nil {

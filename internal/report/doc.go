@@ -14,6 +14,15 @@
 //     unknown) and long names wrap inside their cell.
 //   - json: the Report as one indented JSON document, names as in
 //     the README (the report schema). Deterministic: the analyzer sorts every list.
+//   - html: one self-contained page (html.go, svg.go and the embedded
+//     html_report.tmpl, .css and .js): the verdict first, the findings
+//     with a Wireshark display filter each (frame.number in {a, b}, one
+//     per file), an SVG chart per timeline row (the sessions held as a
+//     step line, the limit, the refusals, the projection to the limit of
+//     a leak), the tables, the inputs and anomalies. Rendered from the
+//     Report alone with html/template, names escaped by safetext first;
+//     bounded (40 charts, 120 points a chart, 200 rows a table).
+//     docs/html-report.md describes it.
 //
 // # nspicap sessions (WriteSessions)
 //
