@@ -18,6 +18,12 @@ const (
 	// capture time, the end of the capture, or the reassembly limits); the
 	// bytes they carried are missing from their connections.
 	AnomalyIPFragmentsIncomplete = "ip_fragments_incomplete"
+	// AnomalyKDCError (kdc.go): the KDC answered Kerberos requests with
+	// KRB-ERRORs other than pre-authentication required: a disabled or
+	// locked account, a wrong password, clock skew, an unknown principal.
+	// The routine ones (pre-authentication required, response too big)
+	// are not reported.
+	AnomalyKDCError = "kdc_error"
 )
 
 // AnomalyKinds lists the pipeline's own anomaly kinds with the sentence of
@@ -25,5 +31,6 @@ const (
 var AnomalyKinds = []dcerpc.AnomalyKind{
 	{Name: AnomalyConnEvicted, Description: "More TCP connections were open at once than --max-conns allows, and the longest idle ones were dropped."},
 	{Name: AnomalySealedNotDecrypted, Description: "Sealed stubs were met that the keys given could not decrypt."},
+	{Name: AnomalyKDCError, Description: "The KDC refused Kerberos requests (KRB-ERROR other than pre-authentication required): an account disabled or locked out, a wrong password, clock skew, an unknown principal."},
 	{Name: AnomalyIPFragmentsIncomplete, Description: "IP datagrams carrying TCP arrived in fragments and were given up before all of them came; the bytes they carried are missing from their connections."},
 }

@@ -157,6 +157,16 @@ func (r *runner) callParts(c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) (analyze
 	id.Anonymous = !c.Sec.Authenticated || c.Sec.Anonymous
 	// A token cut by the snap length: authenticated, by a user unknown.
 	id.Cut = c.Sec.Cut && c.Sec.User == ""
+	if o := c.Sec.Origin; o != nil {
+		// Set once per security context (at its bind), shared by its calls.
+		if c.Sec.User != "" && o.From != "" {
+			id.From, id.FromFrame = o.From, r.ref(o.Pos)
+		}
+		if c.Sec.User == "" {
+			id.Ticket = o.Ticket
+		}
+		id.Via = o.Via
+	}
 	ans := analyze.Answer{Sealed: c.Sealed()}
 	if replyPos.Frame != 0 {
 		ans.Answered = true

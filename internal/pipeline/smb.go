@@ -155,7 +155,14 @@ func (k *conn) pipeIdentity(c *dcerpc.Call) {
 	}
 	c.Sec.Authenticated = true
 	c.Sec.User, c.Sec.Anonymous = id.User, id.Anonymous
+	if id.User != "" {
+		c.Sec.Origin = &smbOrigin
+	}
 }
+
+// smbOrigin is the origin of a pipe call's identity taken from its SMB
+// session (the frame of its SESSION_SETUP is not kept).
+var smbOrigin = dcerpc.Origin{From: analyze.IdentityFromSMB}
 
 // pipeQuality: bytes lost on the SMB connection that carries a pipe.
 func (k *conn) pipeQuality() analyze.Quality {
