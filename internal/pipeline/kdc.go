@@ -240,8 +240,10 @@ func contains(l []string, s string) bool {
 
 // kdcStream reads the Kerberos messages of a TCP connection to port 88
 // (RFC 4120 7.2.2): each is preceded by its length as 4 bytes; a message
-// may span segments, and a segment may hold several. A gap ends the
-// reading of its direction (no resynchronisation on a length prefix).
+// may span segments, and a segment may hold several. A message's frame is
+// the one that completes it (where Wireshark shows it reassembled). A gap
+// ends the reading of its direction (no resynchronisation on a length
+// prefix).
 type kdcStream struct {
 	r   *runner
 	fl  flowKey
@@ -251,7 +253,6 @@ type kdcStream struct {
 type kdcDir struct {
 	buf  []byte // the partial record: mark and message bytes so far
 	need int    // bytes of the record (mark included) once the mark is read
-	pos  dcerpc.Pos
 	dead bool
 }
 
@@ -267,9 +268,6 @@ func (s *kdcStream) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
 	d := &s.dir[dir]
 	k := s.r.kdc
 	for len(b) > 0 && !d.dead {
-		if len(d.buf) == 0 {
-			d.pos = dcerpc.Pos(pos)
-		}
 		if d.need == 0 {
 			n := min(4-len(d.buf), len(b))
 			d.buf = append(d.buf, b[:n]...)
@@ -287,7 +285,7 @@ func (s *kdcStream) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
 		n := min(d.need-len(d.buf), len(b))
 		if len(d.buf) == 4 && n == d.need-4 {
 			// The whole message in this segment: read it in place.
-			s.r.kdcMessage(s.fl, d.pos, b[:n])
+			s.r.kdcMessage(s.fl, dcerpc.Pos(pos), b[:n])
 			b = b[n:]
 			d.buf, d.need = d.buf[:0], 0
 			continue
@@ -300,7 +298,7 @@ func (s *kdcStream) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
 		d.buf = append(d.buf, b[:n]...)
 		b = b[n:]
 		if len(d.buf) == d.need {
-			s.r.kdcMessage(s.fl, d.pos, d.buf[4:])
+			s.r.kdcMessage(s.fl, dcerpc.Pos(pos), d.buf[4:])
 			s.release(d)
 		}
 	}

@@ -391,6 +391,7 @@ func (r *RPC) Call(s CallSpec) Call {
 	}
 	if r.krb != nil {
 		call.Principal = r.krb.principal
+		call.KDCNamed, call.KDCUser, call.Via, call.TicketLabel = r.krb.kdcUser != "", r.krb.kdcUser, r.krb.via, r.krb.label
 		if r.krb.sealed {
 			call.Sealed = sealedNoKey // no keys file decrypts Kerberos: the keytab does
 		}

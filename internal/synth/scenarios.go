@@ -281,7 +281,7 @@ func Scenarios() []Scenario {
 		olderScenario("older-epm-before", epmBefore),
 		olderScenario("older-epm-after", epmAfter),
 		olderScenario("older-no-evidence", epmAbsent),
-	}, smbScenarios()...)
+	}, append(smbScenarios(), kdcScenarios()...)...)
 }
 
 func buildSimple(n int, cr Creds) func(e *env) {
