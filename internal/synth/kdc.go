@@ -58,7 +58,7 @@ func (c *Capture) IssueTicket(user string, svc KrbService, etype, sessionEtype i
 	tflags := types.NewKrbFlags()
 	types.SetFlags(&tflags, []int{flags.Forwardable, flags.Renewable, flags.PreAuthent})
 	etp := messages.EncTicketPart{Flags: tflags, Key: session, CRealm: svc.Realm,
-		CName: types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user),
+		CName:    types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user),
 		AuthTime: auth, StartTime: auth, EndTime: auth.Add(10 * time.Hour), RenewTill: auth.Add(7 * 24 * time.Hour)}
 	plain, err := appTagged(etp, asnAppTag.EncTicketPart)
 	if err != nil {
