@@ -289,7 +289,7 @@ func APReqTicket(tok []byte) (t Ticket, ok bool) {
 
 // gssInner returns what follows the mechanism OID of an InitialContextToken.
 func gssInner(b []byte) ([]byte, error) {
-	_, c, err := derElem(b, 0)
+	c, _, err := derElem(b, 0)
 	if err != nil {
 		return nil, err
 	}

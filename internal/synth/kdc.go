@@ -299,3 +299,9 @@ func (e *env) tgsPair(t *KrbTicket, s S4U) KDCPair {
 		ReqMsg: KDCMessage{Type: "TGS-REQ", SName: sname},
 		RepMsg: KDCMessage{Type: "TGS-REP", CName: t.User, CRealm: t.Realm, SName: sname}}
 }
+
+// GSSKrb5 frames a Kerberos AP-REQ as an RFC 4121 InitialContextToken
+// (60 len, the KRB5 OID, TOK_ID 01 00).
+func GSSKrb5(apReq []byte) []byte {
+	return tlv(0x60, OIDKRB5, []byte{0x01, 0x00}, apReq)
+}
