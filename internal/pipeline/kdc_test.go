@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -155,4 +156,31 @@ func FuzzKDCMatcher(f *testing.F) {
 		r.nameTicket(b, dcerpc.Pos{})
 		r.kdcAnomaly()
 	})
+}
+
+// TestKDCMutations: seeded random damage to a TGS-REP (bare and with its
+// record mark) and to an AP-REQ, through every entry point: no panic, no
+// name from a damaged ticket unless its key survived.
+func TestKDCMutations(t *testing.T) {
+	rep, ap, _ := kdcFixture(t, "mut")
+	seeds := [][]byte{rep, ap, append(binary.BigEndian.AppendUint32(nil, uint32(len(rep))), rep...)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 2000; i++ {
+		a := append([]byte(nil), seeds[rng.IntN(len(seeds))]...)
+		for j := 0; j < 1+rng.IntN(4); j++ {
+			a[rng.IntN(len(a))] = byte(rng.Uint32())
+		}
+		if rng.IntN(3) == 0 {
+			a = a[:rng.IntN(len(a))]
+		}
+		r := testRunner()
+		r.Datagram(kdcAddr, cliAddr, capture.Pos{Frame: 1}, a, 0)
+		s := r.newKDCStream(capture.ConnInfo{Client: cliAddr, Server: kdcAddr})
+		s.Data(capture.ServerToClient, capture.Pos{Frame: 2}, a)
+		s.End(capture.Pos{}, capture.EndFIN)
+		r.nameTicket(a, dcerpc.Pos{})
+		if r.kdc.buffered != 0 {
+			t.Fatalf("mutation %d: %d bytes counted", i, r.kdc.buffered)
+		}
+	}
 }

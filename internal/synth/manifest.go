@@ -48,8 +48,8 @@ type Call struct {
 	Opnum     uint16 `json:"opnum"`
 	Op        string `json:"op"`
 	// User is "DOMAIN\user" of the security context that carried the call,
-	// or "" when unauthenticated, anonymous, Kerberos (no KDC traffic in the
-	// capture) or not visible (the bind is not in the capture).
+	// or "" when unauthenticated, anonymous, Kerberos (see KDCUser and
+	// Principal) or not visible (the bind is not in the capture).
 	User string `json:"user"`
 	// Auth: none, ntlm, ntlm-anonymous, spnego-ntlm, kerberos, or unknown
 	// (the bind is not in the capture).
