@@ -319,6 +319,10 @@ type conn struct {
 	how    capture.EndKind
 	pipe   *smb.Pipe
 	parent *conn
+	// pipeNamed and pipeOrigin: the origin made for the Kerberos identity
+	// of the pipe's SMB session (pipeIdentity).
+	pipeNamed  *smb.Named
+	pipeOrigin *dcerpc.Origin
 }
 
 func (r *runner) newConn(ci capture.ConnInfo) capture.StreamHandler {

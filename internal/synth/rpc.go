@@ -26,6 +26,9 @@ type RPC struct {
 	Assoc    uint32
 	Auth     string
 	User     string
+	// KDCUser: the calls' user (user@REALM) is named by a KDC reply of
+	// the capture (a pipe of a Kerberos SMB session; manifest KDCNamed).
+	KDCUser  string
 	authType uint8
 	authCtx  uint32
 	verifier bool // NTLM connect-level verifier on requests/responses
@@ -388,6 +391,9 @@ func (r *RPC) Call(s CallSpec) Call {
 		if r.seal.noKey {
 			call.Sealed = sealedNoKey
 		}
+	}
+	if r.KDCUser != "" {
+		call.KDCNamed, call.KDCUser = true, r.KDCUser
 	}
 	if r.krb != nil {
 		call.Principal = r.krb.principal
