@@ -18,14 +18,14 @@ const (
 
 // RPC is a DCE/RPC association on one TCP connection.
 type RPC struct {
-	C        *Conn
-	cap      *Capture
-	Drep     byte
-	CallID   uint32
-	MaxXmit  int
-	Assoc    uint32
-	Auth     string
-	User     string
+	C       *Conn
+	cap     *Capture
+	Drep    byte
+	CallID  uint32
+	MaxXmit int
+	Assoc   uint32
+	Auth    string
+	User    string
 	// KDCUser: the calls' user (user@REALM) is named by a KDC reply of
 	// the capture (a pipe of a Kerberos SMB session; manifest KDCNamed).
 	KDCUser  string
