@@ -53,7 +53,7 @@ type KerberosStats struct {
 const (
 	maxKDCErrors   = 1000
 	maxPendingS4U  = 4096
-	maxKDCBuffered = 8 << 20
+	maxKDCBuffered = 1 << 20
 )
 
 // kdcState is the runner's Kerberos state.

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,4 +185,27 @@ func TestKDCMutations(t *testing.T) {
 			t.Fatalf("mutation %d: %d bytes counted", i, r.kdc.buffered)
 		}
 	}
+}
+
+// TestTicketTableCost: a full ticket table, with names of the longest
+// kept length, stays within its 5 MiB of docs/memory.md.
+func TestTicketTableCost(t *testing.T) {
+	name := strings.Repeat("n", 60) + "@" + strings.Repeat("R", 39) // 100 bytes, the clip length
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tt := newTicketTable(maxTickets, ticketMaxAge)
+	for i := 0; i < maxTickets+100; i++ {
+		var k kerberos.TicketKey
+		binary.LittleEndian.PutUint64(k[:], uint64(i))
+		tt.add(k, issued{user: strings.Clone(name), pos: dcerpc.Pos{Time: synth.Start}}, synth.Start)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	used := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	if tt.len() != maxTickets || used > 5<<20 {
+		t.Fatalf("%d tickets use %d bytes (%d each), want at most 5 MiB", tt.len(), used, used/int64(tt.len()))
+	}
+	t.Logf("%d tickets: %.1f MiB, %d bytes each", tt.len(), float64(used)/(1<<20), used/int64(tt.len()))
+	runtime.KeepAlive(tt)
 }

@@ -10,9 +10,12 @@ import (
 // Bounds of the ticket table: a Kerberos ticket lives 10 hours by default
 // (the domain's "Maximum lifetime for service ticket" is at most that of
 // the user ticket, 10 hours), and a service account reuses one for hours;
-// 65536 tickets of about 150 bytes each are some 10 MiB.
+// 16384 tickets of under 300 bytes each (the entry, its map slot and the
+// user's name of at most 100 bytes) are at most 5 MiB (TestTicketTableCost).
+// The least recently used go first: a ticket that binds again and again
+// (a service account's) stays.
 const (
-	maxTickets   = 1 << 16
+	maxTickets   = 1 << 14
 	ticketMaxAge = 10 * time.Hour
 )
 
