@@ -15,7 +15,7 @@ var KrbSvcEx01 = KrbService{Principal: "HTTP/ex01.contoso.example", Realm: KrbRe
 func kdcScenarios() []Scenario {
 	return []Scenario{
 		{Name: "kerberos-kdc", File: "kerberos-kdc.pcap", Format: FormatPcap,
-			Description: "The DC (198.51.100.10) is the KDC; every bind authenticates with Kerberos in SPNEGO at auth level connect, with a ticket to exchangeAB/dc01.contoso.example. From 192.0.2.71: alice logs on over UDP 88 (AS-REQ answered KDC_ERR_PREAUTH_REQUIRED, AS-REQ with pre-authentication, AS-REP), gets her service ticket (TGS-REQ, TGS-REP over UDP) and has one session. From 192.0.2.72: bob's exchanges run over TCP 88 (4-byte record marks), his TGS-REP split over several segments; he binds twice with the same ticket on two connections. From 192.0.2.73: carol's ticket was issued before the capture (no KDC exchange); she binds and browses. From 192.0.2.74: dave binds once with NTLM (CONTOSO\\dave) and once with Kerberos (TGS over UDP). From 192.0.2.75: the RPC proxy HTTP/ex01.contoso.example asks a ticket to itself for erin (S4U2Self, PA-FOR-USER), then a ticket to exchangeAB for her with that ticket (S4U2Proxy, cname-in-addl-tkt), and binds with it. From 192.0.2.77: heidi, whose ticket a TGS exchange over UDP issued, sets up an SMB2 session with it (the AP-REQ in the first SESSION_SETUP) and binds NSPI over \\PIPE\\lsass: NspiBind, NspiUnbind. From 192.0.2.76: mallory's AS-REQ is refused KDC_ERR_CLIENT_REVOKED (locked out) and frank's KDC_ERR_PREAUTH_FAILED (UDP); grace's TGS-REQ KRB_AP_ERR_SKEW (TCP).",
+			Description: "The DC (198.51.100.10) is the KDC; every bind authenticates with Kerberos in SPNEGO at auth level connect, with a ticket to exchangeAB/dc01.contoso.example. First, from 192.0.2.76: mallory's AS-REQ is refused KDC_ERR_CLIENT_REVOKED (locked out) and frank's KDC_ERR_PREAUTH_FAILED (UDP); grace's TGS-REQ KRB_AP_ERR_SKEW (TCP). From 192.0.2.71: alice logs on over UDP 88 (AS-REQ answered KDC_ERR_PREAUTH_REQUIRED, AS-REQ with pre-authentication, AS-REP), gets her service ticket (TGS-REQ, TGS-REP over UDP) and has one session. From 192.0.2.72: bob's exchanges run over TCP 88 (4-byte record marks), his TGS-REP split over several segments; he binds twice with the same ticket on two connections. From 192.0.2.73: carol's ticket was issued before the capture (no KDC exchange); she binds and browses. From 192.0.2.74: dave binds once with NTLM (CONTOSO\\dave) and once with Kerberos (TGS over UDP). From 192.0.2.75: the RPC proxy HTTP/ex01.contoso.example asks a ticket to itself for erin (S4U2Self, PA-FOR-USER), then a ticket to exchangeAB for her with that ticket (S4U2Proxy, cname-in-addl-tkt), and binds with it. From 192.0.2.77: heidi, whose ticket a TGS exchange over UDP issued, sets up an SMB2 session with it (the AP-REQ in the first SESSION_SETUP) and binds NSPI over \\PIPE\\lsass: NspiBind, NspiUnbind.",
 			Expected:    "Without a key: alice, bob (2 sessions), dave (Kerberos), heidi (over the pipe, from her SMB session) and erin (via HTTP/ex01.contoso.example) named user@CONTOSO.EXAMPLE from their TGS-REP (identity_from tgs_rep and its frame); carol's calls unnamed with the label of her ticket; dave's NTLM session CONTOSO\\dave. A kdc_error anomaly: KDC_ERR_CLIENT_REVOKED for mallory, KDC_ERR_PREAUTH_FAILED for frank, KRB_AP_ERR_SKEW, with frames; the pre-authentication-required answer is not reported. With --keytab kerberos-kdc.keytab: every Kerberos user named (carol too), the same counts.",
 			Keytab:      keytabOf(KrbSvc), KeytabFile: "kerberos-kdc.keytab",
 			build: buildKDC},
@@ -44,6 +44,18 @@ func buildKDC(e *env) {
 	c := e.c
 	realm := KrbRealm
 	tgsMsg := func(t *KrbTicket) KDCPair { return e.tgsPair(t, S4U{}) }
+
+	// Refusals first: they are not NSPI, and a capture cut after its last
+	// NSPI frame must give the same report (TestTorture).
+	e.kdcOverUDP(client(76),
+		KDCPair{Req: c.KrbASReq("mallory", realm, true), Rep: c.KrbError(18, "mallory", realm, "krbtgt/"+realm),
+			ReqMsg: KDCMessage{Type: "AS-REQ", CName: "mallory", SName: "krbtgt/" + realm}, RepMsg: KDCMessage{Type: "KRB-ERROR", ErrorCode: 18}},
+		KDCPair{Req: c.KrbASReq("frank", realm, true), Rep: c.KrbError(24, "frank", realm, "krbtgt/"+realm),
+			ReqMsg: KDCMessage{Type: "AS-REQ", CName: "frank", SName: "krbtgt/" + realm}, RepMsg: KDCMessage{Type: "KRB-ERROR", ErrorCode: 24}})
+	e.kdcOverTCP(client(76), 0,
+		KDCPair{Req: c.KrbTGSReq(realm, KrbSvc.Principal, S4U{}), Rep: c.KrbError(37, "", realm, KrbSvc.Principal),
+			ReqMsg: KDCMessage{Type: "TGS-REQ", SName: KrbSvc.Principal}, RepMsg: KDCMessage{Type: "KRB-ERROR", ErrorCode: 37}})
+	e.c.Advance(time.Second)
 
 	// alice: over UDP, the whole logon.
 	e.kdcOverUDP(client(71), e.logonPairs("alice", realm)...)
@@ -104,16 +116,6 @@ func buildKDC(e *env) {
 	q.Close()
 	cn.CloseFIN(C2S)
 
-	// Refusals.
-	e.c.Advance(time.Second)
-	e.kdcOverUDP(client(76),
-		KDCPair{Req: c.KrbASReq("mallory", realm, true), Rep: c.KrbError(18, "mallory", realm, "krbtgt/"+realm),
-			ReqMsg: KDCMessage{Type: "AS-REQ", CName: "mallory", SName: "krbtgt/" + realm}, RepMsg: KDCMessage{Type: "KRB-ERROR", ErrorCode: 18}},
-		KDCPair{Req: c.KrbASReq("frank", realm, true), Rep: c.KrbError(24, "frank", realm, "krbtgt/"+realm),
-			ReqMsg: KDCMessage{Type: "AS-REQ", CName: "frank", SName: "krbtgt/" + realm}, RepMsg: KDCMessage{Type: "KRB-ERROR", ErrorCode: 24}})
-	e.kdcOverTCP(client(76), 0,
-		KDCPair{Req: c.KrbTGSReq(realm, KrbSvc.Principal, S4U{}), Rep: c.KrbError(37, "", realm, KrbSvc.Principal),
-			ReqMsg: KDCMessage{Type: "TGS-REQ", SName: KrbSvc.Principal}, RepMsg: KDCMessage{Type: "KRB-ERROR", ErrorCode: 37}})
 }
 
 func buildKDCSvcLimit(e *env) {
