@@ -184,6 +184,12 @@ type Identity struct {
 	// ticket's encrypted part, the same for every call with that ticket
 	// (one ticket, one account). "" otherwise.
 	Ticket string
+	// Via is, for a Kerberos user whose ticket a service obtained for it
+	// by delegation (MS-SFU: S4U2Self with PA-FOR-USER, S4U2Proxy with
+	// cname-in-addl-tkt), the principal of that acting service, as the
+	// KDC exchange shows it (e.g. exchangeAB/ex01.contoso.local); ""
+	// otherwise. The user is the real user, not the service.
+	Via string
 }
 
 // What named a user (Identity.From).

@@ -201,21 +201,25 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 	if t.Err != nil {
 		c.anomaly(AnomalyMalformedAuthToken, pos, t.Err.Error())
 	}
-	c.contextToken(s, p, t)
+	c.contextToken(s, p, t, pos)
 	if t.Mech != ntlmssp.MechUnknown && (s.Mech == ntlmssp.MechUnknown || t.NTLM != nil) {
 		s.Mech = t.Mech
 	}
 	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeChallenge && t.NTLM.DNSDomain != "" {
 		s.NbDomain, s.DNSDomain = t.NTLM.NbDomain, t.NTLM.DNSDomain
 	}
-	if t.Kerberos != nil && s.Ticket == "" && (p.PType == PTypeBind || p.PType == PTypeAlter) {
-		s.Ticket = KerberosTicketLabel(t.Kerberos)
-	}
 	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeAuthenticate {
 		s.User = t.NTLM.Identity()
 		s.Anonymous = t.NTLM.Anonymous()
-		s.UserAt = pos
+		s.Origin = &Origin{From: OriginNTLM, Pos: pos}
 		c.h.Logon(&c.Meta, s.Security, pos)
+	}
+	if t.Kerberos != nil && s.User == "" && p.PType != PTypeBindAck && p.PType != PTypeAlterResp {
+		if n, ok := c.h.(TicketNamer); ok {
+			if user, o := n.NameTicket(t.Kerberos, pos); o != nil {
+				s.User, s.Origin = user, o
+			}
+		}
 	}
 }
 

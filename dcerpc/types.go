@@ -80,14 +80,50 @@ type Security struct {
 	// its user unknown, and it is not anonymous. Keys to unseal its calls
 	// may be lost with it.
 	Cut bool
-	// UserAt is the frame of the NTLM AUTHENTICATE that named User.
-	UserAt Pos
 	// NbDomain and DNSDomain are the domain names of the NTLM CHALLENGE's
 	// AV pairs (the server's domain), when it carried them.
 	NbDomain, DNSDomain string
-	// Ticket labels the Kerberos service ticket of the context's AP-REQ
-	// (krbticket.go), or "".
+	// Origin says what named User (or, for a Kerberos context whose user
+	// is unknown, which ticket it used); nil when nothing did. Shared by
+	// every call of the context: read only.
+	Origin *Origin
+}
+
+// Origin is where a security context's identity came from.
+type Origin struct {
+	// From is what named the user: "ntlm" (an NTLM AUTHENTICATE),
+	// "keytab" (a Kerberos ticket a keytab decrypted), "tgs_rep" (the
+	// KDC-REP that issued the ticket, through a TicketNamer); "" when no
+	// one did.
+	From string
+	// Pos is the PDU or frame that named it: the AUTHENTICATE, the AP-REQ
+	// a keytab decrypted, the KDC-REP.
+	Pos Pos
+	// Ticket labels the Kerberos ticket of a context whose user is not
+	// known: the service principal, "#", 8 hex digits of a digest of
+	// its encrypted part.
 	Ticket string
+	// Via is the service that obtained the ticket for the user by
+	// delegation (S4U2Self, S4U2Proxy), "" otherwise.
+	Via string
+}
+
+// Origin sources (Origin.From).
+const (
+	OriginNTLM   = "ntlm"
+	OriginKeytab = "keytab"
+	OriginTGSRep = "tgs_rep"
+)
+
+// TicketNamer is implemented by a Handler that can name the client of a
+// Kerberos AP-REQ without keys (the KDC exchange that issued its ticket).
+// It is asked once per Kerberos token of a bind, alter_context or auth3
+// whose context no NTLM AUTHENTICATE or keytab named; tok is the raw or
+// GSS-framed token, borrowed for the call. It returns the user
+// (user@REALM, "" when not known) and the origin to record, or a nil
+// origin when tok is not an AP-REQ.
+type TicketNamer interface {
+	NameTicket(tok []byte, pos Pos) (user string, o *Origin)
 }
 
 // AuthName returns "none", "ntlmssp", "kerberos", "netlogon" or "unknown".

@@ -126,13 +126,14 @@ func (c *Conn) startContext(s *secCtx) {
 
 // contextToken passes an auth token to the context's decryptor, and takes the
 // identity it learned (a Kerberos client principal) when none is known.
-func (c *Conn) contextToken(s *secCtx, p *PDU, t ntlmssp.Token) {
+func (c *Conn) contextToken(s *secCtx, p *PDU, t ntlmssp.Token, pos Pos) {
 	if s.u == nil {
 		return
 	}
 	s.u.Token(p.PType, p.Auth.Value, t)
 	if id := s.u.Identity(); id != "" && s.User == "" {
 		s.User = id
+		s.Origin = &Origin{From: OriginKeytab, Pos: pos}
 	}
 }
 

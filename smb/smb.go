@@ -51,6 +51,29 @@ type Identity struct {
 	// Mech is the mechanism of the session's authentication, MechUnknown
 	// when its SESSION_SETUP is not in the capture.
 	Mech ntlmssp.Mechanism
+	// Named is what a TicketNamer said of the session's Kerberos AP-REQ:
+	// the user is then User (when known) and Named.Ticket labels its
+	// ticket; nil otherwise.
+	Named *Named
+}
+
+// Named is what named a Kerberos session without keys (TicketNamer).
+type Named struct {
+	// From is "tgs_rep" when the KDC reply that issued the ticket named
+	// the user, "" when no one did; Pos is that reply's frame.
+	From string
+	Pos  Pos
+	// Ticket labels the ticket when the user is unknown; Via is the
+	// service that obtained the ticket by delegation.
+	Ticket, Via string
+}
+
+// TicketNamer is implemented by a Handler that can name the client of the
+// Kerberos AP-REQ of a SESSION_SETUP without keys. tok is the raw or
+// GSS-framed token, borrowed for the call; ok is false when it is not an
+// AP-REQ.
+type TicketNamer interface {
+	NameTicket(tok []byte, pos Pos) (user string, n *Named, ok bool)
 }
 
 // Pipe is one open named pipe of an SMB connection.
@@ -131,6 +154,10 @@ type req2 struct {
 	tree   uint32
 	sess   uint64
 	hasReq bool
+	// setup: SESSION_SETUP without a SessionId yet (the first leg, where
+	// Kerberos puts its AP-REQ): the identity its token gave, for the
+	// session its answer names.
+	setup *session
 }
 
 // req1 is an SMB1 request awaiting its answer.
@@ -516,6 +543,13 @@ func (d *Demux) securityBlob(s *session, pos Pos, blob []byte) {
 	}
 	if t.Mech != ntlmssp.MechUnknown && s.id.Mech == ntlmssp.MechUnknown {
 		s.id.Mech = t.Mech
+	}
+	if t.Kerberos != nil && s.id.User == "" {
+		if n, ok := d.h.(TicketNamer); ok {
+			if user, named, ok := n.NameTicket(t.Kerberos, pos); ok {
+				s.id = Identity{User: user, Mech: ntlmssp.MechKerberos, Named: named}
+			}
+		}
 	}
 	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeAuthenticate {
 		s.id = Identity{User: t.NTLM.Identity(), Anonymous: t.NTLM.Anonymous(), Mech: ntlmssp.MechNTLM}

@@ -184,8 +184,17 @@ func (d *Demux) request2(pos Pos, r *reader, cmd uint16, mid uint64, tree uint32
 	case cmd2SessionSetup:
 		off, n := int(r.u16("SecurityBufferOffset", b+12)), int(r.u16("SecurityBufferLength", b+14))
 		blob := r.bytes("SecurityBuffer", off, n)
-		if r.err == nil && sid != 0 {
+		switch {
+		case r.err != nil:
+		case sid != 0:
 			d.securityBlob(d.session(sid), pos, blob)
+		default:
+			// The first leg: the session's id comes with the answer.
+			s := &session{}
+			d.securityBlob(s, pos, blob)
+			if s.id.Named != nil {
+				d.pend(mid, &req2{cmd: cmd, setup: s})
+			}
 		}
 	case cmd2TreeConnect:
 		off, n := int(r.u16("PathOffset", b+4)), int(r.u16("PathLength", b+6))
@@ -266,6 +275,16 @@ func (d *Demux) response2(pos Pos, r *reader, cmd uint16, status uint32, mid uin
 		return
 	}
 	delete(d.pend2, mid)
+	if q.setup != nil {
+		// Success, or more processing required (0xc0000016): the
+		// session exists under the id of the answer.
+		if sid != 0 && (status == 0 || status == 0xc0000016) {
+			if s := d.session(sid); s.id.User == "" && s.id.Named == nil {
+				s.id = q.setup.id
+			}
+		}
+		return
+	}
 	ok := status == 0 || status == statusBufferOverflow && (cmd == cmd2Read || cmd == cmd2Ioctl)
 	if !ok {
 		return

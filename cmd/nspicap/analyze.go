@@ -68,7 +68,9 @@ func analysis(files []string, limit int, lim *limitFlags, streamed bool, stdin i
 		if an.First.Frame != 0 {
 			msg = fmt.Sprintf("first at %s frame %d: %s", an.First.File, an.First.Frame, an.Example)
 		}
-		a.AddAnomaly(analyze.Anomaly{Kind: an.Kind, Count: an.Count, Message: msg})
+		// The KDC's refusals are facts of the capture, not decoding
+		// problems: a notice.
+		a.AddAnomaly(analyze.Anomaly{Kind: an.Kind, Count: an.Count, Message: msg, Notice: an.Kind == pipeline.AnomalyKDCError})
 	}
 	keyAnomaly(&res, a)
 	printKeyWarnings(&res, stderr)

@@ -41,13 +41,14 @@ func TestImportDirection(t *testing.T) {
 		"rfr":               {"dcerpc", "dcerpc/ndr"},
 		"smb":               {"ntlmssp"},
 		"rpch":              {"ntlmssp"},
+		"kerberos":          {"ntlmssp", "github.com/jcmturner/gofork", "github.com/jcmturner/gokrb5/v8"},
 		"analyze":           {"dcerpc", "nspi", "emsmdb"}, // the names of statuses and faults
 		"internal/safetext": {},
 		"internal/report":   {"analyze", "internal/safetext", "github.com/olekukonko/tablewriter"},
 		"internal/capture":  {"github.com/gopacket/gopacket", "github.com/klauspost/compress"},
 		"internal/keys":     {"ntlmssp", "internal/safetext", "github.com/jcmturner/gokrb5/v8"},
 		"internal/unseal":   {"dcerpc", "internal/keys", "ntlmssp", "github.com/jcmturner/gokrb5/v8"},
-		"internal/pipeline": {"analyze", "dcerpc", "internal/capture", "internal/keys", "internal/report", "internal/unseal", "nspi", "emsmdb", "epm", "rfr", "smb", "ntlmssp", "rpch"},
+		"internal/pipeline": {"analyze", "dcerpc", "internal/capture", "internal/keys", "internal/report", "internal/unseal", "nspi", "emsmdb", "epm", "rfr", "smb", "ntlmssp", "rpch", "kerberos"},
 		"cmd/nspicap":       {"analyze", "dcerpc", "epm", "internal/keys", "internal/pipeline", "internal/report", "internal/safetext", "github.com/spf13/pflag", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 		// Test data and measurement, never linked into nspicap.
 		"internal/testutil":        {},

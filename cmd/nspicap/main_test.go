@@ -173,8 +173,19 @@ func TestManifest(t *testing.T) {
 				if row.User != nil {
 					user = *row.User
 				}
-				if !strings.EqualFold(user, w.User) {
-					t.Errorf("frame %d: user %q, want %q", w.RequestFrame, user, w.User)
+				wantUser := w.User
+				if w.KDCNamed {
+					// Kerberos named by the KDC reply that issued the ticket.
+					wantUser = w.KDCUser
+					if row.IdentityFrom != "tgs_rep" || row.IdentityFrame == 0 || row.Via != w.Via {
+						t.Errorf("frame %d: identity from %q frame %d via %q, want tgs_rep via %q", w.RequestFrame, row.IdentityFrom, row.IdentityFrame, row.Via, w.Via)
+					}
+				}
+				if !strings.EqualFold(user, wantUser) {
+					t.Errorf("frame %d: user %q, want %q", w.RequestFrame, user, wantUser)
+				}
+				if w.TicketLabel != "" && (row.Ticket != w.TicketLabel || row.User != nil) {
+					t.Errorf("frame %d: ticket %q user %v, want the label %q and no user", w.RequestFrame, row.Ticket, str(row.User), w.TicketLabel)
 				}
 				switch {
 				case w.Sealed == "no-key" && (row.Status == nil || *row.Status == w.StatusHex):

@@ -49,6 +49,7 @@ const (
 	decTruncated                     // the capture cut the headers short
 	decMalformed                     // headers that contradict themselves
 	decFragment                      // a fragment of an IP datagram carrying TCP; p.frag is filled in
+	decUDP                           // a UDP datagram to or from port 88 (p.udp set); src, dst and payload filled in
 )
 
 // tcpPacket is one decoded TCP segment. payload aliases the packet buffer.
@@ -64,6 +65,9 @@ type tcpPacket struct {
 	// (decFragment). When nil, non-first fragments are skipped and first
 	// fragments decoded as they are.
 	frag *fragInfo
+	// udp: decode UDP datagrams to or from port 88 (Kerberos) as decUDP;
+	// otherwise, and for every other port, UDP is decNotTCP.
+	udp bool
 }
 
 // maxVLANTags bounds the walk over stacked 802.1Q / 802.1ad tags.
@@ -245,6 +249,12 @@ func decodeIPv4(b []byte, wireExtra int, p *tcpPacket) decodeResult {
 		}
 	}
 	if b[9] != 6 {
+		if b[9] == 17 && p.udp {
+			if total := int(binary.BigEndian.Uint16(b[2:4])); total >= ihl && total <= len(b) {
+				b = b[:total]
+			}
+			return decodeUDP(b[ihl:], netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20])), p)
+		}
 		return decNotTCP
 	}
 	total := int(binary.BigEndian.Uint16(b[2:4]))
@@ -317,6 +327,11 @@ func decodeIPv6(b []byte, wireExtra int, p *tcpPacket) decodeResult {
 		switch next {
 		case 6:
 			return decodeTCP(rest, src, dst, missing, wireExtra, p)
+		case 17:
+			if p.udp {
+				return decodeUDP(rest, src, dst, p)
+			}
+			return decNotTCP
 		case 0, 43, 60: // hop-by-hop, routing, destination options
 			if len(rest) < 8 {
 				return decTruncated
@@ -382,4 +397,35 @@ func decodeTCP(b []byte, src, dst netip.Addr, missing, wireExtra int, p *tcpPack
 	}
 	p.missing = missing
 	return decTCP
+}
+
+// kerberosPort is the port of the UDP datagrams decodeUDP hands on (RFC
+// 4120 7.2.1).
+const kerberosPort = 88
+
+// decodeUDP decodes a UDP header (RFC 768) and keeps the datagram when
+// either port is 88: the payload is the bytes the UDP length announces,
+// or those captured when fewer (a datagram the snap length cut is decoded
+// as far as it goes; the Kerberos decoder rejects a cut message).
+func decodeUDP(b []byte, src, dst netip.Addr, p *tcpPacket) decodeResult {
+	if len(b) < 8 {
+		return decTruncated
+	}
+	sp, dp := binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4])
+	if sp != kerberosPort && dp != kerberosPort {
+		return decNotTCP
+	}
+	n := int(binary.BigEndian.Uint16(b[4:6]))
+	if n < 8 {
+		return decMalformed
+	}
+	pl := b[8:]
+	if n-8 < len(pl) {
+		pl = pl[:n-8]
+	}
+	p.src = netip.AddrPortFrom(src, sp)
+	p.dst = netip.AddrPortFrom(dst, dp)
+	p.payload = pl
+	p.missing = n - 8 - len(pl)
+	return decUDP
 }

@@ -32,6 +32,9 @@ type Options struct {
 	// MaxConns caps the connections tracked at once; beyond it the
 	// longest idle one ends with EndEvicted. 0 means DefaultMaxConns.
 	MaxConns int
+	// Datagrams, when set, receives the UDP datagrams to or from port 88;
+	// when nil UDP is not decoded at all.
+	Datagrams DatagramHandler
 	// Read, when set, counts the bytes read from the inputs so far, as
 	// stored (compressed bytes for gzip: it ends at the sum of the file
 	// sizes), for a progress display. It grows once per read from a file
@@ -90,6 +93,9 @@ type Stats struct {
 	// fragment of the first of them.
 	IPFragments, IPReassembled, IPFragDropped int64
 	IPFragDroppedAt                           Pos
+	// UDPKerberos counts the UDP datagrams to or from port 88 handed to
+	// Options.Datagrams.
+	UDPKerberos int64
 }
 
 // Run reads the inputs as one capture, merged in timestamp order, and feeds
@@ -106,7 +112,8 @@ func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 	asm := newAssembler(opts, &stats)
 	df := newDefrag(&stats)
 	var frag fragInfo
-	p := tcpPacket{frag: &frag}
+	udp := opts.Datagrams != nil
+	p := tcpPacket{frag: &frag, udp: udp}
 	for m.len() > 0 {
 		s := m.top()
 		stats.Packets++
@@ -119,6 +126,9 @@ func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 				stats.Truncated++
 			}
 			asm.packet(&p, Pos{File: s.index, Frame: k.frame, Time: k.ts})
+		case decUDP:
+			stats.UDPKerberos++
+			opts.Datagrams.Datagram(p.src, p.dst, Pos{File: s.index, Frame: k.frame, Time: k.ts}, p.payload, p.missing)
 		case decNonIP:
 			stats.NonIP++
 		case decTruncated:
@@ -137,7 +147,7 @@ func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 			}
 			frag = fragInfo{}
 		}
-		p = tcpPacket{frag: &frag}
+		p = tcpPacket{frag: &frag, udp: udp}
 		if s.next() {
 			m.fix()
 		} else {

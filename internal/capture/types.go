@@ -104,3 +104,14 @@ type Cutter interface {
 // payload still gets a handler and an End), before any other call for it. It
 // may return nil to ignore the connection entirely.
 type Factory func(c ConnInfo) StreamHandler
+
+// DatagramHandler receives the UDP datagrams to or from port 88 (Kerberos,
+// RFC 4120 7.2.1), in capture order. Other UDP traffic is not decoded past
+// its IP header. A datagram that came in IP fragments is not reassembled
+// (Kerberos clients switch to TCP for messages that do not fit one, on
+// KRB_ERR_RESPONSE_TOO_BIG).
+type DatagramHandler interface {
+	// Datagram delivers one datagram's payload, borrowed for the call.
+	// cut is the number of its bytes the snap length cut (0 when whole).
+	Datagram(src, dst netip.AddrPort, pos Pos, b []byte, cut int)
+}

@@ -8,25 +8,13 @@ import (
 )
 
 // Accounts: what the analyzer needs to count one account as one, whatever
-// names it (analyze/accounts.go): what named a call's user, the ticket of
-// a Kerberos call whose user is not known, and the NetBIOS and DNS names
-// of a domain that NTLM CHALLENGEs pair.
+// names it (analyze/accounts.go): the NetBIOS and DNS names of a domain
+// that NTLM CHALLENGEs pair. (What named a call's user, and the ticket of a
+// Kerberos call whose user is not known, come with its security context:
+// dcerpc.Origin, kdc.go.)
 
 // maxAliasesSent bounds the domain pairs the runner remembers sending.
 const maxAliasesSent = 64
-
-// identitySource fills Identity.From and FromFrame for an NTLM user, and
-// Identity.Ticket for a Kerberos call whose user is not known. (The
-// ticket's label is dcerpc.KerberosTicketLabel's, set on the security
-// context; matching tickets to TGS-REPs replaces it.)
-func (r *runner) identitySource(c *dcerpc.Call, id *analyze.Identity) {
-	switch {
-	case c.Sec.User != "" && c.Sec.UserAt.Frame != 0:
-		id.From, id.FromFrame = analyze.IdentityFromNTLM, r.ref(c.Sec.UserAt)
-	case c.Sec.User == "" && c.Sec.Ticket != "" && !c.Sec.Anonymous:
-		id.Ticket = c.Sec.Ticket
-	}
-}
 
 // domainAlias sends the analyzer the NetBIOS and DNS names of a domain
 // that an NTLM CHALLENGE paired, once per pair.

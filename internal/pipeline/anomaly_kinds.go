@@ -32,6 +32,12 @@ const (
 	// connection (its opening RTS PDU or its other channel is not in the
 	// capture).
 	AnomalyHTTPChannelUnpaired = "http_channel_unpaired"
+	// AnomalyKDCError (kdc.go): the KDC answered Kerberos requests with
+	// KRB-ERRORs other than pre-authentication required: a disabled or
+	// locked account, a wrong password, clock skew, an unknown principal.
+	// The routine ones (pre-authentication required, response too big)
+	// are not reported.
+	AnomalyKDCError = "kdc_error"
 )
 
 // AnomalyKinds lists the pipeline's own anomaly kinds with the sentence of
@@ -42,5 +48,6 @@ var AnomalyKinds = []dcerpc.AnomalyKind{
 	{Name: AnomalyNDR64NotDecoded, Description: "A call to NSPI, EMSMDB or RFR ran in the NDR64 transfer syntax, which their decoders do not read: its stubs are left undecoded, never read as NDR20."},
 	{Name: AnomalyRTSMalformed, Description: "An RTS PDU or an HTTP head of RPC over HTTP could not be read (or its body is chunked), or a channel held no DCE/RPC header where a PDU should start."},
 	{Name: AnomalyHTTPChannelUnpaired, Description: "DCE/RPC PDUs of an RPC over HTTP channel could not be paired with the other channel of their virtual connection."},
+	{Name: AnomalyKDCError, Description: "The KDC refused Kerberos requests (KRB-ERROR other than pre-authentication required): an account disabled or locked out, a wrong password, clock skew, an unknown principal."},
 	{Name: AnomalyIPFragmentsIncomplete, Description: "IP datagrams carrying TCP arrived in fragments and were given up before all of them came; the bytes they carried are missing from their connections."},
 }

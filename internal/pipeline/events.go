@@ -130,7 +130,7 @@ func (r *runner) extra(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos, inf
 	case dcerpc.EPM:
 		if e := r.epmEvent(k, c, reqPos, replyPos); e != nil {
 			e.Quality |= k.callQuality(c, false)
-				ev = e
+			ev = e
 		}
 	case dcerpc.RFR:
 		e := r.rfrEvent(k, c, reqPos, replyPos)
@@ -175,7 +175,16 @@ func (r *runner) callParts(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos)
 	id.Anonymous = !c.Sec.Authenticated || c.Sec.Anonymous
 	// A token cut by the snap length: authenticated, by a user unknown.
 	id.Cut = c.Sec.Cut && c.Sec.User == ""
-	r.identitySource(c, &id)
+	if o := c.Sec.Origin; o != nil {
+		// Set once per security context (at its bind), shared by its calls.
+		if c.Sec.User != "" && o.From != "" {
+			id.From, id.FromFrame = o.From, r.ref(o.Pos)
+		}
+		if c.Sec.User == "" {
+			id.Ticket = o.Ticket
+		}
+		id.Via = o.Via
+	}
 	k.httpIdentity(c, &id)
 	ans := analyze.Answer{Sealed: c.Sealed()}
 	if replyPos.Frame != 0 {

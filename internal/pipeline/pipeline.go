@@ -115,6 +115,11 @@ type Result struct {
 	// CutSMBMessages counts, per input, the SMB messages the snap length
 	// cut: the SMB layer drops them, with the calls they carried.
 	CutSMBMessages []int64
+	// Kerberos counts the KDC messages and tickets read (kdc.go);
+	// KDCErrors lists the KRB-ERRORs other than the routine ones, in
+	// capture order (the first 1000).
+	Kerberos  KerberosStats
+	KDCErrors []KDCError
 }
 
 // Bounds on what the runner remembers to infer interfaces.
@@ -197,6 +202,8 @@ type runner struct {
 	https     int
 	httpsFile int
 	heldTotal int // bytes held by virtual connections waiting for a channel
+
+	kdc *kdcState // Kerberos on port 88 and the tickets it issued (kdc.go)
 }
 
 // maxFree bounds the calls and events kept for reuse.
@@ -259,12 +266,14 @@ func Run(paths []string, o Options, sink Sink) Result {
 		o.Limits.Buffers = o.Limits.Budget
 	}
 	r := &runner{httpsFile: -1, paths: paths, sink: sink, lim: o.Limits, rows: o.Rows, recycle: o.Recycle, anoms: map[string]*Anomaly{},
-		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, mapped: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]uint8{}}
+		endpoints: map[netip.AddrPort]map[dcerpc.UUID]bool{}, mapped: map[netip.AddrPort]map[dcerpc.UUID]bool{}, handles: map[handleKey]uint8{},
+		kdc: newKDCState()}
 	r.setupKeys(o)
 	r.cutCalls, r.cutSMB = make([]int64, len(paths)), make([]int64, len(paths))
 	inputs, stats := capture.Run(paths, capture.Options{Stdin: o.Stdin, Factory: r.newConn,
-		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal, Read: o.Read})
+		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal, Read: o.Read, Datagrams: r})
 	r.finish()
+	r.kdcAnomaly()
 	if stats.Evicted > 0 {
 		r.anoms[AnomalyConnEvicted] = &Anomaly{Kind: AnomalyConnEvicted, Count: stats.Evicted,
 			Example: "more connections were open at once than --max-conns allows: the longest idle ones were dropped (their sessions count as open at the end)"}
@@ -279,7 +288,7 @@ func Run(paths []string, o Options, sink Sink) Result {
 	r.httpsWarnings(inputs)
 	snapWarnings(inputs, r.cutCalls, r.cutSMB)
 	res := Result{Inputs: inputs, Stats: stats, RPCConns: r.rpcConn, Logons: r.logons, KeyWarnings: r.keyWarnings(), SMB: r.smbStats,
-		CutCalls: r.cutCalls, CutSMBMessages: r.cutSMB}
+		CutCalls: r.cutCalls, CutSMBMessages: r.cutSMB, Kerberos: r.kdc.stats, KDCErrors: r.kdc.errors}
 	for _, k := range r.order {
 		res.Anomalies = append(res.Anomalies, *r.anoms[k])
 	}
@@ -329,9 +338,16 @@ type conn struct {
 	// conn of a virtual connection has vc.
 	ch *channel
 	vc *vconn
+	// pipeNamed and pipeOrigin: the origin made for the Kerberos identity
+	// of the pipe's SMB session (pipeIdentity).
+	pipeNamed  *smb.Named
+	pipeOrigin *dcerpc.Origin
 }
 
 func (r *runner) newConn(ci capture.ConnInfo) capture.StreamHandler {
+	if isKDC(ci) {
+		return r.newKDCStream(ci)
+	}
 	k := &conn{r: r}
 	k.tcp.first = ci.First
 	k.c = dcerpc.NewConn(dcerpc.ConnMeta{ID: ci.ID, Client: ci.Client, Server: ci.Server, FromStart: ci.SawSYN}, k, r.lim)
@@ -552,6 +568,19 @@ func (r *runner) fillRow(row *report.CallRow, c *dcerpc.Call, op *nspi.Op, infer
 	if c.Sec.User != "" {
 		u := c.Sec.User
 		row.User = &u
+	}
+	if o := c.Sec.Origin; o != nil {
+		if c.Sec.User != "" && o.From != "" {
+			ref := r.ref(o.Pos)
+			row.IdentityFrom, row.IdentityFrame = o.From, ref.Frame
+			if ref.File != row.File {
+				row.IdentityFile = ref.File
+			}
+		}
+		if c.Sec.User == "" {
+			row.Ticket = o.Ticket
+		}
+		row.Via = o.Via
 	}
 	row.Sealed = c.Sealed()
 	for _, m := range []*dcerpc.Message{c.Request, c.Response} {

@@ -165,7 +165,33 @@ func (k *conn) pipeIdentity(c *dcerpc.Call) {
 	}
 	c.Sec.Authenticated = true
 	c.Sec.User, c.Sec.Anonymous = id.User, id.Anonymous
+	switch {
+	case id.Named != nil:
+		// Kerberos in the SESSION_SETUP: one Origin per session, made
+		// once for the calls of the pipe.
+		if k.pipeNamed != id.Named {
+			n := id.Named
+			k.pipeNamed, k.pipeOrigin = n, &dcerpc.Origin{From: n.From, Pos: dcerpc.Pos(n.Pos), Ticket: n.Ticket, Via: n.Via}
+		}
+		c.Sec.Origin = k.pipeOrigin
+	case id.User != "":
+		c.Sec.Origin = &smbOrigin
+	}
 }
+
+// NameTicket names the client of a SESSION_SETUP's Kerberos AP-REQ from the
+// ticket table (smb.TicketNamer).
+func (h *smbHandler) NameTicket(tok []byte, pos smb.Pos) (string, *smb.Named, bool) {
+	user, o := h.k.r.nameTicket(tok, dcerpc.Pos(pos))
+	if o == nil {
+		return "", nil, false
+	}
+	return user, &smb.Named{From: o.From, Pos: smb.Pos(o.Pos), Ticket: o.Ticket, Via: o.Via}, true
+}
+
+// smbOrigin is the origin of a pipe call's identity taken from its SMB
+// session (the frame of its SESSION_SETUP is not kept).
+var smbOrigin = dcerpc.Origin{From: analyze.IdentityFromSMB}
 
 // pipeQuality: bytes lost on the SMB connection that carries a pipe.
 func (k *conn) pipeQuality() analyze.Quality {

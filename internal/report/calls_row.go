@@ -51,9 +51,23 @@ type CallRow struct {
 	Opnum        uint16  `json:"opnum"`
 	Op           string  `json:"op"`
 	User         *string `json:"user"`
-	Auth         string  `json:"auth"`
-	AuthLevel    string  `json:"auth_level"`
-	Sealed       bool    `json:"sealed"`
+	// IdentityFrom says what named User: "ntlm" (the NTLM AUTHENTICATE),
+	// "keytab" (the ticket decrypted with --keytab), "tgs_rep" (the KDC
+	// reply that issued the ticket), "smb" (the pipe's SMB session);
+	// IdentityFrame (and IdentityFile, when another file of a ring) the
+	// frame that named it, 0 when not kept.
+	IdentityFrom  string `json:"identity_from,omitempty"`
+	IdentityFile  string `json:"identity_file,omitempty"`
+	IdentityFrame int64  `json:"identity_frame,omitempty"`
+	// Ticket labels the Kerberos ticket of a call whose user is unknown:
+	// "<service principal>#<8 hex digits>".
+	Ticket string `json:"ticket,omitempty"`
+	// Via is the service that obtained the user's ticket by delegation
+	// (S4U2Self, S4U2Proxy).
+	Via       string `json:"via,omitempty"`
+	Auth      string `json:"auth"`
+	AuthLevel string `json:"auth_level"`
+	Sealed    bool   `json:"sealed"`
 	// Decrypted: the stub was sealed and nspicap decrypted it (--keys).
 	Decrypted bool `json:"decrypted,omitempty"`
 	// Incomplete: some stub bytes of the request or response were not

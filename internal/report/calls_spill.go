@@ -261,6 +261,7 @@ func appendRow(b []byte, tr *timedRow) []byte {
 	b = binary.AppendVarint(b, r.Frame)
 	b = binary.AppendUvarint(b, uint64(r.CallID))
 	b = binary.AppendUvarint(b, uint64(r.Opnum))
+	b = binary.AppendVarint(b, r.IdentityFrame)
 	if r.ReplyFrame != nil {
 		b = binary.AppendVarint(b, *r.ReplyFrame)
 	}
@@ -268,7 +269,8 @@ func appendRow(b []byte, tr *timedRow) []byte {
 		b = binary.AppendVarint(b, *r.LatencyUS)
 	}
 	for _, s := range []*string{&r.File, &r.ReplyFile, &r.Time, &r.Client, &r.Server, &r.Interface, &r.InferredFrom, &r.Op,
-		&r.Auth, &r.AuthLevel, &r.StatusName, &r.FaultName, &r.Transport, &r.Pipe, &r.ClientAddress, r.User, r.Status, r.Fault} {
+		&r.Auth, &r.AuthLevel, &r.StatusName, &r.FaultName, &r.Transport, &r.Pipe, &r.ClientAddress, &r.IdentityFrom, &r.IdentityFile, &r.Ticket, &r.Via,
+		r.User, r.Status, r.Fault} {
 		if s != nil {
 			b = binary.AppendUvarint(b, uint64(len(*s)))
 			b = append(b, *s...)
@@ -322,6 +324,7 @@ func readRow(r *bufio.Reader, tr *timedRow) error {
 	row.Frame = sv()
 	row.CallID = uint32(uv())
 	row.Opnum = uint16(uv())
+	row.IdentityFrame = sv()
 	if flags&fReplyFrame != 0 {
 		v := sv()
 		row.ReplyFrame = &v
@@ -331,7 +334,8 @@ func readRow(r *bufio.Reader, tr *timedRow) error {
 		row.LatencyUS = &v
 	}
 	for _, s := range []*string{&row.File, &row.ReplyFile, &row.Time, &row.Client, &row.Server, &row.Interface,
-		&row.InferredFrom, &row.Op, &row.Auth, &row.AuthLevel, &row.StatusName, &row.FaultName, &row.Transport, &row.Pipe, &row.ClientAddress} {
+		&row.InferredFrom, &row.Op, &row.Auth, &row.AuthLevel, &row.StatusName, &row.FaultName, &row.Transport, &row.Pipe, &row.ClientAddress,
+		&row.IdentityFrom, &row.IdentityFile, &row.Ticket, &row.Via} {
 		*s = text()
 	}
 	row.User = textp(flags&fUser != 0)

@@ -33,6 +33,8 @@ type Packet struct {
 	TTL      uint8
 	SYNOpts  bool
 	Payload  []byte
+	// UDP makes the packet a UDP datagram (the TCP fields are unused).
+	UDP bool
 }
 
 // Capture accumulates the packets and manifest of one scenario.

@@ -41,6 +41,8 @@ type Manifest struct {
 	Other    []Call    `json:"other_calls"`
 	Sessions []Session `json:"sessions"`
 	Summary  Summary   `json:"summary"`
+	// KDC lists the Kerberos messages on port 88, in capture order.
+	KDC []KDCMessage `json:"kdc_messages,omitempty"`
 }
 
 // Call is one RPC call (request and its reply).
@@ -49,8 +51,8 @@ type Call struct {
 	Opnum     uint16 `json:"opnum"`
 	Op        string `json:"op"`
 	// User is "DOMAIN\user" of the security context that carried the call,
-	// or "" when unauthenticated, anonymous, Kerberos (no KDC traffic in the
-	// capture) or not visible (the bind is not in the capture).
+	// or "" when unauthenticated, anonymous, Kerberos (see KDCUser and
+	// Principal) or not visible (the bind is not in the capture).
 	User string `json:"user"`
 	// Auth: none, ntlm, ntlm-anonymous, spnego-ntlm, kerberos, or unknown
 	// (the bind is not in the capture).
@@ -99,6 +101,15 @@ type Call struct {
 	// keytab has no key for the ticket or the call is not Kerberos. User
 	// stays empty for Kerberos calls: without the keytab nobody is named.
 	Principal string `json:"principal,omitempty"`
+	// KDCNamed: the capture holds, before the bind, the KDC reply that
+	// issued the call's ticket: without any key the call's user is
+	// KDCUser (user@REALM), named by that reply; Via the service that
+	// obtained the ticket by delegation. TicketLabel: the ticket's label
+	// when the call is Kerberos and the reply is not in the capture.
+	KDCNamed    bool   `json:"kdc_named,omitempty"`
+	KDCUser     string `json:"kdc_user,omitempty"`
+	Via         string `json:"via,omitempty"`
+	TicketLabel string `json:"ticket_label,omitempty"`
 
 	conn *Conn
 }

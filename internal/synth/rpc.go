@@ -18,14 +18,17 @@ const (
 
 // RPC is a DCE/RPC association on one TCP connection.
 type RPC struct {
-	C        *Conn
-	cap      *Capture
-	Drep     byte
-	CallID   uint32
-	MaxXmit  int
-	Assoc    uint32
-	Auth     string
-	User     string
+	C       *Conn
+	cap     *Capture
+	Drep    byte
+	CallID  uint32
+	MaxXmit int
+	Assoc   uint32
+	Auth    string
+	User    string
+	// KDCUser: the calls' user (user@REALM) is named by a KDC reply of
+	// the capture (a pipe of a Kerberos SMB session; manifest KDCNamed).
+	KDCUser  string
 	authType uint8
 	authCtx  uint32
 	verifier bool // NTLM connect-level verifier on requests/responses
@@ -403,8 +406,12 @@ func (r *RPC) Call(s CallSpec) Call {
 			call.Sealed = sealedAnon
 		}
 	}
+	if r.KDCUser != "" {
+		call.KDCNamed, call.KDCUser = true, r.KDCUser
+	}
 	if r.krb != nil {
 		call.Principal = r.krb.principal
+		call.KDCNamed, call.KDCUser, call.Via, call.TicketLabel = r.krb.kdcUser != "", r.krb.kdcUser, r.krb.via, r.krb.label
 		if r.krb.sealed {
 			call.Sealed = sealedNoKey // no keys file decrypts Kerberos: the keytab does
 		}

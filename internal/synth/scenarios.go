@@ -285,7 +285,7 @@ func Scenarios() []Scenario {
 		olderScenario("older-no-evidence", epmAbsent),
 		modernRPCScenario(),
 		sealedAnonScenario(),
-	}, append(smbScenarios(), rpchScenarios()...)...)
+	}, append(append(smbScenarios(), rpchScenarios()...), kdcScenarios()...)...)
 }
 
 func buildSimple(n int, cr Creds) func(e *env) {

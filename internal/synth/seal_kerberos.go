@@ -159,6 +159,13 @@ type KrbSpec struct {
 	// expires (each bind still has its own authenticator and subkeys).
 	TicketSeed uint64
 	TicketAuth time.Time
+	// Issued, when set, is the ticket the bind uses (User, Svc and Etype
+	// are then those it was issued with): a ticket a KDC exchange of the
+	// capture issued (KDCNamed, with Via the acting service of a
+	// delegation) or one issued before it.
+	Issued   *KrbTicket
+	KDCNamed bool
+	Via      string
 }
 
 // krbState is the sealing state of a Kerberos security context.
@@ -168,6 +175,8 @@ type krbState struct {
 	conf      *rand.Rand          // confounders
 	sealed    bool
 	principal string
+	// What the manifest says of the calls without a key (KrbSpec).
+	kdcUser, via, label string
 }
 
 // tokenLen is the auth_length of a sealed PDU: 76 for AES (header, filler,
@@ -261,6 +270,12 @@ func newKrbHandshake(k KrbSpec, now time.Time, r *rand.Rand) (*krbHandshake, err
 		session.KeyValue[i] = byte(tr.Uint32())
 	}
 	initiator, acceptor := newKey(), newKey()
+	if k.Issued != nil {
+		session = k.Issued.Session
+		if session.KeyType != k.SessionEtype {
+			panic("synth: KrbSpec.SessionEtype differs from the issued ticket's")
+		}
+	}
 	h := &krbHandshake{acceptor: acceptor, clientSeq: uint64(r.Uint32() & 0x3fffffff), srvSeq: uint64(r.Uint32() & 0x3fffffff)}
 	svcKey, err := k.Svc.key(k.Etype)
 	if err != nil {
@@ -296,6 +311,10 @@ func newKrbHandshake(k KrbSpec, now time.Time, r *rand.Rand) (*krbHandshake, err
 	}
 	tkt := messages.Ticket{TktVNO: 5, Realm: realm, SName: k.Svc.sname(),
 		EncPart: types.EncryptedData{EType: k.Etype, KVNO: int(k.Svc.KVNO), Cipher: cipher}}
+	if k.Issued != nil {
+		tkt = k.Issued.Ticket
+		cname = types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, k.Issued.User)
+	}
 
 	ctime, cusec := krbTime(now)
 	gfl := uint32(gssMutual | gssReplay | gssSequence | gssDCEStyle)
@@ -406,6 +425,16 @@ func (r *RPC) KerberosBind(b BindSpec, k KrbSpec) {
 		conf: rand.New(rand.NewPCG(seed, 0x57524150)), sealed: !k.Clear}
 	if !k.NoKeytab {
 		st.principal = k.User + "@" + k.Svc.Realm
+	}
+	if k.Issued != nil {
+		if !k.NoKeytab {
+			st.principal = k.Issued.Principal()
+		}
+		if k.KDCNamed {
+			st.kdcUser, st.via = k.Issued.Principal(), k.Via
+		} else {
+			st.label = k.Issued.Label()
+		}
 	}
 	if k.AuthType == AuthTypeSPNEGO {
 		alt := EncodePDU(r.Drep, PTAlterContext, FlagFirst|FlagLast, r.CallID, BindBody(r.Drep, uint16(maxX), uint16(maxX), assoc, ctxs), verif(legTok))

@@ -31,6 +31,9 @@ type SMB struct {
 	// Signed sets the SIGNED flag (SMB2) / SECURITY_SIGNATURE (SMB1) on
 	// the session's messages, with a fake signature.
 	Signed bool
+	// APReq, when set, makes Logon (SMB2) authenticate with this Kerberos
+	// AP-REQ in SPNEGO, in one SESSION_SETUP leg answered with success.
+	APReq []byte
 }
 
 // PipeMode says how an SMBPipe carries PDUs.
@@ -260,10 +263,18 @@ func (s *SMB) Logon(cr Creds, t Target) {
 		r = le16(r, uint16(len(blob)))
 		return append(r, blob...)
 	}
-	req = setup(neg)
-	s.sid = 0x0000100000000041 + uint64(c.rng.IntN(0x1000))<<8
-	s.exchange2(req, setupResp(statusMoreProcessing, ch))
-	s.exchange2(setup(auth), setupResp(0, done))
+	if s.APReq != nil {
+		// Kerberos: the AP-REQ in the first leg, without a SessionId;
+		// the answer gives the session its id.
+		req = setup(SPNEGOInit([][]byte{OIDMSKRB5, OIDKRB5}, GSSKrb5(s.APReq)))
+		s.sid = 0x0000100000000041 + uint64(c.rng.IntN(0x1000))<<8
+		s.exchange2(req, setupResp(0, done))
+	} else {
+		req = setup(neg)
+		s.sid = 0x0000100000000041 + uint64(c.rng.IntN(0x1000))<<8
+		s.exchange2(req, setupResp(statusMoreProcessing, ch))
+		s.exchange2(setup(auth), setupResp(0, done))
+	}
 	// TREE_CONNECT (2.2.9, 2.2.10) to IPC$.
 	path := UTF16LE(`\\` + t.NbHost + `\IPC$`)
 	mid = s.nextMid()

@@ -53,6 +53,11 @@ func mac(a netip.Addr) net.HardwareAddr {
 
 // Frame serialises p with its link layer; checksums and lengths are computed.
 func (p Packet) Frame() ([]byte, error) {
+	var l4 interface {
+		gopacket.SerializableLayer
+		SetNetworkLayerForChecksum(gopacket.NetworkLayer) error
+	}
+	proto := layers.IPProtocolTCP
 	tcp := &layers.TCP{
 		SrcPort: layers.TCPPort(p.Src.Port()), DstPort: layers.TCPPort(p.Dst.Port()),
 		Seq: p.Seq, Ack: p.Ack, Window: p.Window,
@@ -67,25 +72,30 @@ func (p Packet) Frame() ([]byte, error) {
 			{OptionType: layers.TCPOptionKindSACKPermitted},
 		}
 	}
+	l4 = tcp
+	if p.UDP {
+		proto = layers.IPProtocolUDP
+		l4 = &layers.UDP{SrcPort: layers.UDPPort(p.Src.Port()), DstPort: layers.UDPPort(p.Dst.Port())}
+	}
 	var ip gopacket.SerializableLayer
 	ethType := layers.EthernetTypeIPv4
 	if p.Src.Addr().Is4() {
 		ip4 := &layers.IPv4{Version: 4, IHL: 5, TTL: p.TTL, Id: p.IPID, Flags: layers.IPv4DontFragment,
-			Protocol: layers.IPProtocolTCP, SrcIP: p.Src.Addr().AsSlice(), DstIP: p.Dst.Addr().AsSlice()}
-		if err := tcp.SetNetworkLayerForChecksum(ip4); err != nil {
+			Protocol: proto, SrcIP: p.Src.Addr().AsSlice(), DstIP: p.Dst.Addr().AsSlice()}
+		if err := l4.SetNetworkLayerForChecksum(ip4); err != nil {
 			return nil, err
 		}
 		ip = ip4
 	} else {
-		ip6 := &layers.IPv6{Version: 6, HopLimit: p.TTL, NextHeader: layers.IPProtocolTCP,
+		ip6 := &layers.IPv6{Version: 6, HopLimit: p.TTL, NextHeader: proto,
 			SrcIP: p.Src.Addr().AsSlice(), DstIP: p.Dst.Addr().AsSlice()}
-		if err := tcp.SetNetworkLayerForChecksum(ip6); err != nil {
+		if err := l4.SetNetworkLayerForChecksum(ip6); err != nil {
 			return nil, err
 		}
 		ip = ip6
 		ethType = layers.EthernetTypeIPv6
 	}
-	ls := []gopacket.SerializableLayer{ip, tcp, gopacket.Payload(p.Payload)}
+	ls := []gopacket.SerializableLayer{ip, l4, gopacket.Payload(p.Payload)}
 	eth := &layers.Ethernet{SrcMAC: mac(p.Src.Addr()), DstMAC: mac(p.Dst.Addr()), EthernetType: ethType}
 	switch p.Link.Kind {
 	case LinkEthernet:

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/nspicap/nspicap/internal/pipeline"
+)
+
+// Kerberos without keys (docs/kerberos.md): the KDC exchanges of
+// kerberos-kdc.pcap and kerberos-svc-limit.pcap name the callers.
+
+const (
+	kdcPcap      = testdataDir + "/kerberos-kdc.pcap"
+	kdcLimitPcap = testdataDir + "/kerberos-svc-limit.pcap"
+)
+
+// callsJSON runs `calls --format jsonl` and decodes the rows.
+func callsJSON(t *testing.T, args ...string) []map[string]any {
+	t.Helper()
+	out, errOut, code := nspicap(t, append([]string{"calls", "--format", "jsonl"}, args...)...)
+	if code != 0 {
+		t.Fatalf("calls %v: exit %d: %s", args, code, errOut)
+	}
+	var rows []map[string]any
+	if strings.TrimSpace(out) == "" {
+		return nil
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// TestKDCNoKeyTwin is the issue's "done when": without any key, every
+// Kerberos-authenticated NSPI bind whose ticket the capture saw issued is
+// counted under its account with the same numbers as with the keytab.
+func TestKDCNoKeyTwin(t *testing.T) {
+	kt := keytabOf(t, kdcLimitPcap)
+	nokey := twinAnalyze(t, kdcLimitPcap)
+	withKey := twinAnalyze(t, "--keytab", kt, kdcLimitPcap)
+	if len(nokey.Users) != 1 || nokey.Users[0]["user"] != "svc-app@CONTOSO.EXAMPLE" || len(nokey.Findings) < 2 {
+		t.Fatalf("without a key: users %v, findings %v", nokey.Users, nokey.Findings)
+	}
+	sameAnalysis(t, "kerberos-svc-limit without a key", "with the keytab", nokey, withKey)
+	for _, v := range nokey.Verdict {
+		if strings.Contains(v, "anonymous") || strings.Contains(v, "unidentified") {
+			t.Errorf("verdict: %q", v)
+		}
+	}
+
+	// kerberos-kdc: the same rows, but for carol, whose ticket was issued
+	// before the capture: only the keytab names her.
+	nokey = twinAnalyze(t, kdcPcap)
+	withKey = twinAnalyze(t, "--keytab", kt, kdcPcap)
+	strip := func(us []map[string]any) (named []map[string]any, unnamed int) {
+		for _, u := range us {
+			switch u["user"] {
+			case nil:
+				unnamed++
+			case "carol@CONTOSO.EXAMPLE":
+			default:
+				named = append(named, u)
+			}
+		}
+		return named, unnamed
+	}
+	n1, u1 := strip(nokey.Users)
+	n2, u2 := strip(withKey.Users)
+	if !reflect.DeepEqual(n1, n2) || u1 != 1 || u2 != 0 || len(n1) != 6 {
+		t.Errorf("users without a key %v (%d unnamed), with the keytab %v (%d unnamed)", n1, u1, n2, u2)
+	}
+	if !reflect.DeepEqual(nokey.Totals, withKey.Totals) {
+		t.Errorf("totals differ: %v, %v", nokey.Totals, withKey.Totals)
+	}
+}
+
+// TestKDCCalls: who named each Kerberos call, its frame, the label of an
+// unnamed ticket, the delegation, and the KRB-ERRORs.
+func TestKDCCalls(t *testing.T) {
+	m := loadManifest(t, "kerberos-kdc.pcap")
+	kdcFrames := map[float64]string{}
+	for _, k := range m.KDC {
+		if k.Type == "TGS-REP" {
+			kdcFrames[float64(k.Frame)] = k.CName + "@" + k.CRealm
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range callsJSON(t, kdcPcap) {
+		if r["auth"] != "kerberos" {
+			continue
+		}
+		u, _ := r["user"].(string)
+		switch r["identity_from"] {
+		case "tgs_rep":
+			if kdcFrames[r["identity_frame"].(float64)] != u {
+				t.Errorf("frame %v: %s named by frame %v, which issued a ticket to %q", r["frame"], u, r["identity_frame"], kdcFrames[r["identity_frame"].(float64)])
+			}
+			seen[u] = true
+		case nil:
+			if u != "" || !strings.HasPrefix(r["ticket"].(string), "exchangeAB/dc01.contoso.example#") {
+				t.Errorf("frame %v: unnamed Kerberos call %v", r["frame"], r)
+			}
+			seen["ticket"] = true
+		default:
+			t.Errorf("frame %v: identity_from %v", r["frame"], r["identity_from"])
+		}
+		if u == "erin@CONTOSO.EXAMPLE" && r["via"] != "HTTP/ex01.contoso.example" {
+			t.Errorf("erin's call via %v", r["via"])
+		}
+	}
+	if len(seen) != 6 {
+		t.Errorf("named: %v", seen)
+	}
+	res := pipeline.Run([]string{kdcPcap}, pipeline.Options{}, &collect{})
+	var codes []int32
+	for _, e := range res.KDCErrors {
+		codes = append(codes, e.Code)
+	}
+	if !reflect.DeepEqual(codes, []int32{18, 24, 37}) || res.KDCErrors[0].Client != "mallory@CONTOSO.EXAMPLE" || res.Kerberos.Named != 6 || res.Kerberos.Unnamed != 1 {
+		t.Errorf("KRB-ERRORs %+v, stats %+v", res.KDCErrors, res.Kerberos)
+	}
+	for _, e := range res.KDCErrors {
+		found := false
+		for _, k := range m.KDC {
+			found = found || k.Frame == int(e.Frame.Frame) && k.ErrorCode == e.Code
+		}
+		if !found {
+			t.Errorf("KRB-ERROR %d at frame %d is not in the manifest", e.Code, e.Frame.Frame)
+		}
+	}
+}
+
+// splitPcap writes the records of a little-endian pcap before frame n to
+// one file and the others to a second, as a ring buffer would.
+func splitPcapFile(t *testing.T, src string, n int) (a, b string) {
+	t.Helper()
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, rest := raw[:24], raw[24:]
+	var parts [2]bytes.Buffer
+	parts[0].Write(hdr)
+	parts[1].Write(hdr)
+	for i := 1; len(rest) >= 16; i++ {
+		l := 16 + int(binary.LittleEndian.Uint32(rest[8:12]))
+		p := 0
+		if i >= n {
+			p = 1
+		}
+		parts[p].Write(rest[:l])
+		rest = rest[l:]
+	}
+	dir := t.TempDir()
+	a, b = filepath.Join(dir, "ring_00001.pcap"), filepath.Join(dir, "ring_00002.pcap")
+	if os.WriteFile(a, parts[0].Bytes(), 0o644) != nil || os.WriteFile(b, parts[1].Bytes(), 0o644) != nil {
+		t.Fatal("writing the ring")
+	}
+	return a, b
+}
+
+// TestKDCRing: the TGS-REPs in the first file of a ring, the binds in the
+// second: the names cross the files (identity_file); the second file
+// alone names nobody (no guessing).
+func TestKDCRing(t *testing.T) {
+	m := loadManifest(t, "kerberos-kdc.pcap")
+	cut := 0
+	for _, k := range m.KDC {
+		if k.Type == "TGS-REP" && k.CName == "alice" {
+			cut = k.Frame + 1
+		}
+	}
+	a, b := splitPcapFile(t, kdcPcap, cut)
+	alice := 0
+	for _, r := range callsJSON(t, a, b) {
+		if r["user"] == "alice@CONTOSO.EXAMPLE" {
+			alice++
+			if r["identity_file"] != a || r["file"] != b || r["identity_from"] != "tgs_rep" {
+				t.Errorf("alice's call: %v", r)
+			}
+		}
+	}
+	if alice != 5 {
+		t.Errorf("%d calls of alice named across the ring, want 5", alice)
+	}
+	for _, r := range callsJSON(t, b) {
+		if r["user"] == "alice@CONTOSO.EXAMPLE" {
+			t.Fatalf("alice named without her TGS-REP: %v", r)
+		}
+	}
+}
+
+// TestKDCTshark: every name nspicap gives from a KDC reply is the cname and
+// crealm tshark decodes in that frame, and the ticket cipher tshark shows
+// there is the one of a bind's AP-REQ from the same client.
+func TestKDCTshark(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark is not installed")
+	}
+	out, err := exec.Command("tshark", "-r", kdcPcap, "-Y", "kerberos", "-T", "fields", "-E", "separator=|",
+		"-e", "frame.number", "-e", "ip.src", "-e", "ip.dst", "-e", "kerberos.msg_type", "-e", "kerberos.CNameString",
+		"-e", "kerberos.crealm", "-e", "kerberos.cipher", "-e", "udp.port", "-e", "tcp.port").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	type krb struct{ src, dst, typ, cname, crealm, cipher string }
+	frames := map[string]krb{}
+	apCiphers := map[string]string{} // first cipher of an AP-REQ -> client IP
+	kdcMsgs := 0
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(l, "|")
+		if len(f) < 9 {
+			continue
+		}
+		k := krb{src: f[1], dst: f[2], typ: f[3], cname: strings.Split(f[4], ",")[0], crealm: f[5], cipher: strings.Split(f[6], ",")[0]}
+		frames[f[0]] = k
+		if strings.Contains(f[7]+","+f[8], "88") {
+			kdcMsgs++
+		}
+		if strings.HasPrefix(k.typ, "14") {
+			apCiphers[k.cipher] = k.src
+		}
+	}
+	if kdcMsgs < len(loadManifest(t, "kerberos-kdc.pcap").KDC) {
+		t.Errorf("tshark decodes %d messages on port 88", kdcMsgs)
+	}
+	checked := 0
+	for _, r := range callsJSON(t, kdcPcap) {
+		if r["identity_from"] != "tgs_rep" {
+			continue
+		}
+		fr := strings.TrimSuffix(strings.TrimSuffix(json.Number(strings.TrimSpace(jsonNum(r["identity_frame"]))).String(), ".0"), "")
+		k, ok := frames[fr]
+		user := r["user"].(string)
+		if !ok || !strings.HasPrefix(k.typ, "13") || k.cname+"@"+k.crealm != user {
+			t.Errorf("%s named by frame %s: tshark %+v", user, fr, k)
+			continue
+		}
+		client := strings.Split(r["client"].(string), ":")[0]
+		if apCiphers[k.cipher] != client {
+			t.Errorf("%s: the ticket of frame %s is in no AP-REQ from %s", user, fr, client)
+		}
+		checked++
+	}
+	if checked < 6 {
+		t.Errorf("%d calls checked", checked)
+	}
+	t.Logf("%d named calls agree with the TGS-REP tshark decodes", checked)
+}
+
+func jsonNum(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestKDCSharedCaptures: the real Kerberos captures beside the project hold
+// no port-88 traffic (checked with tshark when installed): their Kerberos
+// calls stay unnamed, each with the label of its ticket.
+func TestKDCSharedCaptures(t *testing.T) {
+	var files []string
+	for _, dir := range []string{"../../../shared/captures", "/work/shared/captures"} {
+		if files, _ = filepath.Glob(filepath.Join(dir, "kerberos*.pcapng")); len(files) > 0 {
+			break
+		}
+	}
+	if len(files) == 0 {
+		t.Skip("no shared Kerberos captures")
+	}
+	for _, f := range files {
+		res := pipeline.Run([]string{f}, pipeline.Options{Rows: true}, &collect{})
+		if res.Kerberos.Messages != 0 || res.Kerberos.Named != 0 || res.Kerberos.Unnamed == 0 {
+			t.Errorf("%s: %+v", f, res.Kerberos)
+		}
+		if _, err := exec.LookPath("tshark"); err == nil {
+			out, _ := exec.Command("tshark", "-r", f, "-Y", "udp.port==88 || tcp.port==88").Output()
+			if len(bytes.TrimSpace(out)) != 0 {
+				t.Errorf("%s: tshark sees port-88 traffic: the test's premise changed", f)
+			}
+		}
+		for _, r := range callsJSON(t, f) {
+			if r["auth"] == "kerberos" && (r["user"] != nil || !strings.Contains(r["ticket"].(string), "#")) {
+				t.Errorf("%s frame %v: %v", f, r["frame"], r)
+			}
+		}
+	}
+}

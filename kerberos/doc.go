@@ -1,0 +1,40 @@
+// Package kerberos reads the Kerberos messages a capture carries in clear
+// and that name the client of a ticket without any key: the KDC exchanges
+// on port 88 (AS-REQ, AS-REP, TGS-REQ, TGS-REP, KRB-ERROR) and the AP-REQ of
+// an authenticated DCE/RPC bind or SMB session setup.
+//
+// # Sources
+//
+//   - RFC 4120 5.2.2 (PrincipalName), 5.2.9 (EncryptedData), 5.3 (Ticket),
+//     5.4.1 (KDC-REQ: pvno, msg-type, padata, req-body with kdc-options,
+//     cname, realm, sname, additional-tickets), 5.4.2 (KDC-REP: crealm and
+//     cname in clear, ticket, enc-part), 5.5.1 (AP-REQ), 5.9.1 (KRB-ERROR),
+//     7.5.7 (message types), 7.5.9 (error codes), 7.2.1 and 7.2.2 (UDP
+//     and TCP transport: over TCP each message is preceded by its length
+//     as 4 bytes in network order, the top bit reserved).
+//   - RFC 4121 4.1: the GSS framing of an AP-REQ (60 len OID TOK_ID 01 00).
+//   - MS-SFU 2.2.1 (PA-FOR-USER, padata type 129: userName, userRealm,
+//     cksum, auth-package) for S4U2Self, and 2.2.2 / 3.2.5.2 for
+//     S4U2Proxy: a TGS-REQ whose kdc-options set cname-in-addl-tkt (bit
+//     14) and whose additional-tickets carry the service ticket the
+//     service obtained for the user.
+//
+// # What is read
+//
+// From a KDC-REP (AS-REP, TGS-REP): the client's name and realm and the
+// ticket it issued (service name, realm, etype, kvno, and a digest of the
+// cipher bytes of its encrypted part). The same ticket reappears byte for
+// byte in every AP-REQ that uses it, so the digest (TicketKey) joins an
+// AP-REQ to the reply that issued it. From a KDC-REQ: the service asked
+// for, and for S4U the user it is asked for (PA-FOR-USER) or the evidence
+// ticket (S4U2Proxy). From a KRB-ERROR: its code, client and service.
+//
+// Decoding goes through gokrb5's message types (its ASN.1 reader), behind
+// a size bound (MaxMessage) and a recover that turns any panic of the
+// third-party decoder into an error: a message from the wire is data, never
+// a crash. Errors name the message, the field and the byte offset of the
+// element that failed (0: the message as a whole).
+//
+// Names from the wire are clipped (ntlmssp.ClipName) and must be escaped
+// on output like every string from the wire.
+package kerberos
