@@ -200,8 +200,9 @@ func (c *core) fillIdentity(f *Finding, ukey string) {
 	f.UPN = c.upn(ukey)
 	if fr, ok := c.from[ukey]; ok {
 		f.IdentityFrom = fr.from
-		frame := fr.frame
-		f.IdentityFrame = &frame
+		if frame := fr.frame; frame.Frame != 0 {
+			f.IdentityFrame = &frame
+		}
 	}
 }
 
@@ -211,8 +212,9 @@ func (c *core) fillRow(r *UserRow, ukey string) {
 	r.UPN = c.upn(ukey)
 	if fr, ok := c.from[ukey]; ok {
 		r.IdentityFrom = fr.from
-		frame := fr.frame
-		r.IdentityFrame = &frame
+		if frame := fr.frame; frame.Frame != 0 {
+			r.IdentityFrame = &frame
+		}
 	}
 }
 
