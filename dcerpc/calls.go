@@ -205,8 +205,10 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 	if t.Mech != ntlmssp.MechUnknown && (s.Mech == ntlmssp.MechUnknown || t.NTLM != nil) {
 		s.Mech = t.Mech
 	}
-	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeChallenge && t.NTLM.DNSDomain != "" {
-		s.NbDomain, s.DNSDomain = t.NTLM.NbDomain, t.NTLM.DNSDomain
+	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeChallenge && t.NTLM.DNSDomain != "" && t.NTLM.NbDomain != "" {
+		if d, ok := c.h.(DomainPairer); ok {
+			d.DomainPair(t.NTLM.NbDomain, t.NTLM.DNSDomain, pos)
+		}
 	}
 	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeAuthenticate {
 		s.User = t.NTLM.Identity()

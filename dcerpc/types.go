@@ -80,9 +80,6 @@ type Security struct {
 	// its user unknown, and it is not anonymous. Keys to unseal its calls
 	// may be lost with it.
 	Cut bool
-	// NbDomain and DNSDomain are the domain names of the NTLM CHALLENGE's
-	// AV pairs (the server's domain), when it carried them.
-	NbDomain, DNSDomain string
 	// Origin says what named User (or, for a Kerberos context whose user
 	// is unknown, which ticket it used); nil when nothing did. Shared by
 	// every call of the context: read only.
@@ -114,6 +111,13 @@ const (
 	OriginKeytab = "keytab"
 	OriginTGSRep = "tgs_rep"
 )
+
+// DomainPairer is implemented by a Handler that wants the NetBIOS and DNS
+// names of the domain an NTLM CHALLENGE names in its AV pairs
+// (MsvAvNbDomainName, MsvAvDnsDomainName), when it carries both.
+type DomainPairer interface {
+	DomainPair(netbios, dns string, pos Pos)
+}
 
 // TicketNamer is implemented by a Handler that can name the client of a
 // Kerberos AP-REQ without keys (the KDC exchange that issued its ticket).

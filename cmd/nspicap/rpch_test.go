@@ -65,7 +65,7 @@ func TestLimitThroughProxy(t *testing.T) {
 			}
 			seen[int(c.Row.Frame)]++
 			if strings.HasPrefix(c.Row.Client, "192.0.2.21:") {
-				if c.Row.Transport != "" {
+				if c.Row.Transport != "ncacn_ip_tcp" {
 					t.Errorf("frame %d: alice's call over TCP has transport %q", c.Row.Frame, c.Row.Transport)
 				}
 				continue

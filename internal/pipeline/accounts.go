@@ -18,21 +18,21 @@ const maxAliasesSent = 64
 
 // domainAlias sends the analyzer the NetBIOS and DNS names of a domain
 // that an NTLM CHALLENGE paired, once per pair.
-func (r *runner) domainAlias(m *dcerpc.ConnMeta, s *dcerpc.Security, pos dcerpc.Pos) {
-	if s.NbDomain == "" || s.DNSDomain == "" {
+func (r *runner) domainAlias(m *dcerpc.ConnMeta, nb, dns string, pos dcerpc.Pos) {
+	if nb == "" || dns == "" {
 		return
 	}
 	for _, a := range r.aliasesSent {
-		if strings.EqualFold(a[0], s.NbDomain) && strings.EqualFold(a[1], s.DNSDomain) {
+		if strings.EqualFold(a[0], nb) && strings.EqualFold(a[1], dns) {
 			return
 		}
 	}
 	if len(r.aliasesSent) >= maxAliasesSent {
 		return
 	}
-	r.aliasesSent = append(r.aliasesSent, [2]string{s.NbDomain, s.DNSDomain})
+	r.aliasesSent = append(r.aliasesSent, [2]string{nb, dns})
 	r.sendEvent(&analyze.DomainAlias{
 		Meta:    analyze.Meta{Time: pos.Time, Frame: r.ref(pos), Client: m.Client, Server: m.Server},
-		NetBIOS: s.NbDomain, DNS: s.DNSDomain,
+		NetBIOS: nb, DNS: dns,
 	})
 }

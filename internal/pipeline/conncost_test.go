@@ -18,7 +18,7 @@ import (
 // share, analyze.TestMemoryWorstCase). The README's sum counts --max-conns
 // times maxConnCost.
 const (
-	maxConnCost         = 2560
+	maxConnCost         = 2688
 	maxConnAnalyzerCost = 1024
 	maxSessionCost      = 1024
 )

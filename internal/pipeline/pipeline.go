@@ -329,8 +329,8 @@ type conn struct {
 	// has smb, and how it ended; a named pipe's conn has pipe and the SMB
 	// connection's conn as parent.
 	mode   uint8
-	smb    *smb.Demux
 	how    capture.EndKind
+	smb    *smb.Demux
 	pipe   *smb.Pipe
 	parent *conn
 
@@ -338,10 +338,9 @@ type conn struct {
 	// conn of a virtual connection has vc.
 	ch *channel
 	vc *vconn
-	// pipeNamed and pipeOrigin: the origin made for the Kerberos identity
-	// of the pipe's SMB session (pipeIdentity).
-	pipeNamed  *smb.Named
-	pipeOrigin *dcerpc.Origin
+	// pipeOrigin: the origin made for the Kerberos identity of the
+	// pipe's SMB session (pipeIdentity).
+	pipeOrigin *pipeOrigin
 }
 
 func (r *runner) newConn(ci capture.ConnInfo) capture.StreamHandler {
@@ -411,8 +410,12 @@ func (k *conn) End(pos capture.Pos, how capture.EndKind) {
 	k.r.sendEvent(&analyze.ConnEnd{Meta: m, How: endHow(how)})
 }
 
+// DomainPair hands the analyzer the domain an NTLM CHALLENGE names.
+func (k *conn) DomainPair(netbios, dns string, pos dcerpc.Pos) {
+	k.r.domainAlias(&k.c.Meta, netbios, dns, pos)
+}
+
 func (k *conn) Logon(m *dcerpc.ConnMeta, s dcerpc.Security, pos dcerpc.Pos) {
-	k.r.domainAlias(m, &s, pos)
 	if len(k.r.logons) < maxLogons {
 		k.r.logons = append(k.r.logons, Logon{Frame: k.r.ref(pos), Client: m.Client.String(), Server: m.Server.String(), User: s.User, Anonymous: s.Anonymous})
 	}

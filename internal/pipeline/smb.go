@@ -169,11 +169,11 @@ func (k *conn) pipeIdentity(c *dcerpc.Call) {
 	case id.Named != nil:
 		// Kerberos in the SESSION_SETUP: one Origin per session, made
 		// once for the calls of the pipe.
-		if k.pipeNamed != id.Named {
+		if k.pipeOrigin == nil || k.pipeOrigin.named != id.Named {
 			n := id.Named
-			k.pipeNamed, k.pipeOrigin = n, &dcerpc.Origin{From: n.From, Pos: dcerpc.Pos(n.Pos), Ticket: n.Ticket, Via: n.Via}
+			k.pipeOrigin = &pipeOrigin{named: n, Origin: dcerpc.Origin{From: n.From, Pos: dcerpc.Pos(n.Pos), Ticket: n.Ticket, Via: n.Via}}
 		}
-		c.Sec.Origin = k.pipeOrigin
+		c.Sec.Origin = &k.pipeOrigin.Origin
 	case id.User != "":
 		c.Sec.Origin = &smbOrigin
 	}
@@ -203,4 +203,11 @@ func (k *conn) pipeQuality() analyze.Quality {
 		q |= analyze.SnapCut
 	}
 	return q
+}
+
+// pipeOrigin is the Origin made for the Kerberos identity of an SMB
+// session, with the session's identity it was made from.
+type pipeOrigin struct {
+	named *smb.Named
+	dcerpc.Origin
 }
