@@ -55,6 +55,13 @@ var findingKinds = analyze.Kinds
 // unpacks its sessions and refusals as they are written
 // (analyze.ReportStreamed): for output that does not sort or measure them.
 func analysis(files []string, limit int, lim *limitFlags, streamed bool, stdin io.Reader, stderr io.Writer, more ...func(*analyze.Options)) (*analyze.Report, bool) {
+	r, unreadable, _ := analysisLogons(files, limit, lim, streamed, stdin, stderr, more...)
+	return r, unreadable
+}
+
+// analysisLogons is analysis that also returns the NTLM identities the
+// pipeline saw (for --evidence).
+func analysisLogons(files []string, limit int, lim *limitFlags, streamed bool, stdin io.Reader, stderr io.Writer, more ...func(*analyze.Options)) (*analyze.Report, bool, []pipeline.Logon) {
 	ao := analyze.Options{Limit: limit}
 	for _, f := range more {
 		f(&ao)
@@ -80,7 +87,7 @@ func analysis(files []string, limit int, lim *limitFlags, streamed bool, stdin i
 		r = a.Report(inputs(&res))
 	}
 	r.Version = version
-	return r, unreadable
+	return r, unreadable, res.Logons
 }
 
 func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -91,11 +98,15 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	emsLimit := fs.Int("emsmdb-limit", analyze.DefaultEMSMDBLimit, "the Exchange store's Maximum Allowed Sessions Per User (EMSMDB)")
 	failOn := fs.StringSlice("fail-on", nil, "exit with status 3 when a finding of one of these kinds is found: "+strings.Join(findingKinds, ", "))
 	tables := addTableFlags(fs)
+	evPath := addEvidenceFlag(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
 	}
 	if err := tables.check(); err != nil {
+		return exitUsage, err
+	}
+	if err := checkEvidence(*evPath, files); err != nil {
 		return exitUsage, err
 	}
 	format, lim := in.format, in.lim
@@ -110,7 +121,12 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return exitUsage, &usageError{fmt.Sprintf("--fail-on %q: want one of %s", k, strings.Join(findingKinds, ", "))}
 		}
 	}
-	r, unreadable := analysis(files, *limit, lim, true, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply)
+	r, unreadable, logons := analysisLogons(files, *limit, lim, true, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply)
+	if *evPath != "" {
+		if r.Evidence, err = writeEvidence(*evPath, files, r, logons); err != nil {
+			return exitInput, err
+		}
+	}
 	if err := report.WriteAnalyze(stdout, *format, r); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
