@@ -99,6 +99,7 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	failOn := fs.StringSlice("fail-on", nil, "exit with status 3 when a finding of one of these kinds is found: "+strings.Join(findingKinds, ", "))
 	tables := addTableFlags(fs)
 	evPath := addEvidenceFlag(fs)
+	red := addRedactFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
@@ -121,11 +122,17 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return exitUsage, &usageError{fmt.Sprintf("--fail-on %q: want one of %s", k, strings.Join(findingKinds, ", "))}
 		}
 	}
-	r, unreadable, logons := analysisLogons(files, *limit, lim, true, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply)
+	rd := red.redactor()
+	warnEvidenceNotRedacted(*evPath, rd, stderr)
+	// A redacted report is built whole: the redaction rewrites its lists.
+	r, unreadable, logons := analysisLogons(files, *limit, lim, rd == nil, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply)
 	if *evPath != "" {
 		if r.Evidence, err = writeEvidence(*evPath, files, r, logons); err != nil {
 			return exitInput, err
 		}
+	}
+	if rd != nil {
+		rd.Report(r)
 	}
 	if err := report.WriteAnalyze(stdout, *format, r); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
@@ -147,6 +154,7 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	in := addInputFlags(fs, true, "output format: table, csv or jsonl", "table", "csv", "jsonl")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
 	tables := addTableFlags(fs)
+	red := addRedactFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
@@ -156,6 +164,9 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	format, lim := in.format, in.lim
 	r, unreadable := analysis(files, *limit, lim, false, stdin, stderr, tables.apply)
+	if rd := red.redactor(); rd != nil {
+		rd.Report(r)
+	}
 	if err := report.WriteSessions(stdout, *format, r.Sessions); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
