@@ -8,6 +8,7 @@ import (
 
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/pipeline"
+	"github.com/nspicap/nspicap/internal/redact"
 	"github.com/nspicap/nspicap/internal/report"
 )
 
@@ -55,13 +56,16 @@ var findingKinds = analyze.Kinds
 // unpacks its sessions and refusals as they are written
 // (analyze.ReportStreamed): for output that does not sort or measure them.
 func analysis(files []string, limit int, lim *limitFlags, streamed bool, stdin io.Reader, stderr io.Writer, more ...func(*analyze.Options)) (*analyze.Report, bool) {
-	r, unreadable, _ := analysisLogons(files, limit, lim, streamed, stdin, stderr, more...)
+	r, unreadable, _ := analysisResult(files, limit, lim, streamed, stdin, stderr, nil, more...)
 	return r, unreadable
 }
 
-// analysisLogons is analysis that also returns the NTLM identities the
-// pipeline saw (for --evidence).
-func analysisLogons(files []string, limit int, lim *limitFlags, streamed bool, stdin io.Reader, stderr io.Writer, more ...func(*analyze.Options)) (*analyze.Report, bool, []pipeline.Logon) {
+// analysisResult is analysis that also returns the pipeline's result (the
+// NTLM identities it saw, for --evidence). With a Redactor (--redact) the
+// key warnings are not printed: the caller prints them redacted
+// (printRedactedKeyWarnings) once the report gave the names their
+// pseudonyms.
+func analysisResult(files []string, limit int, lim *limitFlags, streamed bool, stdin io.Reader, stderr io.Writer, rd *redact.Redactor, more ...func(*analyze.Options)) (*analyze.Report, bool, *pipeline.Result) {
 	ao := analyze.Options{Limit: limit}
 	for _, f := range more {
 		f(&ao)
@@ -78,7 +82,9 @@ func analysisLogons(files []string, limit int, lim *limitFlags, streamed bool, s
 		a.AddAnomaly(analyze.Anomaly{Kind: an.Kind, Count: an.Count, Message: msg})
 	}
 	keyAnomaly(&res, a)
-	printKeyWarnings(&res, stderr)
+	if rd == nil {
+		printKeyWarnings(&res, stderr)
+	}
 	unreadable := reportInputs(&res, stderr)
 	var r *analyze.Report
 	if streamed {
@@ -87,7 +93,7 @@ func analysisLogons(files []string, limit int, lim *limitFlags, streamed bool, s
 		r = a.Report(inputs(&res))
 	}
 	r.Version = version
-	return r, unreadable, res.Logons
+	return r, unreadable, &res
 }
 
 func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -125,15 +131,13 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	rd := red.redactor()
 	warnEvidenceNotRedacted(*evPath, rd, stderr)
 	// A redacted report is built whole: the redaction rewrites its lists.
-	r, unreadable, logons := analysisLogons(files, *limit, lim, rd == nil, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply)
+	r, unreadable, res := analysisResult(files, *limit, lim, rd == nil, stdin, stderr, rd, emsmdbLimit(*emsLimit), tables.apply)
 	if *evPath != "" {
-		if r.Evidence, err = writeEvidence(*evPath, files, r, logons); err != nil {
+		if r.Evidence, err = writeEvidence(*evPath, files, r, res.Logons); err != nil {
 			return exitInput, err
 		}
 	}
-	if rd != nil {
-		rd.Report(r)
-	}
+	redactReport(rd, r, res, stderr)
 	if err := report.WriteAnalyze(stdout, *format, r); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
@@ -163,10 +167,9 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return exitUsage, err
 	}
 	format, lim := in.format, in.lim
-	r, unreadable := analysis(files, *limit, lim, false, stdin, stderr, tables.apply)
-	if rd := red.redactor(); rd != nil {
-		rd.Report(r)
-	}
+	rd := red.redactor()
+	r, unreadable, res := analysisResult(files, *limit, lim, false, stdin, stderr, rd, tables.apply)
+	redactReport(rd, r, res, stderr)
 	if err := report.WriteSessions(stdout, *format, r.Sessions); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}

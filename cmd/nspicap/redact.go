@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/capture"
 	"github.com/nspicap/nspicap/internal/pipeline"
 	"github.com/nspicap/nspicap/internal/redact"
@@ -70,5 +71,22 @@ func avoidInputAddrs(rd *redact.Redactor, files []string) {
 func redactAnomalies(rd *redact.Redactor, res *pipeline.Result) {
 	for i := range res.Anomalies {
 		res.Anomalies[i].Example = rd.Text(res.Anomalies[i].Example)
+	}
+}
+
+// redactReport redacts r (with the identities the pipeline saw, which the
+// key warnings may name) and prints the key warnings redacted; nothing
+// without a Redactor.
+func redactReport(rd *redact.Redactor, r *analyze.Report, res *pipeline.Result, stderr io.Writer) {
+	if rd == nil {
+		return
+	}
+	var ids []string
+	for _, l := range res.Logons {
+		ids = append(ids, l.User)
+	}
+	rd.Report(r, ids...)
+	for _, w := range res.KeyWarnings {
+		fmt.Fprintf(stderr, "nspicap: warning: %s\n", safetext.Line(rd.Text(w)))
 	}
 }

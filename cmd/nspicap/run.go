@@ -218,6 +218,11 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		redactAnomalies(sink.rd, &res)
 	}
 	printAnomalies(&res, stderr)
+	if sink.rd != nil {
+		for i := range res.KeyWarnings {
+			res.KeyWarnings[i] = sink.rd.Text(res.KeyWarnings[i])
+		}
+	}
 	printKeyWarnings(&res, stderr)
 	if reportInputs(&res, stderr) {
 		return exitInput, nil

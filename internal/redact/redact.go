@@ -39,8 +39,9 @@ type Redactor struct {
 	avoid map[netip.Addr]bool
 	// text: the originals to replace in free text, longest first;
 	// dirty when a name was added since it was sorted.
-	text  []textRule
-	dirty bool
+	text    []textRule
+	byFirst map[byte][]textRule // text by the first byte, lower case
+	dirty   bool
 }
 
 type textRule struct {
@@ -86,8 +87,11 @@ func (r *Redactor) name(class, s string) string {
 	size := maxNumber[class]
 	n := int(r.mac(class, canon)%uint64(size)) + 1
 	p := class + "-" + strconv.Itoa(n)
-	for r.taken[p] {
+	for i := 0; r.taken[p]; i++ {
 		n = n%size + 1
+		if i >= size { // every number given: count on beyond them
+			n = size + i
+		}
 		p = class + "-" + strconv.Itoa(n)
 	}
 	r.taken[p] = true
@@ -219,13 +223,21 @@ func (r *Redactor) account(s string) string {
 	return r.name(classUser, s)
 }
 
-// Host redacts a host name (NetBIOS or DNS) or an address.
+// Host redacts a host name or an address. A DNS name becomes host-N for its
+// first label and domain-N for the rest (mbx01.contoso.example:
+// host-12.domain-3), so that it matches the NetBIOS name (MBX01) and the
+// realm (CONTOSO.EXAMPLE) of the same host and domain.
 func (r *Redactor) Host(s string) string {
 	if s == "" {
 		return s
 	}
 	if a, err := netip.ParseAddr(s); err == nil {
 		return r.Addr(a).String()
+	}
+	if h, d, ok := strings.Cut(strings.TrimSuffix(s, "."), "."); ok && h != "" && d != "" {
+		out := r.name(classHost, h) + "." + r.name(classDomain, d)
+		r.addText(s, out, true)
+		return out
 	}
 	return r.name(classHost, s)
 }
@@ -292,6 +304,11 @@ func (r *Redactor) Text(s string) string {
 	r.literals(s, func(a netip.Addr) { r.Addr(a) })
 	if r.dirty {
 		sort.SliceStable(r.text, func(i, j int) bool { return len(r.text[i].from) > len(r.text[j].from) })
+		r.byFirst = map[byte][]textRule{}
+		for _, t := range r.text {
+			c := lower(t.from[0])
+			r.byFirst[c] = append(r.byFirst[c], t)
+		}
 		r.dirty = false
 	}
 	var b strings.Builder
@@ -309,8 +326,20 @@ func (r *Redactor) Text(s string) string {
 	return b.String()
 }
 
+// lower is the bucket of a first byte: ASCII in lower case; every
+// non-ASCII byte in one bucket (their case folds across bytes).
+func lower(c byte) byte {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c + 'a' - 'A'
+	case c >= 0x80:
+		return 0x80
+	}
+	return c
+}
+
 func (r *Redactor) match(s string, i int) (textRule, bool) {
-	for _, t := range r.text {
+	for _, t := range r.byFirst[lower(s[i])] {
 		n := len(t.from)
 		if i+n > len(s) {
 			continue

@@ -99,9 +99,13 @@ func fieldsOf(r *analyze.Report) *fields {
 // frames, statuses, kinds and the input paths are kept. The names are given
 // their pseudonyms in sorted order, so that the rare collisions resolve the
 // same way for the same set of names. r must be built whole
-// (analyze.Analyzer.Report), not streamed.
-func (rd *Redactor) Report(r *analyze.Report) {
+// (analyze.Analyzer.Report), not streamed. extra are identities outside r
+// that other output (warnings) names: they get their pseudonyms with r's.
+func (rd *Redactor) Report(r *analyze.Report, extra ...string) {
 	f := fieldsOf(r)
+	for i := range extra {
+		f.ids = append(f.ids, &extra[i])
+	}
 	rd.prepare(f)
 	for _, p := range f.addrs {
 		*p = rd.AddrString(*p)
