@@ -25,9 +25,13 @@ func checkEvidence(path string, files []string) error {
 	if path == "" {
 		return nil
 	}
+	ev, everr := os.Stat(path)
 	for _, f := range files {
 		if f == "-" {
 			return &usageError{"--evidence needs capture files: standard input cannot be read a second time to copy the frames"}
+		}
+		if in, err := os.Stat(f); everr == nil && err == nil && os.SameFile(ev, in) {
+			return &usageError{fmt.Sprintf("--evidence %s is one of the inputs: it would be overwritten", safetext.Line(path))}
 		}
 	}
 	return nil

@@ -275,7 +275,8 @@ func TestEvidenceCut(t *testing.T) {
 	}
 }
 
-// TestEvidenceStdin: the evidence needs files.
+// TestEvidenceStdin: the evidence needs files, never one of the inputs,
+// and a place it can be written.
 func TestEvidenceStdin(t *testing.T) {
 	ev := filepath.Join(t.TempDir(), "ev.pcapng")
 	_, errOut, code := nspicap(t, "analyze", "--evidence", ev, "-")
@@ -285,8 +286,37 @@ func TestEvidenceStdin(t *testing.T) {
 	if _, err := os.Stat(ev); err == nil {
 		t.Fatal("evidence file written")
 	}
-	_, errOut, code = nspicap(t, "analyze", "--evidence", filepath.Join(t.TempDir(), "no", "dir", "ev.pcapng"), filepath.Join(testdataDir, "leak-to-limit.pcap"))
+	in := filepath.Join(testdataDir, "leak-to-limit.pcap")
+	before, _ := os.ReadFile(in)
+	_, errOut, code = nspicap(t, "analyze", "--evidence", in, in)
+	if after, _ := os.ReadFile(in); code != exitUsage || !strings.Contains(errOut, "is one of the inputs") || !bytes.Equal(before, after) {
+		t.Fatalf("evidence over an input: exit %d: %s", code, errOut)
+	}
+	_, errOut, code = nspicap(t, "analyze", "--evidence", filepath.Join(t.TempDir(), "no", "dir", "ev.pcapng"), in)
 	if code != exitInput || !strings.Contains(errOut, "--evidence") {
 		t.Fatalf("unwritable evidence: exit %d: %s", code, errOut)
+	}
+}
+
+// TestEvidenceRedact: with --redact the report is redacted, the evidence
+// file is the same as without, and a warning says so.
+func TestEvidenceRedact(t *testing.T) {
+	t.Chdir(testdataDir)
+	dir := t.TempDir()
+	plain, red := filepath.Join(dir, "plain.pcapng"), filepath.Join(dir, "red.pcapng")
+	if _, e, code := nspicap(t, "analyze", "--evidence", plain, "leak-to-limit.pcap"); code != exitOK || strings.Contains(e, "not redacted") {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	out, e, code := nspicap(t, "analyze", "--redact", "--evidence", red, "leak-to-limit.pcap")
+	if code != exitOK || !strings.Contains(e, "warning: the evidence file "+red+" is not redacted") {
+		t.Fatalf("exit %d, no warning: %s", code, e)
+	}
+	if strings.Contains(out, "svc-crm") || !strings.Contains(out, "EVIDENCE") {
+		t.Fatalf("report not redacted, or without its evidence section:\n%s", out)
+	}
+	a, _ := os.ReadFile(plain)
+	b, _ := os.ReadFile(red)
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatal("the evidence file differs with --redact")
 	}
 }
