@@ -15,7 +15,7 @@ import (
 
 // addEvidenceFlag registers --evidence (analyze).
 func addEvidenceFlag(fs *pflag.FlagSet) *string {
-	return fs.String("evidence", "", fmt.Sprintf("write the frames behind every finding, with the TCP handshakes of their connections, to this pcapng file, "+
+	return fs.String("evidence", "", fmt.Sprintf("write the frames behind every finding, with the TCP handshakes of their connections, to the pcapng file `FILE`, "+
 		"each with a comment naming its finding (at most %d frames per finding kind and user: the first and the last); never redacted", evidence.MaxPerGroup))
 }
 

@@ -25,7 +25,7 @@ func addRedactFlags(fs *pflag.FlagSet) *redactFlags {
 	return &redactFlags{
 		on: fs.Bool("redact", false, "replace user names, domains, realms, host names and IP addresses by pseudonyms "+
 			"(user-N, domain-N, host-N, 198.51.100.0/24, 2001:db8::/32; ports kept) in every output format; the --evidence file is not redacted"),
-		key: fs.String("redact-key", "", "key of the pseudonyms (implies --redact): the same key gives the same pseudonyms in every report; "+
+		key: fs.String("redact-key", "", "the `KEY` the pseudonyms derive from (implies --redact): the same key gives the same pseudonyms in every report; "+
 			"without it they change from run to run"),
 	}
 }
