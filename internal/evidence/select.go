@@ -73,59 +73,83 @@ func NewPlan(r *analyze.Report, files []string, ids []Identity) *Plan {
 	}
 	groups := map[groupKey][]frameTag{}
 	var order []groupKey
+	add := func(f *analyze.Finding, ref analyze.FrameRef, role string) {
+		if ref.Frame == 0 {
+			return
+		}
+		g := groupKey{f.Kind, string(f.User)}
+		groups[g] = append(groups[g], frameTag{ref: ref, t: tag{f.Kind, f.Severity, role}})
+	}
+	// The findings by what selects their further frames, so that each list
+	// of the report is walked once.
+	leaks := map[string][]*analyze.Finding{}   // server, user (or client when anonymous)
+	refused := map[string][]*analyze.Finding{} // server, user
+	ems := map[string][]*analyze.Finding{}     // server, user
+	byUser := map[string][]*analyze.Finding{}  // server, lower-case user
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		g := groupKey{f.Kind, string(f.User)}
 		if _, ok := groups[g]; !ok {
+			groups[g] = nil
 			order = append(order, g)
 		}
-		add := func(ref analyze.FrameRef, role string) {
-			if ref.Frame == 0 {
-				return
-			}
-			groups[g] = append(groups[g], frameTag{ref: ref, t: tag{f.Kind, f.Severity, role}})
-		}
 		for _, ref := range f.Frames {
-			add(ref, "cited by the finding")
+			add(f, ref, "cited by the finding")
 		}
+		k := string(f.Server) + "\x00" + string(f.User)
 		switch f.Kind {
 		case analyze.KindLeak:
-			r.EachSession(func(s *analyze.Session) error {
-				if s.Server != string(f.Server) || s.User != f.User || f.User == "" && !sameHost(s.Client, string(f.Client)) {
-					return nil
-				}
-				add(s.BindFrame, "NspiBind")
-				if s.EndFrame != nil {
-					add(*s.EndFrame, "end of the session ("+s.End+")")
-				}
-				return nil
-			})
-		case analyze.KindSessionLimit, analyze.KindLogonFailed:
-			r.EachRefusal(func(x *analyze.Refusal) error {
-				if x.Server != string(f.Server) || x.User != f.User || f.Cause != "" && x.Cause != f.Cause {
-					return nil
-				}
-				add(x.Frame, "NspiBind refused")
-				add(x.ReplyFrame, "its MAPI_E_LOGON_FAILED answer")
-				return nil
-			})
-		case analyze.KindEMSMDBLeak:
-			for _, s := range r.EMSMDBSessions {
-				if s.Server != string(f.Server) || s.User != f.User {
-					continue
-				}
-				add(s.ConnectFrame, s.Op)
-				if s.EndFrame != nil {
-					add(*s.EndFrame, "end of the store session ("+s.End+")")
-				}
+			if f.User == "" {
+				k = string(f.Server) + "\x00\x00" + string(f.Client)
 			}
+			leaks[k] = append(leaks[k], f)
+		case analyze.KindSessionLimit, analyze.KindLogonFailed:
+			refused[k] = append(refused[k], f)
+		case analyze.KindEMSMDBLeak:
+			ems[k] = append(ems[k], f)
 		}
 		if f.User != "" {
-			for _, id := range ids {
-				if id.Server == string(f.Server) && strings.EqualFold(id.User, string(f.User)) {
-					add(id.Frame, "names the user")
+			k := string(f.Server) + "\x00" + strings.ToLower(string(f.User))
+			byUser[k] = append(byUser[k], f)
+		}
+	}
+	if len(leaks) > 0 {
+		r.EachSession(func(s *analyze.Session) error {
+			k := s.Server + "\x00" + string(s.User)
+			if s.User == "" {
+				k = s.Server + "\x00\x00" + hostOf(s.Client)
+			}
+			for _, f := range leaks[k] {
+				add(f, s.BindFrame, "NspiBind")
+				if s.EndFrame != nil {
+					add(f, *s.EndFrame, "end of the session ("+s.End+")")
 				}
 			}
+			return nil
+		})
+	}
+	if len(refused) > 0 {
+		r.EachRefusal(func(x *analyze.Refusal) error {
+			for _, f := range refused[x.Server+"\x00"+string(x.User)] {
+				if f.Cause == "" || x.Cause == f.Cause {
+					add(f, x.Frame, "NspiBind refused")
+					add(f, x.ReplyFrame, "its MAPI_E_LOGON_FAILED answer")
+				}
+			}
+			return nil
+		})
+	}
+	for _, s := range r.EMSMDBSessions {
+		for _, f := range ems[s.Server+"\x00"+string(s.User)] {
+			add(f, s.ConnectFrame, s.Op)
+			if s.EndFrame != nil {
+				add(f, *s.EndFrame, "end of the store session ("+s.End+")")
+			}
+		}
+	}
+	for _, id := range ids {
+		for _, f := range byUser[id.Server+"\x00"+strings.ToLower(id.User)] {
+			add(f, id.Frame, "names the user")
 		}
 	}
 	for _, g := range order {
@@ -177,15 +201,10 @@ func (p *Plan) key(ref analyze.FrameRef) frameKey {
 	return frameKey{i, ref.Frame}
 }
 
-// sameHost reports whether the address of the ip:port a is the address b.
-func sameHost(a, b string) bool {
-	ap, err := netip.ParseAddrPort(a)
-	if err != nil {
-		return a == b
+// hostOf is the address of an ip:port, or s when it is not one.
+func hostOf(s string) string {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().String()
 	}
-	bb, err := netip.ParseAddr(b)
-	if err != nil {
-		return a == b
-	}
-	return ap.Addr() == bb
+	return s
 }
