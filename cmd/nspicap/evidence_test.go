@@ -154,6 +154,18 @@ func TestEvidence(t *testing.T) {
 			if len(pk) != r.Evidence.Frames {
 				t.Fatalf("%d packets in the file, the report says %d", len(pk), r.Evidence.Frames)
 			}
+			// The project's own reader reads it as it reads captures.
+			n := 0
+			err = capture.ReadFrames(ev, func(fr *capture.Frame) error {
+				if n >= len(pk) || !bytes.Equal(fr.Data, pk[n].data) || !fr.Time.Equal(pk[n].time) || fr.LinkType != pk[n].linkType {
+					t.Fatalf("capture.ReadFrames: packet %d differs", n+1)
+				}
+				n++
+				return nil
+			})
+			if err != nil || n != len(pk) {
+				t.Fatalf("capture.ReadFrames: %d packets of %d, %v", n, len(pk), err)
+			}
 			if len(r.Findings) == 0 {
 				if len(pk) != 0 {
 					t.Fatalf("%d packets without findings", len(pk))
