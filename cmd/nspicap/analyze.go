@@ -63,8 +63,7 @@ func analysis(files []string, limit int, lim *limitFlags, streamed bool, stdin i
 // analysisResult is analysis that also returns the pipeline's result (the
 // NTLM identities it saw, for --evidence). With a Redactor (--redact) the
 // key warnings are not printed: the caller prints them redacted
-// (printRedactedKeyWarnings) once the report gave the names their
-// pseudonyms.
+// (redactReport) once the report gave the names their pseudonyms.
 func analysisResult(files []string, limit int, lim *limitFlags, streamed bool, stdin io.Reader, stderr io.Writer, rd *redact.Redactor, more ...func(*analyze.Options)) (*analyze.Report, bool, *pipeline.Result) {
 	ao := analyze.Options{Limit: limit}
 	for _, f := range more {

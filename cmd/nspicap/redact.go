@@ -66,11 +66,14 @@ func avoidInputAddrs(rd *redact.Redactor, files []string) {
 	}
 }
 
-// redactAnomalies redacts the examples of the pipeline's anomalies (printed
-// on standard error by calls).
-func redactAnomalies(rd *redact.Redactor, res *pipeline.Result) {
+// redactResult redacts what calls prints of the pipeline's result on
+// standard error: the anomalies' examples and the key warnings.
+func redactResult(rd *redact.Redactor, res *pipeline.Result) {
 	for i := range res.Anomalies {
 		res.Anomalies[i].Example = rd.Text(res.Anomalies[i].Example)
+	}
+	for i := range res.KeyWarnings {
+		res.KeyWarnings[i] = rd.Text(res.KeyWarnings[i])
 	}
 }
 

@@ -215,14 +215,9 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		sink.err = err
 	}
 	if sink.rd != nil {
-		redactAnomalies(sink.rd, &res)
+		redactResult(sink.rd, &res)
 	}
 	printAnomalies(&res, stderr)
-	if sink.rd != nil {
-		for i := range res.KeyWarnings {
-			res.KeyWarnings[i] = sink.rd.Text(res.KeyWarnings[i])
-		}
-	}
 	printKeyWarnings(&res, stderr)
 	if reportInputs(&res, stderr) {
 		return exitInput, nil
