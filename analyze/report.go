@@ -304,6 +304,9 @@ type Report struct {
 	Timeline       []TimelineRow     `json:"timeline"`
 	Findings       []Finding         `json:"findings"`
 	Anomalies      []Anomaly         `json:"anomalies"`
+	// Evidence is set when the frames behind the findings were written
+	// to a pcapng file (analyze --evidence).
+	Evidence *EvidenceFile `json:"evidence,omitempty"`
 
 	// lists, in a streamed report (ReportStreamed), gives Sessions and
 	// Refusals instead of the two slices.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/pipeline"
+	"github.com/nspicap/nspicap/internal/redact"
 	"github.com/nspicap/nspicap/internal/report"
 )
 
@@ -55,6 +56,15 @@ var findingKinds = analyze.Kinds
 // unpacks its sessions and refusals as they are written
 // (analyze.ReportStreamed): for output that does not sort or measure them.
 func analysis(files []string, limit int, lim *limitFlags, streamed bool, stdin io.Reader, stderr io.Writer, more ...func(*analyze.Options)) (*analyze.Report, bool) {
+	r, unreadable, _ := analysisResult(files, limit, lim, streamed, stdin, stderr, nil, more...)
+	return r, unreadable
+}
+
+// analysisResult is analysis that also returns the pipeline's result (the
+// NTLM identities it saw, for --evidence). With a Redactor (--redact) the
+// key warnings are not printed: the caller prints them redacted
+// (redactReport) once the report gave the names their pseudonyms.
+func analysisResult(files []string, limit int, lim *limitFlags, streamed bool, stdin io.Reader, stderr io.Writer, rd *redact.Redactor, more ...func(*analyze.Options)) (*analyze.Report, bool, *pipeline.Result) {
 	ao := analyze.Options{Limit: limit}
 	for _, f := range more {
 		f(&ao)
@@ -73,7 +83,9 @@ func analysis(files []string, limit int, lim *limitFlags, streamed bool, stdin i
 		a.AddAnomaly(analyze.Anomaly{Kind: an.Kind, Count: an.Count, Message: msg, Notice: an.Kind == pipeline.AnomalyKDCError})
 	}
 	keyAnomaly(&res, a)
-	printKeyWarnings(&res, stderr)
+	if rd == nil {
+		printKeyWarnings(&res, stderr)
+	}
 	unreadable := reportInputs(&res, stderr)
 	var r *analyze.Report
 	if streamed {
@@ -82,7 +94,7 @@ func analysis(files []string, limit int, lim *limitFlags, streamed bool, stdin i
 		r = a.Report(inputs(&res))
 	}
 	r.Version = version
-	return r, unreadable
+	return r, unreadable, &res
 }
 
 func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -94,6 +106,8 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	failOn := fs.StringSlice("fail-on", nil, "exit with status 3 when a finding of one of these kinds is found: "+strings.Join(findingKinds, ", "))
 	tables := addTableFlags(fs)
 	doms := addDomainFlags(fs)
+	evPath := addEvidenceFlag(fs)
+	red := addRedactFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
@@ -102,6 +116,9 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return exitUsage, err
 	}
 	if err := doms.check(); err != nil {
+		return exitUsage, err
+	}
+	if err := checkEvidence(*evPath, files); err != nil {
 		return exitUsage, err
 	}
 	format, lim := in.format, in.lim
@@ -116,7 +133,16 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return exitUsage, &usageError{fmt.Sprintf("--fail-on %q: want one of %s", k, strings.Join(findingKinds, ", "))}
 		}
 	}
-	r, unreadable := analysis(files, *limit, lim, true, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply, doms.apply)
+	rd := red.redactor()
+	warnEvidenceNotRedacted(*evPath, rd, stderr)
+	// A redacted report is built whole: the redaction rewrites its lists.
+	r, unreadable, res := analysisResult(files, *limit, lim, rd == nil, stdin, stderr, rd, emsmdbLimit(*emsLimit), tables.apply, doms.apply)
+	if *evPath != "" {
+		if r.Evidence, err = writeEvidence(*evPath, files, r, res.Logons); err != nil {
+			return exitInput, err
+		}
+	}
+	redactReport(rd, r, res, stderr)
 	if err := report.WriteAnalyze(stdout, *format, r); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
@@ -138,6 +164,7 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
 	tables := addTableFlags(fs)
 	doms := addDomainFlags(fs)
+	red := addRedactFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
@@ -149,7 +176,9 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return exitUsage, err
 	}
 	format, lim := in.format, in.lim
-	r, unreadable := analysis(files, *limit, lim, false, stdin, stderr, tables.apply, doms.apply)
+	rd := red.redactor()
+	r, unreadable, res := analysisResult(files, *limit, lim, false, stdin, stderr, rd, tables.apply, doms.apply)
+	redactReport(rd, r, res, stderr)
 	if err := report.WriteSessions(stdout, *format, r.Sessions); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}

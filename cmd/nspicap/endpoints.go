@@ -96,6 +96,7 @@ func runEndpoints(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	fs := newFlags("endpoints", "List what the endpoint mapper (TCP 135) answered: which host and port serve NSPI, EMSMDB\nand the other interfaces, or that an interface is not registered.",
 		"nspicap endpoints trace.pcapng", stderr)
 	in := addInputFlags(fs, false, "output format: table, csv or jsonl", "table", "csv", "jsonl")
+	red := addRedactFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
@@ -125,6 +126,9 @@ func runEndpoints(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		}
 		return a.Frames[0] < b.Frames[0]
 	})
+	if rd := red.redactor(); rd != nil {
+		rd.EndpointRows(rows)
+	}
 	if err := report.WriteEndpoints(stdout, *format, rows, len(files) > 1); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}

@@ -49,7 +49,9 @@ func TestImportDirection(t *testing.T) {
 		"internal/keys":     {"ntlmssp", "internal/safetext", "github.com/jcmturner/gokrb5/v8"},
 		"internal/unseal":   {"dcerpc", "internal/keys", "ntlmssp", "github.com/jcmturner/gokrb5/v8"},
 		"internal/pipeline": {"analyze", "dcerpc", "internal/capture", "internal/keys", "internal/report", "internal/unseal", "nspi", "emsmdb", "epm", "rfr", "smb", "ntlmssp", "rpch", "kerberos"},
-		"cmd/nspicap":       {"analyze", "dcerpc", "epm", "internal/keys", "internal/pipeline", "internal/report", "internal/safetext", "github.com/spf13/pflag", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
+		"internal/evidence": {"analyze", "internal/capture"},
+		"internal/redact":   {"analyze", "internal/report"},
+		"cmd/nspicap":       {"analyze", "dcerpc", "epm", "internal/capture", "internal/evidence", "internal/keys", "internal/pipeline", "internal/redact", "internal/report", "internal/safetext", "github.com/spf13/pflag", "github.com/schollz/progressbar/v3", "golang.org/x/term"},
 		// Test data and measurement, never linked into nspicap.
 		"internal/testutil":        {},
 		"internal/synth":           {"github.com/gopacket/gopacket", "github.com/jcmturner/gofork", "github.com/jcmturner/gokrb5/v8", "golang.org/x/crypto/md4"},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/pipeline"
+	"github.com/nspicap/nspicap/internal/redact"
 	"github.com/nspicap/nspicap/internal/report"
 	"github.com/nspicap/nspicap/internal/safetext"
 )
@@ -167,12 +168,20 @@ func inputs(res *pipeline.Result) []analyze.Input {
 type callSink struct {
 	cw  *report.CallWriter
 	err error
+	rd  *redact.Redactor // --redact
 }
 
 func (s *callSink) Call(c *pipeline.Call) {
-	if s.err == nil {
-		s.err = s.cw.Write(&c.Row, c.Time)
+	if s.err != nil {
+		return
 	}
+	if s.rd != nil {
+		row := c.Row
+		s.rd.CallRow(&row)
+		s.err = s.cw.Write(&row, c.Time)
+		return
+	}
+	s.err = s.cw.Write(&c.Row, c.Time)
 }
 
 func (s *callSink) ConnEnd(*analyze.ConnEnd) {}
@@ -181,6 +190,7 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs := newFlags("calls", "List every DCE/RPC call: interface, operation, user, return value, frames.",
 		"nspicap calls --format jsonl trace.pcapng | jq 'select(.op == \"NspiBind\")'", stderr)
 	in := addInputFlags(fs, true, "output format: table, csv or jsonl (one JSON object per line, streamed)", report.CallFormats...)
+	red := addRedactFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
@@ -190,7 +200,10 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return exitUsage, &usageError{err.Error()}
 	}
-	sink := &callSink{cw: cw}
+	sink := &callSink{cw: cw, rd: red.redactor()}
+	if sink.rd != nil {
+		avoidInputAddrs(sink.rd, files)
+	}
 	opts := lim.options(stdin)
 	opts.Rows = true
 	var streamed io.Writer // jsonl rows are written as calls complete
@@ -200,6 +213,9 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	res := runWithProgress(files, opts, sink, lim.progress, stderr, streamed)
 	if err := cw.Close(); err != nil && sink.err == nil {
 		sink.err = err
+	}
+	if sink.rd != nil {
+		redactResult(sink.rd, &res)
 	}
 	printAnomalies(&res, stderr)
 	printKeyWarnings(&res, stderr)

@@ -243,6 +243,7 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 			}
 		}
 	}
+	writeEvidenceText(w, r.Evidence)
 	// Decoding anomalies, then the notices (calls that stay sealed, a
 	// list left short): nothing was lost or misread for those.
 	for _, sec := range []struct {
