@@ -72,6 +72,11 @@ func endpointStatus(v uint32) string {
 	return fmt.Sprintf("0x%08x", v)
 }
 
+// endpointTail is what tells apart the rows of one answer.
+func endpointTail(r *report.EndpointRow) string {
+	return fmt.Sprintf("%s|%s|%s|%05d|%s|%s", r.Status, r.Protocol, r.Host, r.Port, r.Pipe, r.LRPC)
+}
+
 // add merges a row into the map, with the frames of the call.
 func (s *endpointSink) add(c *pipeline.Call, row report.EndpointRow) {
 	rc := c.Raw
@@ -124,7 +129,11 @@ func runEndpoints(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		if a.Version != b.Version {
 			return a.Version < b.Version
 		}
-		return a.Frames[0] < b.Frames[0]
+		if a.Frames[0] != b.Frames[0] {
+			return a.Frames[0] < b.Frames[0]
+		}
+		// One answer (ept_lookup) gives several towers: in a fixed order.
+		return endpointTail(&a) < endpointTail(&b)
 	})
 	if rd := red.redactor(); rd != nil {
 		rd.EndpointRows(rows)

@@ -57,23 +57,57 @@ func (s *sensitive) addr(a string) {
 	}
 }
 
+// ticket notes the host and domain of a ticket label's service principal
+// (service/host.domain#digest).
+func (s *sensitive) ticket(l string) {
+	spn, _, _ := strings.Cut(l, "#")
+	if _, host, ok := strings.Cut(spn, "/"); ok && host != "" {
+		s.names[host] = true
+		if h, d, ok := strings.Cut(host, "."); ok {
+			s.names[h], s.names[d] = true, true
+		}
+	}
+}
+
+// principals notes the user@REALM written in a sentence (the KDC's errors).
+func (s *sensitive) principals(text string) {
+	for _, w := range strings.Fields(text) {
+		w = strings.Trim(w, ".,;:()")
+		if i := strings.IndexByte(w, '@'); i > 0 && strings.Contains(w[i:], ".") {
+			s.user(w)
+		}
+	}
+}
+
 func (s *sensitive) report(r *analyze.Report) {
 	for _, x := range r.Users {
 		s.addr(x.Server)
 		s.user(string(x.User))
+		s.user(string(x.UPN))
+		s.ticket(x.Ticket)
 	}
 	for _, x := range r.Clients {
 		s.addr(x.Server)
 		s.addr(x.Client)
+		s.addr(x.ClientAddress)
 	}
 	for _, x := range r.Sessions {
 		s.addr(x.Server)
 		s.addr(x.Client)
+		s.addr(x.ClientAddress)
 		s.user(string(x.User))
 	}
 	for _, x := range r.Refusals {
 		s.addr(x.Client)
+		s.addr(x.ClientAddress)
 		s.user(string(x.User))
+	}
+	for _, x := range r.Timeline {
+		s.addr(x.ClientAddress)
+		s.ticket(x.Ticket)
+	}
+	for _, x := range r.Anomalies {
+		s.principals(x.Message)
 	}
 	for _, x := range r.EMSMDBSessions {
 		s.addr(x.Server)
@@ -91,7 +125,10 @@ func (s *sensitive) report(r *analyze.Report) {
 	for _, x := range r.Findings {
 		s.addr(string(x.Server))
 		s.addr(string(x.Client))
+		s.addr(x.ClientAddress)
 		s.user(string(x.User))
+		s.user(string(x.UPN))
+		s.ticket(x.Ticket)
 	}
 }
 
@@ -142,7 +179,7 @@ func TestRedact(t *testing.T) {
 	files := captures(t)
 	t.Chdir(testdataDir)
 	type run struct{ cmd, format string }
-	runs := []run{{"analyze", "table"}, {"analyze", "json"}, {"sessions", "table"}, {"sessions", "csv"}, {"sessions", "jsonl"},
+	runs := []run{{"analyze", "table"}, {"analyze", "json"}, {"analyze", "html"}, {"sessions", "table"}, {"sessions", "csv"}, {"sessions", "jsonl"},
 		{"calls", "table"}, {"calls", "csv"}, {"calls", "jsonl"}, {"endpoints", "table"}, {"endpoints", "csv"}, {"endpoints", "jsonl"}}
 	checked := 0
 	for _, f := range files {

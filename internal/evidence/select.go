@@ -152,6 +152,14 @@ func NewPlan(r *analyze.Report, files []string, ids []Identity) *Plan {
 			add(f, id.Frame, "names the user")
 		}
 	}
+	// The frame that named the user of a finding: the NTLM AUTHENTICATE,
+	// the AP-REQ a keytab decrypted, the KDC's TGS-REP, the HTTP request.
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		if f.IdentityFrame != nil {
+			add(f, *f.IdentityFrame, "names the user ("+f.IdentityFrom+")")
+		}
+	}
 	for _, g := range order {
 		l := groups[g]
 		for i := range l {

@@ -215,6 +215,50 @@ func (r *Redactor) Identity(s string) string {
 	return out
 }
 
+// Ticket redacts the label of a Kerberos ticket, "<service principal>#<8
+// hex digits>": the principal as Identity does; the digest of the
+// ticket's encrypted part names no one and is kept.
+func (r *Redactor) Ticket(s string) string {
+	if s == "" {
+		return s
+	}
+	spn, digest, ok := strings.Cut(s, "#")
+	out := r.Identity(spn)
+	if ok {
+		out += "#" + digest
+	}
+	return out
+}
+
+// principals registers, as identities, the Kerberos principals written
+// user@REALM in free text that no field named (the KDC's errors name the
+// accounts they refused only in their sentence).
+func (r *Redactor) principals(s string) {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '@' {
+			continue
+		}
+		a := i
+		for a > 0 && principalByte(s[a-1]) {
+			a--
+		}
+		b := i + 1
+		for b < len(s) && principalByte(s[b]) {
+			b++
+		}
+		for b > i+1 && s[b-1] == '.' {
+			b-- // the end of a sentence
+		}
+		if a < i && b > i+1 && strings.Contains(s[i+1:b], ".") {
+			r.Identity(s[a:b])
+		}
+	}
+}
+
+func principalByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '$' || c == '.'
+}
+
 // account is an account name, or a service principal's service/host.
 func (r *Redactor) account(s string) string {
 	if svc, host, ok := strings.Cut(s, "/"); ok && svc != "" && host != "" {
@@ -302,6 +346,9 @@ func (r *Redactor) Text(s string) string {
 		return s
 	}
 	r.literals(s, func(a netip.Addr) { r.Addr(a) })
+	if strings.IndexByte(s, '@') >= 0 {
+		r.principals(s)
+	}
 	if r.dirty {
 		sort.SliceStable(r.text, func(i, j int) bool { return len(r.text[i].from) > len(r.text[j].from) })
 		r.byFirst = map[byte][]textRule{}

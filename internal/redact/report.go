@@ -10,7 +10,7 @@ import (
 
 // fields are pointers to the strings of a report, by what they hold.
 type fields struct {
-	addrs, ids, dns, hosts, texts []*string
+	addrs, ids, dns, hosts, tickets, texts []*string
 }
 
 func ns(p *analyze.NullString) *string { return (*string)(p) }
@@ -29,23 +29,28 @@ func fieldsOf(r *analyze.Report) *fields {
 			f.texts = append(f.texts, &r.Inputs[i].Warnings[j])
 		}
 	}
+	account := func(a *analyze.AccountIdentity) {
+		id(ns(&a.UPN))
+		f.tickets = append(f.tickets, &a.Ticket)
+	}
 	for i := range r.Users {
 		x := &r.Users[i]
 		addr(&x.Server)
 		id(ns(&x.User))
+		account(&x.AccountIdentity)
 	}
 	for i := range r.Clients {
 		x := &r.Clients[i]
-		addr(&x.Server, &x.Client)
+		addr(&x.Server, &x.Client, &x.ClientAddress)
 	}
 	for i := range r.Sessions {
 		x := &r.Sessions[i]
-		addr(&x.Server, &x.Client)
+		addr(&x.Server, &x.Client, &x.ClientAddress)
 		id(ns(&x.User))
 	}
 	for i := range r.Refusals {
 		x := &r.Refusals[i]
-		addr(&x.Server, &x.Client)
+		addr(&x.Server, &x.Client, &x.ClientAddress)
 		id(ns(&x.User))
 	}
 	for i := range r.EMSMDBUsers {
@@ -56,11 +61,11 @@ func fieldsOf(r *analyze.Report) *fields {
 	}
 	for i := range r.EMSMDBClients {
 		x := &r.EMSMDBClients[i]
-		addr(&x.Server, &x.Client)
+		addr(&x.Server, &x.Client, &x.ClientAddress)
 	}
 	for i := range r.EMSMDBSessions {
 		x := &r.EMSMDBSessions[i]
-		addr(&x.Server, &x.Client)
+		addr(&x.Server, &x.Client, &x.ClientAddress)
 		id(ns(&x.User))
 		f.dns = append(f.dns, &x.UserDN)
 	}
@@ -73,13 +78,15 @@ func fieldsOf(r *analyze.Report) *fields {
 	}
 	for i := range r.Timeline {
 		x := &r.Timeline[i]
-		addr(&x.Server, &x.Client)
+		addr(&x.Server, &x.Client, &x.ClientAddress)
 		id(ns(&x.User))
+		f.tickets = append(f.tickets, &x.Ticket)
 	}
 	for i := range r.Findings {
 		x := &r.Findings[i]
-		addr(ns(&x.Server), ns(&x.Client))
+		addr(ns(&x.Server), ns(&x.Client), &x.ClientAddress)
 		id(ns(&x.User))
+		account(&x.AccountIdentity)
 		f.texts = append(f.texts, &x.Message)
 	}
 	for i := range r.Anomalies {
@@ -119,6 +126,9 @@ func (rd *Redactor) Report(r *analyze.Report, extra ...string) {
 	for _, p := range f.hosts {
 		*p = rd.Host(*p)
 	}
+	for _, p := range f.tickets {
+		*p = rd.Ticket(*p)
+	}
 	for _, p := range f.texts {
 		*p = rd.Text(*p)
 	}
@@ -154,7 +164,7 @@ func (rd *Redactor) prepare(f *fields) {
 	for _, l := range []struct {
 		ps []*string
 		fn func(string) string
-	}{{f.ids, rd.Identity}, {f.dns, rd.DN}, {f.hosts, rd.Host}} {
+	}{{f.ids, rd.Identity}, {f.dns, rd.DN}, {f.hosts, rd.Host}, {f.tickets, rd.Ticket}} {
 		var ss []string
 		for _, p := range l.ps {
 			ss = append(ss, *p)

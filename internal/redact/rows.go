@@ -27,6 +27,9 @@ func InPool(a netip.Addr) bool {
 func (rd *Redactor) CallRow(row *report.CallRow) {
 	row.Client = rd.AddrString(row.Client)
 	row.Server = rd.AddrString(row.Server)
+	row.ClientAddress = rd.AddrString(row.ClientAddress)
+	row.Ticket = rd.Ticket(row.Ticket)
+	row.Via = rd.Identity(row.Via)
 	if row.User != nil {
 		u := rd.Identity(*row.User)
 		row.User = &u
