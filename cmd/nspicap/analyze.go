@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/pipeline"
@@ -89,7 +88,7 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	in := addInputFlags(fs, true, "output format: table or json", "table", "json")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
 	emsLimit := fs.Int("emsmdb-limit", analyze.DefaultEMSMDBLimit, "the Exchange store's Maximum Allowed Sessions Per User (EMSMDB)")
-	failOn := fs.StringSlice("fail-on", nil, "exit with status 3 when a finding of one of these kinds is found: "+strings.Join(findingKinds, ", "))
+	failOn := addFailOnFlag(fs)
 	tables := addTableFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
@@ -105,10 +104,8 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if *limit < 1 {
 		return exitUsage, &usageError{fmt.Sprintf("--limit %d: want a positive number", *limit)}
 	}
-	for _, k := range *failOn {
-		if !contains(findingKinds, k) {
-			return exitUsage, &usageError{fmt.Sprintf("--fail-on %q: want one of %s", k, strings.Join(findingKinds, ", "))}
-		}
+	if err := failOn.check(); err != nil {
+		return exitUsage, err
 	}
 	r, unreadable := analysis(files, *limit, lim, true, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply)
 	if err := report.WriteAnalyze(stdout, *format, r); err != nil {
@@ -117,10 +114,8 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if unreadable {
 		return exitInput, nil
 	}
-	for _, k := range *failOn {
-		if r.HasKind(k) {
-			return exitFindings, nil
-		}
+	if failOn.matches(r) {
+		return exitFindings, nil
 	}
 	return exitOK, nil
 }
@@ -130,12 +125,16 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		"nspicap sessions --format csv trace.pcapng > sessions.csv", stderr)
 	in := addInputFlags(fs, true, "output format: table, csv or jsonl", "table", "csv", "jsonl")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
+	failOn := addFailOnFlag(fs)
 	tables := addTableFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
 		return exitUsage, err
 	}
 	if err := tables.check(); err != nil {
+		return exitUsage, err
+	}
+	if err := failOn.check(); err != nil {
 		return exitUsage, err
 	}
 	format, lim := in.format, in.lim
@@ -145,6 +144,9 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	if unreadable {
 		return exitInput, nil
+	}
+	if failOn.matches(r) {
+		return exitFindings, nil
 	}
 	return exitOK, nil
 }
