@@ -196,6 +196,7 @@ func (a *Analyzer) report(inputs []Input, streamed bool) *Report {
 	r.Timeline = []TimelineRow{}
 	var verdict []string
 	add := func(f *Finding, sentence string) {
+		f.Message, sentence = sentenceStart(f.Message), sentenceStart(sentence)
 		p.findings = append(p.findings, f)
 		r.Findings = append(r.Findings, *f)
 		if sentence != "" {
@@ -218,6 +219,16 @@ func (a *Analyzer) report(inputs []Input, streamed bool) *Report {
 	}
 	a.tl.rows(r, a.opt.Limit, a.store.limit, leaks)
 	if len(verdict) > 0 {
+		// The store, endpoint and dead connection sentences name
+		// problems: "No NSPI problems found" would contradict them.
+		if v := r.Verdict; len(v) > 0 && strings.HasPrefix(v[0], noNSPIProblems) {
+			if rest := strings.TrimPrefix(strings.TrimPrefix(v[0], noNSPIProblems), ": "); rest != "." {
+				v[0] = strings.ToUpper(rest[:1]) + rest[1:]
+			} else {
+				v = v[1:]
+			}
+			r.Verdict = v
+		}
 		r.Verdict = append(verdict, r.Verdict...)
 	}
 	return r
