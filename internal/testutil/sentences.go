@@ -65,6 +65,8 @@ func SentenceProblems(verdict []string, messages []string, problems bool) []stri
 				noun, next := strings.ToLower(m[1]), m[2]
 				if plainPlurals[noun] || (strings.HasSuffix(noun, "s") && !singularS[noun] && len(noun) > 3 && !strings.HasSuffix(noun, "ss")) {
 					out = append(out, fmt.Sprintf("%s: \"1 %s\": %q", where, m[1], s))
+				} else if plainPlurals[next] {
+					out = append(out, fmt.Sprintf("%s: \"1 %s %s\": %q", where, m[1], next, s))
 				} else if pluralVerb.MatchString(next) {
 					out = append(out, fmt.Sprintf("%s: \"1 %s %s\": %q", where, m[1], next, s))
 				}
