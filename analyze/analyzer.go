@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
 	"strings"
@@ -231,7 +232,26 @@ func (a *Analyzer) report(inputs []Input, streamed bool) *Report {
 		}
 		r.Verdict = append(verdict, r.Verdict...)
 	}
+	if nc := notCovered(r.Inputs); len(nc) > 0 {
+		r.Verdict = append(nc, r.Verdict...)
+	}
 	return r
+}
+
+// notCovered opens the verdict with the inputs that could not be read:
+// nothing of them is in the report.
+func notCovered(ins []Input) []string {
+	var out []string
+	for _, in := range ins {
+		if in.Error != "" {
+			name := in.Path
+			if name == "-" {
+				name = "standard input"
+			}
+			out = append(out, fmt.Sprintf("This report does not cover %s: it could not be read (%s).", name, in.Error))
+		}
+	}
+	return out
 }
 
 func utc(t time.Time) time.Time {

@@ -77,6 +77,9 @@ type Input struct {
 	// CutSMBMessages counts the SMB messages of named pipes those cuts
 	// touched: they are dropped, with the calls they carried.
 	CutSMBMessages int64 `json:"cut_smb_messages,omitempty"`
+	// Error says why the file could not be read (then nothing of it is in
+	// the report, and the verdict opens by saying so); absent when it was.
+	Error string `json:"error,omitempty"`
 }
 
 // Counters are the per-row numbers of the report. Calls are attributed to the

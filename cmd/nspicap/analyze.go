@@ -108,6 +108,9 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return exitUsage, err
 	}
 	r, unreadable := analysis(files, *limit, lim, true, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply)
+	if noneRead(r) {
+		return exitInput, nil // the errors are on standard error; a report would read as "no NSPI traffic"
+	}
 	if err := report.WriteAnalyze(stdout, *format, r); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
@@ -139,6 +142,9 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	format, lim := in.format, in.lim
 	r, unreadable := analysis(files, *limit, lim, false, stdin, stderr, tables.apply)
+	if noneRead(r) {
+		return exitInput, nil
+	}
 	if err := report.WriteSessions(stdout, *format, r.Sessions); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
@@ -149,6 +155,17 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return exitFindings, nil
 	}
 	return exitOK, nil
+}
+
+// noneRead reports whether no input could be read: the error lines on
+// standard error are then all there is to say.
+func noneRead(r *analyze.Report) bool {
+	for _, in := range r.Inputs {
+		if in.Error == "" {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(list []string, s string) bool {

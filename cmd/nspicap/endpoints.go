@@ -124,6 +124,10 @@ func runEndpoints(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		}
 		return a.Frames[0] < b.Frames[0]
 	})
+	if allUnreadable(&res) {
+		reportInputs(&res, stderr)
+		return exitInput, nil
+	}
 	if err := report.WriteEndpoints(stdout, *format, rows, len(files) > 1); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}

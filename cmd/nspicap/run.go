@@ -141,6 +141,16 @@ func reportInputs(res *pipeline.Result, stderr io.Writer) (unreadable bool) {
 	return unreadable
 }
 
+// allUnreadable reports whether no input could be read.
+func allUnreadable(res *pipeline.Result) bool {
+	for _, in := range res.Inputs {
+		if in.Err == nil {
+			return false
+		}
+	}
+	return len(res.Inputs) > 0
+}
+
 // inputs converts what the capture layer says of each file for the report.
 func inputs(res *pipeline.Result) []analyze.Input {
 	var out []analyze.Input
@@ -156,7 +166,7 @@ func inputs(res *pipeline.Result) []analyze.Input {
 			ai.CutSMBMessages = res.CutSMBMessages[i]
 		}
 		if in.Err != nil {
-			ai.Warnings = append(append([]string(nil), ai.Warnings...), "unreadable: "+in.Err.Error())
+			ai.Error = strings.TrimPrefix(strings.TrimPrefix(in.Err.Error(), in.Path+": "), "stdin: ")
 		}
 		out = append(out, ai)
 	}
@@ -198,6 +208,11 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		streamed = stdout
 	}
 	res := runWithProgress(files, opts, sink, lim.progress, stderr, streamed)
+	if allUnreadable(&res) {
+		// No table of 0 calls: the error lines say it all.
+		reportInputs(&res, stderr)
+		return exitInput, nil
+	}
 	if err := cw.Close(); err != nil && sink.err == nil {
 		sink.err = err
 	}
