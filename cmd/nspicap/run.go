@@ -96,9 +96,7 @@ func newFlags(name, synopsis, example string, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: nspicap %s [flags] FILE...\n\n%s\n\nFlags:\n%s\nExample:\n  %s\n", name, synopsis, fs.FlagUsages(), example)
-	}
+	fs.Usage = func() { writeUsage(stderr, fs, name, synopsis, example) }
 	return fs
 }
 
@@ -106,6 +104,9 @@ func parse(fs *pflag.FlagSet, args []string) ([]string, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil, err
+		}
+		if msg, ok := valueError(err); ok {
+			return nil, &usageError{msg}
 		}
 		return nil, &usageError{err.Error()}
 	}
