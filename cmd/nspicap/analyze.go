@@ -124,10 +124,12 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := newFlags("sessions", "List every NSPI session (bind to unbind, connection close, or end of capture) with its frames.",
-		"nspicap sessions --format csv trace.pcapng > sessions.csv", stderr)
+	fs := newFlags("sessions", "List every NSPI session (bind to unbind, connection close, or end of capture) with its frames; --proto emsmdb or all lists the Exchange store sessions (connect to disconnect).",
+		"nspicap sessions --proto all --format csv trace.pcapng > sessions.csv", stderr)
 	in := addInputFlags(fs, true, "output format: table, csv or jsonl", "table", "csv", "jsonl")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
+	proto := fs.String("proto", "nspi", "which sessions: nspi (address book), emsmdb (Exchange store) or all")
+	emsLimit := fs.Int("emsmdb-limit", analyze.DefaultEMSMDBLimit, "the Exchange store's Maximum Allowed Sessions Per User (EMSMDB), for --fail-on")
 	failOn := addFailOnFlag(fs)
 	tables := addTableFlags(fs)
 	files, err := in.parse(fs, args, stderr)
@@ -140,12 +142,18 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err := failOn.check(); err != nil {
 		return exitUsage, err
 	}
+	if !contains(report.SessionProtos, *proto) {
+		return exitUsage, &usageError{fmt.Sprintf("--proto %q: want nspi, emsmdb or all", *proto)}
+	}
+	if *limit < 1 || *emsLimit < 1 {
+		return exitUsage, &usageError{"--limit and --emsmdb-limit: want a positive number"}
+	}
 	format, lim := in.format, in.lim
-	r, unreadable := analysis(files, *limit, lim, false, stdin, stderr, tables.apply)
+	r, unreadable := analysis(files, *limit, lim, false, stdin, stderr, emsmdbLimit(*emsLimit), tables.apply)
 	if noneRead(r) {
 		return exitInput, nil
 	}
-	if err := report.WriteSessions(stdout, *format, r.Sessions); err != nil {
+	if err := report.WriteSessionsOf(stdout, *format, *proto, r.Sessions, r.EMSMDBSessions); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
 	if unreadable {

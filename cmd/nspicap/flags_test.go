@@ -23,7 +23,10 @@ func TestHelpGroups(t *testing.T) {
 		}
 		last := -1
 		for _, name := range everydayFlags {
-			i := strings.Index(head, "--"+name+" ")
+			i := strings.Index(head, "  --"+name+" ")
+			if j := strings.Index(head, ", --"+name+" "); i < 0 {
+				i = j
+			}
 			if i < 0 {
 				continue
 			}

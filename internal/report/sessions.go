@@ -80,9 +80,26 @@ func writeSessionCSV(w io.Writer, ss []analyze.Session) error {
 }
 
 func writeSessionTable(w io.Writer, ss []analyze.Session) error {
-	// With several files, frames print as N#frame, N numbering the files
-	// in order of name, with a legend: file names would not fit in 80
-	// columns.
+	files := sessionFiles(ss, nil)
+	if len(ss) == 0 {
+		_, err := fmt.Fprintln(w, "No NSPI sessions.")
+		return err
+	}
+	if err := writeNSPISessionTables(w, ss, frameFormatter(files)); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	writeFilesLegend(w, files)
+	writeWrapped(w, nspiSessionLegend, "", "")
+	return nil
+}
+
+const nspiSessionLegend = "HANDLE: digits 9 to 16 of the context handle (all 40 in csv and jsonl). BIND: frame of the NspiBind. END: unbind; closed (its connections closed without NspiUnbind); open (still open at the end of the capture). AT: frame of the end. CALLS: other NSPI calls on the handle."
+
+// sessionFiles lists the files the sessions' frames name, sorted. With
+// several files, frames print as N#frame, N numbering the files in order
+// of name, with a legend: file names would not fit in 80 columns.
+func sessionFiles(ss []analyze.Session, es []analyze.EMSMDBSession) []string {
 	fileSet := map[string]bool{}
 	for i := range ss {
 		fileSet[ss[i].BindFrame.File] = true
@@ -90,21 +107,45 @@ func writeSessionTable(w io.Writer, ss []analyze.Session) error {
 			fileSet[ss[i].EndFrame.File] = true
 		}
 	}
+	for i := range es {
+		fileSet[es[i].ConnectFrame.File] = true
+		if es[i].EndFrame != nil {
+			fileSet[es[i].EndFrame.File] = true
+		}
+	}
 	var files []string
 	for f := range fileSet {
 		files = append(files, f)
 	}
 	sort.Strings(files)
+	return files
+}
+
+func frameFormatter(files []string) func(analyze.FrameRef) string {
 	fileNo := map[string]int{}
 	for i, f := range files {
 		fileNo[f] = i + 1
 	}
-	frame := func(f analyze.FrameRef) string {
+	return func(f analyze.FrameRef) string {
 		if len(files) > 1 {
 			return strconv.Itoa(fileNo[f.File]) + "#" + strconv.FormatInt(f.Frame, 10)
 		}
 		return strconv.FormatInt(f.Frame, 10)
 	}
+}
+
+func writeFilesLegend(w io.Writer, files []string) {
+	if len(files) > 1 {
+		var parts []string
+		for i, f := range files {
+			parts = append(parts, fmt.Sprintf("%d = %s", i+1, f))
+		}
+		writeWrapped(w, "Frames are FILE#FRAME; files: "+strings.Join(parts, ", ")+".", "", "  ")
+	}
+}
+
+// writeNSPISessionTables writes one table per server.
+func writeNSPISessionTables(w io.Writer, ss []analyze.Session, frame func(analyze.FrameRef) string) error {
 	byServer := map[string][]*analyze.Session{}
 	var servers []string
 	for i := range ss {
@@ -115,10 +156,6 @@ func writeSessionTable(w io.Writer, ss []analyze.Session) error {
 		byServer[s.Server] = append(byServer[s.Server], s)
 	}
 	sort.SliceStable(servers, func(i, j int) bool { return addrBefore(servers[i], servers[j]) })
-	if len(ss) == 0 {
-		_, err := fmt.Fprintln(w, "No NSPI sessions.")
-		return err
-	}
 	header := []string{"CLIENT", "USER", "HANDLE", "BIND", "END", "AT", "CALLS"}
 	align := tw.Alignment{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft, tw.AlignRight, tw.AlignRight}
 	for n, server := range servers {
@@ -149,15 +186,6 @@ func writeSessionTable(w io.Writer, ss []analyze.Session) error {
 			return err
 		}
 	}
-	fmt.Fprintln(w)
-	if len(files) > 1 {
-		var parts []string
-		for i, f := range files {
-			parts = append(parts, fmt.Sprintf("%d = %s", i+1, f))
-		}
-		writeWrapped(w, "Frames are FILE#FRAME; files: "+strings.Join(parts, ", ")+".", "", "  ")
-	}
-	writeWrapped(w, "HANDLE: digits 9 to 16 of the context handle (all 40 in csv and jsonl). BIND: frame of the NspiBind. END: unbind; closed (its connections closed without NspiUnbind); open (still open at the end of the capture). AT: frame of the end. CALLS: other NSPI calls on the handle.", "", "")
 	return nil
 }
 
