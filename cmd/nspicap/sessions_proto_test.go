@@ -29,7 +29,7 @@ func TestSessionsProto(t *testing.T) {
 		for i, line := range strings.Split(strings.TrimSpace(out), "\n") {
 			var row struct {
 				Proto, Handle, Op, End string
-				StartFrame          struct{ Frame int64 } `json:"start_frame"`
+				StartFrame             struct{ Frame int64 } `json:"start_frame"`
 			}
 			if err := json.Unmarshal([]byte(line), &row); err != nil {
 				t.Fatalf("%s line %d: %v", f, i+1, err)
