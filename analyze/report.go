@@ -235,10 +235,14 @@ type Finding struct {
 // sealed, a list left short) while nothing was lost or misread, and the
 // verdict does not count it among the decoding anomalies.
 type Anomaly struct {
-	Kind    string `json:"kind"`
-	Count   int64  `json:"count"`
-	Message string `json:"message"`
-	Notice  bool   `json:"notice,omitempty"`
+	Kind  string `json:"kind"`
+	Count int64  `json:"count"`
+	// File and Frame are the first occurrence's; null for an anomaly of
+	// no frame (a notice on the report, a limit hit at the end).
+	File    NullString `json:"file"`
+	Frame   *int64     `json:"frame"`
+	Message string     `json:"message"`
+	Notice  bool       `json:"notice,omitempty"`
 }
 
 // Report is the result of an analysis: the one document that every output

@@ -64,10 +64,14 @@ func analysis(files []string, limit int, lim *limitFlags, streamed bool, stdin i
 	sink.feed.wait()
 	for _, an := range res.Anomalies {
 		msg := an.Example
+		x := analyze.Anomaly{Kind: an.Kind, Count: an.Count}
 		if an.First.Frame != 0 {
 			msg = fmt.Sprintf("first at %s frame %d: %s", an.First.File, an.First.Frame, an.Example)
+			frame := an.First.Frame
+			x.File, x.Frame = analyze.NullString(an.First.File), &frame
 		}
-		a.AddAnomaly(analyze.Anomaly{Kind: an.Kind, Count: an.Count, Message: msg})
+		x.Message = msg
+		a.AddAnomaly(x)
 	}
 	keyAnomaly(&res, a)
 	printKeyWarnings(&res, stderr)

@@ -233,7 +233,7 @@ func (k *conn) infer(h *Call, accepted bool) {
 	if k.r.rows {
 		s := fmt.Sprintf("0x%08x", st)
 		h.Row.Status = &s
-		h.Row.StatusName, _ = nspi.StatusName(st)
+		h.Row.StatusName = codeName(nspi.StatusName(st))
 		h.Row.StatusInferred = true
 	}
 }
