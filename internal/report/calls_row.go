@@ -58,12 +58,12 @@ type CallRow struct {
 	// Incomplete: some stub bytes of the request or response were not
 	// captured (a missing segment, the snap length) or not kept (over the
 	// per-call limit).
-	Incomplete bool    `json:"incomplete,omitempty"`
-	Status     *string `json:"status"`
-	StatusName CodeName    `json:"status_name"`
-	Fault      *string `json:"fault"`
-	FaultName  CodeName    `json:"fault_name"`
-	LatencyUS  *int64  `json:"latency_us"`
+	Incomplete bool     `json:"incomplete,omitempty"`
+	Status     *string  `json:"status"`
+	StatusName CodeName `json:"status_name"`
+	Fault      *string  `json:"fault"`
+	FaultName  CodeName `json:"fault_name"`
+	LatencyUS  *int64   `json:"latency_us"`
 
 	// StatusInferred: the stub was sealed and Status is inferred from
 	// what the client did next (README, "Sealed traffic").
