@@ -30,7 +30,7 @@ const usageText = `nspicap reads packet captures and explains why MAPI clients f
 
 Usage:
   nspicap analyze [flags] FILE...   NSPI sessions, leaks and refused logons (the report)
-  nspicap sessions [flags] FILE...  every NSPI session with its frames
+  nspicap sessions [flags] FILE...  every NSPI (or store) session with its frames
   nspicap calls [flags] FILE...     every DCE/RPC call
   nspicap endpoints [flags] FILE... what the endpoint mapper answered (like rpcdump)
   nspicap version                   print the version
