@@ -17,7 +17,7 @@ import (
 
 // TestSentenceRules reads every sentence of the verdict, every finding
 // message and every anomaly message of every sample capture (with and
-// without its keys), and of the scenarios below, and checks that none
+// without its keys or keytab), and of the scenarios below, and checks that none
 // contradicts the report or itself: testutil.SentenceProblems (no sentence
 // twice, no "only 0", agreement after "1", no "No ... problems found"
 // after problems), and the rules that need the report's data
@@ -25,6 +25,10 @@ import (
 func TestSentenceRules(t *testing.T) {
 	extra := sentenceScenarios(t)
 	files := captures(t)
+	keytabs := map[string]string{}
+	for _, f := range krbCaptures {
+		keytabs[f] = loadManifest(t, f).KeytabFile
+	}
 	t.Chdir(testdataDir)
 	type run struct{ name, file string }
 	var runs []run
@@ -38,6 +42,9 @@ func TestSentenceRules(t *testing.T) {
 		variants := [][]string{withKeys(t, r.name, []string{"analyze", "--format", "json", r.file})}
 		if len(variants[0]) > 4 {
 			variants = append(variants, []string{"analyze", "--format", "json", r.file})
+		}
+		if kt := keytabs[r.name]; kt != "" {
+			variants = append(variants, []string{"analyze", "--format", "json", "--keytab", kt, r.file})
 		}
 		for _, args := range variants {
 			out, errOut, code := nspicap(t, args...)
