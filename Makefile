@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 20s
 
-.PHONY: build test testdata golden fuzz lint cross bench microbench clean
+.PHONY: build test testdata golden fuzz lint cross dist bench microbench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o nspicap ./cmd/nspicap
@@ -45,6 +45,22 @@ cross:
 	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/nspicap
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o /dev/null ./cmd/nspicap
 
+# Release binaries for people without Go: static (no cgo), built without
+# local paths (-trimpath), the version stamped (nspicap version), in dist/
+# (git-ignored) with their SHA-256 list: check with
+# cd dist && sha256sum -c SHA256SUMS.
+DIST_PLATFORMS := windows/amd64 linux/amd64 linux/arm64 darwin/arm64
+
+dist:
+	rm -rf dist && mkdir dist
+	set -e; for p in $(DIST_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "dist/nspicap-$(VERSION)-$$os-$$arch$$ext"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+			-o dist/nspicap-$(VERSION)-$$os-$$arch$$ext ./cmd/nspicap; \
+	done
+	cd dist && if command -v sha256sum >/dev/null; then sha256sum nspicap-*; else shasum -a 256 nspicap-*; fi > SHA256SUMS
+
 # Generates the benchmark captures once (in .bench/, git-ignored), runs
 # nspicap and the baseline reader on them and prints the table. BENCHFLAGS=-quick
 # for a small smoke run.
@@ -57,3 +73,4 @@ microbench:
 
 clean:
 	rm -f nspicap nspicap.exe
+	rm -rf dist

@@ -1,8 +1,10 @@
 package analyze
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -206,6 +208,7 @@ func (a *Analyzer) report(inputs []Input, streamed bool) *Report {
 	r.Timeline = []TimelineRow{}
 	var verdict []string
 	add := func(f *Finding, sentence string) {
+		f.Message, sentence = sentenceStart(f.Message), sentenceStart(sentence)
 		p.findings = append(p.findings, f)
 		r.Findings = append(r.Findings, *f)
 		if sentence != "" {
@@ -228,9 +231,38 @@ func (a *Analyzer) report(inputs []Input, streamed bool) *Report {
 	}
 	a.tl.rows(r, a.opt.Limit, a.store.limit, leaks)
 	if len(verdict) > 0 {
+		// The store, endpoint and dead connection sentences name
+		// problems: "No NSPI problems found" would contradict them.
+		if v := r.Verdict; len(v) > 0 && strings.HasPrefix(v[0], noNSPIProblems) {
+			if rest := strings.TrimPrefix(strings.TrimPrefix(v[0], noNSPIProblems), ": "); rest != "." {
+				v[0] = strings.ToUpper(rest[:1]) + rest[1:]
+			} else {
+				v = v[1:]
+			}
+			r.Verdict = v
+		}
 		r.Verdict = append(verdict, r.Verdict...)
 	}
+	if nc := notCovered(r.Inputs); len(nc) > 0 {
+		r.Verdict = append(nc, r.Verdict...)
+	}
 	return r
+}
+
+// notCovered opens the verdict with the inputs that could not be read:
+// nothing of them is in the report.
+func notCovered(ins []Input) []string {
+	var out []string
+	for _, in := range ins {
+		if in.Error != "" {
+			name := in.Path
+			if name == "-" {
+				name = "standard input"
+			}
+			out = append(out, fmt.Sprintf("This report does not cover %s: it could not be read (%s).", name, in.Error))
+		}
+	}
+	return out
 }
 
 func utc(t time.Time) time.Time {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -54,6 +55,7 @@ type reporter struct {
 	anonExpected int // anonymous refusals followed by an authenticated bind
 	stable       map[*group]bool
 	on           int // onAuto, onNever or onAlways (verdictLine)
+	logonAgg     map[string]logonAgg
 }
 
 func (p *reporter) build(streamed bool) *Report {
@@ -280,7 +282,7 @@ func (p *reporter) findLimits() {
 		if isTicketKey(k.who) {
 			b.WriteString(ticketAdvice)
 		}
-		f := p.newFinding(KindSessionLimit, SevError, k.server, k.who, lim.cl.one(), &lim.ev, b.String())
+		f := p.newFinding(KindSessionLimit, SevError, k.server, k.who, lim.cl.one(), &lim.ev, sentenceStart(b.String()))
 		f.Cause = CauseSessionLimit
 		markInferred(f, &lim)
 		gi.limit = f
@@ -349,7 +351,12 @@ func (p *reporter) findLeak(l *leakSeries) {
 	}
 	sev := SevWarning
 	var limitAt *time.Time
-	if rate > 0 {
+	switch {
+	case rate > 0 && res.span < minRateSpan:
+		// A burst: say what happened, a rate per hour would extrapolate.
+		rate = 0
+		fmt.Fprintf(&b, " They piled up within %s, too short a time to give a rate per hour.", fmtSpan(res.span))
+	case rate > 0:
 		rate = math.Round(rate*100) / 100
 		fmt.Fprintf(&b, " They grew by %s sessions per hour.", fmtRate(rate))
 	}
@@ -374,7 +381,7 @@ func (p *reporter) findLeak(l *leakSeries) {
 	if res.inferred > 0 {
 		fmt.Fprintf(&b, " Inferred, not decoded: %d of the %d sessions never unbound come from sealed binds without a key, taken as accepted because the client went on with NSPI calls (give --keys or --keytab to decode).", res.inferred, res.never)
 	}
-	f := p.newFinding(KindLeak, sev, l.server, l.ukey, res.client, &res.ev, b.String())
+	f := p.newFinding(KindLeak, sev, l.server, l.ukey, res.client, &res.ev, sentenceStart(b.String()))
 	f.StatusInferred = res.inferred > 0
 	f.RatePerHour = rate
 	f.LimitAt = limitAt
@@ -383,6 +390,24 @@ func (p *reporter) findLeak(l *leakSeries) {
 		f.anon = true
 		p.anonLeaks = append(p.anonLeaks, gi)
 	}
+}
+
+// minRateSpan is the shortest time over which a leak is given a rate per
+// hour and a time to the limit: over a shorter burst, the rate of a few
+// seconds would be extrapolated to hours.
+const minRateSpan = 5 * time.Minute
+
+// fmtSpan says a short duration as people read it: "0.6 s", "42 s",
+// "3 min 10 s".
+func fmtSpan(d time.Duration) string {
+	switch {
+	case d < 10*time.Second:
+		return strconv.FormatFloat(math.Round(d.Seconds()*10)/10, 'f', -1, 64) + " s"
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Round(time.Second)/time.Second))
+	}
+	d = d.Round(time.Second)
+	return fmt.Sprintf("%d min %d s", int(d/time.Minute), int(d%time.Minute/time.Second))
 }
 
 func fmtRate(r float64) string {
@@ -403,7 +428,7 @@ func fmtDur(d time.Duration) string {
 		}
 		return fmt.Sprintf("%dh%02dm", h, m)
 	case d >= time.Minute:
-		return fmt.Sprintf("%d minutes", int(d/time.Minute))
+		return plural(int(d/time.Minute), "minute", "minutes")
 	}
 	return "less than a minute"
 }
@@ -419,8 +444,12 @@ func (p *reporter) findLogonFailed() {
 			if g.lastOKSeq > acc.ev.last.seq {
 				sev = SevWarning
 			}
-			msg := fmt.Sprintf("%s by %s from %s to %s %s refused with MAPI_E_LOGON_FAILED while the user held only %s (limit %d): not the session limit. Check the account (disabled, locked out, expired password, logon restrictions) and the DC's Directory Service event log (set the NTDS diagnostics value \"4 MAPI Interface Events\" to 5 to log the reason).",
-				plural(n, "NspiBind", "NspiBind calls"), p.who(k.who), client, k.server, wasWere(n), heldRange(acc.lo, acc.hi), p.limit)
+			held := "only " + heldRange(acc.lo, acc.hi)
+			if acc.hi == 0 {
+				held = "no session"
+			}
+			msg := fmt.Sprintf("%s by %s from %s to %s %s refused with MAPI_E_LOGON_FAILED while the user held %s (limit %d): not the session limit. Check the account (disabled, locked out, expired password, logon restrictions) and the DC's Directory Service event log (set the NTDS diagnostics value \"4 MAPI Interface Events\" to 5 to log the reason).",
+				plural(n, "NspiBind", "NspiBind calls"), p.who(k.who), client, k.server, wasWere(n), held, p.limit)
 			if sev == SevWarning {
 				msg += " A later bind by the same user succeeded."
 			}

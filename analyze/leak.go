@@ -81,6 +81,7 @@ type lsums struct {
 	sx, sy  float64
 	sxx     float64
 	sxy     float64
+	lastX   float64 // x of the last point: the hours the series spans
 }
 
 // fold adds the next point in capture order, as slope did over the whole
@@ -93,6 +94,7 @@ func (f *lsums) fold(p point) {
 	f.peak = max(f.peak, f.y)
 	x := p.t.Sub(f.t0).Hours()
 	y := float64(f.y)
+	f.lastX = x
 	f.n++
 	f.sx += x
 	f.sy += y
@@ -116,6 +118,7 @@ func (f *lsums) foldSeg(s *segment, tref time.Time) {
 	f.sxy += s.sxyRel + d*s.syRel + base*sx
 	f.sy += s.syRel + n*base
 	f.sx += sx
+	f.lastX = s.lastX + d
 	f.n += s.n
 	f.peak = max(f.peak, f.y+s.maxRel)
 	f.y += s.sumD
@@ -144,11 +147,12 @@ type segment struct {
 	syRel  float64
 	sxyRel float64
 	maxRel int
+	lastX  float64 // x of the last point
 	firstT time.Time
 }
 
 func pointSeg(x float64, p point) segment {
-	return segment{n: 1, sumD: p.d, sx: x, sxx: x * x, syRel: float64(p.d), sxyRel: x * float64(p.d), maxRel: p.d, firstT: p.t}
+	return segment{n: 1, sumD: p.d, sx: x, sxx: x * x, syRel: float64(p.d), sxyRel: x * float64(p.d), maxRel: p.d, lastX: x, firstT: p.t}
 }
 
 // then appends b's points after a's.
@@ -167,6 +171,7 @@ func (a *segment) then(b *segment) {
 	a.sxyRel += b.sxyRel + shift*b.sx
 	a.sx += b.sx
 	a.sxx += b.sxx
+	a.lastX = b.lastX
 	a.n += b.n
 	a.sumD += b.sumD
 }
@@ -330,6 +335,7 @@ type leakResult struct {
 	never, open, closed, peak int
 	inferred                  int // sessions never unbound whose bind was inferred
 	rate                      float64
+	span                      time.Duration // from the series' first point to its last
 	ev                        evAcc
 	client                    peer
 }
@@ -368,6 +374,6 @@ func (l *leakSeries) result() leakResult {
 	}
 	return leakResult{
 		never: l.closed + l.nOpen, open: l.nOpen, closed: l.closed, inferred: inferred,
-		peak: fin.peak, rate: fin.slope(), ev: ev, client: cl.one(),
+		peak: fin.peak, rate: fin.slope(), span: time.Duration(fin.lastX * float64(time.Hour)), ev: ev, client: cl.one(),
 	}
 }

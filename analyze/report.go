@@ -77,6 +77,9 @@ type Input struct {
 	// CutSMBMessages counts the SMB messages of named pipes those cuts
 	// touched: they are dropped, with the calls they carried.
 	CutSMBMessages int64 `json:"cut_smb_messages,omitempty"`
+	// Error says why the file could not be read (then nothing of it is in
+	// the report, and the verdict opens by saying so); absent when it was.
+	Error string `json:"error,omitempty"`
 }
 
 // Counters are the per-row numbers of the report. Calls are attributed to the
@@ -274,10 +277,14 @@ type Finding struct {
 // sealed, a list left short) while nothing was lost or misread, and the
 // verdict does not count it among the decoding anomalies.
 type Anomaly struct {
-	Kind    string `json:"kind"`
-	Count   int64  `json:"count"`
-	Message string `json:"message"`
-	Notice  bool   `json:"notice,omitempty"`
+	Kind  string `json:"kind"`
+	Count int64  `json:"count"`
+	// File and Frame are the first occurrence's; null for an anomaly of
+	// no frame (a notice on the report, a limit hit at the end).
+	File    NullString `json:"file"`
+	Frame   *int64     `json:"frame"`
+	Message string     `json:"message"`
+	Notice  bool       `json:"notice,omitempty"`
 }
 
 // Report is the result of an analysis: the one document that every output

@@ -43,7 +43,7 @@ func TestSnapCutLeakNotAnonymous(t *testing.T) {
 				!strings.Contains(f.Message, "snap length cut packets behind it") {
 				t.Errorf("cut: finding %+v", f)
 			}
-			if f.User != "" || !strings.Contains(strings.Join(r.Verdict, " "), "an unidentified user leaks NSPI sessions") {
+			if f.User != "" || !strings.Contains(strings.Join(r.Verdict, " "), "An unidentified user leaks NSPI sessions") {
 				t.Errorf("cut: user %q, verdict %q", f.User, r.Verdict)
 			}
 		}

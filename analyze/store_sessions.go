@@ -548,7 +548,10 @@ func (t *storeTracker) findings(p *reporter, add func(*Finding, string), leaks m
 			who, plural(g.c.ConnectsOK, "store session", "store sessions"), k.server, g.c.Disconnects, never.n, open, g.c.ClosedWithoutDisconnect, g.c.PeakConcurrent)
 		var rate float64
 		var at *time.Time
-		if h := t1.Sub(t0).Hours(); h > 0 && never.n > 1 {
+		if span := t.lastTime.Sub(t0); span < minRateSpan && t1.After(t0) && never.n > 1 {
+			// A burst: a rate per hour would extrapolate it.
+			msg += fmt.Sprintf(" They piled up within %s, too short a time to give a rate per hour.", fmtSpan(t1.Sub(t0)))
+		} else if h := t1.Sub(t0).Hours(); h > 0 && never.n > 1 {
 			rate = float64(never.n-1) / h
 			msg += fmt.Sprintf(" They grew by %s sessions per hour.", fmtRate(rate))
 			if g.held < limit && open > 0 && limitF == nil {

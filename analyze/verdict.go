@@ -28,14 +28,20 @@ func (p *reporter) verdict(r *Report, others ...string) []string {
 		retired bool
 	}
 	seen, again := map[string]said{}, map[int]int{}
+	p.logonAgg = logonAggregate(r)
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		if f.Severity == SevInfo {
 			continue
 		}
 		line, ok := p.verdictLine(f)
-		if prev, dup := seen[line]; ok && dup && (f.retired || prev.retired) {
-			again[prev.at]++
+		line = sentenceStart(line)
+		if prev, dup := seen[line]; ok && dup {
+			// The same sentence of two findings (one user's refusals
+			// from two clients, counted together): said once.
+			if f.retired || prev.retired {
+				again[prev.at]++
+			}
 			continue
 		}
 		switch {
@@ -54,9 +60,9 @@ func (p *reporter) verdict(r *Report, others ...string) []string {
 		out = append(out, fmt.Sprintf("And %s more: see the findings.", plural(more, "problem", "problems")))
 	}
 	if len(out) == 0 {
-		s := "No NSPI problems found."
+		s := noNSPIProblems + "."
 		if p.anonExpected > 0 {
-			s = fmt.Sprintf("No NSPI problems found: %s without credentials %s refused as expected (the client then bound with credentials).",
+			s = fmt.Sprintf(noNSPIProblems+": %s without credentials %s refused as expected (the client then bound with credentials).",
 				plural(p.anonExpected, "NspiBind", "NspiBind calls"), wasWere(p.anonExpected))
 		}
 		out = append(out, s)
@@ -85,7 +91,7 @@ func (p *reporter) verdictTail(r *Report, out, others []string) []string {
 		}
 	}
 	if n > 0 {
-		out = append(out, fmt.Sprintf("The capture had %d decoding anomalies (listed at the end): some calls may be missing.", n))
+		out = append(out, fmt.Sprintf("The capture had %s (listed at the end): some calls may be missing.", plural(int(n), "decoding anomaly", "decoding anomalies")))
 	}
 	return append(out, p.truncated(others)...)
 }
@@ -180,6 +186,38 @@ func (p *reporter) truncated(others []string) []string {
 	return out
 }
 
+// logonAgg sums the authenticated logon_failed findings of one user on
+// one server (one per client): the verdict says them in one sentence.
+type logonAgg struct {
+	n     int
+	later bool // a later bind of the user succeeded after every refusal
+}
+
+func logonAggregate(r *Report) map[string]logonAgg {
+	m := map[string]logonAgg{}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		if f.Kind != KindLogonFailed || f.Cause != CauseOther || f.retired {
+			continue
+		}
+		k := string(f.Server) + "|" + strings.ToLower(string(f.User))
+		a, seen := m[k]
+		a.n += f.Count
+		a.later = (a.later || !seen) && f.Severity == SevWarning
+		m[k] = a
+	}
+	return m
+}
+
+// sentenceStart capitalises a sentence that begins with "an unidentified
+// user" (names from the capture are left as they are).
+func sentenceStart(s string) string {
+	if strings.HasPrefix(s, "an unidentified") {
+		return "A" + s[1:]
+	}
+	return s
+}
+
 func hasKindSev(r *Report, kind, sev string) bool {
 	for i := range r.Findings {
 		if r.Findings[i].Kind == kind && r.Findings[i].Severity == sev {
@@ -188,6 +226,9 @@ func hasKindSev(r *Report, kind, sev string) bool {
 	}
 	return false
 }
+
+// noNSPIProblems opens the verdict of a capture without NSPI problems.
+const noNSPIProblems = "No NSPI problems found"
 
 // maxVerdictProblems bounds the sentences of the verdict that name a
 // problem; the findings list them all.
@@ -292,8 +333,16 @@ func (p *reporter) verdictLine1(f *Finding) (string, bool) {
 		if f.Cause == CauseAnonymous {
 			return fmt.Sprintf("%s bound without credentials%s and was refused, and did not retry with credentials.", f.cl, on), true
 		}
+		n, later := f.Count, f.Severity == SevWarning
+		if agg, ok := p.logonAgg[string(f.Server)+"|"+ukey]; ok {
+			n, later = agg.n, agg.later
+		}
+		if later {
+			return fmt.Sprintf("%s had %s refused with MAPI_E_LOGON_FAILED%s while it held few sessions, then bound successfully: not the session limit; look at the account only if this repeats.",
+				p.who(ukey), plural(n, "bind", "binds"), on), true
+		}
 		return fmt.Sprintf("%s could not log on%s: %s refused with MAPI_E_LOGON_FAILED while it held few sessions; not the session limit, check the account and the DC.",
-			p.who(ukey), on, plural(f.Count, "bind", "binds")), true
+			p.who(ukey), on, plural(n, "bind", "binds")), true
 	}
 	// bind_failed, unbind_failed, unbind_unknown_handle, call_after_end,
 	// unanswered_call: the first sentence of the message says it.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/nspicap/nspicap/analyze"
 	"github.com/nspicap/nspicap/internal/pipeline"
@@ -75,12 +74,17 @@ func analysisResult(files []string, limit int, lim *limitFlags, streamed bool, s
 	sink.feed.wait()
 	for _, an := range res.Anomalies {
 		msg := an.Example
+		x := analyze.Anomaly{Kind: an.Kind, Count: an.Count}
 		if an.First.Frame != 0 {
 			msg = fmt.Sprintf("first at %s frame %d: %s", an.First.File, an.First.Frame, an.Example)
+			frame := an.First.Frame
+			x.File, x.Frame = analyze.NullString(an.First.File), &frame
 		}
+		x.Message = msg
 		// The KDC's refusals are facts of the capture, not decoding
 		// problems: a notice.
-		a.AddAnomaly(analyze.Anomaly{Kind: an.Kind, Count: an.Count, Message: msg, Notice: an.Kind == pipeline.AnomalyKDCError})
+		x.Notice = an.Kind == pipeline.AnomalyKDCError
+		a.AddAnomaly(x)
 	}
 	keyAnomaly(&res, a)
 	if rd == nil {
@@ -103,7 +107,7 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	in := addInputFlags(fs, true, "output format: table, json or html", "table", "json", "html")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
 	emsLimit := fs.Int("emsmdb-limit", analyze.DefaultEMSMDBLimit, "the Exchange store's Maximum Allowed Sessions Per User (EMSMDB)")
-	failOn := fs.StringSlice("fail-on", nil, "exit with status 3 when a finding of one of these kinds is found: "+strings.Join(findingKinds, ", "))
+	failOn := addFailOnFlag(fs)
 	tables := addTableFlags(fs)
 	doms := addDomainFlags(fs)
 	evPath := addEvidenceFlag(fs)
@@ -128,15 +132,16 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if *limit < 1 {
 		return exitUsage, &usageError{fmt.Sprintf("--limit %d: want a positive number", *limit)}
 	}
-	for _, k := range *failOn {
-		if !contains(findingKinds, k) {
-			return exitUsage, &usageError{fmt.Sprintf("--fail-on %q: want one of %s", k, strings.Join(findingKinds, ", "))}
-		}
+	if err := failOn.check(); err != nil {
+		return exitUsage, err
 	}
 	rd := red.redactor()
 	warnEvidenceNotRedacted(*evPath, rd, stderr)
 	// A redacted report is built whole: the redaction rewrites its lists.
 	r, unreadable, res := analysisResult(files, *limit, lim, rd == nil, stdin, stderr, rd, emsmdbLimit(*emsLimit), tables.apply, doms.apply)
+	if noneRead(r) {
+		return exitInput, nil // the errors are on standard error; a report would read as "no NSPI traffic"
+	}
 	if *evPath != "" {
 		if r.Evidence, err = writeEvidence(*evPath, files, r, res.Logons); err != nil {
 			return exitInput, err
@@ -149,19 +154,20 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if unreadable {
 		return exitInput, nil
 	}
-	for _, k := range *failOn {
-		if r.HasKind(k) {
-			return exitFindings, nil
-		}
+	if failOn.matches(r) {
+		return exitFindings, nil
 	}
 	return exitOK, nil
 }
 
 func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := newFlags("sessions", "List every NSPI session (bind to unbind, connection close, or end of capture) with its frames.",
-		"nspicap sessions --format csv trace.pcapng > sessions.csv", stderr)
+	fs := newFlags("sessions", "List every NSPI session (bind to unbind, connection close, or end of capture) with its frames; --proto emsmdb or all lists the Exchange store sessions (connect to disconnect).",
+		"nspicap sessions --proto all --format csv trace.pcapng > sessions.csv", stderr)
 	in := addInputFlags(fs, true, "output format: table, csv or jsonl", "table", "csv", "jsonl")
 	limit := fs.Int("limit", 50, "the domain controller's NSPI max sessions per user")
+	proto := fs.String("proto", "nspi", "which sessions: nspi (address book), emsmdb (Exchange store) or all")
+	emsLimit := fs.Int("emsmdb-limit", analyze.DefaultEMSMDBLimit, "the Exchange store's Maximum Allowed Sessions Per User (EMSMDB), for --fail-on")
+	failOn := addFailOnFlag(fs)
 	tables := addTableFlags(fs)
 	doms := addDomainFlags(fs)
 	red := addRedactFlags(fs)
@@ -175,17 +181,43 @@ func runSessions(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err := doms.check(); err != nil {
 		return exitUsage, err
 	}
+	if err := failOn.check(); err != nil {
+		return exitUsage, err
+	}
+	if !contains(report.SessionProtos, *proto) {
+		return exitUsage, &usageError{fmt.Sprintf("--proto %q: want nspi, emsmdb or all", *proto)}
+	}
+	if *limit < 1 || *emsLimit < 1 {
+		return exitUsage, &usageError{"--limit and --emsmdb-limit: want a positive number"}
+	}
 	format, lim := in.format, in.lim
 	rd := red.redactor()
-	r, unreadable, res := analysisResult(files, *limit, lim, false, stdin, stderr, rd, tables.apply, doms.apply)
+	r, unreadable, res := analysisResult(files, *limit, lim, false, stdin, stderr, rd, emsmdbLimit(*emsLimit), tables.apply, doms.apply)
+	if noneRead(r) {
+		return exitInput, nil
+	}
 	redactReport(rd, r, res, stderr)
-	if err := report.WriteSessions(stdout, *format, r.Sessions); err != nil {
+	if err := report.WriteSessionsOf(stdout, *format, *proto, r.Sessions, r.EMSMDBSessions); err != nil {
 		return exitInput, fmt.Errorf("writing output: %v", err)
 	}
 	if unreadable {
 		return exitInput, nil
 	}
+	if failOn.matches(r) {
+		return exitFindings, nil
+	}
 	return exitOK, nil
+}
+
+// noneRead reports whether no input could be read: the error lines on
+// standard error are then all there is to say.
+func noneRead(r *analyze.Report) bool {
+	for _, in := range r.Inputs {
+		if in.Error == "" {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(list []string, s string) bool {

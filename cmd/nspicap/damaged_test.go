@@ -31,6 +31,7 @@ type reportDoc struct {
 		SnapLen        int      `json:"snap_len"`
 		CutCalls       int64    `json:"cut_calls"`
 		CutSMBMessages int64    `json:"cut_smb_messages"`
+		Error          string   `json:"error"`
 	} `json:"inputs"`
 	Totals    map[string]int64                                        `json:"totals"`
 	Sessions  []map[string]any                                        `json:"sessions"`
@@ -444,7 +445,7 @@ func TestDamagedFiles(t *testing.T) {
 			t.Errorf("exit %d, stderr %q", code, errOut)
 		}
 		r := parseReport(t, out)
-		if len(r.Inputs) != 4 || r.Inputs[1].Packets != 0 || len(r.Inputs[1].Warnings) != 1 || !strings.HasPrefix(r.Inputs[1].Warnings[0], "unreadable: ") {
+		if len(r.Inputs) != 4 || r.Inputs[1].Packets != 0 || len(r.Inputs[1].Warnings) != 0 || !strings.HasPrefix(r.Inputs[1].Error, "not a capture file") {
 			t.Errorf("inputs %+v", r.Inputs)
 		}
 		kinds := map[string]bool{}

@@ -135,6 +135,10 @@ func runEndpoints(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		// One answer (ept_lookup) gives several towers: in a fixed order.
 		return endpointTail(&a) < endpointTail(&b)
 	})
+	if allUnreadable(&res) {
+		reportInputs(&res, stderr)
+		return exitInput, nil
+	}
 	if rd := red.redactor(); rd != nil {
 		rd.EndpointRows(rows)
 	}

@@ -26,12 +26,12 @@ type limitFlags struct {
 func addLimitFlags(fs *pflag.FlagSet) *limitFlags {
 	l := &limitFlags{}
 	fs.IntVar(&l.maxConns, "max-conns", pipeline.DefaultMaxConns, "TCP connections tracked at once; beyond, the longest idle is dropped")
-	fs.IntVar(&l.maxBuffered, "max-buffered", 1<<20, "out-of-order bytes buffered per connection and direction before a hole is declared lost")
-	fs.IntVar(&l.maxBufferedTotal, "max-buffered-total", pipeline.DefaultMaxBufferedTotal, "out-of-order bytes buffered over all connections")
-	fs.IntVar(&l.maxCallBytes, "max-call-bytes", dcerpc.DefaultLimits.MaxCallBytes, "stub bytes kept per call and direction (the return value is always kept)")
+	addSizeFlag(fs, &l.maxBuffered, "max-buffered", 1<<20, 1, "out-of-order bytes buffered per connection and direction before a hole is declared lost")
+	addSizeFlag(fs, &l.maxBufferedTotal, "max-buffered-total", pipeline.DefaultMaxBufferedTotal, 1, "out-of-order bytes buffered over all connections")
+	addSizeFlag(fs, &l.maxCallBytes, "max-call-bytes", dcerpc.DefaultLimits.MaxCallBytes, 1, "stub bytes kept per call and direction (the return value is always kept)")
 	fs.IntVar(&l.maxOpenCalls, "max-open-calls", dcerpc.DefaultLimits.MaxOpenCalls, "calls awaiting an answer per connection")
-	fs.IntVar(&l.maxCallBytesTotal, "max-call-bytes-total", pipeline.DefaultMaxCallBytesTotal, "memory the DCE/RPC layer holds between packets over all connections: stubs of calls in reassembly or awaiting an answer (at most half), the state of open calls and contexts, and partial PDUs")
-	fs.IntVar(&l.maxMemory, "max-memory", defaultMaxMemory, "soft limit of the heap in MiB: the garbage collector works harder as it nears it (a GOMEMLIMIT in the environment applies when this flag is not given)")
+	addSizeFlag(fs, &l.maxCallBytesTotal, "max-call-bytes-total", pipeline.DefaultMaxCallBytesTotal, 1, "memory the DCE/RPC layer holds between packets over all connections: stubs of calls in reassembly or awaiting an answer (at most half), the state of open calls and contexts, and partial PDUs")
+	addSizeFlag(fs, &l.maxMemory, "max-memory", defaultMaxMemory, 1<<20, "soft limit of the heap (a plain number counts MiB): the garbage collector works harder as it nears it (a GOMEMLIMIT in the environment applies when this flag is not given)")
 	return l
 }
 

@@ -31,7 +31,7 @@ const usageText = `nspicap reads packet captures and explains why MAPI clients f
 
 Usage:
   nspicap analyze [flags] FILE...   NSPI sessions, leaks and refused logons (the report)
-  nspicap sessions [flags] FILE...  every NSPI session with its frames
+  nspicap sessions [flags] FILE...  every NSPI (or store) session with its frames
   nspicap calls [flags] FILE...     every DCE/RPC call
   nspicap endpoints [flags] FILE... what the endpoint mapper answered (like rpcdump)
   nspicap version                   print the version
@@ -97,9 +97,7 @@ func newFlags(name, synopsis, example string, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: nspicap %s [flags] FILE...\n\n%s\n\nFlags:\n%s\nExample:\n  %s\n", name, synopsis, fs.FlagUsages(), example)
-	}
+	fs.Usage = func() { writeUsage(stderr, fs, name, synopsis, example) }
 	return fs
 }
 
@@ -107,6 +105,9 @@ func parse(fs *pflag.FlagSet, args []string) ([]string, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil, err
+		}
+		if msg, ok := valueError(err); ok {
+			return nil, &usageError{msg}
 		}
 		return nil, &usageError{err.Error()}
 	}
@@ -142,6 +143,16 @@ func reportInputs(res *pipeline.Result, stderr io.Writer) (unreadable bool) {
 	return unreadable
 }
 
+// allUnreadable reports whether no input could be read.
+func allUnreadable(res *pipeline.Result) bool {
+	for _, in := range res.Inputs {
+		if in.Err == nil {
+			return false
+		}
+	}
+	return len(res.Inputs) > 0
+}
+
 // inputs converts what the capture layer says of each file for the report.
 func inputs(res *pipeline.Result) []analyze.Input {
 	var out []analyze.Input
@@ -157,7 +168,7 @@ func inputs(res *pipeline.Result) []analyze.Input {
 			ai.CutSMBMessages = res.CutSMBMessages[i]
 		}
 		if in.Err != nil {
-			ai.Warnings = append(append([]string(nil), ai.Warnings...), "unreadable: "+in.Err.Error())
+			ai.Error = strings.TrimPrefix(strings.TrimPrefix(in.Err.Error(), in.Path+": "), "stdin: ")
 		}
 		out = append(out, ai)
 	}
@@ -211,6 +222,11 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		streamed = stdout
 	}
 	res := runWithProgress(files, opts, sink, lim.progress, stderr, streamed)
+	if allUnreadable(&res) {
+		// No table of 0 calls: the error lines say it all.
+		reportInputs(&res, stderr)
+		return exitInput, nil
+	}
 	if err := cw.Close(); err != nil && sink.err == nil {
 		sink.err = err
 	}

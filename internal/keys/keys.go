@@ -87,11 +87,38 @@ func (s *Store) LoadKeysFile(path string) (warnings []string, err error) {
 		return nil, fmt.Errorf("keys file %s: %v", printableName(path), readError(err))
 	}
 	defer f.Close()
+	var head [4]byte
+	n, _ := io.ReadFull(f, head[:])
+	if kind := captureKind(head[:n]); kind != "" {
+		return nil, fmt.Errorf("keys file %s looks like a packet capture (%s), not a keys file: give captures as FILE arguments, and --keys a text file of keys", printableName(path), kind)
+	}
 	if w := permWarning(f, path); w != "" {
 		warnings = append(warnings, w)
 	}
-	ws, err := s.ReadKeys(f, path)
+	// The head read above, then the rest (a FIFO cannot seek back).
+	ws, err := s.ReadKeys(io.MultiReader(bytes.NewReader(head[:n]), f), path)
 	return append(warnings, ws...), err
+}
+
+// captureKind names the capture format whose magic number head starts with
+// (pcap, pcapng, netmon, gzip-compressed: what nspicap reads as FILE), or "".
+func captureKind(head []byte) string {
+	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+		return "gzip-compressed"
+	}
+	if len(head) < 4 {
+		return ""
+	}
+	switch binary.LittleEndian.Uint32(head) {
+	case 0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1:
+		return "pcap"
+	case 0x0a0d0d0a:
+		return "pcapng"
+	}
+	if s := string(head[:4]); s == "GMBU" || s == "RTSS" {
+		return "netmon"
+	}
+	return ""
 }
 
 // ReadKeys adds the entries read from r; name labels the messages. The text
@@ -226,6 +253,11 @@ func (s *Store) LoadKeytab(path string) error {
 		return fmt.Errorf("keytab %s: read error: %v", name, readError(err))
 	}
 	if head != [2]byte{5, 2} {
+		var more [2]byte
+		n, _ := io.ReadFull(f, more[:])
+		if kind := captureKind(append(head[:], more[:n]...)); kind != "" {
+			return fmt.Errorf("keytab %s looks like a packet capture (%s), not a keytab: give captures as FILE arguments", name, kind)
+		}
 		return fmt.Errorf("keytab %s: not an MIT keytab (version 0x502)", name)
 	}
 	rest, err := readAll(f, MaxKeytabSize-2)

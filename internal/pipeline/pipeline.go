@@ -603,7 +603,7 @@ func (r *runner) fillRow(row *report.CallRow, c *dcerpc.Call, op *nspi.Op, infer
 	if c.Fault != nil {
 		s := fmt.Sprintf("0x%08x", c.Fault.Status)
 		row.Fault = &s
-		row.FaultName, _ = dcerpc.FaultName(c.Fault.Status)
+		row.FaultName = codeName(dcerpc.FaultName(c.Fault.Status))
 	}
 	if !c.IfaceKnown {
 		row.Interface = "unknown"
@@ -616,7 +616,7 @@ func (r *runner) fillRow(row *report.CallRow, c *dcerpc.Call, op *nspi.Op, infer
 		if op.HasStatus {
 			s := fmt.Sprintf("0x%08x", op.Status)
 			row.Status = &s
-			row.StatusName, _ = nspi.StatusName(op.Status)
+			row.StatusName = codeName(nspi.StatusName(op.Status))
 		}
 	case c.IfaceKnown:
 		row.Op = dcerpc.OpName(c.Iface.UUID, c.Opnum)
@@ -630,7 +630,7 @@ func (r *runner) fillRow(row *report.CallRow, c *dcerpc.Call, op *nspi.Op, infer
 			s := fmt.Sprintf("0x%08x", v)
 			row.Status = &s
 			if dcerpc.LookupInterface(c.Iface.UUID) != nil {
-				row.StatusName = otherStatusName(c.Iface.UUID, v)
+				row.StatusName = report.CodeName(otherStatusName(c.Iface.UUID, v))
 			}
 		}
 	}
@@ -696,3 +696,7 @@ func (r *runner) event(k *conn, c *dcerpc.Call, op *nspi.Op, reqPos, replyPos dc
 	}
 	return ev
 }
+
+// codeName is the name a code table gives (name, ok), for a call row:
+// empty, written null, when the table has none.
+func codeName(name string, _ bool) report.CodeName { return report.CodeName(name) }

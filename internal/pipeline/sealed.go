@@ -152,9 +152,9 @@ func (r *runner) keyWarnings() []string {
 		case id == "" && krb && worst == dcerpc.UnsealUnsupported:
 			w = fmt.Sprintf("%s %s sealed under Kerberos without a known user: their tickets use an encryption type nspicap does not decrypt, or could not be read", calls, stay)
 		case id == "" && krb:
-			w = fmt.Sprintf("%s stay sealed under Kerberos without a known user: a keytab with the service key (--keytab) names the user", calls)
+			w = fmt.Sprintf("%s %s sealed under Kerberos without a known user: a keytab with the service key (--keytab) names the user", calls, stay)
 		case id == "":
-			w = fmt.Sprintf("%s stay sealed without a known user (the authentication is not in the capture)", calls)
+			w = fmt.Sprintf("%s %s sealed without a known user (the authentication is not in the capture)", calls, stay)
 		case worst == dcerpc.UnsealBadKey:
 			w = fmt.Sprintf("the key for %s does not match: signature check failed", name)
 		case worst == dcerpc.UnsealBadSignature && krb:
@@ -250,7 +250,7 @@ func (k *conn) infer(h *Call, accepted bool) {
 	if k.r.rows {
 		s := fmt.Sprintf("0x%08x", st)
 		h.Row.Status = &s
-		h.Row.StatusName, _ = nspi.StatusName(st)
+		h.Row.StatusName = codeName(nspi.StatusName(st))
 		h.Row.StatusInferred = true
 	}
 }

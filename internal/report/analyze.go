@@ -233,6 +233,10 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "INPUTS")
 		for _, in := range r.Inputs {
+			if in.Error != "" {
+				writeMessage(w, in.Path+": not read: "+in.Error, "  ", "    ")
+				continue
+			}
 			s := fmt.Sprintf("%s (%s): %d packets", in.Path, in.Format, in.Packets)
 			if !in.FirstTime.IsZero() {
 				s += fmt.Sprintf(", %s to %s", in.FirstTime.Format("2006-01-02 15:04:05"), in.LastTime.Format("2006-01-02 15:04:05 UTC"))

@@ -163,8 +163,8 @@ func (cw *CallWriter) writeCSV() error {
 		return c.Write([]string{csvText(r.File), strconv.FormatInt(r.Frame, 10), i64(r.ReplyFrame), csvText(r.Time),
 			csvText(r.Client), csvText(r.Server), strconv.FormatUint(uint64(r.CallID), 10), csvText(r.Interface),
 			strconv.Itoa(int(r.Opnum)), csvText(r.Op), csvText(str(r.User)), csvText(r.Auth), csvText(r.AuthLevel),
-			strconv.FormatBool(r.Sealed), csvText(str(r.Status)), csvText(r.StatusName), csvText(str(r.Fault)),
-			csvText(r.FaultName), i64(r.LatencyUS), csvText(r.Transport), csvText(r.ClientAddress)})
+			strconv.FormatBool(r.Sealed), csvText(str(r.Status)), csvText(string(r.StatusName)), csvText(str(r.Fault)),
+			csvText(string(r.FaultName)), i64(r.LatencyUS), csvText(r.Transport), csvText(r.ClientAddress)})
 	})
 	c.Flush()
 	if err != nil {
@@ -261,16 +261,16 @@ func resultText(r *CallRow) string {
 	case r.Fault != nil:
 		s := "fault " + *r.Fault
 		if r.FaultName != "" {
-			s += " " + r.FaultName
+			s += " " + string(r.FaultName)
 		}
 		return s
 	case r.Sealed && r.Status == nil:
 		return "sealed"
 	case r.Status != nil && r.StatusInferred:
-		return "inferred " + r.StatusName
+		return "inferred " + string(r.StatusName)
 	case r.Status != nil:
 		if r.StatusName != "" {
-			return r.StatusName
+			return string(r.StatusName)
 		}
 		return *r.Status
 	case r.ReplyFrame == nil:

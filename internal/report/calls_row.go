@@ -1,6 +1,10 @@
 package report
 
-import "time"
+import (
+	"encoding/json"
+	"sync"
+	"time"
+)
 
 // FormatTime formats a capture time as RFC 3339 in UTC with a fixed fraction:
 // 6 digits, or 9 when the capture has nanosecond resolution.
@@ -73,14 +77,49 @@ type CallRow struct {
 	// Incomplete: some stub bytes of the request or response were not
 	// captured (a missing segment, the snap length) or not kept (over the
 	// per-call limit).
-	Incomplete bool    `json:"incomplete,omitempty"`
-	Status     *string `json:"status"`
-	StatusName string  `json:"status_name"`
-	Fault      *string `json:"fault"`
-	FaultName  string  `json:"fault_name"`
-	LatencyUS  *int64  `json:"latency_us"`
+	Incomplete bool     `json:"incomplete,omitempty"`
+	Status     *string  `json:"status"`
+	StatusName CodeName `json:"status_name"`
+	Fault      *string  `json:"fault"`
+	FaultName  CodeName `json:"fault_name"`
+	LatencyUS  *int64   `json:"latency_us"`
 
 	// StatusInferred: the stub was sealed and Status is inferred from
 	// what the client did next (README, "Sealed traffic").
 	StatusInferred bool `json:"status_inferred,omitempty"`
+}
+
+// CodeName is the name of a status or fault code: null in JSON when there is
+// none (no status, no fault, or a code without a name), as documented.
+// Names come from the protocols' tables: their JSON text is kept once.
+type CodeName string
+
+var nameJSON sync.Map // CodeName -> []byte
+
+// MarshalJSON implements json.Marshaler.
+func (n CodeName) MarshalJSON() ([]byte, error) {
+	if n == "" {
+		return []byte("null"), nil
+	}
+	if b, ok := nameJSON.Load(n); ok {
+		return b.([]byte), nil
+	}
+	b, err := json.Marshal(string(n))
+	if err == nil {
+		nameJSON.Store(n, b)
+	}
+	return b, err
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *CodeName) UnmarshalJSON(b []byte) error {
+	var s *string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*n = ""
+	if s != nil {
+		*n = CodeName(*s)
+	}
+	return nil
 }

@@ -82,10 +82,10 @@ func randomCalls(seed uint64, n, spread int) []callIn {
 		r.Incomplete = rnd.IntN(8) == 0
 		r.StatusInferred = rnd.IntN(5) == 0
 		if r.Status != nil {
-			r.StatusName = pick("Success", "LogonFailed", "")
+			r.StatusName = CodeName(pick("Success", "LogonFailed", ""))
 		}
 		if r.Fault != nil {
-			r.FaultName = pick("nca_s_op_rng_error", "")
+			r.FaultName = CodeName(pick("nca_s_op_rng_error", ""))
 		}
 		out[i] = callIn{r, t}
 	}

@@ -141,7 +141,7 @@ func writeExtText(w io.Writer, r *analyze.Report, ff frameFmt) error {
 			}
 			fmt.Fprintf(w, "  %s %s %s\n", safetext.Escape(strings.ToUpper(t.Proto)), safetext.Escape(t.Server), safetext.Escape(name))
 			fmt.Fprintf(w, "    |%s|\n", Sparkline(t.Held, t.Limit))
-			s := fmt.Sprintf("peak %d of %d; %s per character from %s", t.Peak, t.Limit, bucketText(t.BucketSeconds), t.Start.Format("15:04:05 UTC"))
+			s := fmt.Sprintf("peak %d of %d; %s per character from %s", t.Peak, t.Limit, bucketText(t.BucketSeconds), timelineSpan(&t))
 			if t.RatePerHour > 0 {
 				s += fmt.Sprintf("; +%s sessions/hour", strconv.FormatFloat(t.RatePerHour, 'f', 1, 64))
 			}
@@ -152,6 +152,20 @@ func writeExtText(w io.Writer, r *analyze.Report, ff frameFmt) error {
 		}
 	}
 	return nil
+}
+
+// timelineSpan is where a timeline row starts, as a time of day; with the
+// dates of its start and end when they differ (a capture over more than a
+// day).
+func timelineSpan(t *analyze.TimelineRow) string {
+	start := t.Start.UTC()
+	end := start.Add(time.Duration(int64(len(t.Held))*t.BucketSeconds) * time.Second)
+	if y1, m1, d1 := start.Date(); true {
+		if y2, m2, d2 := end.Add(-time.Nanosecond).Date(); y1 != y2 || m1 != m2 || d1 != d2 {
+			return start.Format("2006-01-02 15:04:05") + " to " + end.Format("2006-01-02 15:04:05 UTC")
+		}
+	}
+	return start.Format("15:04:05 UTC")
 }
 
 func bucketText(sec int64) string {

@@ -80,9 +80,29 @@ func writeSessionCSV(w io.Writer, ss []analyze.Session) error {
 }
 
 func writeSessionTable(w io.Writer, ss []analyze.Session) error {
-	// With several files, frames print as N#frame, N numbering the files
-	// in order of name, with a legend: file names would not fit in 80
-	// columns.
+	files := sessionFiles(ss, nil)
+	if len(ss) == 0 {
+		_, err := fmt.Fprintln(w, "No NSPI sessions.")
+		return err
+	}
+	if err := writeNSPISessionTables(w, ss, frameFormatter(files)); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	writeFilesLegend(w, files)
+	if via, over := sessionTransports(ss); via || over {
+		writeWrapped(w, transportLegend(via, over), "", "")
+	}
+	writeWrapped(w, nspiSessionLegend, "", "")
+	return nil
+}
+
+const nspiSessionLegend = "HANDLE: digits 9 to 16 of the context handle (all 40 in csv and jsonl). BIND: frame of the NspiBind. END: unbind; closed (its connections closed without NspiUnbind); open (still open at the end of the capture). AT: frame of the end. CALLS: other NSPI calls on the handle."
+
+// sessionFiles lists the files the sessions' frames name, sorted. With
+// several files, frames print as N#frame, N numbering the files in order
+// of name, with a legend: file names would not fit in 80 columns.
+func sessionFiles(ss []analyze.Session, es []analyze.EMSMDBSession) []string {
 	fileSet := map[string]bool{}
 	for i := range ss {
 		fileSet[ss[i].BindFrame.File] = true
@@ -90,21 +110,45 @@ func writeSessionTable(w io.Writer, ss []analyze.Session) error {
 			fileSet[ss[i].EndFrame.File] = true
 		}
 	}
+	for i := range es {
+		fileSet[es[i].ConnectFrame.File] = true
+		if es[i].EndFrame != nil {
+			fileSet[es[i].EndFrame.File] = true
+		}
+	}
 	var files []string
 	for f := range fileSet {
 		files = append(files, f)
 	}
 	sort.Strings(files)
+	return files
+}
+
+func frameFormatter(files []string) func(analyze.FrameRef) string {
 	fileNo := map[string]int{}
 	for i, f := range files {
 		fileNo[f] = i + 1
 	}
-	frame := func(f analyze.FrameRef) string {
+	return func(f analyze.FrameRef) string {
 		if len(files) > 1 {
 			return strconv.Itoa(fileNo[f.File]) + "#" + strconv.FormatInt(f.Frame, 10)
 		}
 		return strconv.FormatInt(f.Frame, 10)
 	}
+}
+
+func writeFilesLegend(w io.Writer, files []string) {
+	if len(files) > 1 {
+		var parts []string
+		for i, f := range files {
+			parts = append(parts, fmt.Sprintf("%d = %s", i+1, f))
+		}
+		writeWrapped(w, "Frames are FILE#FRAME; files: "+strings.Join(parts, ", ")+".", "", "  ")
+	}
+}
+
+// writeNSPISessionTables writes one table per server.
+func writeNSPISessionTables(w io.Writer, ss []analyze.Session, frame func(analyze.FrameRef) string) error {
 	byServer := map[string][]*analyze.Session{}
 	var servers []string
 	for i := range ss {
@@ -115,12 +159,6 @@ func writeSessionTable(w io.Writer, ss []analyze.Session) error {
 		byServer[s.Server] = append(byServer[s.Server], s)
 	}
 	sort.SliceStable(servers, func(i, j int) bool { return addrBefore(servers[i], servers[j]) })
-	if len(ss) == 0 {
-		_, err := fmt.Fprintln(w, "No NSPI sessions.")
-		return err
-	}
-	// OVER and PROXY appear only for a server with sessions not over
-	// ncacn_ip_tcp, or through an RPC proxy: TCP tables stay as they were.
 	var via, over bool
 	for n, server := range servers {
 		if n > 0 {
@@ -180,19 +218,18 @@ func writeSessionTable(w io.Writer, ss []analyze.Session) error {
 			return err
 		}
 	}
-	fmt.Fprintln(w)
-	if len(files) > 1 {
-		var parts []string
-		for i, f := range files {
-			parts = append(parts, fmt.Sprintf("%d = %s", i+1, f))
-		}
-		writeWrapped(w, "Frames are FILE#FRAME; files: "+strings.Join(parts, ", ")+".", "", "  ")
-	}
-	if via || over {
-		writeWrapped(w, transportLegend(via, over), "", "")
-	}
-	writeWrapped(w, "HANDLE: digits 9 to 16 of the context handle (all 40 in csv and jsonl). BIND: frame of the NspiBind. END: unbind; closed (its connections closed without NspiUnbind); open (still open at the end of the capture). AT: frame of the end. CALLS: other NSPI calls on the handle.", "", "")
 	return nil
+}
+
+// sessionTransports reports whether some session came through an RPC
+// proxy (via), or over another transport than ncacn_ip_tcp (over): the
+// tables then have PROXY and OVER columns, which the legend explains.
+func sessionTransports(ss []analyze.Session) (via, over bool) {
+	for i := range ss {
+		via = via || ss[i].ClientAddress != ""
+		over = over || transportLabel(ss[i].Transport) != ""
+	}
+	return via, over
 }
 
 // transportLabel is the OVER cell of a session that did not come over
