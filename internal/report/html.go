@@ -210,10 +210,14 @@ func newHTMLFinding(f *analyze.Finding, i int, ff frameFmt) htmlFinding {
 	for _, x := range []struct {
 		k string
 		v analyze.NullString
-	}{{"server", f.Server}, {"user", f.User}, {"client", f.Client}} {
+	}{{"server", f.Server}, {"user", f.User}, {"ticket", analyze.NullString(f.Ticket)},
+		{"client", analyze.NullString(clientLabel(string(f.Client), f.ClientAddress))}} {
 		if x.v != "" {
 			h.Where = append(h.Where, [2]string{x.k, safetext.Escape(string(x.v))})
 		}
+	}
+	if tr := f.Transports; len(tr) > 0 && !(len(tr) == 1 && tr[0] == "ncacn_ip_tcp") {
+		h.Where = append(h.Where, [2]string{"over", safetext.Escape(strings.Join(tr, ", "))})
 	}
 	h.Frames = safetext.Escape(ff.list(f.Frames, f.Count))
 	h.Filters = displayFilters(f.Frames, ff.multi)
@@ -341,6 +345,26 @@ func counterHead(first string, unk bool) ([]string, []bool) {
 	return head, num
 }
 
+// userLabel names a user row: the user, or the ticket of a Kerberos user
+// the capture does not name, or "(no name)".
+func userLabel(user analyze.NullString, ticket string) string {
+	switch {
+	case user != "":
+		return string(user)
+	case ticket != "":
+		return "(ticket #" + ticket[strings.LastIndexByte(ticket, '#')+1:] + ")"
+	}
+	return noIdentity
+}
+
+// clientLabel names a client: behind an RPC proxy, "A via P".
+func clientLabel(client, behind string) string {
+	if behind != "" && client != "" {
+		return behind + " via " + client
+	}
+	return client
+}
+
 func counterCells(name string, c analyze.Counters, unk bool) []string {
 	row := []string{safetext.Escape(name), countText(c.Binds), countText(c.BindsOK), countText(c.BindsLogonFailed), countText(c.BindsFailedOther)}
 	if unk {
@@ -395,11 +419,7 @@ func htmlTables(r *analyze.Report, ff frameFmt) ([]htmlTable, error) {
 		left := 0
 		for _, u := range r.Users {
 			if u.Server == server {
-				name := string(u.User)
-				if name == "" {
-					name = noIdentity
-				}
-				t.add(counterCells(name, u.Counters, unk), &left)
+				t.add(counterCells(userLabel(u.User, u.Ticket), u.Counters, unk), &left)
 			}
 		}
 		t.done(left, "users")
@@ -409,7 +429,7 @@ func htmlTables(r *analyze.Report, ff frameFmt) ([]htmlTable, error) {
 		left = 0
 		for _, c := range r.Clients {
 			if c.Server == server {
-				t.add(counterCells(c.Client, c.Counters, unk), &left)
+				t.add(counterCells(clientLabel(c.Client, c.ClientAddress), c.Counters, unk), &left)
 			}
 		}
 		t.done(left, "clients")
@@ -468,7 +488,7 @@ func htmlTables(r *analyze.Report, ff frameFmt) ([]htmlTable, error) {
 		left = 0
 		for _, c := range r.EMSMDBClients {
 			if c.Server == server {
-				t.add(emsmdbCells(c.Client, c.EMSMDBCounters), &left)
+				t.add(emsmdbCells(clientLabel(c.Client, c.ClientAddress), c.EMSMDBCounters), &left)
 			}
 		}
 		t.done(left, "emsmdb_clients")

@@ -252,11 +252,9 @@ func valueTicks(ymax float64, yOf func(float64) float64) []tick {
 
 // chartTitle names the row: its user (or client) on its server.
 func chartTitle(t *analyze.TimelineRow) string {
-	who := string(t.User)
+	who := userLabel(t.User, t.Ticket)
 	if t.By == "client" {
-		who = t.Client
-	} else if who == "" {
-		who = noIdentity
+		who = clientLabel(t.Client, t.ClientAddress)
 	}
 	return safetext.Escape(who) + " on " + safetext.Escape(t.Server)
 }
