@@ -54,10 +54,12 @@ type identityFrom struct {
 
 // idKey is the user key of a call's identity: its user's, its ticket's, or
 // "" for none.
-func (c *core) idKey(id *Identity) string {
+func (c *core) idKey(id *Identity, opens bool) string {
 	if id.User != "" {
 		k := c.userKey(id.User)
-		if id.From != "" {
+		// What named the user is recorded from the calls that open a
+		// session (and rare ones): the map is not looked up per call.
+		if opens && id.From != "" {
 			if _, ok := c.from[k]; !ok && len(c.from) < c.maxNames() {
 				c.from[k] = identityFrom{id.From, id.FromFrame}
 			}

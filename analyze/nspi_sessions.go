@@ -245,7 +245,7 @@ func (a *nspiTracker) add(ev *NSPICall) {
 	server := ev.Server.Addr().Unmap()
 	client := peerOf(&ev.Meta)
 	srv := a.server(server)
-	ukey := a.idKey(&ev.Identity)
+	ukey := a.idKey(&ev.Identity, ev.Op == OpOpen)
 	here := evidence{seq: a.seq, frame: ev.Frame, q: ev.Quality, tr: ev.Transport.set()}
 	if ev.Sealed && !ev.HasFault {
 		srv.sealed.add(here)

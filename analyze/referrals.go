@@ -54,7 +54,7 @@ func (t *referralTracker) add(ev *ReferralCall) {
 	}
 	server := ev.Server.Addr().Unmap()
 	client := ev.Client.Addr().Unmap()
-	ukey := t.idKey(&ev.Identity)
+	ukey := t.idKey(&ev.Identity, true)
 	k := rfrKey{server, client, ukey, ev.Name, ev.Referral, ev.Status}
 	if r := t.rows[k]; r != nil {
 		r.Count++

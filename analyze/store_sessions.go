@@ -229,7 +229,7 @@ func (t *storeTracker) add(ev *StoreCall) {
 	var ukey string
 	switch {
 	case ev.User != "" || ev.UserDN == "":
-		ukey = t.idKey(&ev.Identity)
+		ukey = t.idKey(&ev.Identity, ev.Op == OpOpen)
 	default:
 		ukey = t.userKey(ev.UserDN)
 	}

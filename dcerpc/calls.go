@@ -205,15 +205,18 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 	if t.Mech != ntlmssp.MechUnknown && (s.Mech == ntlmssp.MechUnknown || t.NTLM != nil) {
 		s.Mech = t.Mech
 	}
-	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeChallenge && t.NTLM.DNSDomain != "" && t.NTLM.NbDomain != "" {
+	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeChallenge {
 		if d, ok := c.h.(DomainPairer); ok {
-			d.DomainPair(t.NTLM.NbDomain, t.NTLM.DNSDomain, pos)
+			if nb, dns := t.NTLM.DomainNames(); nb != "" && dns != "" {
+				d.DomainPair(nb, dns, pos)
+			}
 		}
 	}
 	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeAuthenticate {
 		s.User = t.NTLM.Identity()
 		s.Anonymous = t.NTLM.Anonymous()
-		s.Origin = &Origin{From: OriginNTLM, Pos: pos}
+		s.ntlm = Origin{From: OriginNTLM, Pos: pos}
+		s.Origin = &s.ntlm
 		c.h.Logon(&c.Meta, s.Security, pos)
 	}
 	if t.Kerberos != nil && s.User == "" && p.PType != PTypeBindAck && p.PType != PTypeAlterResp {

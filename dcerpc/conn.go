@@ -141,6 +141,9 @@ type secCtx struct {
 	Security
 	u   SecurityContext // the Unsealer's state; nil without one
 	idx uint8           // 1 + its index in Conn.secs
+	// ntlm is the Origin of a user an NTLM AUTHENTICATE named
+	// (Security.Origin points here: no allocation per context).
+	ntlm Origin
 }
 
 // Conn turns the two byte streams of one TCP connection into DCE/RPC calls.

@@ -277,14 +277,7 @@ func APReqTicket(tok []byte) (t Ticket, ok bool) {
 		}
 		b = inner[2:]
 	}
-	if len(b) == 0 || b[0] != 0x6e {
-		return Ticket{}, false
-	}
-	m, err := Decode(b)
-	if err != nil {
-		return Ticket{}, false
-	}
-	return m.Ticket, true
+	return ticketOfAPReq(b)
 }
 
 // gssInner returns what follows the mechanism OID of an InitialContextToken.

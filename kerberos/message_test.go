@@ -162,3 +162,42 @@ func FuzzDecode(f *testing.F) {
 		kerberos.APReqTicket(b)
 	})
 }
+
+// APReqTicket walks the DER itself; it must read the ticket exactly as
+// Decode (gokrb5's types) does, and fail on every prefix of the message.
+func TestAPReqTicketAgrees(t *testing.T) {
+	_, _, ms := messages(t)
+	b := ms["ap-req"]
+	m, err := kerberos.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := kerberos.APReqTicket(b)
+	if !ok || got != m.Ticket {
+		t.Fatalf("APReqTicket %+v (ok %v), Decode %+v", got, ok, m.Ticket)
+	}
+	if got.SName == "" || got.Realm == "" || got.CipherLen == 0 {
+		t.Fatalf("empty fields: %+v", got)
+	}
+	for n := 0; n < len(b); n++ {
+		if _, ok := kerberos.APReqTicket(b[:n]); ok {
+			t.Fatalf("cut at %d: read", n)
+		}
+	}
+}
+
+func FuzzAPReqTicket(f *testing.F) {
+	_, _, ms := messages(f)
+	for _, b := range ms {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := kerberos.APReqTicket(b)
+		m, err := kerberos.Decode(b)
+		if err == nil && m.Type == kerberos.APReq && len(b) > 0 && b[0] == 0x6e {
+			if !ok || got != m.Ticket {
+				t.Fatalf("APReqTicket %+v (ok %v), Decode %+v", got, ok, m.Ticket)
+			}
+		}
+	})
+}

@@ -44,10 +44,9 @@ var ErrMalformed = errors.New("malformed NTLMSSP message")
 type Message struct {
 	Type  uint32
 	Flags uint32
-	// CHALLENGE only: the NetBIOS and DNS names of the server's domain,
-	// from the TargetInfo AV pairs MsvAvNbDomainName and
-	// MsvAvDnsDomainName (MS-NLMP 2.2.2.1); "" when absent.
-	NbDomain, DNSDomain string
+	// CHALLENGE only: its TargetInfo, borrowed from the token
+	// (DomainNames reads it).
+	targetInfo []byte
 	// AUTHENTICATE only.
 	Domain      string
 	User        string
@@ -131,7 +130,7 @@ func Parse(b []byte) (*Message, error) {
 			// A TargetInfo that runs past the message names no domain;
 			// the rest of the CHALLENGE is still good.
 			if ti, err := field(b, 40, "TargetInfoFields"); err == nil {
-				m.NbDomain, m.DNSDomain = domainNames(ti, m.Flags&FlagUnicode != 0)
+				m.targetInfo = ti
 			}
 		}
 	case TypeAuthenticate:
@@ -191,6 +190,15 @@ const (
 	avNbDomain  = 2
 	avDNSDomain = 4
 )
+
+// DomainNames returns the NetBIOS and DNS names of the server's domain
+// that a CHALLENGE's TargetInfo carries (MsvAvNbDomainName and
+// MsvAvDnsDomainName, MS-NLMP 2.2.2.1), "" when absent. The TargetInfo is
+// borrowed from the token: call it while the token's bytes are valid (the
+// call that parsed it); it decodes the names on each call.
+func (m *Message) DomainNames() (nb, dns string) {
+	return domainNames(m.targetInfo, m.Flags&FlagUnicode != 0)
+}
 
 // domainNames reads MsvAvNbDomainName and MsvAvDnsDomainName from a
 // CHALLENGE's TargetInfo, up to MsvAvEOL or the end of the buffer; a pair

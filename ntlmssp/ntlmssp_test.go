@@ -177,15 +177,15 @@ func TestChallengeDomainNames(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
-		if m.NbDomain != c.nb || m.DNSDomain != c.dns {
-			t.Errorf("%s: got %q %q, want %q %q", c.name, m.NbDomain, m.DNSDomain, c.nb, c.dns)
+		if nb, dns := m.DomainNames(); nb != c.nb || dns != c.dns {
+			t.Errorf("%s: got %q %q, want %q %q", c.name, nb, dns, c.nb, c.dns)
 		}
 	}
 	// A TargetInfo field that points past the message names nothing and
 	// does not fail the CHALLENGE.
 	b := challenge(FlagUnicode, false, 2, utf16le("CONTOSO"))
 	binary.LittleEndian.PutUint32(b[44:], 4000)
-	if m, err := Parse(b); err != nil || m.NbDomain != "" {
+	if m, err := Parse(b); err != nil || func() bool { nb, _ := m.DomainNames(); return nb != "" }() {
 		t.Errorf("TargetInfo past the end: %v %+v", err, m)
 	}
 }

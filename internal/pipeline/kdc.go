@@ -68,7 +68,14 @@ type kdcState struct {
 	stats   KerberosStats
 	// buffered: bytes held by the partial messages of kdcStreams.
 	buffered int
+	// unnamed: the Origin of each ticket not issued in the capture, made
+	// once and shared by every context that uses the ticket (a service
+	// account binds with one ticket for hours); at most maxUnnamed.
+	unnamed map[kerberos.TicketKey]*dcerpc.Origin
 }
+
+// maxUnnamed bounds kdcState.unnamed; when full it starts again.
+const maxUnnamed = 4096
 
 // flowKey is one direction-independent KDC exchange: the client's socket
 // and the KDC's.
@@ -181,7 +188,16 @@ func (r *runner) nameTicket(tok []byte, pos dcerpc.Pos) (string, *dcerpc.Origin)
 		return is.user, &dcerpc.Origin{From: dcerpc.OriginTGSRep, Pos: is.pos, Via: is.via}
 	}
 	r.kdc.stats.Unnamed++
-	return "", &dcerpc.Origin{Ticket: t.Label()}
+	k := r.kdc
+	if o := k.unnamed[t.Key]; o != nil {
+		return "", o
+	}
+	if k.unnamed == nil || len(k.unnamed) >= maxUnnamed {
+		k.unnamed = make(map[kerberos.TicketKey]*dcerpc.Origin)
+	}
+	o := &dcerpc.Origin{Ticket: t.Label()}
+	k.unnamed[t.Key] = o
+	return "", o
 }
 
 // kdcAnomaly turns the KRB-ERRORs into one anomaly: the count, and per

@@ -44,6 +44,24 @@ type context struct {
 	bad      bool // a signature failed with an unverified key
 	identity string
 	krb      *kerberos
+	// anon: the key of an anonymous NTLM session, whose RC4 states are
+	// made when a protected PDU first needs them (a session at level
+	// connect never does).
+	anon *anonKey
+}
+
+type anonKey struct {
+	key   [16]byte
+	flags uint32
+}
+
+// session returns the NTLM session, made from an anonymous key on first
+// use.
+func (c *context) session() *ntlmssp.Session {
+	if c.sess == nil && c.anon != nil {
+		c.sess, c.anon = ntlmssp.NewSession(c.anon.key, c.anon.flags), nil
+	}
+	return c.sess
 }
 
 func (c *context) Identity() string { return c.identity }
@@ -65,17 +83,25 @@ func (c *context) ntlmToken(m *ntlmssp.Message) {
 	case ntlmssp.TypeChallenge:
 		c.challenge, c.haveChal = m.ServerChallenge, true
 	case ntlmssp.TypeAuthenticate:
-		c.sess, c.verified, c.bad = nil, false, false
-		h := &ntlmssp.Handshake{ServerChallenge: c.challenge, Flags: m.Flags, User: m.User, Domain: m.Domain,
-			LmResponse: m.LmResponse, NtResponse: m.NtResponse, EncryptedRandomSessionKey: m.EncryptedRandomSessionKey}
+		c.sess, c.verified, c.bad, c.anon = nil, false, false, nil
 		if m.Anonymous() {
 			// No password enters an anonymous session's keys: they
-			// are derived without a keys file; the first signature
-			// checks them (docs/modern-rpc.md).
-			c.sess = ntlmssp.NewSession(h.AnonymousSessionKey(), m.Flags)
+			// are derived without a keys file, when a protected PDU
+			// first needs them (session); the first signature checks
+			// them (docs/modern-rpc.md).
+			h := ntlmssp.Handshake{ServerChallenge: c.challenge, Flags: m.Flags, User: m.User, Domain: m.Domain,
+				LmResponse: m.LmResponse, NtResponse: m.NtResponse, EncryptedRandomSessionKey: m.EncryptedRandomSessionKey}
+			c.anon = &anonKey{key: h.AnonymousSessionKey(), flags: m.Flags}
 			c.status = dcerpc.UnsealOK
 			return
 		}
+		if c.u.store == nil {
+			// The keyless Unsealer reads anonymous sessions only.
+			c.status = dcerpc.UnsealNoKey
+			return
+		}
+		h := &ntlmssp.Handshake{ServerChallenge: c.challenge, Flags: m.Flags, User: m.User, Domain: m.Domain,
+			LmResponse: m.LmResponse, NtResponse: m.NtResponse, EncryptedRandomSessionKey: m.EncryptedRandomSessionKey}
 		if !c.haveChal {
 			c.status = dcerpc.UnsealUnsupported
 			return
@@ -127,7 +153,7 @@ func (c *context) Unseal(dir dcerpc.Dir, pdu []byte, hdrEnd int, level uint8) dc
 	if c.krb != nil {
 		return c.unsealKerberos(dir, pdu, hdrEnd, level)
 	}
-	if c.sess == nil {
+	if c.session() == nil {
 		return c.status
 	}
 	if c.bad {
@@ -160,7 +186,7 @@ func (c *context) Unseal(dir dcerpc.Dir, pdu []byte, hdrEnd int, level uint8) dc
 // Lost skips the keystream of a protected PDU cut by a gap (notes §7.4).
 // Kerberos tokens decrypt on their own: nothing to skip.
 func (c *context) Lost(dir dcerpc.Dir, fragLen, authLen, hdrEnd int, level uint8) {
-	if c.krb != nil || c.sess == nil || c.bad {
+	if c.krb != nil || c.session() == nil || c.bad {
 		return
 	}
 	fromServer := dir == dcerpc.ServerToClient
