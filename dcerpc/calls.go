@@ -170,7 +170,7 @@ func (c *Conn) authToken(p *PDU, pos Pos) {
 			return
 		}
 		want := CostSecContext
-		if k, ok := c.lim.Unsealer.(interface{ Keyless() bool }); c.lim.Unsealer != nil && !(ok && k.Keyless()) {
+		if c.lim.Unsealer != nil && !c.lim.keyless {
 			want += CostUnsealContext
 		}
 		cost, ok := c.hold(want)

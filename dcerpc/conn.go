@@ -194,6 +194,9 @@ func NewConn(meta ConnMeta, h Handler, lim Limits) *Conn {
 	if lim.DetectBytes <= 0 {
 		lim.DetectBytes = DefaultLimits.DetectBytes
 	}
+	if k, ok := lim.Unsealer.(interface{ Keyless() bool }); ok && k.Keyless() {
+		lim.keyless = true
+	}
 	return &Conn{Meta: meta, h: h, lim: lim}
 }
 

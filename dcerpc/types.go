@@ -46,6 +46,10 @@ type Limits struct {
 	// Buffers, when set, bounds in the same way the bytes of partial PDUs
 	// the connections buffer (settle).
 	Buffers *Budget
+	// keyless: the Unsealer holds no key (Keyless): its state is made
+	// only for a context an anonymous NTLM AUTHENTICATE opens, the one
+	// kind it can read (set by NewConn).
+	keyless bool
 }
 
 // DefaultLimits are the limits used when a field of Limits is zero.

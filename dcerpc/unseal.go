@@ -96,6 +96,10 @@ func (c *Conn) unseal(dir Dir, b []byte, p *PDU) {
 		return
 	}
 	s := c.sec[p.Auth.ContextID]
+	if s != nil && s.u == nil && c.lim.keyless && s.Mech == ntlmssp.MechNTLM {
+		p.unsealed = UnsealNoKey // an NTLM context not anonymous: no key
+		return
+	}
 	if s == nil || s.u == nil {
 		p.unsealed = UnsealUnsupported // the handshake is not in the capture
 		return
@@ -119,7 +123,7 @@ func (c *Conn) lost(dir Dir, h Header, a *AuthTrailer, hdrEnd int) {
 
 // startContext creates the Unsealer's state for a new security context.
 func (c *Conn) startContext(s *secCtx) {
-	if c.lim.Unsealer != nil {
+	if c.lim.Unsealer != nil && !c.lim.keyless {
 		s.u = c.lim.Unsealer.NewContext(&c.Meta, s.AuthType, s.ContextID)
 	}
 }
@@ -128,7 +132,12 @@ func (c *Conn) startContext(s *secCtx) {
 // identity it learned (a Kerberos client principal) when none is known.
 func (c *Conn) contextToken(s *secCtx, p *PDU, t ntlmssp.Token, pos Pos) {
 	if s.u == nil {
-		return
+		if !c.lim.keyless || t.NTLM == nil || t.NTLM.Type != ntlmssp.TypeAuthenticate || !t.NTLM.Anonymous() {
+			return
+		}
+		// A keyless Unsealer reads anonymous NTLM sessions only: their
+		// state is made at the AUTHENTICATE, which is all they need.
+		s.u = c.lim.Unsealer.NewContext(&c.Meta, s.AuthType, s.ContextID)
 	}
 	s.u.Token(p.PType, p.Auth.Value, t)
 	if id := s.u.Identity(); id != "" && s.User == "" {
