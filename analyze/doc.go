@@ -16,8 +16,9 @@
 // The Analyzer is a dispatcher over trackers. Each tracker owns its state,
 // its findings and its retirement, in a file of its own:
 //
-//   - nspi_sessions.go (with nspi_refusals.go, nspi_records.go, findings.go, verdict.go,
-//     leak.go, retire.go, lists.go): NSPI address-book sessions;
+//   - nspi_sessions.go (with nspi_refusals.go, nspi_records.go,
+//     findings.go, verdict.go, leak.go, retire.go, lists.go): NSPI
+//     address-book sessions;
 //   - store_sessions.go: Exchange store (EMSMDB) sessions;
 //   - endpoints.go: the endpoint mapper's answers and the connection
 //     attempts to the endpoints it gave;
