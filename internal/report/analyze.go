@@ -33,6 +33,26 @@ const textWidth = 80
 // user name cut by the snap length.
 const noIdentity = "(no name)"
 
+// userLabel names a user row: the user, or the ticket of a Kerberos user
+// the capture does not name, or "(no name)".
+func userLabel(user analyze.NullString, ticket string) string {
+	switch {
+	case user != "":
+		return string(user)
+	case ticket != "":
+		return "(ticket #" + ticket[strings.LastIndexByte(ticket, '#')+1:] + ")"
+	}
+	return noIdentity
+}
+
+// clientLabel names a client: behind an RPC proxy, "A via P".
+func clientLabel(client, behind string) string {
+	if behind != "" && client != "" {
+		return behind + " via " + client
+	}
+	return client
+}
+
 // many returns "1 bind" or "2 binds".
 func many(n int, one string) string {
 	if n == 1 {
@@ -120,11 +140,8 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		} else if f.Ticket != "" {
 			where = append(where, "ticket "+f.Ticket)
 		}
-		switch {
-		case f.ClientAddress != "":
-			where = append(where, "client "+f.ClientAddress+" via "+string(f.Client))
-		case f.Client != "":
-			where = append(where, "client "+string(f.Client))
+		if f.Client != "" {
+			where = append(where, "client "+clientLabel(string(f.Client), f.ClientAddress))
 		}
 		if len(f.Transports) > 0 && (len(f.Transports) > 1 || f.Transports[0] != "ncacn_ip_tcp") {
 			where = append(where, "over "+strings.Join(f.Transports, " and "))
@@ -149,14 +166,7 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		var ucs []analyze.Counters
 		for _, u := range r.Users {
 			if u.Server == server {
-				name := string(u.User)
-				switch {
-				case name == "" && u.Ticket != "":
-					name = "(ticket #" + u.Ticket[strings.LastIndexByte(u.Ticket, '#')+1:] + ")"
-				case name == "":
-					name = noIdentity
-				}
-				urows = append(urows, []string{name})
+				urows = append(urows, []string{userLabel(u.User, u.Ticket)})
 				ucs = append(ucs, u.Counters)
 			}
 		}
@@ -164,11 +174,7 @@ func writeAnalyzeText(w io.Writer, r *analyze.Report) error {
 		var ccs []analyze.Counters
 		for _, c := range r.Clients {
 			if c.Server == server {
-				name := c.Client
-				if c.ClientAddress != "" {
-					name = c.ClientAddress + " via " + name
-				}
-				crows = append(crows, []string{name})
+				crows = append(crows, []string{clientLabel(c.Client, c.ClientAddress)})
 				ccs = append(ccs, c.Counters)
 			}
 		}

@@ -212,10 +212,7 @@ func (cw *CallWriter) tableCells(r *CallRow, cells []string) []string {
 	if r.Incomplete {
 		res += " (cut)"
 	}
-	conn := r.Client + " > " + r.Server
-	if r.ClientAddress != "" {
-		conn = r.ClientAddress + " via " + conn // the client behind an RPC proxy
-	}
+	conn := clientLabel(r.Client, r.ClientAddress) + " > " + r.Server
 	switch {
 	case r.Pipe != "":
 		conn += " " + r.Pipe // a named pipe; over TCP the cell is unchanged

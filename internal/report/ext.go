@@ -82,11 +82,7 @@ func writeExtText(w io.Writer, r *analyze.Report, ff frameFmt) error {
 		names, cs = nil, nil
 		for _, c := range r.EMSMDBClients {
 			if c.Server == server {
-				name := c.Client
-				if c.ClientAddress != "" {
-					name = c.ClientAddress + " via " + name // the client behind an RPC proxy
-				}
-				names = append(names, name)
+				names = append(names, clientLabel(c.Client, c.ClientAddress))
 				cs = append(cs, c.EMSMDBCounters)
 			}
 		}

@@ -345,26 +345,6 @@ func counterHead(first string, unk bool) ([]string, []bool) {
 	return head, num
 }
 
-// userLabel names a user row: the user, or the ticket of a Kerberos user
-// the capture does not name, or "(no name)".
-func userLabel(user analyze.NullString, ticket string) string {
-	switch {
-	case user != "":
-		return string(user)
-	case ticket != "":
-		return "(ticket #" + ticket[strings.LastIndexByte(ticket, '#')+1:] + ")"
-	}
-	return noIdentity
-}
-
-// clientLabel names a client: behind an RPC proxy, "A via P".
-func clientLabel(client, behind string) string {
-	if behind != "" && client != "" {
-		return behind + " via " + client
-	}
-	return client
-}
-
 func counterCells(name string, c analyze.Counters, unk bool) []string {
 	row := []string{safetext.Escape(name), countText(c.Binds), countText(c.BindsOK), countText(c.BindsLogonFailed), countText(c.BindsFailedOther)}
 	if unk {
