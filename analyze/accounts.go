@@ -67,17 +67,21 @@ type identityFrom struct {
 // "" for none.
 func (c *core) idKey(id *Identity, opens bool) string {
 	if id.User != "" {
-		k := c.userKey(id.User)
+		k, named := c.spelled(id.User)
 		// What named the user is recorded from the calls that open a
-		// session (and rare ones): the map is not looked up per call.
-		if opens && id.From != "" {
-			if acct, ok := c.names[k]; ok && acct.from.from == "" {
-				acct.from.from = id.From
-				if id.FromFrame.Frame != 0 {
-					frame := id.FromFrame
-					acct.from.frame = &frame
+		// session (and rare ones), until the spelling is marked: the map
+		// is not looked up per call.
+		if opens && id.From != "" && !named {
+			if acct, ok := c.names[k]; ok {
+				if acct.from.from == "" {
+					acct.from.from = id.From
+					if id.FromFrame.Frame != 0 {
+						frame := id.FromFrame
+						acct.from.frame = &frame
+					}
+					c.names[k] = acct
 				}
-				c.names[k] = acct
+				c.spell[id.User] = spelling{key: k, named: true}
 			}
 		}
 		return k

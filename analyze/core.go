@@ -22,8 +22,8 @@ type core struct {
 	// connection's bind is not in the capture: Quality IfaceInferred).
 	inferred int
 
-	spell   map[string]string  // user as spelled -> user key
-	names   map[string]account // user key -> its first spelling, user@REALM, what named it
+	spell   map[string]spelling // user as spelled -> user key
+	names   map[string]account  // user key -> its first spelling, user@REALM, what named it
 	servers map[netip.Addr]*server
 	// recentSrv: the servers last looked up (server()), newest first.
 	recentSrv [4]recentServer
@@ -45,7 +45,7 @@ type core struct {
 func newCore(o Options) *core {
 	return &core{
 		opt:      o,
-		spell:    map[string]string{},
+		spell:    map[string]spelling{},
 		names:    map[string]account{},
 		servers:  map[netip.Addr]*server{},
 		strs:     map[string]uint32{},
@@ -177,12 +177,25 @@ func (a *core) str(s string) uint32 {
 	return i
 }
 
+// spelling is a cached user key (core.spell); named says that what named
+// the key's account is recorded (idKey), so its binds need not look.
+type spelling struct {
+	key   string
+	named bool
+}
+
 func (a *core) userKey(user string) string {
+	k, _ := a.spelled(user)
+	return k
+}
+
+// spelled is userKey and the named mark of the spelling.
+func (a *core) spelled(user string) (string, bool) {
 	if user == "" {
-		return ""
+		return "", false
 	}
-	if k, ok := a.spell[user]; ok {
-		return k
+	if sp, ok := a.spell[user]; ok {
+		return sp.key, sp.named
 	}
 	lower := strings.ToLower(user)
 	k := lower
@@ -216,8 +229,8 @@ func (a *core) userKey(user string) string {
 	if len(a.spell) >= a.maxNames() {
 		clear(a.spell) // a cache of strings.ToLower
 	}
-	a.spell[user] = k
-	return k
+	a.spell[user] = spelling{key: k}
+	return k, false
 }
 
 // name is the first spelling seen of a user; beyond maxNames users

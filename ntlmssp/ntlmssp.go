@@ -239,6 +239,20 @@ func decodeString(b []byte, unicode bool) string {
 		}
 		return sb.String()
 	}
+	// Names are ASCII but for a few: those take one allocation.
+	var sb strings.Builder
+	sb.Grow(len(b) / 2)
+	for i := 0; i+1 < len(b); i += 2 {
+		c := binary.LittleEndian.Uint16(b[i:])
+		if c >= utf8.RuneSelf {
+			return decodeUTF16(b)
+		}
+		sb.WriteByte(byte(c))
+	}
+	return sb.String()
+}
+
+func decodeUTF16(b []byte) string {
 	u := make([]uint16, len(b)/2)
 	for i := range u {
 		u[i] = binary.LittleEndian.Uint16(b[2*i:])

@@ -189,3 +189,19 @@ func TestChallengeDomainNames(t *testing.T) {
 		t.Errorf("TargetInfo past the end: %v %+v", err, m)
 	}
 }
+
+func TestDecodeStringASCIIAndNot(t *testing.T) {
+	for _, want := range []string{"", "CONTOSO", "Jürgen", "ユーザー", "a\U0001F600b"} {
+		u := utf16.Encode([]rune(want))
+		b := make([]byte, 2*len(u))
+		for i, c := range u {
+			binary.LittleEndian.PutUint16(b[2*i:], c)
+		}
+		if got := decodeString(b, true); got != want {
+			t.Errorf("decodeString(%q as UTF-16) = %q", want, got)
+		}
+		if got := decodeString(append(b, 'x'), true); got != want {
+			t.Errorf("decodeString(%q with an odd byte) = %q", want, got)
+		}
+	}
+}
