@@ -106,19 +106,15 @@ func (c *core) ticketOf(ukey string) string {
 // canon gives, when a known alias covers user, the account's key, the
 // name rows show (DOMAIN\user) and its user@REALM; ok false otherwise.
 func (c *core) canon(user string) (key, show, upn string, ok bool) {
-	return canonIn(c.aliases, user)
-}
-
-func canonIn(aliases []alias, user string) (key, show, upn string, ok bool) {
 	if i := strings.LastIndexByte(user, '@'); i > 0 {
-		if al := aliasIn(aliases, "", user[i+1:]); al != nil {
+		if al := c.aliasOf("", user[i+1:]); al != nil {
 			show = al.nb + `\` + user[:i]
 			return strings.ToLower(show), show, user, true
 		}
 		return "", "", "", false
 	}
 	if i := strings.IndexByte(user, '\\'); i > 0 && i < len(user)-1 {
-		if al := aliasIn(aliases, user[:i], ""); al != nil {
+		if al := c.aliasOf(user[:i], ""); al != nil {
 			return strings.ToLower(user), user, user[i+1:] + "@" + strings.ToUpper(al.dns), true
 		}
 	}
@@ -126,11 +122,9 @@ func canonIn(aliases []alias, user string) (key, show, upn string, ok bool) {
 }
 
 // aliasOf finds the alias of a NetBIOS domain or of a DNS domain.
-func (c *core) aliasOf(nb, dns string) *alias { return aliasIn(c.aliases, nb, dns) }
-
-func aliasIn(aliases []alias, nb, dns string) *alias {
-	for i := range aliases {
-		al := &aliases[i]
+func (c *core) aliasOf(nb, dns string) *alias {
+	for i := range c.aliases {
+		al := &c.aliases[i]
 		if nb != "" && strings.EqualFold(al.nb, nb) || dns != "" && strings.EqualFold(al.dns, dns) {
 			return al
 		}
@@ -138,51 +132,17 @@ func aliasIn(aliases []alias, nb, dns string) *alias {
 	return nil
 }
 
-// addAlias appends the pair nb, dns to aliases when it is well formed and
-// names a domain no alias names yet (the first pair learned for a domain
-// wins), within maxAliases.
-func addAlias(aliases []alias, nb, dns string) ([]alias, bool) {
-	nb, dns = strings.TrimSpace(nb), strings.TrimSuffix(strings.TrimSpace(dns), ".")
-	if nb == "" || dns == "" || len(nb) > 64 || len(dns) > 255 || strings.ContainsAny(nb, `\@`) || strings.ContainsAny(dns, `\@`) {
-		return aliases, false
-	}
-	if aliasIn(aliases, nb, "") != nil || aliasIn(aliases, "", dns) != nil || len(aliases) >= maxAliases {
-		return aliases, false
-	}
-	return append(aliases, alias{nb: nb, dns: dns}), true
-}
-
-// Accounts names users as the rows of a report do once their domains are
-// known (Options.Domains): `nspicap calls --domain` renames its rows so.
-type Accounts struct {
-	aliases []alias
-}
-
-// NewAccounts returns the Accounts of the given domains (pairs that are
-// malformed, or name a domain an earlier pair named, are ignored).
-func NewAccounts(doms []Domain) *Accounts {
-	a := &Accounts{}
-	for _, d := range doms {
-		a.aliases, _ = addAlias(a.aliases, d.NetBIOS, d.DNS)
-	}
-	return a
-}
-
-// Name returns, when one of the domains covers user (DOMAIN\user or
-// user@REALM, compared case-insensitively), the name rows show for it
-// (DOMAIN\user) and its user@REALM; ok is false otherwise.
-func (a *Accounts) Name(user string) (show, upn string, ok bool) {
-	_, show, upn, ok = canonIn(a.aliases, user)
-	return show, upn, ok
-}
-
 // learnAlias records that nb and dns are one domain, and links the names
 // already seen that it covers. The first pair learned for a domain wins.
 func (c *core) learnAlias(nb, dns string) {
-	var ok bool
-	if c.aliases, ok = addAlias(c.aliases, nb, dns); !ok {
+	nb, dns = strings.TrimSpace(nb), strings.TrimSuffix(strings.TrimSpace(dns), ".")
+	if nb == "" || dns == "" || len(nb) > 64 || len(dns) > 255 || strings.ContainsAny(nb, `\@`) || strings.ContainsAny(dns, `\@`) {
 		return
 	}
+	if c.aliasOf(nb, "") != nil || c.aliasOf("", dns) != nil || len(c.aliases) >= maxAliases {
+		return
+	}
+	c.aliases = append(c.aliases, alias{nb: nb, dns: dns})
 	// Link the names seen: each spelling of the pair goes to the key in use.
 	keys := make([]string, 0, len(c.names))
 	for k := range c.names {
@@ -334,3 +294,29 @@ const ticketAdvice = " The capture does not name the user of this Kerberos ticke
 
 // ticketVerdictHint is the verdict's shorter form of ticketAdvice.
 const ticketVerdictHint = " To name the user: capture its logon (klist purge on the client after starting the capture), or give --keytab."
+
+// Accounts names users as the rows of a report do once their domains are
+// known (Options.Domains), for a caller that runs no Analyzer: `nspicap
+// calls --domain` renames its rows so. It applies the analyzer's own rule
+// (learnAlias, canon) to the given domains only.
+type Accounts struct {
+	c core
+}
+
+// NewAccounts returns the Accounts of the given domains (a malformed pair,
+// or one naming a domain an earlier pair named, is ignored).
+func NewAccounts(doms []Domain) *Accounts {
+	a := &Accounts{}
+	for _, d := range doms {
+		a.c.learnAlias(d.NetBIOS, d.DNS)
+	}
+	return a
+}
+
+// Name returns, when one of the domains covers user (DOMAIN\user or
+// user@REALM, compared case-insensitively), the name rows show for it
+// (DOMAIN\user) and its user@REALM; ok is false otherwise.
+func (a *Accounts) Name(user string) (show, upn string, ok bool) {
+	_, show, upn, ok = a.c.canon(user)
+	return show, upn, ok
+}
