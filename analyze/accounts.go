@@ -44,12 +44,23 @@ type Domain struct {
 
 type alias struct {
 	nb, dns string
+	realm   string // dns in upper case, as a user@REALM spells it
+}
+
+// account is what the analyzer knows of a user key (core.names): the name
+// rows show (its first spelling, DOMAIN\user once one is seen), its
+// user@REALM, and what first named it. One map for the three: a busy DC
+// names hundreds of thousands of users.
+type account struct {
+	show string
+	upn  string
+	from identityFrom
 }
 
 // identityFrom is what first named an account (Identity.From, FromFrame).
 type identityFrom struct {
 	from  string
-	frame FrameRef
+	frame *FrameRef // nil for none; shared by the rows and findings of the user
 }
 
 // idKey is the user key of a call's identity: its user's, its ticket's, or
@@ -60,8 +71,13 @@ func (c *core) idKey(id *Identity, opens bool) string {
 		// What named the user is recorded from the calls that open a
 		// session (and rare ones): the map is not looked up per call.
 		if opens && id.From != "" {
-			if _, ok := c.from[k]; !ok && len(c.from) < c.maxNames() {
-				c.from[k] = identityFrom{id.From, id.FromFrame}
+			if acct, ok := c.names[k]; ok && acct.from.from == "" {
+				acct.from.from = id.From
+				if id.FromFrame.Frame != 0 {
+					frame := id.FromFrame
+					acct.from.frame = &frame
+				}
+				c.names[k] = acct
 			}
 		}
 		return k
@@ -87,7 +103,7 @@ func (c *core) ticketKey(label string) string {
 			c.pruneNames()
 		}
 		if len(c.names) < c.maxNames() {
-			c.names[k] = label
+			c.names[k] = account{show: label}
 		}
 	}
 	return k
@@ -105,7 +121,11 @@ func (c *core) ticketOf(ukey string) string {
 
 // canon gives, when a known alias covers user, the account's key, the
 // name rows show (DOMAIN\user) and its user@REALM; ok false otherwise.
-func (c *core) canon(user string) (key, show, upn string, ok bool) {
+// lower is user in lower case when the caller has it, "" otherwise.
+func (c *core) canon(user, lower string) (key, show, upn string, ok bool) {
+	if len(c.aliases) == 0 {
+		return "", "", "", false
+	}
 	if i := strings.LastIndexByte(user, '@'); i > 0 {
 		if al := c.aliasOf("", user[i+1:]); al != nil {
 			show = al.nb + `\` + user[:i]
@@ -115,7 +135,10 @@ func (c *core) canon(user string) (key, show, upn string, ok bool) {
 	}
 	if i := strings.IndexByte(user, '\\'); i > 0 && i < len(user)-1 {
 		if al := c.aliasOf(user[:i], ""); al != nil {
-			return strings.ToLower(user), user, user[i+1:] + "@" + strings.ToUpper(al.dns), true
+			if lower == "" {
+				lower = strings.ToLower(user)
+			}
+			return lower, user, user[i+1:] + "@" + al.realm, true
 		}
 	}
 	return "", "", "", false
@@ -142,7 +165,7 @@ func (c *core) learnAlias(nb, dns string) {
 	if c.aliasOf(nb, "") != nil || c.aliasOf("", dns) != nil || len(c.aliases) >= maxAliases {
 		return
 	}
-	c.aliases = append(c.aliases, alias{nb: nb, dns: dns})
+	c.aliases = append(c.aliases, alias{nb: nb, dns: dns, realm: strings.ToUpper(dns)})
 	// Link the names seen: each spelling of the pair goes to the key in use.
 	keys := make([]string, 0, len(c.names))
 	for k := range c.names {
@@ -151,8 +174,8 @@ func (c *core) learnAlias(nb, dns string) {
 		}
 	}
 	for _, k := range keys {
-		spelled := c.names[k]
-		key, show, upn, ok := c.canon(spelled)
+		acct := c.names[k]
+		key, show, upn, ok := c.canon(acct.show, "")
 		if !ok {
 			continue
 		}
@@ -169,8 +192,8 @@ func (c *core) learnAlias(nb, dns string) {
 				c.redirect[alt] = k
 			}
 		}
-		c.names[k] = show
-		c.upns[k] = upn
+		acct.show, acct.upn = show, upn
+		c.names[k] = acct
 	}
 	clear(c.spell)
 }
@@ -188,7 +211,7 @@ func (c *core) twinOf(ukey string) string {
 
 // upn is the user@REALM of a user key, when known.
 func (c *core) upn(ukey string) NullString {
-	return NullString(c.upns[ukey])
+	return NullString(c.names[ukey].upn)
 }
 
 // fillIdentity sets what a finding says of its user beyond the name: the
@@ -200,24 +223,16 @@ func (c *core) fillIdentity(f *Finding, ukey string) {
 	}
 	f.Ticket = c.ticketOf(ukey)
 	f.UPN = c.upn(ukey)
-	if fr, ok := c.from[ukey]; ok {
-		f.IdentityFrom = fr.from
-		if frame := fr.frame; frame.Frame != 0 {
-			f.IdentityFrame = &frame
-		}
-	}
+	fr := c.names[ukey].from
+	f.IdentityFrom, f.IdentityFrame = fr.from, fr.frame
 }
 
 // fillRow does the same for a user row.
 func (c *core) fillRow(r *UserRow, ukey string) {
 	r.Ticket = c.ticketOf(ukey)
 	r.UPN = c.upn(ukey)
-	if fr, ok := c.from[ukey]; ok {
-		r.IdentityFrom = fr.from
-		if frame := fr.frame; frame.Frame != 0 {
-			r.IdentityFrame = &frame
-		}
-	}
+	fr := c.names[ukey].from
+	r.IdentityFrom, r.IdentityFrame = fr.from, fr.frame
 }
 
 // showName is the name a report shows for a user as spelled when it was
@@ -226,7 +241,7 @@ func (c *core) showName(spelled NullString) NullString {
 	if len(c.aliases) == 0 || spelled == "" {
 		return spelled
 	}
-	if _, show, _, ok := c.canon(string(spelled)); ok {
+	if _, show, _, ok := c.canon(string(spelled), ""); ok {
 		return NullString(show)
 	}
 	return spelled
@@ -317,6 +332,6 @@ func NewAccounts(doms []Domain) *Accounts {
 // user@REALM, compared case-insensitively), the name rows show for it
 // (DOMAIN\user) and its user@REALM; ok is false otherwise.
 func (a *Accounts) Name(user string) (show, upn string, ok bool) {
-	_, show, upn, ok = a.c.canon(user)
+	_, show, upn, ok = a.c.canon(user, "")
 	return show, upn, ok
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unique"
 )
 
 // core is what every tracker shares: the options, the position in the
@@ -21,8 +22,8 @@ type core struct {
 	// connection's bind is not in the capture: Quality IfaceInferred).
 	inferred int
 
-	spell   map[string]string // user as spelled -> user key
-	names   map[string]string // user key -> first spelling
+	spell   map[string]string  // user as spelled -> user key
+	names   map[string]account // user key -> its first spelling, user@REALM, what named it
 	servers map[netip.Addr]*server
 	// recentSrv: the servers last looked up (server()), newest first.
 	recentSrv [4]recentServer
@@ -32,13 +33,11 @@ type core struct {
 	live []func(map[string]bool)
 
 	// Accounts (accounts.go): the NetBIOS and DNS domain pairs known, the
-	// keys a second name of an account is sent to, the user@REALM and what
-	// named each key, the keys of ticket labels, and the pairs of keys that
-	// had rows each when their alias was learned.
+	// keys a second name of an account is sent to, the keys of ticket
+	// labels, and the pairs of keys that had rows each when their alias was
+	// learned.
 	aliases  []alias
 	redirect map[string]string
-	upns     map[string]string
-	from     map[string]identityFrom
 	tickets  map[string]string
 	twins    [][2]string
 }
@@ -47,12 +46,10 @@ func newCore(o Options) *core {
 	return &core{
 		opt:      o,
 		spell:    map[string]string{},
-		names:    map[string]string{},
+		names:    map[string]account{},
 		servers:  map[netip.Addr]*server{},
 		strs:     map[string]uint32{},
 		redirect: map[string]string{},
-		upns:     map[string]string{},
-		from:     map[string]identityFrom{},
 		tickets:  map[string]string{},
 	}
 }
@@ -93,28 +90,45 @@ type ckey struct {
 
 // peer is a client as the NSPI tracker keys it: the IP of the connection's
 // client (sock) and, when the connection came through an RPC proxy, the
-// address of the client behind it (addr, Meta.ClientAddress; zero
+// address of the client behind it (via, Meta.ClientAddress; zero
 // otherwise). A proxied client is thus its own row, counted apart from the
-// proxy's other clients, with the proxy beside it.
+// proxy's other clients, with the proxy beside it. The address behind is
+// an interned handle: a peer is a map key in every client table, and a
+// handle keeps it to one pointer beside the socket's address.
 type peer struct {
-	sock, addr netip.Addr
+	sock netip.Addr
+	via  unique.Handle[netip.Addr]
 }
 
 // peerOf is the client of an event.
 func peerOf(m *Meta) peer {
-	return peer{sock: m.Client.Addr().Unmap(), addr: m.ClientAddress.Unmap()}
+	p := peer{sock: m.Client.Addr().Unmap()}
+	if m.ClientAddress.IsValid() {
+		p.via = unique.Make(m.ClientAddress.Unmap())
+	}
+	return p
 }
 
 // ip is an address taken as a direct client.
 func ip(a netip.Addr) peer { return peer{sock: a} }
 
+// behind is the address of the client behind the RPC proxy, the zero
+// Addr for a direct client.
+func (c peer) behind() netip.Addr {
+	if c.via == (unique.Handle[netip.Addr]{}) {
+		return netip.Addr{}
+	}
+	return c.via.Value()
+}
+
 // String names the client in a finding's message: its IP, or the client
 // behind a proxy and the proxy.
 func (c peer) String() string {
-	if !c.addr.IsValid() {
+	b := c.behind()
+	if !b.IsValid() {
 		return c.sock.String()
 	}
-	return c.addr.String() + " (through the RPC proxy " + c.sock.String() + ")"
+	return b.String() + " (through the RPC proxy " + c.sock.String() + ")"
 }
 
 func (c peer) IsValid() bool { return c.sock.IsValid() }
@@ -124,7 +138,7 @@ func (c peer) Compare(d peer) int {
 	if x := c.sock.Compare(d.sock); x != 0 {
 		return x
 	}
-	return c.addr.Compare(d.addr)
+	return c.behind().Compare(d.behind())
 }
 
 // addrString is the address, "" for none.
@@ -142,8 +156,8 @@ func (f *Finding) setClient(c peer) {
 	if c.sock.IsValid() {
 		f.Client = NullString(c.sock.String())
 	}
-	if c.addr.IsValid() {
-		f.ClientAddress = c.addr.String()
+	if b := c.behind(); b.IsValid() {
+		f.ClientAddress = b.String()
 	}
 }
 
@@ -170,14 +184,15 @@ func (a *core) userKey(user string) string {
 	if k, ok := a.spell[user]; ok {
 		return k
 	}
-	k := strings.ToLower(user)
+	lower := strings.ToLower(user)
+	k := lower
 	if strings.HasPrefix(k, ticketKeyPrefix) {
 		k = "\ufffd" + k[len(ticketKeyPrefix):] // never a ticket's key
 	}
 	show, upn := user, ""
 	if r, ok := a.redirect[k]; ok {
 		k = r
-	} else if ck, s, u, ok := a.canon(user); ok {
+	} else if ck, s, u, ok := a.canon(user, lower); ok {
 		k, show, upn = ck, s, u
 	} else if strings.IndexByte(user, '@') > 0 {
 		upn = user
@@ -187,13 +202,16 @@ func (a *core) userKey(user string) string {
 			a.pruneNames()
 		}
 		if len(a.names) < a.maxNames() {
-			a.names[k] = show
+			a.names[k] = account{show: show, upn: upn}
 		}
-	} else if strings.IndexByte(cur, '\\') < 0 && strings.IndexByte(show, '\\') > 0 {
-		a.names[k] = show // DOMAIN\user rather than user@REALM
-	}
-	if _, ok := a.upns[k]; !ok && upn != "" && len(a.upns) < a.maxNames() {
-		a.upns[k] = upn
+	} else if better := strings.IndexByte(cur.show, '\\') < 0 && strings.IndexByte(show, '\\') > 0; better || cur.upn == "" && upn != "" {
+		if better {
+			cur.show = show // DOMAIN\user rather than user@REALM
+		}
+		if cur.upn == "" {
+			cur.upn = upn
+		}
+		a.names[k] = cur
 	}
 	if len(a.spell) >= a.maxNames() {
 		clear(a.spell) // a cache of strings.ToLower
@@ -209,7 +227,7 @@ func (a *core) name(ukey string) NullString {
 		return ""
 	}
 	if n, ok := a.names[ukey]; ok {
-		return NullString(n)
+		return NullString(n.show)
 	}
 	return NullString(ukey)
 }

@@ -143,8 +143,16 @@ func (t Transport) set() trSet {
 }
 
 // names lists the transports of the set in the order of the constants; nil
-// for none.
+// for none. The lists are shared (trNames): a finding's Transports is read,
+// never changed.
 func (s trSet) names() []string {
+	if int(s) < len(trNames) {
+		return trNames[s]
+	}
+	return s.list()
+}
+
+func (s trSet) list() []string {
 	var out []string
 	for i := range transportNames {
 		if s&(1<<i) != 0 {
@@ -153,6 +161,15 @@ func (s trSet) names() []string {
 	}
 	return out
 }
+
+// trNames holds the lists of every set of the known transports.
+var trNames = func() [][]string {
+	l := make([][]string, 1<<len(transportNames))
+	for i := range l {
+		l[i] = trSet(i).list()
+	}
+	return l
+}()
 
 func (m *Meta) meta() *Meta { return m }
 

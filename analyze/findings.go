@@ -72,22 +72,23 @@ func (p *reporter) build(streamed bool) *Report {
 	}
 	// Sessions still open at the end.
 	r.Totals.OpenAtEnd = a.held + a.rt.forgottenOpen
-	r.Users = append(r.Users, a.rt.users...)
-	live := make([]UserRow, 0, len(p.rows.users))
+	// The rows are built in place: a busy DC has tens of thousands, and
+	// the report is where the run's memory peaks.
+	r.Users = make([]UserRow, len(a.rt.users), len(a.rt.users)+len(p.rows.users))
+	copy(r.Users, a.rt.users)
 	for k, g := range p.rows.users {
 		c := g.c
 		c.OpenAtEnd = g.held
-		row := UserRow{Server: a.servers[k.server].name, User: a.name(k.who), Counters: c}
-		a.fillRow(&row, k.who)
-		live = append(live, row)
+		r.Users = append(r.Users, UserRow{Server: a.servers[k.server].name, User: a.name(k.who), Counters: c})
+		a.fillRow(&r.Users[len(r.Users)-1], k.who)
 	}
 	if len(a.twins) > 0 {
+		live := r.Users[len(a.rt.users):]
 		sort.Slice(live, func(i, j int) bool {
 			return live[i].Binds > live[j].Binds || live[i].Binds == live[j].Binds && live[i].User < live[j].User
 		})
-		live = mergeAccountRows(live)
+		r.Users = r.Users[:len(a.rt.users)+len(mergeAccountRows(live))]
 	}
-	r.Users = append(r.Users, live...)
 	// Stable: a user that came back after its row was retired has two rows,
 	// the retired one first.
 	sort.SliceStable(r.Users, func(i, j int) bool {
@@ -97,11 +98,12 @@ func (p *reporter) build(streamed bool) *Report {
 		}
 		return userRowLess(a.Server, a.User, b.Server, b.User)
 	})
-	r.Clients = append(r.Clients, a.rt.clients...)
+	r.Clients = make([]ClientRow, len(a.rt.clients), len(a.rt.clients)+len(p.rows.clients))
+	copy(r.Clients, a.rt.clients)
 	for k, g := range p.rows.clients {
 		c := g.c
 		c.OpenAtEnd = g.held
-		r.Clients = append(r.Clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, ClientAddress: addrString(k.client.addr), Counters: c})
+		r.Clients = append(r.Clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, ClientAddress: addrString(k.client.behind()), Counters: c})
 	}
 	sort.SliceStable(r.Clients, func(i, j int) bool {
 		a, b := r.Clients[i], r.Clients[j]
@@ -342,7 +344,7 @@ func (p *reporter) findLeak(l *leakSeries) {
 	}
 	if !l.anon() {
 		b.WriteString(proxied(" The sessions never unbound came from ", res.client))
-		if res.client.addr.IsValid() {
+		if res.client.behind().IsValid() {
 			b.WriteString(".")
 		}
 	}

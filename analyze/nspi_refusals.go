@@ -49,7 +49,7 @@ func (a *nspiTracker) refused(ev *NSPICall, server netip.Addr, client peer, ukey
 	r.Refusal = Refusal{
 		Server:            a.server(server).name,
 		Client:            cg.clientStr,
-		ClientAddress:     addrString(client.addr),
+		ClientAddress:     addrString(client.behind()),
 		Transport:         ev.Transport.String(),
 		User:              a.name(ukey),
 		Auth:              ev.Auth,
@@ -107,8 +107,8 @@ func (a *nspiTracker) refused(ev *NSPICall, server netip.Addr, client peer, ukey
 	a.tl.refuseIn(&cg.ser, cg, "nspi", server, ukey, cg.client, true, ev.Time)
 	if a.refusals.n < a.opt.MaxRefusals {
 		i := a.refusals.add(a.packRefusal(&r, server, ukey))
-		if client.addr.IsValid() {
-			a.behind[listRef{refusal: true, i: i}] = client.addr
+		if client.behind().IsValid() {
+			a.behind[listRef{refusal: true, i: i}] = client.behind()
 		}
 	}
 }

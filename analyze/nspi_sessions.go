@@ -379,8 +379,8 @@ func (a *nspiTracker) openSession(ev *NSPICall, server netip.Addr, client peer, 
 			rec.flags |= recBindZero
 		}
 		s.rec = a.sessions.add(rec)
-		if client.addr.IsValid() {
-			a.behind[listRef{i: s.rec}] = client.addr
+		if client.behind().IsValid() {
+			a.behind[listRef{i: s.rec}] = client.behind()
 		}
 	}
 	if ukey != "" || !ev.Anonymous {

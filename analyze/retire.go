@@ -404,16 +404,6 @@ func (c *core) pruneNames() {
 			delete(c.names, k)
 		}
 	}
-	for k := range c.upns {
-		if !live[k] {
-			delete(c.upns, k)
-		}
-	}
-	for k := range c.from {
-		if !live[k] {
-			delete(c.from, k)
-		}
-	}
 	for k, to := range c.redirect {
 		if !live[to] {
 			delete(c.redirect, k)
@@ -500,7 +490,7 @@ func (a *nspiTracker) retireClients(ks []ckey, gs []*group) {
 		if len(a.rt.clients) < a.opt.MaxRows {
 			c := g.c
 			c.OpenAtEnd = g.held
-			a.rt.clients = append(a.rt.clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, ClientAddress: addrString(k.client.addr), Counters: c})
+			a.rt.clients = append(a.rt.clients, ClientRow{Server: a.servers[k.server].name, Client: g.clientStr, ClientAddress: addrString(k.client.behind()), Counters: c})
 		}
 		a.rt.nClients++
 		a.tl.retire(g, "")

@@ -334,7 +334,7 @@ func (t *storeTracker) openSession(ev *StoreCall, server netip.Addr, client peer
 	t.n++
 	if len(t.list) < t.max {
 		rec := EMSMDBSession{Server: server.String(), ServerPort: ev.Server.Port(), Client: netip.AddrPortFrom(client.sock, ev.Client.Port()).String(),
-			ClientAddress: addrString(client.addr), Transport: ev.Transport.String(),
+			ClientAddress: addrString(client.behind()), Transport: ev.Transport.String(),
 			User: t.name(ukey), UserDN: ev.UserDN, Auth: ev.Auth, Op: ev.Name, ConnectFrame: ev.Frame, ConnectTime: utc(ev.Time), End: EndOpenAtEnd}
 		if ev.HasHandle {
 			h := ev.Handle
@@ -445,7 +445,7 @@ func (t *storeTracker) rows(r *Report) {
 	for k, g := range t.clients {
 		c := g.c
 		c.OpenAtEnd = g.held
-		r.EMSMDBClients = append(r.EMSMDBClients, EMSMDBClientRow{Server: k.server.String(), Client: k.client.sock.String(), ClientAddress: addrString(k.client.addr), EMSMDBCounters: c})
+		r.EMSMDBClients = append(r.EMSMDBClients, EMSMDBClientRow{Server: k.server.String(), Client: k.client.sock.String(), ClientAddress: addrString(k.client.behind()), EMSMDBCounters: c})
 	}
 	sort.Slice(r.EMSMDBClients, func(i, j int) bool {
 		a, b := r.EMSMDBClients[i], r.EMSMDBClients[j]

@@ -271,7 +271,7 @@ func (x *timeline) rows(r *Report, nspiLimit, storeLimit int, leaks map[gkey]*Fi
 			row.Limit = storeLimit
 		}
 		if s.byClient {
-			row.By, row.Client, row.ClientAddress = "client", s.client.sock.String(), addrString(s.client.addr)
+			row.By, row.Client, row.ClientAddress = "client", s.client.sock.String(), addrString(s.client.behind())
 		} else {
 			row.User = x.name(s.ukey)
 			row.Ticket = x.ticketOf(s.ukey)

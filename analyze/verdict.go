@@ -352,7 +352,7 @@ func (p *reporter) verdictLine1(f *Finding) (string, bool) {
 // proxied names the client behind an RPC proxy, after prefix; "" when the
 // client is not one (a direct client is named in the finding, as over TCP).
 func proxied(prefix string, c peer) string {
-	if !c.addr.IsValid() {
+	if !c.behind().IsValid() {
 		return ""
 	}
 	return prefix + c.String()
