@@ -313,3 +313,29 @@ const ticketAdvice = " The capture does not name the user of this Kerberos ticke
 
 // ticketVerdictHint is the verdict's shorter form of ticketAdvice.
 const ticketVerdictHint = " To name the user: capture its logon (klist purge on the client after starting the capture), or give --keytab."
+
+// Accounts names users as the rows of a report do once their domains are
+// known (Options.Domains), for a caller that runs no Analyzer: `nspicap
+// calls --domain` renames its rows so. It applies the analyzer's own rule
+// (learnAlias, canon) to the given domains only.
+type Accounts struct {
+	c core
+}
+
+// NewAccounts returns the Accounts of the given domains (a malformed pair,
+// or one naming a domain an earlier pair named, is ignored).
+func NewAccounts(doms []Domain) *Accounts {
+	a := &Accounts{}
+	for _, d := range doms {
+		a.c.learnAlias(d.NetBIOS, d.DNS)
+	}
+	return a
+}
+
+// Name returns, when one of the domains covers user (DOMAIN\user or
+// user@REALM, compared case-insensitively), the name rows show for it
+// (DOMAIN\user) and its user@REALM; ok is false otherwise.
+func (a *Accounts) Name(user string) (show, upn string, ok bool) {
+	_, show, upn, ok = a.c.canon(user, "")
+	return show, upn, ok
+}

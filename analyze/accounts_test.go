@@ -183,3 +183,24 @@ func TestAccountAliases(t *testing.T) {
 		})
 	}
 }
+
+// TestAccountsName: Accounts names users by the analyzer's rule, for the
+// given domains only.
+func TestAccountsName(t *testing.T) {
+	a := NewAccounts([]Domain{{"CONTOSO", "contoso.example."}, {"contoso2", "contoso.example"}, {"BAD@NAME", "x.example"}})
+	for _, c := range []struct{ user, show, upn string }{
+		{"alice@CONTOSO.EXAMPLE", `CONTOSO\alice`, "alice@CONTOSO.EXAMPLE"},
+		{"bob@contoso.example", `CONTOSO\bob`, "bob@contoso.example"},
+		{`contoso\carol`, `contoso\carol`, "carol@CONTOSO.EXAMPLE"},
+		{`FABRIKAM\dave`, "", ""},
+		{"erin@FABRIKAM.EXAMPLE", "", ""},
+		{`CONTOSO\`, "", ""},
+		{"frank@X.EXAMPLE", "", ""},
+		{"grace", "", ""},
+	} {
+		show, upn, ok := a.Name(c.user)
+		if show != c.show || upn != c.upn || ok != (c.show != "") {
+			t.Errorf("%q: %q %q %v, want %q %q", c.user, show, upn, ok, c.show, c.upn)
+		}
+	}
+}

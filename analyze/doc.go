@@ -54,9 +54,11 @@
 // compare case-insensitively and the first spelling seen is kept.
 // DOMAIN\user and user@REALM are one account once a DomainAlias event (an
 // NTLM CHALLENGE's MsvAvNbDomainName and MsvAvDnsDomainName, MS-NLMP
-// 2.2.2.1) or Options.Domains pairs the domains; a Kerberos call whose user
-// is not known is counted under its ticket (Identity.Ticket), one ticket one
-// account, never anonymous (accounts.go).
+// 2.2.2.1, or a keytab-decrypted ticket's PAC, MS-PAC 2.5 and 2.10) or
+// Options.Domains pairs the domains (Accounts names users so for a
+// caller without an Analyzer, such as `calls --domain`); a Kerberos call
+// whose user is not known is counted under its ticket (Identity.Ticket),
+// one ticket one account, never anonymous (accounts.go).
 //
 // A session ends:
 //   - unbind: an NspiUnbind on its handle that the RPC runtime accepted,

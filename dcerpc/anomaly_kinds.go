@@ -52,6 +52,11 @@ const (
 	// or auth3 carries a security token (NTLMSSP, SPNEGO, Kerberos) that
 	// does not parse.
 	AnomalyMalformedAuthToken = "malformed_auth_token"
+	// AnomalyMalformedPAC: the PAC (MS-PAC) of a Kerberos ticket that a
+	// keytab decrypted does not parse; the detail names the structure,
+	// the field and its offset. The bind is decoded and named as usual;
+	// only the domain names the PAC would have paired are not learned.
+	AnomalyMalformedPAC = "malformed_pac"
 	// AnomalyTooManyOpenCalls: a call, request or response was dropped
 	// because the connection, or all of them, held the most open calls that
 	// Limits and the Budget allow.
@@ -94,6 +99,7 @@ var AnomalyKinds = []AnomalyKind{
 	{AnomalyIncompleteRequest, "The connection ended before the last fragment of a request."},
 	{AnomalyIncompleteResponse, "A response never got its last fragment."},
 	{AnomalyMalformedAuthToken, "The auth verifier of a bind, alter_context or auth3 carries a security token that does not parse."},
+	{AnomalyMalformedPAC, "The PAC of a Kerberos ticket that the keytab decrypted does not parse; the bind is decoded as usual."},
 	{AnomalyTooManyOpenCalls, "A call, request or response was dropped over the limit of open calls."},
 	{AnomalyTooManyContexts, "Presentation contexts of a bind were ignored over the limit."},
 	{AnomalyTooManySecurityContexts, "A security context was ignored over the limit."},

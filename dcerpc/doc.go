@@ -18,6 +18,11 @@
 //     stripped from the stub, privacy-level stubs flagged as sealed and never
 //     decoded, unless an optional Unsealer (unseal.go) decrypts them per
 //     fragment, before reassembly, and verifies their signatures;
+//   - the names of the client's domain, NetBIOS and DNS, handed to the
+//     Handler (DomainPairer) from an NTLM CHALLENGE's AV pairs (MS-NLMP
+//     2.2.2.1) or from the PAC of a Kerberos ticket the Unsealer
+//     decrypted (DomainTeller; MS-PAC 2.5, 2.10), a PAC that does not
+//     parse reported as AnomalyMalformedPAC;
 //   - the names of fault statuses (Faults, FaultName: C706 appendix E NCA
 //     codes and the Win32 values of MS-RPCE 2.2.2.8), the one table every
 //     output asks, and Code, the shape of every protocol package's table;

@@ -89,6 +89,18 @@ type SecurityContext interface {
 	Lost(dir Dir, fragLen, authLen, hdrEnd int, level uint8)
 }
 
+// DomainTeller is implemented by a SecurityContext that learns with key
+// material the NetBIOS and DNS names of its client's domain: the PAC of a
+// Kerberos ticket a keytab decrypted (MS-PAC 2.5 LogonDomainName, 2.10
+// DnsDomainName), read once per ticket. TakeDomain returns what the last
+// auth token taught, once: both names, or bad, a one-line description
+// (field and offset) of a PAC that does not parse; all "" when nothing
+// new. The Conn hands the names to its Handler as an NTLM CHALLENGE's
+// (DomainPairer) and reports bad as AnomalyMalformedPAC.
+type DomainTeller interface {
+	TakeDomain() (netbios, dns, bad string)
+}
+
 // unseal decrypts a request or response PDU in place when an Unsealer is set
 // and the PDU is protected; p.Stub is re-sliced over the plaintext.
 func (c *Conn) unseal(dir Dir, b []byte, p *PDU) {
@@ -143,6 +155,25 @@ func (c *Conn) contextToken(s *secCtx, p *PDU, t ntlmssp.Token, pos Pos) {
 	if id := s.u.Identity(); id != "" && s.User == "" {
 		s.User = id
 		s.Origin = &Origin{From: OriginKeytab, Pos: pos}
+	}
+	if t.Kerberos != nil {
+		if dt, ok := s.u.(DomainTeller); ok {
+			c.tellDomain(dt, pos)
+		}
+	}
+}
+
+// tellDomain hands the Handler the domain a decrypted ticket's PAC names,
+// or reports a PAC that does not parse (the bind decodes on either way).
+func (c *Conn) tellDomain(dt DomainTeller, pos Pos) {
+	nb, dns, bad := dt.TakeDomain()
+	switch {
+	case bad != "":
+		c.anomaly(AnomalyMalformedPAC, pos, bad)
+	case nb != "" && dns != "":
+		if d, ok := c.h.(DomainPairer); ok {
+			d.DomainPair(nb, dns, pos)
+		}
 	}
 }
 

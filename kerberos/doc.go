@@ -13,6 +13,11 @@
 //     and TCP transport: over TCP each message is preceded by its length
 //     as 4 bytes in network order, the top bit reserved).
 //   - RFC 4121 4.1: the GSS framing of an AP-REQ (60 len OID TOK_ID 01 00).
+//   - MS-PAC 2.1 (the PAC in AD-IF-RELEVANT, RFC 4120 5.2.6.1, as
+//     AD-WIN2K-PAC), 2.3 (PACTYPE), 2.4 (PAC_INFO_BUFFER), 2.5
+//     (KERB_VALIDATION_INFO: LogonDomainName, through the NDR type
+//     serialization of MS-RPCE 2.2.6), 2.10 (UPN_DNS_INFO: UPN,
+//     DnsDomainName), for a ticket a keytab decrypted (pac.go).
 //   - MS-SFU 2.2.1 (PA-FOR-USER, padata type 129: userName, userRealm,
 //     cksum, auth-package) for S4U2Self, and 2.2.2 / 3.2.5.2 for
 //     S4U2Proxy: a TGS-REQ whose kdc-options set cname-in-addl-tkt (bit
@@ -28,6 +33,10 @@
 // AP-REQ to the reply that issued it. From a KDC-REQ: the service asked
 // for, and for S4U the user it is asked for (PA-FOR-USER) or the evidence
 // ticket (S4U2Proxy). From a KRB-ERROR: its code, client and service.
+// From the PAC of a ticket a keytab decrypted (TicketPAC): the NetBIOS and
+// DNS names of the client's domain, with a bounds-checked reader of its
+// own (dcerpc/ndr for the NDR); errors wrap ErrMalformedPAC and name the
+// structure, the field and its offset in the PAC.
 //
 // Decoding goes through gokrb5's message types (its ASN.1 reader), behind
 // a size bound (MaxMessage) and a recover that turns any panic of the

@@ -89,6 +89,10 @@ func ticketOf(t *messages.Ticket) Ticket {
 		Key: keyOf(t.EncPart.Cipher), CipherLen: len(t.EncPart.Cipher)}
 }
 
+// TicketKeyOf is the TicketKey of a ticket's encrypted part's cipher
+// bytes.
+func TicketKeyOf(cipher []byte) TicketKey { return keyOf(cipher) }
+
 func keyOf(cipher []byte) TicketKey {
 	s := sha256.Sum256(cipher)
 	return TicketKey(s[:16])

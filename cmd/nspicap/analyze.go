@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/nspicap/nspicap/analyze"
+	"github.com/nspicap/nspicap/dcerpc"
 	"github.com/nspicap/nspicap/internal/pipeline"
 	"github.com/nspicap/nspicap/internal/redact"
 	"github.com/nspicap/nspicap/internal/report"
@@ -81,9 +82,10 @@ func analysisResult(files []string, limit int, lim *limitFlags, streamed bool, s
 			x.File, x.Frame = analyze.NullString(an.First.File), &frame
 		}
 		x.Message = msg
-		// The KDC's refusals are facts of the capture, not decoding
-		// problems: a notice.
-		x.Notice = an.Kind == pipeline.AnomalyKDCError
+		// The KDC's refusals are facts of the capture, and a malformed
+		// PAC costs no call (the bind decodes on): notices, not
+		// decoding problems.
+		x.Notice = an.Kind == pipeline.AnomalyKDCError || an.Kind == dcerpc.AnomalyMalformedPAC
 		a.AddAnomaly(x)
 	}
 	keyAnomaly(&res, a)

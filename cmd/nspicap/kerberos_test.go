@@ -23,6 +23,11 @@ import (
 // krbCaptures are the generated captures whose manifest names a keytab.
 var krbCaptures = []string{"sealed-krb-aes.pcap", "sealed-krb-aes-clear.pcap", "sealed-krb-rc4.pcap"}
 
+// keytabGoldens are the captures TestGoldenKerberos reads with their
+// keytab: krbCaptures, and kerberos-pac.pcap, whose PACs only the keytab
+// reads (its NTLM calls are outside TestKerberosManifest's premise).
+var keytabGoldens = append(append([]string(nil), krbCaptures...), "kerberos-pac.pcap")
+
 const (
 	krbAES      = testdataDir + "/sealed-krb-aes.pcap"
 	krbAESClear = testdataDir + "/sealed-krb-aes-clear.pcap"
@@ -54,11 +59,11 @@ func keytabStore(t *testing.T, path string) *keys.Store {
 // them).
 func TestGoldenKerberos(t *testing.T) {
 	keytabs := map[string]string{}
-	for _, f := range krbCaptures {
+	for _, f := range keytabGoldens {
 		keytabs[f] = loadManifest(t, f).KeytabFile
 	}
 	t.Chdir(testdataDir)
-	for _, f := range krbCaptures {
+	for _, f := range keytabGoldens {
 		kt := keytabs[f]
 		for _, c := range []struct {
 			suffix string

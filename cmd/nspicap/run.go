@@ -177,18 +177,24 @@ func inputs(res *pipeline.Result) []analyze.Input {
 
 // callSink writes every call.
 type callSink struct {
-	cw  *report.CallWriter
-	err error
-	rd  *redact.Redactor // --redact
+	cw    *report.CallWriter
+	err   error
+	names *callRenamer     // --domain
+	rd    *redact.Redactor // --redact
 }
 
 func (s *callSink) Call(c *pipeline.Call) {
 	if s.err != nil {
 		return
 	}
-	if s.rd != nil {
+	if s.rd != nil || s.names != nil {
 		row := c.Row
-		s.rd.CallRow(&row)
+		if s.names != nil {
+			s.names.rename(&row)
+		}
+		if s.rd != nil {
+			s.rd.CallRow(&row)
+		}
 		s.err = s.cw.Write(&row, c.Time)
 		return
 	}
@@ -201,9 +207,13 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs := newFlags("calls", "List every DCE/RPC call: interface, operation, user, return value, frames.",
 		"nspicap calls --format jsonl trace.pcapng | jq 'select(.op == \"NspiBind\")'", stderr)
 	in := addInputFlags(fs, true, "output format: table, csv or jsonl (one JSON object per line, streamed)", report.CallFormats...)
+	doms := addDomainFlags(fs)
 	red := addRedactFlags(fs)
 	files, err := in.parse(fs, args, stderr)
 	if err != nil {
+		return exitUsage, err
+	}
+	if err := doms.check(); err != nil {
 		return exitUsage, err
 	}
 	format, lim := in.format, in.lim
@@ -211,7 +221,7 @@ func runCalls(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return exitUsage, &usageError{err.Error()}
 	}
-	sink := &callSink{cw: cw, rd: red.redactor()}
+	sink := &callSink{cw: cw, names: doms.renamer(), rd: red.redactor()}
 	if sink.rd != nil {
 		avoidInputAddrs(sink.rd, files)
 	}

@@ -21,8 +21,8 @@ func InPool(a netip.Addr) bool {
 	return false
 }
 
-// CallRow redacts one row of `nspicap calls` in place: client, server and
-// user. Rows are redacted as they come (the output is streamed): the rare
+// CallRow redacts one row of `nspicap calls` in place: client, server,
+// user and its user@REALM. Rows are redacted as they come (the output is streamed): the rare
 // collisions of pseudonyms resolve in the order of the rows.
 func (rd *Redactor) CallRow(row *report.CallRow) {
 	row.Client = rd.AddrString(row.Client)
@@ -33,6 +33,9 @@ func (rd *Redactor) CallRow(row *report.CallRow) {
 	if row.User != nil {
 		u := rd.Identity(*row.User)
 		row.User = &u
+	}
+	if row.UPN != "" {
+		row.UPN = rd.Identity(row.UPN)
 	}
 }
 

@@ -55,6 +55,10 @@ type CallRow struct {
 	Opnum        uint16  `json:"opnum"`
 	Op           string  `json:"op"`
 	User         *string `json:"user"`
+	// UPN is the user's user@REALM when --domain names its domain: User
+	// is then DOMAIN\user, as analyze's rows show it (a Kerberos
+	// user@REALM renamed, or an NTLM name whose domain is covered).
+	UPN string `json:"upn,omitempty"`
 	// IdentityFrom says what named User: "ntlm" (the NTLM AUTHENTICATE),
 	// "keytab" (the ticket decrypted with --keytab), "tgs_rep" (the KDC
 	// reply that issued the ticket), "smb" (the pipe's SMB session);

@@ -269,7 +269,7 @@ func appendRow(b []byte, tr *timedRow) []byte {
 		b = binary.AppendVarint(b, *r.LatencyUS)
 	}
 	for _, s := range []*string{&r.File, &r.ReplyFile, &r.Time, &r.Client, &r.Server, &r.Interface, &r.InferredFrom, &r.Op,
-		&r.Auth, &r.AuthLevel, (*string)(&r.StatusName), (*string)(&r.FaultName), &r.Transport, &r.Pipe, &r.ClientAddress, &r.IdentityFrom, &r.IdentityFile, &r.Ticket, &r.Via,
+		&r.Auth, &r.AuthLevel, (*string)(&r.StatusName), (*string)(&r.FaultName), &r.Transport, &r.Pipe, &r.ClientAddress, &r.IdentityFrom, &r.IdentityFile, &r.Ticket, &r.Via, &r.UPN,
 		r.User, r.Status, r.Fault} {
 		if s != nil {
 			b = binary.AppendUvarint(b, uint64(len(*s)))
@@ -335,7 +335,7 @@ func readRow(r *bufio.Reader, tr *timedRow) error {
 	}
 	for _, s := range []*string{&row.File, &row.ReplyFile, &row.Time, &row.Client, &row.Server, &row.Interface,
 		&row.InferredFrom, &row.Op, &row.Auth, &row.AuthLevel, (*string)(&row.StatusName), (*string)(&row.FaultName), &row.Transport, &row.Pipe, &row.ClientAddress,
-		&row.IdentityFrom, &row.IdentityFile, &row.Ticket, &row.Via} {
+		&row.IdentityFrom, &row.IdentityFile, &row.Ticket, &row.Via, &row.UPN} {
 		*s = text()
 	}
 	row.User = textp(flags&fUser != 0)

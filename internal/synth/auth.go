@@ -124,14 +124,17 @@ func appendAV(b []byte, id uint16, v []byte) []byte {
 }
 
 // TargetInfo builds the CHALLENGE AV pairs (without the final EOL when
-// open is true, so callers can append more pairs).
+// open is true, so callers can append more pairs). A target without DNS
+// names (a server outside Active Directory's DNS) has no DNS pairs.
 func (t Target) targetInfo(ts uint64, open bool) []byte {
 	var b []byte
 	b = appendAV(b, avNbDomain, UTF16LE(t.NbDomain))
 	b = appendAV(b, avNbComputer, UTF16LE(t.NbHost))
-	b = appendAV(b, avDNSDomain, UTF16LE(t.DNSDomain))
-	b = appendAV(b, avDNSHost, UTF16LE(t.DNSHost))
-	b = appendAV(b, avDNSTree, UTF16LE(t.DNSDomain))
+	if t.DNSDomain != "" {
+		b = appendAV(b, avDNSDomain, UTF16LE(t.DNSDomain))
+		b = appendAV(b, avDNSHost, UTF16LE(t.DNSHost))
+		b = appendAV(b, avDNSTree, UTF16LE(t.DNSDomain))
+	}
 	b = appendAV(b, avTimestamp, binary.LittleEndian.AppendUint64(nil, ts))
 	if !open {
 		b = appendAV(b, avEOL, nil)

@@ -38,6 +38,13 @@ type KrbTicket struct {
 // service's key of etype, with a session key of sessionEtype, at the
 // capture's clock. Its keys and confounders come from the capture's source.
 func (c *Capture) IssueTicket(user string, svc KrbService, etype, sessionEtype int32) *KrbTicket {
+	return c.IssueTicketPAC(user, svc, etype, sessionEtype, nil)
+}
+
+// IssueTicketPAC is IssueTicket with, when pac is set, a PAC in the
+// ticket's authorization data as a Windows KDC puts it (pac.go). A PAC
+// needs an AES256 ticket (its signatures are HMAC-SHA1-96-AES256).
+func (c *Capture) IssueTicketPAC(user string, svc KrbService, etype, sessionEtype int32, pac *PACSpec) *KrbTicket {
 	r := rand.New(rand.NewPCG(c.rng.Uint64(), 0x54475352))
 	rb := func(n int) []byte {
 		b := make([]byte, n)
@@ -60,6 +67,18 @@ func (c *Capture) IssueTicket(user string, svc KrbService, etype, sessionEtype i
 	etp := messages.EncTicketPart{Flags: tflags, Key: session, CRealm: svc.Realm,
 		CName:    types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user),
 		AuthTime: auth, StartTime: auth, EndTime: auth.Add(10 * time.Hour), RenewTill: auth.Add(7 * 24 * time.Hour)}
+	if pac != nil {
+		if etype != EtypeAES256 {
+			panic("synth: a PAC in a ticket that is not AES256")
+		}
+		b, err := pac.pacBytes(user, auth, svcKey, rb(12))
+		if err == nil {
+			etp.AuthorizationData, err = pacAuthData(b)
+		}
+		if err != nil {
+			panic("synth: PAC: " + err.Error())
+		}
+	}
 	plain, err := appTagged(etp, asnAppTag.EncTicketPart)
 	if err != nil {
 		panic("synth: ticket: " + err.Error())

@@ -24,7 +24,48 @@ func kdcScenarios() []Scenario {
 			Expected:    "Without any key: svc-app@CONTOSO.EXAMPLE named from the TGS-REP, 50 sessions leaked, 10 LOGON_FAILED at the session limit; the same users, totals and findings as with --keytab kerberos-kdc.keytab.",
 			KeytabFile:  "kerberos-kdc.keytab",
 			build:       buildKDCSvcLimit},
+		{Name: "kerberos-pac", File: "kerberos-pac.pcap", Format: FormatPcap,
+			Description: "One account over NTLM and Kerberos where only the PAC pairs its domain's two names. From 192.0.2.81: ivan binds with NTLM as CONTOSO\\ivan to a server whose CHALLENGE names its NetBIOS domain and host only (no MsvAvDnsDomainName: nothing in the capture pairs CONTOSO with contoso.example), then gets a ticket to exchangeAB/dc01.contoso.example (TGS-REQ, TGS-REP over UDP) whose PAC (MS-PAC: KERB_VALIDATION_INFO with LogonDomainName CONTOSO, PAC_CLIENT_INFO, UPN_DNS_INFO with DnsDomainName CONTOSO.EXAMPLE, the server's and the KDC's signatures) pairs them, and binds with it in SPNEGO at auth level connect. From 192.0.2.82: judy's ticket (TGS over UDP) carries a malformed PAC: UPN_DNS_INFO's DnsDomainNameOffset points past its buffer; she binds and browses.",
+			Expected:    "Without a key: three rows, CONTOSO\\ivan (ntlm), ivan@CONTOSO.EXAMPLE and judy@CONTOSO.EXAMPLE (tgs_rep). With --keytab kerberos-kdc.keytab: ivan's PAC pairs CONTOSO with CONTOSO.EXAMPLE, so two rows: CONTOSO\\ivan (both sessions, upn ivan@CONTOSO.EXAMPLE) and CONTOSO\\judy; judy's PAC gives a malformed_pac anomaly naming UPN_DNS_INFO DnsDomainNameOffset and its offset at her bind's frame, and her calls are named and decoded as usual. --domain CONTOSO=contoso.example without the keytab gives the same two rows.",
+			KeytabFile:  "kerberos-kdc.keytab", TsharkKeytabArgs: tsharkKeytab("kerberos-kdc.keytab"),
+			build: buildKDCPAC},
 	}
+}
+
+// DC01NoDNS is the NTLM target of a server that names no DNS domain or
+// host in its CHALLENGE (MsvAvNbDomainName and MsvAvNbComputerName only).
+var DC01NoDNS = Target{NbDomain: "CONTOSO", NbHost: "DC01", SPN: "exchangeAB/dc01.contoso.example"}
+
+// PACOf is the PAC a Windows KDC of CONTOSO.EXAMPLE issues user.
+func PACOf(user string) *PACSpec {
+	return &PACSpec{LogonDomain: "CONTOSO", LogonServer: "DC01", DNSDomain: KrbRealm, UPN: user + "@contoso.example"}
+}
+
+func buildKDCPAC(e *env) {
+	c := e.c
+	// ivan over NTLM: the CHALLENGE pairs nothing.
+	bs := e.bindSpec(AuthNTLM, Creds{Domain: "CONTOSO", User: "ivan", Workstation: "WS81"})
+	bs.Target = DC01NoDNS
+	r := c.NewRPC(e.conn(client(81), NSPIPort), 1)
+	r.Bind(bs)
+	h := r.NspiBind(BindResult{Status: StatusSuccess, ClientGUID: &UUID{}})
+	r.NspiQueryRows(h, 0, 0)
+	r.NspiUnbind(h, StatusUnbindSuccess)
+	r.C.CloseFIN(C2S)
+
+	// ivan over Kerberos: the ticket's PAC pairs CONTOSO with the realm.
+	c.Advance(time.Second)
+	ivan := c.IssueTicketPAC("ivan", KrbSvc, EtypeAES256, EtypeAES256, PACOf("ivan"))
+	e.kdcOverUDP(client(81), e.tgsPair(ivan, S4U{}))
+	e.krbSession(81, ivan, true, "")
+
+	// judy: a malformed PAC.
+	c.Advance(time.Second)
+	bad := PACOf("judy")
+	bad.BadDNSOffset = true
+	judy := c.IssueTicketPAC("judy", KrbSvc, EtypeAES256, EtypeAES256, bad)
+	e.kdcOverUDP(client(82), e.tgsPair(judy, S4U{}))
+	e.krbSession(82, judy, true, "")
 }
 
 // krbConnSpec is a Kerberos bind at connect level with an issued ticket.

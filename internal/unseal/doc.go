@@ -20,6 +20,10 @@
 //     inside SPNEGO (RFC 4178), are accepted; in DCE style (MS-KILE 3.4.5.1)
 //     the client's third-leg AP-REP (alter_context or auth3) carries no key
 //     and is ignored;
+//   - the PAC of a decrypted ticket (pac.go; MS-PAC 2.5 LogonDomainName,
+//     2.10 DnsDomainName, read by kerberos.TicketPAC) gives the NetBIOS
+//     and DNS names of the client's domain, once per ticket (a bounded
+//     table of tickets read), taken by dcerpc (dcerpc.DomainTeller);
 //   - the key of each token is chosen as RFC 4121 2 and 4.2.2 say: the
 //     acceptor's subkey when the token's AcceptorSubkey flag is set, else
 //     the initiator's subkey, else the ticket session key;

@@ -14,10 +14,10 @@ import (
 	"github.com/nspicap/nspicap/ntlmssp"
 )
 
-// kerberos is what the handshake of a Kerberos security context gave: the
+// krbKeys is what the handshake of a Kerberos security context gave: the
 // ticket session key, and the subkeys of the authenticator (initiator) and
 // of the server's AP-REP (acceptor). A nil key is absent.
-type kerberos struct {
+type krbKeys struct {
 	session, initiator, acceptor *krbKey
 	// last is the RC4 key that verified last: tried first next time.
 	last *krbKey
@@ -87,7 +87,8 @@ func (c *context) apReq(b []byte) {
 	}
 	enc := t.DecryptedEncPart
 	c.identity = ntlmssp.ClipName(enc.CName.PrincipalNameString() + "@" + enc.CRealm)
-	k := &kerberos{session: newKrbKey(enc.Key)}
+	c.readPAC(&t)
+	k := &krbKeys{session: newKrbKey(enc.Key)}
 	ap.Ticket = t
 	if err := ap.DecryptAuthenticator(enc.Key); err == nil {
 		k.initiator = newKrbKey(ap.Authenticator.SubKey)
@@ -179,7 +180,7 @@ func (c *context) apRep(b []byte) {
 // cfxKey is the key of an RFC 4121 token: the acceptor's subkey when the
 // token says so, else the initiator's subkey, else the session key (RFC
 // 4121 2).
-func (k *kerberos) cfxKey(acceptorSubkey bool) *krbKey {
+func (k *krbKeys) cfxKey(acceptorSubkey bool) *krbKey {
 	switch {
 	case acceptorSubkey:
 		return k.acceptor
@@ -192,7 +193,7 @@ func (k *kerberos) cfxKey(acceptorSubkey bool) *krbKey {
 // rc4Keys lists the keys an RC4-HMAC token may use, most likely first: the
 // acceptor's subkey, the initiator's, the session key (RFC 4757 has no
 // flag to say which).
-func (k *kerberos) rc4Keys() []*krbKey {
+func (k *krbKeys) rc4Keys() []*krbKey {
 	var out []*krbKey
 	for _, x := range []*krbKey{k.last, k.acceptor, k.initiator, k.session} {
 		if x.rc4() && (len(out) == 0 || !containsKey(out, x)) {

@@ -3,12 +3,15 @@ package unseal
 import (
 	"github.com/nspicap/nspicap/dcerpc"
 	"github.com/nspicap/nspicap/internal/keys"
+	"github.com/nspicap/nspicap/kerberos"
 	"github.com/nspicap/nspicap/ntlmssp"
 )
 
 // Unsealer is a dcerpc.Unsealer backed by a key store.
 type Unsealer struct {
 	store *keys.Store
+	// pacs: the tickets whose PAC was read (pac.go).
+	pacs map[kerberos.TicketKey]struct{}
 }
 
 // New returns an Unsealer for the keys in store (which may be empty: then
@@ -43,7 +46,10 @@ type context struct {
 	verified bool
 	bad      bool // a signature failed with an unverified key
 	identity string
-	krb      *kerberos
+	krb      *krbKeys
+	// domain is what the PAC of the last ticket decrypted taught, until
+	// taken (TakeDomain).
+	domain *pacDomain
 	// anon: the key of an anonymous NTLM session, whose RC4 states are
 	// made when a protected PDU first needs them (a session at level
 	// connect never does).
