@@ -32,12 +32,24 @@ type KrbTicket struct {
 	User, Realm string
 	Ticket      messages.Ticket
 	Session     types.EncryptionKey
+	// RepFrame is the frame where the KDC reply that issued the ticket is
+	// complete (0: not in the capture, or lost).
+	RepFrame int
 }
 
 // IssueTicket issues a ticket for user@svc.Realm to svc, encrypted with the
 // service's key of etype, with a session key of sessionEtype, at the
 // capture's clock. Its keys and confounders come from the capture's source.
 func (c *Capture) IssueTicket(user string, svc KrbService, etype, sessionEtype int32) *KrbTicket {
+	return c.IssueTicketPAC(user, svc, etype, sessionEtype, 0)
+}
+
+// IssueTicketPAC is IssueTicket with, when pac > 0, authorization data of
+// that many bytes in the ticket as a Windows KDC puts its PAC there
+// (AD-IF-RELEVANT holding AD-WIN2K-PAC, type 128; MS-KILE 3.3.5.6.3): the
+// bytes are random, only the ticket's size matters (a large PAC makes the
+// KDC reply exceed the MTU).
+func (c *Capture) IssueTicketPAC(user string, svc KrbService, etype, sessionEtype int32, pac int) *KrbTicket {
 	r := rand.New(rand.NewPCG(c.rng.Uint64(), 0x54475352))
 	rb := func(n int) []byte {
 		b := make([]byte, n)
@@ -60,6 +72,10 @@ func (c *Capture) IssueTicket(user string, svc KrbService, etype, sessionEtype i
 	etp := messages.EncTicketPart{Flags: tflags, Key: session, CRealm: svc.Realm,
 		CName:    types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user),
 		AuthTime: auth, StartTime: auth, EndTime: auth.Add(10 * time.Hour), RenewTill: auth.Add(7 * 24 * time.Hour)}
+	if pac > 0 {
+		inner := kdcMust(asn1.Marshal(types.AuthorizationData{{ADType: 128, ADData: rb(pac)}}))
+		etp.AuthorizationData = types.AuthorizationData{{ADType: 1, ADData: inner}}
+	}
 	plain, err := appTagged(etp, asnAppTag.EncTicketPart)
 	if err != nil {
 		panic("synth: ticket: " + err.Error())
@@ -215,26 +231,65 @@ type KDCMessage struct {
 	CRealm    string `json:"crealm,omitempty"`
 	SName     string `json:"sname,omitempty"`
 	ErrorCode int32  `json:"error_code,omitempty"`
+	// IPFragments: the UDP datagram left in this many IP fragments (its
+	// Frame is the one that completes it).
+	IPFragments int `json:"ip_fragments,omitempty"`
 }
 
-// kdcUDP writes one datagram from addr's port to the KDC's port 88, or back.
-func (e *env) kdcUDP(client netip.AddrPort, toKDC bool, b []byte, m KDCMessage) {
+// kdcUDP writes one datagram from addr's port to the KDC's port 88, or
+// back (in IP fragments by plan when set), and returns the frame where it
+// is complete (0: a fragment lost).
+func (e *env) kdcUDP(client netip.AddrPort, toKDC bool, b []byte, m KDCMessage, plan *FragPlan) int {
 	kdc := netip.AddrPortFrom(e.server, 88)
 	src, dst := client, kdc
 	if !toKDC {
 		src, dst = kdc, client
 	}
-	fr := e.c.emit(Packet{Iface: e.iface, Link: e.link, Src: src, Dst: dst, TTL: 128, Payload: b, UDP: true})
+	var fr int
+	if plan != nil {
+		fr, m.IPFragments = e.udpFragments(src, dst, b, *plan)
+	} else {
+		fr = e.c.emit(Packet{Iface: e.iface, Link: e.link, Src: src, Dst: dst, TTL: 128, Payload: b, UDP: true})
+	}
 	if fr > 0 {
 		m.Frame, m.Transport = fr, "udp"
 		e.c.Manifest.KDC = append(e.c.Manifest.KDC, m)
 	}
+	return fr
 }
 
-// KDCPair is a request and its reply (nil: no reply).
+// KDCPair is a request and its reply (nil: no reply). Issues is the ticket
+// the reply issues (its RepFrame is set when the reply is written); RepFrags,
+// when set, sends the reply over UDP in IP fragments, and the request too,
+// in order, when it exceeds the same MTU.
 type KDCPair struct {
 	Req, Rep       []byte
 	ReqMsg, RepMsg KDCMessage
+	Issues         *KrbTicket
+	RepFrags       *FragPlan
+}
+
+// reqFrags is the fragment plan of p's request: that of its reply's path
+// (in order) when the request does not fit the MTU, else nil.
+func (p *KDCPair) reqFrags(v4 bool) *FragPlan {
+	if p.RepFrags == nil {
+		return nil
+	}
+	hdr := 28
+	if !v4 {
+		hdr = 48
+	}
+	if len(p.Req)+hdr <= p.RepFrags.MTU {
+		return nil
+	}
+	return &FragPlan{MTU: p.RepFrags.MTU}
+}
+
+// issued records the frame of the reply that issued p's ticket.
+func (p *KDCPair) issued(frame int) {
+	if p.Issues != nil && p.Issues.RepFrame == 0 {
+		p.Issues.RepFrame = frame
+	}
 }
 
 // kdcOverUDP writes each exchange from a new client port.
@@ -242,10 +297,10 @@ func (e *env) kdcOverUDP(addr netip.Addr, pairs ...KDCPair) {
 	for _, p := range pairs {
 		cl := netip.AddrPortFrom(addr, e.nextPort)
 		e.nextPort += 3
-		e.kdcUDP(cl, true, p.Req, p.ReqMsg)
+		e.kdcUDP(cl, true, p.Req, p.ReqMsg, p.reqFrags(addr.Is4()))
 		e.c.Advance(400 * time.Microsecond)
 		if p.Rep != nil {
-			e.kdcUDP(cl, false, p.Rep, p.RepMsg)
+			p.issued(e.kdcUDP(cl, false, p.Rep, p.RepMsg, p.RepFrags))
 		}
 		e.c.Advance(2 * time.Millisecond)
 	}
@@ -272,6 +327,7 @@ func (e *env) kdcOverTCP(addr netip.Addr, split int, pairs ...KDCPair) {
 			}
 			p.RepMsg.Frame, p.RepMsg.Transport = cn.CompleteFrame(S2C, s, en), "tcp"
 			e.c.Manifest.KDC = append(e.c.Manifest.KDC, p.RepMsg)
+			p.issued(p.RepMsg.Frame)
 		}
 		cn.CloseFIN(C2S)
 		e.c.Advance(2 * time.Millisecond)
@@ -295,7 +351,7 @@ func (e *env) logonPairs(user, realm string) []KDCPair {
 // tgsPair is the TGS exchange that issues t (s: a delegation request).
 func (e *env) tgsPair(t *KrbTicket, s S4U) KDCPair {
 	sname := strings.Join(t.Ticket.SName.NameString, "/")
-	return KDCPair{Req: e.c.KrbTGSReq(t.Realm, sname, s), Rep: e.c.KrbTGSRep(t),
+	return KDCPair{Req: e.c.KrbTGSReq(t.Realm, sname, s), Rep: e.c.KrbTGSRep(t), Issues: t,
 		ReqMsg: KDCMessage{Type: "TGS-REQ", SName: sname},
 		RepMsg: KDCMessage{Type: "TGS-REP", CName: t.User, CRealm: t.Realm, SName: sname}}
 }

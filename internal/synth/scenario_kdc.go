@@ -24,6 +24,7 @@ func kdcScenarios() []Scenario {
 			Expected:    "Without any key: svc-app@CONTOSO.EXAMPLE named from the TGS-REP, 50 sessions leaked, 10 LOGON_FAILED at the session limit; the same users, totals and findings as with --keytab kerberos-kdc.keytab.",
 			KeytabFile:  "kerberos-kdc.keytab",
 			build:       buildKDCSvcLimit},
+		kdcFragScenario(),
 	}
 }
 
@@ -110,7 +111,7 @@ func buildKDC(e *env) {
 	r := c.NewRPC(cn, 1)
 	r.Pipe = q
 	e.pipeBind(r, SyntaxNSPI, `\PIPE\lsass`, Creds{})
-	r.User, r.Auth, r.KDCUser = "", AuthKerberos, heidi.Principal()
+	r.User, r.Auth, r.KDCUser, r.KDCFrame = "", AuthKerberos, heidi.Principal(), heidi.RepFrame
 	h := r.NspiBind(BindResult{ClientGUID: &UUID{}})
 	r.NspiUnbind(h, StatusUnbindSuccess)
 	q.Close()
