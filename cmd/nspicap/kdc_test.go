@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -220,7 +221,7 @@ func TestKDCTshark(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		users int // distinct users named
-	}{{"kerberos-kdc.pcap", 5}, {"kerberos-udp-frag.pcap", 3}} {
+	}{{"kerberos-kdc.pcap", 5}, {"kerberos-udp-frag.pcap", 3}, {"kerberos-fast.pcap", 2}} {
 		t.Run(c.name, func(t *testing.T) { checkKDCTshark(t, c.name, c.users) })
 	}
 }
@@ -399,5 +400,98 @@ func TestKDCUDPFragments(t *testing.T) {
 	nokey, withKey := twinAnalyze(t, path), twinAnalyze(t, "--keytab", kt, path)
 	if len(withKey.Users) != 4 || !reflect.DeepEqual(nokey.Totals, withKey.Totals) {
 		t.Errorf("with the keytab: users %v, totals %v and %v", withKey.Users, nokey.Totals, withKey.Totals)
+	}
+}
+
+// TestKDCFAST: FAST-armored exchanges (RFC 6113). The outer reply of an
+// armored TGS exchange (implicit armor, or a compound identity request
+// armored with the computer's TGT) names its client, and the binds with its
+// ticket are named from it; a reply that hides its client (the anonymous
+// principal, or no name) names nobody, and the anonymous principal of an
+// anonymous PKINIT armor ticket never becomes a user anywhere. tshark sees
+// PA-FX-FAST with its armored data in every armored message, and the
+// anonymous principal where nspicap names nobody.
+func TestKDCFAST(t *testing.T) {
+	const name = "kerberos-fast.pcap"
+	path := filepath.Join(testdataDir, name)
+	m := loadManifest(t, name)
+	reps := map[string]int{}
+	var hidden []int // frames of the TGS-REPs that hide their client
+	for _, k := range m.KDC {
+		if k.Type == "TGS-REP" {
+			if k.CName == "" || strings.HasPrefix(k.CName, "WELLKNOWN") {
+				hidden = append(hidden, k.Frame)
+			} else {
+				reps[k.CName+"@"+k.CRealm] = k.Frame
+			}
+		}
+	}
+	if len(reps) != 2 || len(hidden) != 2 {
+		t.Fatalf("manifest: replies %v, hidden %v", reps, hidden)
+	}
+	named, labels := map[string]bool{}, map[string]bool{}
+	for _, r := range callsJSON(t, path) {
+		u, _ := r["user"].(string)
+		if u == "" {
+			labels[r["ticket"].(string)] = true
+			continue
+		}
+		if r["identity_from"] != "tgs_rep" || int(r["identity_frame"].(float64)) != reps[u] {
+			t.Errorf("frame %v: %s named by %v frame %v, want tgs_rep frame %d", r["frame"], u, r["identity_from"], r["identity_frame"], reps[u])
+		}
+		named[u] = true
+	}
+	if len(named) != 2 || len(labels) != 2 {
+		t.Errorf("named %v, unnamed tickets %v", named, labels)
+	}
+	for _, args := range [][]string{{"calls", "--format", "jsonl"}, {"analyze", "--format", "json"}, {"analyze"}, {"sessions"}} {
+		out, errOut, code := nspicap(t, append(args, path)...)
+		if code != 0 || strings.Contains(strings.ToUpper(out+errOut), "WELLKNOWN") {
+			t.Errorf("nspicap %v: exit %d, the anonymous principal in the output: %.300s", args, code, out)
+		}
+	}
+	res := pipeline.Run([]string{path}, pipeline.Options{}, &collect{})
+	// Armored replies: frank's AS-REP and the 4 TGS-REPs; hidden: the
+	// anonymous AS-REP, carol's and dave's TGS-REPs.
+	if k := res.Kerberos; k.Messages != int64(len(m.KDC)) || k.Malformed != 0 || k.Armored != 5 || k.Hidden != 3 || k.Issued != 3 || k.Named != 2 || k.Unnamed != 2 {
+		t.Errorf("kerberos %+v", k)
+	}
+	kt := keytabOf(t, path)
+	nokey, withKey := twinAnalyze(t, path), twinAnalyze(t, "--keytab", kt, path)
+	if len(withKey.Users) != 4 || !reflect.DeepEqual(nokey.Totals, withKey.Totals) {
+		t.Errorf("with the keytab: users %v, totals %v and %v", withKey.Users, nokey.Totals, withKey.Totals)
+	}
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark is not installed")
+	}
+	out, err := exec.Command("tshark", "-r", path, "-Y", "kerberos.padata_type == 136", "-T", "fields", "-E", "separator=|",
+		"-e", "frame.number", "-e", "kerberos.msg_type", "-e", "kerberos.armored_data_element", "-e", "kerberos.enc_fast_rep_element",
+		"-e", "kerberos.CNameString", "-e", "kerberos.name_type").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	armored := 0
+	ts := map[string][]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(l, "|")
+		if len(f) != 6 || f[2] == "" {
+			t.Errorf("tshark: PA-FX-FAST without armored data: %q", l)
+			continue
+		}
+		armored++
+		ts[f[0]] = f
+	}
+	// frank's AS exchange, and the 4 TGS exchanges: 10 armored messages.
+	if armored != 10 {
+		t.Errorf("tshark sees %d armored messages, want 10", armored)
+	}
+	// carol's reply names the anonymous principal (KRB_NT_WELLKNOWN),
+	// dave's no one; both are armored TGS-REPs.
+	carol, dave := ts[strconv.Itoa(hidden[0])], ts[strconv.Itoa(hidden[1])]
+	if carol == nil || carol[1] != "13" || carol[3] == "" || carol[4] != "WELLKNOWN,ANONYMOUS" || !strings.HasPrefix(carol[5], "11,") {
+		t.Errorf("frame %d: tshark %q", hidden[0], carol)
+	}
+	if dave == nil || dave[1] != "13" || dave[3] == "" || dave[4] != "" {
+		t.Errorf("frame %d: tshark %q", hidden[1], dave)
 	}
 }

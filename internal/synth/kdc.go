@@ -129,6 +129,11 @@ func kdcOptions(extra ...int) asn1.BitString {
 // KrbASReq is an AS-REQ of user for krbtgt/realm (RFC 4120 5.4.1), with a
 // PA-ENC-TIMESTAMP (random bytes) when preauth.
 func (c *Capture) KrbASReq(user, realm string, preauth bool) []byte {
+	req := c.asReq(user, realm, preauth)
+	return kdcMust(req.Marshal())
+}
+
+func (c *Capture) asReq(user, realm string, preauth bool) messages.ASReq {
 	req := messages.ASReq{KDCReqFields: messages.KDCReqFields{PVNO: 5, MsgType: 10,
 		ReqBody: messages.KDCReqBody{KDCOptions: kdcOptions(), CName: types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user),
 			Realm: realm, SName: types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "krbtgt/"+realm),
@@ -138,14 +143,19 @@ func (c *Capture) KrbASReq(user, realm string, preauth bool) []byte {
 		ts := kdcMust(asn1.Marshal(types.EncryptedData{EType: EtypeAES256, Cipher: c.RandBytes(56)}))
 		req.PAData = types.PADataSequence{{PADataType: 2, PADataValue: ts}}
 	}
-	return kdcMust(req.Marshal())
+	return req
 }
 
 // kdcRep is an AS-REP (11) or TGS-REP (13) for the client user@realm
 // carrying tkt; its encrypted part is random.
 func (c *Capture) kdcRep(msgType int, user, realm string, tkt messages.Ticket) []byte {
-	f := messages.KDCRepFields{PVNO: 5, MsgType: msgType, CRealm: realm,
-		CName: types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user), Ticket: tkt,
+	return c.kdcRepOf(msgType, types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user), realm, tkt, nil)
+}
+
+// kdcRepOf is an AS-REP or TGS-REP naming the client cname@crealm, with
+// padata.
+func (c *Capture) kdcRepOf(msgType int, cname types.PrincipalName, crealm string, tkt messages.Ticket, pa types.PADataSequence) []byte {
+	f := messages.KDCRepFields{PVNO: 5, MsgType: msgType, PAData: pa, CRealm: crealm, CName: cname, Ticket: tkt,
 		EncPart: types.EncryptedData{EType: EtypeAES256, KVNO: 3, Cipher: c.RandBytes(300)}}
 	if msgType == 11 {
 		r := messages.ASRep{KDCRepFields: f}
@@ -177,9 +187,12 @@ type S4U struct {
 // KrbTGSReq is a TGS-REQ for sname in realm with the TGT in its
 // PA-TGS-REQ (an AP-REQ whose authenticator is random bytes).
 func (c *Capture) KrbTGSReq(realm, sname string, s S4U) []byte {
-	ap := messages.APReq{PVNO: 5, MsgType: 14, APOptions: types.NewKrbFlags(), Ticket: c.tgt(realm),
-		EncryptedAuthenticator: types.EncryptedData{EType: EtypeAES256, Cipher: c.RandBytes(180)}}
-	apb := kdcMust(ap.Marshal())
+	req := c.tgsReq(realm, sname, s)
+	return kdcMust(req.Marshal())
+}
+
+func (c *Capture) tgsReq(realm, sname string, s S4U) messages.TGSReq {
+	apb := c.apReqWith(c.tgt(realm))
 	req := messages.TGSReq{KDCReqFields: messages.KDCReqFields{PVNO: 5, MsgType: 12,
 		PAData: types.PADataSequence{{PADataType: 1, PADataValue: apb}},
 		ReqBody: messages.KDCReqBody{KDCOptions: kdcOptions(), Realm: realm,
@@ -196,7 +209,15 @@ func (c *Capture) KrbTGSReq(realm, sname string, s S4U) []byte {
 		req.ReqBody.KDCOptions = kdcOptions(14) // cname-in-addl-tkt
 		req.ReqBody.AdditionalTickets = []messages.Ticket{*s.Evidence}
 	}
-	return kdcMust(req.Marshal())
+	return req
+}
+
+// apReqWith is an AP-REQ presenting tkt, its authenticator random bytes
+// (as a PA-TGS-REQ, or FAST armor, carries it).
+func (c *Capture) apReqWith(tkt messages.Ticket) []byte {
+	ap := messages.APReq{PVNO: 5, MsgType: 14, APOptions: types.NewKrbFlags(), Ticket: tkt,
+		EncryptedAuthenticator: types.EncryptedData{EType: EtypeAES256, Cipher: c.RandBytes(180)}}
+	return kdcMust(ap.Marshal())
 }
 
 // paForUserEnc is PA-FOR-USER (MS-SFU 2.2.1).

@@ -25,6 +25,7 @@ func kdcScenarios() []Scenario {
 			KeytabFile:  "kerberos-kdc.keytab",
 			build:       buildKDCSvcLimit},
 		kdcFragScenario(),
+		kdcFASTScenario(),
 	}
 }
 
