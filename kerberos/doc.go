@@ -23,6 +23,18 @@
 //     S4U2Proxy: a TGS-REQ whose kdc-options set cname-in-addl-tkt (bit
 //     14) and whose additional-tickets carry the service ticket the
 //     service obtained for the user.
+//   - RFC 6113 5.4 (FAST): PA-FX-FAST (padata 136) in a request or reply
+//     marks it armored (Message.Armored); the armor and the encrypted
+//     request and response are not read (the armor key opens them). The
+//     outer reply's cname, crealm and ticket are in clear as in any reply,
+//     and the outer cname is the client's unless the client set the FAST
+//     option hide-client-names, inside the encrypted request: the KDC then
+//     names the anonymous principal instead (MIT's KDC; Heimdal's blanks
+//     the name). RFC 6112 3 and RFC 6111 3: the anonymous principal
+//     WELLKNOWN/ANONYMOUS, of name type KRB_NT_WELLKNOWN (11), in the realm
+//     WELLKNOWN:ANONYMOUS (or the client's), which anonymous PKINIT issues
+//     armor tickets to. A well-known or empty client name is never a user
+//     (Message.Hidden).
 //
 // # What is read
 //

@@ -127,6 +127,18 @@ type Message struct {
 	Evidence Ticket
 	// ErrorCode of a KRB-ERROR (RFC 4120 7.5.9).
 	ErrorCode int32
+	// Armored: a KDC request or reply with PA-FX-FAST (RFC 6113 5.4):
+	// FAST-armored. Its outer cname, crealm and ticket are read as in any
+	// other reply.
+	Armored bool
+	// Hidden: a KDC-REP, AS-REQ or KRB-ERROR whose client is a well-known
+	// name (the anonymous principal WELLKNOWN/ANONYMOUS of RFC 6112, which
+	// an armored reply shows when the client asked RFC 6113's
+	// hide-client-names, and to which anonymous PKINIT issues armor
+	// tickets), or a KDC-REP whose client is empty (a KDC that blanks an
+	// armored reply's name): CName and CRealm are then "", the message
+	// names no user.
+	Hidden bool
 }
 
 // Client returns cname@crealm, or "" when the message names no client.
@@ -137,8 +149,36 @@ func (m *Message) Client() string {
 	return ntlmssp.ClipName(m.CName + "@" + m.CRealm)
 }
 
-// paForUser is the padata type of PA-FOR-USER (MS-SFU 2.2.1).
-const paForUser = 129
+// Padata types: PA-FOR-USER (MS-SFU 2.2.1), PA-FX-FAST (RFC 6113 5.4).
+const (
+	paForUser = 129
+	paFXFast  = 136
+)
+
+// ntWellKnown is the name type KRB_NT_WELLKNOWN (RFC 6111 3).
+const ntWellKnown = 11
+
+// client returns the client name and realm a message shows; "" when it is
+// a well-known name (wellKnown): the anonymous principal (RFC 6112 3:
+// WELLKNOWN/ANONYMOUS, name type KRB_NT_WELLKNOWN, realm
+// WELLKNOWN:ANONYMOUS or the client's) is nobody's name.
+func client(p types.PrincipalName, realm string) (name, crealm string, wellKnown bool) {
+	if p.NameType == ntWellKnown || len(p.NameString) > 0 && strings.EqualFold(p.NameString[0], "WELLKNOWN") ||
+		strings.EqualFold(realm, "WELLKNOWN:ANONYMOUS") {
+		return "", "", true
+	}
+	return principal(p), ntlmssp.ClipName(realm), false
+}
+
+// armored reports whether padata holds PA-FX-FAST.
+func armored(pa types.PADataSequence) bool {
+	for _, d := range pa {
+		if d.PADataType == paFXFast {
+			return true
+		}
+	}
+	return false
+}
 
 // kdcOptCNameInAddlTkt is the kdc-options bit of S4U2Proxy (MS-SFU 2.2.2).
 const kdcOptCNameInAddlTkt = 14
@@ -178,7 +218,9 @@ func Decode(b []byte) (m *Message, err error) {
 		if err != nil {
 			return nil, merr(t.String(), "body", 0, err)
 		}
-		m.CName, m.CRealm = principal(rep.CName), ntlmssp.ClipName(rep.CRealm)
+		m.CName, m.CRealm, m.Hidden = client(rep.CName, rep.CRealm)
+		m.Hidden = m.Hidden || m.CName == ""
+		m.Armored = armored(rep.PAData)
 		m.Ticket = ticketOf(&rep.Ticket)
 	case ASReq, TGSReq:
 		var req messages.KDCReqFields
@@ -196,8 +238,9 @@ func Decode(b []byte) (m *Message, err error) {
 		}
 		body := &req.ReqBody
 		m.SName, m.Realm = principal(body.SName), ntlmssp.ClipName(body.Realm)
+		m.Armored = armored(req.PAData)
 		if t == ASReq {
-			m.CName, m.CRealm = principal(body.CName), m.Realm
+			m.CName, m.CRealm, m.Hidden = client(body.CName, body.Realm)
 			break
 		}
 		for _, pa := range req.PAData {
@@ -225,7 +268,7 @@ func Decode(b []byte) (m *Message, err error) {
 			return nil, merr(t.String(), "body", 0, err)
 		}
 		m.ErrorCode = e.ErrorCode
-		m.CName, m.CRealm = principal(e.CName), ntlmssp.ClipName(e.CRealm)
+		m.CName, m.CRealm, m.Hidden = client(e.CName, e.CRealm)
 		m.SName, m.Realm = principal(e.SName), ntlmssp.ClipName(e.Realm)
 	default:
 		return nil, merr("message", "tag", 0, fmt.Errorf("%s is not read", t))

@@ -35,6 +35,18 @@ func messages(t testing.TB) (c *synth.Capture, tkt *synth.KrbTicket, m map[strin
 		t.Fatal(err)
 	}
 	m["ap-req"] = ctx.APReq
+	// FAST (RFC 6113) and the anonymous principal (RFC 6112).
+	anonRep, anonTGT := c.KrbASRepAnonymous(realm)
+	m["as-req-anonymous"] = c.KrbASReqAnonymous(realm)
+	m["as-rep-anonymous"] = anonRep
+	m["as-req-fast"] = c.KrbASReqFAST("alice", realm, anonTGT)
+	m["as-rep-fast"] = c.KrbASRepFAST("alice", realm)
+	m["tgs-req-fast"] = c.KrbTGSReqFAST(realm, synth.KrbSvc.Principal, nil)
+	m["tgs-req-fast-armor"] = c.KrbTGSReqFAST(realm, synth.KrbSvc.Principal, &anonTGT)
+	m["tgs-rep-fast"] = c.KrbTGSRepFAST(tkt, synth.ShowClient)
+	m["tgs-rep-fast-anonymous"] = c.KrbTGSRepFAST(tkt, synth.HideAnonymous)
+	m["tgs-rep-fast-empty"] = c.KrbTGSRepFAST(tkt, synth.HideEmpty)
+	m["krb-error-anonymous"] = c.KrbError(6, synth.AnonymousName, realm, "krbtgt/"+realm)
 	return c, tkt, m
 }
 
@@ -84,8 +96,36 @@ func TestDecodeForms(t *testing.T) {
 				t.Errorf("%s: %+v", name, m)
 			}
 		case "krb-error-noname":
-			if m.ErrorCode != 37 || m.Client() != "" || m.SName != synth.KrbSvc.Principal || kerberos.Routine(37) {
+			if m.ErrorCode != 37 || m.Client() != "" || m.SName != synth.KrbSvc.Principal || kerberos.Routine(37) || m.Hidden {
 				t.Errorf("%s: %+v", name, m)
+			}
+		case "as-req-anonymous", "as-rep-anonymous", "krb-error-anonymous":
+			// The anonymous principal names nobody.
+			if m.Client() != "" || m.CName != "" || !m.Hidden || m.Armored {
+				t.Errorf("%s: %+v", name, m)
+			}
+		case "as-req-fast", "tgs-req-fast", "tgs-req-fast-armor":
+			if !m.Armored || m.Hidden || m.Type == kerberos.ASReq && m.Client() != "alice@"+realm ||
+				m.Type == kerberos.TGSReq && (m.SName != synth.KrbSvc.Principal || m.ForUser != "" || m.Proxy) {
+				t.Errorf("%s: %+v", name, m)
+			}
+		case "as-rep-fast", "tgs-rep-fast":
+			// The outer reply of an armored exchange names the client.
+			if !m.Armored || m.Hidden || m.Client() != "alice@"+realm {
+				t.Errorf("%s: %+v", name, m)
+			}
+			if name == "tgs-rep-fast" && m.Ticket.Label() != wantLabel {
+				t.Errorf("%s: ticket %+v", name, m.Ticket)
+			}
+		case "tgs-rep-fast-anonymous", "tgs-rep-fast-empty":
+			// The client asked the KDC to hide its name: the ticket is
+			// read, nobody is named.
+			if !m.Armored || !m.Hidden || m.Client() != "" || m.Ticket.Label() != wantLabel {
+				t.Errorf("%s: %+v", name, m)
+			}
+		default:
+			if m.Armored || m.Hidden {
+				t.Errorf("%s: armored %v hidden %v", name, m.Armored, m.Hidden)
 			}
 		}
 	}

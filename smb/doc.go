@@ -36,8 +36,10 @@
 //     Setup[1] is the FID;
 //   - the identity of an SMB session: the NTLMSSP AUTHENTICATE (MS-NLMP
 //     2.2.1.3), raw or wrapped in SPNEGO, carried by a SESSION_SETUP
-//     request, keyed by SessionId (SMB2) or UID (SMB1); a Kerberos session
-//     is known as such, without a name.
+//     request, keyed by SessionId (SMB2) or UID (SMB1), with the frame of
+//     that request (Identity.At; for SMB1 without extended security, MS-CIFS
+//     2.2.4.53, the request that names the account); a Kerberos session is
+//     known as such, and named only by a TicketNamer.
 //
 // Sessions whose messages are signed (SMB2 flag SIGNED, SMB1
 // SECURITY_SIGNATURE) are read as any other: signing hides nothing. They are

@@ -55,6 +55,11 @@ type Identity struct {
 	// the user is then User (when known) and Named.Ticket labels its
 	// ticket; nil otherwise.
 	Named *Named
+	// At is the SESSION_SETUP request that named User from its token:
+	// the frame that completed the message carrying the NTLM
+	// AUTHENTICATE (or, SMB1 without extended security, the account
+	// name). Zero when Named says who named the user, or none did.
+	At Pos
 }
 
 // Named is what named a Kerberos session without keys (TicketNamer).
@@ -168,6 +173,7 @@ type req1 struct {
 	tid  uint16
 	uid  uint16
 	fid  uint16
+	at   Pos // SESSION_SETUP_ANDX: the request's frame
 }
 
 type framer struct {
@@ -552,7 +558,7 @@ func (d *Demux) securityBlob(s *session, pos Pos, blob []byte) {
 		}
 	}
 	if t.NTLM != nil && t.NTLM.Type == ntlmssp.TypeAuthenticate {
-		s.id = Identity{User: t.NTLM.Identity(), Anonymous: t.NTLM.Anonymous(), Mech: ntlmssp.MechNTLM}
+		s.id = Identity{User: t.NTLM.Identity(), Anonymous: t.NTLM.Anonymous(), Mech: ntlmssp.MechNTLM, At: pos}
 		d.h.Logon(s.id, pos)
 	}
 }

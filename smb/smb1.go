@@ -175,7 +175,7 @@ func (d *Demux) request1(pos Pos, r *reader, cmd uint8, h hdr1, w, wc, data, bc 
 			if user != "" && domain != "" {
 				id.User = domain + `\` + user
 			}
-			d.pend1Put(h.key, &req1{cmd: cmd, name: id.User})
+			d.pend1Put(h.key, &req1{cmd: cmd, name: id.User, at: pos})
 		}
 	case cmd1TreeConnect:
 		if wc != 4 {
@@ -298,7 +298,7 @@ func (d *Demux) response1(pos Pos, r *reader, cmd uint8, h hdr1, w, wc, data, bc
 		delete(d.pend1, k)
 		if h.uid != 0 {
 			s := d.session(uint64(h.uid))
-			s.id = Identity{User: q.name, Anonymous: q.name == ""}
+			s.id = Identity{User: q.name, Anonymous: q.name == "", At: q.at}
 			d.h.Logon(s.id, pos)
 		}
 	case cmd1TreeConnect:

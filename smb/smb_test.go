@@ -75,10 +75,12 @@ type recorder struct {
 	names map[uint64]string
 	anoms []string
 	users []string
+	at    map[int64]bool // the Identity.At frames of the data's sessions
+	ids   []Identity     // of the logons
 }
 
 func newRecorder() *recorder {
-	return &recorder{pipes: map[uint64]*[2]bytes.Buffer{}, names: map[uint64]string{}}
+	return &recorder{pipes: map[uint64]*[2]bytes.Buffer{}, names: map[uint64]string{}, at: map[int64]bool{}}
 }
 
 func (r *recorder) PipeData(p *Pipe, dir Dir, pos Pos, b []byte) {
@@ -87,12 +89,16 @@ func (r *recorder) PipeData(p *Pipe, dir Dir, pos Pos, b []byte) {
 	}
 	r.pipes[p.ID][dir].Write(b)
 	r.names[p.ID] = p.Name
+	r.at[p.Identity().At.Frame] = true
 	r.log = append(r.log, fmt.Sprintf("data %d %d %d %s", p.ID, dir, len(b), p.Identity().User))
 }
 func (r *recorder) PipeClose(p *Pipe, pos Pos, closed bool) {
 	r.log = append(r.log, fmt.Sprintf("close %d %v", p.ID, closed))
 }
-func (r *recorder) Logon(id Identity, pos Pos) { r.users = append(r.users, id.User) }
+func (r *recorder) Logon(id Identity, pos Pos) {
+	r.users = append(r.users, id.User)
+	r.ids = append(r.ids, id)
+}
 func (r *recorder) Anomaly(kind string, pos Pos, detail string) {
 	r.anoms = append(r.anoms, kind+": "+detail)
 }
@@ -163,6 +169,17 @@ func TestDemux(t *testing.T) {
 				if strings.HasPrefix(l, "data") && !strings.HasSuffix(l, `CONTOSO\alice`) {
 					t.Errorf("pipe data without the session's user: %s", l)
 				}
+			}
+			// The session's identity names the segment (frame, in
+			// feedAll) that carried the NTLM AUTHENTICATE.
+			auth := int64(0)
+			for i, s := range segs {
+				if s.dir == ClientToServer && bytes.Contains(s.b, []byte("NTLMSSP\x00\x03\x00\x00\x00")) {
+					auth = int64(i + 1)
+				}
+			}
+			if len(r.at) != 1 || !r.at[auth] || auth == 0 {
+				t.Errorf("identity frames %v, want only the AUTHENTICATE's %d", r.at, auth)
 			}
 			st := d.Stats()
 			if st.Pipes != 2 || st.Encrypted != 0 || (v == 2) != (st.SignedSessions == 1) {
@@ -325,4 +342,33 @@ func FuzzSMB(f *testing.F) {
 			t.Fatalf("maps over their limits")
 		}
 	})
+}
+
+// TestSMB1PlainLogonFrame: an SMB1 SESSION_SETUP_ANDX without extended
+// security (MS-CIFS 2.2.4.53) names its account in the request; the
+// identity the answer confirms keeps the request's frame.
+func TestSMB1PlainLogonFrame(t *testing.T) {
+	msg := func(flags byte, uid uint16, words, data []byte) []byte {
+		m := make([]byte, 32)
+		copy(m, "\xffSMB")
+		m[4], m[9] = cmd1SessionSetup, flags
+		m[28], m[29] = byte(uid), byte(uid>>8)
+		m[30] = 7 // MID
+		m = append(m, byte(len(words)/2))
+		m = append(m, words...)
+		m = append(m, byte(len(data)), byte(len(data)>>8))
+		m = append(m, data...)
+		return append([]byte{0, 0, byte(len(m) >> 8), byte(len(m))}, m...)
+	}
+	words := make([]byte, 26)
+	words[0] = 0xff              // no AndX
+	words[14], words[16] = 24, 0 // OEMPasswordLen, UnicodePasswordLen
+	data := append(make([]byte, 24), "carol\x00FABRIKAM\x00Unix\x00Samba\x00"...)
+	r := newRecorder()
+	d := NewDemux(tClient, netip.AddrPortFrom(tServer.Addr(), 139), true, r, Limits{})
+	d.Feed(ClientToServer, Pos{Frame: 4}, msg(0, 0, words, data))
+	d.Feed(ServerToClient, Pos{Frame: 5}, msg(flag1Reply, 0x801, []byte{0xff, 0, 0, 0, 0, 0}, nil))
+	if len(r.ids) != 1 || r.ids[0].User != `FABRIKAM\carol` || r.ids[0].At.Frame != 4 || len(r.anoms) != 0 {
+		t.Errorf("logons %+v, anomalies %v", r.ids, r.anoms)
+	}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -209,61 +211,79 @@ func TestKDCRing(t *testing.T) {
 }
 
 // TestKDCTshark: every name nspicap gives from a KDC reply is the cname and
-// crealm tshark decodes in that frame, and the ticket cipher tshark shows
-// there is the one of a bind's AP-REQ from the same client.
+// crealm tshark decodes in that frame (for a reply in IP fragments, the
+// frame where tshark reassembles it), and a ticket cipher tshark shows there
+// is the one of a bind's AP-REQ from the same client.
 func TestKDCTshark(t *testing.T) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark is not installed")
 	}
-	out, err := exec.Command("tshark", "-r", kdcPcap, "-Y", "kerberos", "-T", "fields", "-E", "separator=|",
-		"-e", "frame.number", "-e", "ip.src", "-e", "ip.dst", "-e", "kerberos.msg_type", "-e", "kerberos.CNameString",
+	for _, c := range []struct {
+		name  string
+		users int // distinct users named
+	}{{"kerberos-kdc.pcap", 5}, {"kerberos-udp-frag.pcap", 3}, {"kerberos-fast.pcap", 2}} {
+		t.Run(c.name, func(t *testing.T) { checkKDCTshark(t, c.name, c.users) })
+	}
+}
+
+func checkKDCTshark(t *testing.T, name string, users int) {
+	path := filepath.Join(testdataDir, name)
+	out, err := exec.Command("tshark", "-r", path, "-Y", "kerberos", "-T", "fields", "-E", "separator=|",
+		"-e", "frame.number", "-e", "ip.src", "-e", "ipv6.src", "-e", "kerberos.msg_type", "-e", "kerberos.CNameString",
 		"-e", "kerberos.crealm", "-e", "kerberos.cipher", "-e", "udp.port", "-e", "tcp.port").Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
-	type krb struct{ src, dst, typ, cname, crealm, cipher string }
+	type krb struct {
+		src, typ, cname, crealm string
+		ciphers                 []string
+	}
 	frames := map[string]krb{}
-	apCiphers := map[string]string{} // first cipher of an AP-REQ -> client IP
+	apCiphers := map[string]string{} // first cipher of an AP-REQ (its ticket's) -> client IP
 	kdcMsgs := 0
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Split(l, "|")
 		if len(f) < 9 {
 			continue
 		}
-		k := krb{src: f[1], dst: f[2], typ: f[3], cname: strings.Split(f[4], ",")[0], crealm: f[5], cipher: strings.Split(f[6], ",")[0]}
+		k := krb{src: f[1] + f[2], typ: f[3], cname: strings.Split(f[4], ",")[0], crealm: f[5], ciphers: strings.Split(f[6], ",")}
 		frames[f[0]] = k
 		if strings.Contains(f[7]+","+f[8], "88") {
 			kdcMsgs++
 		}
 		if strings.HasPrefix(k.typ, "14") {
-			apCiphers[k.cipher] = k.src
+			apCiphers[k.ciphers[0]] = k.src
 		}
 	}
-	if kdcMsgs < len(loadManifest(t, "kerberos-kdc.pcap").KDC) {
+	if kdcMsgs < len(loadManifest(t, name).KDC) {
 		t.Errorf("tshark decodes %d messages on port 88", kdcMsgs)
 	}
-	checked := 0
-	for _, r := range callsJSON(t, kdcPcap) {
+	named := map[string]bool{}
+	for _, r := range callsJSON(t, path) {
 		if r["identity_from"] != "tgs_rep" {
 			continue
 		}
-		fr := strings.TrimSuffix(strings.TrimSuffix(json.Number(strings.TrimSpace(jsonNum(r["identity_frame"]))).String(), ".0"), "")
+		fr := strings.TrimSuffix(jsonNum(r["identity_frame"]), ".0")
 		k, ok := frames[fr]
 		user := r["user"].(string)
 		if !ok || !strings.HasPrefix(k.typ, "13") || k.cname+"@"+k.crealm != user {
 			t.Errorf("%s named by frame %s: tshark %+v", user, fr, k)
 			continue
 		}
-		client := strings.Split(r["client"].(string), ":")[0]
-		if apCiphers[k.cipher] != client {
-			t.Errorf("%s: the ticket of frame %s is in no AP-REQ from %s", user, fr, client)
+		client := netip.MustParseAddrPort(r["client"].(string)).Addr().String()
+		found := false
+		for _, ci := range k.ciphers {
+			found = found || apCiphers[ci] == client
 		}
-		checked++
+		if !found {
+			t.Errorf("%s: no ticket of frame %s is in an AP-REQ from %s", user, fr, client)
+		}
+		named[user] = true
 	}
-	if checked < 6 {
-		t.Errorf("%d calls checked", checked)
+	if len(named) != users {
+		t.Errorf("users named and checked: %v, want %d", named, users)
 	}
-	t.Logf("%d named calls agree with the TGS-REP tshark decodes", checked)
+	t.Logf("%d named users agree with the TGS-REP tshark decodes", len(named))
 }
 
 func jsonNum(v any) string {
@@ -322,4 +342,156 @@ func withoutOrigin(r twinReport) twinReport {
 	}
 	r.Users = strip(r.Users)
 	return r
+}
+
+// TestKDCUDPFragments: TGS-REPs over UDP in IP fragments (IPv4 in order,
+// shuffled with a duplicate, IPv6) name the binds that use their tickets,
+// at the frame of the fragment that completed the reply; a reply that lost
+// a fragment names nobody and is an ip_fragments_incomplete anomaly at its
+// first fragment; a fragmented datagram of another port is not read.
+func TestKDCUDPFragments(t *testing.T) {
+	const name = "kerberos-udp-frag.pcap"
+	path := filepath.Join(testdataDir, name)
+	m := loadManifest(t, name)
+	reps := map[string]int{} // user@REALM -> the frame completing its TGS-REP
+	for _, k := range m.KDC {
+		if k.Type == "TGS-REP" {
+			if k.IPFragments < 2 {
+				t.Fatalf("frame %d: the reply is not in fragments", k.Frame)
+			}
+			reps[k.CName+"@"+k.CRealm] = k.Frame
+		}
+	}
+	named := map[string]bool{}
+	unnamed := 0
+	for _, r := range callsJSON(t, path) {
+		u, _ := r["user"].(string)
+		switch {
+		case u == "":
+			unnamed++
+			if !strings.HasPrefix(r["ticket"].(string), "exchangeAB/dc01.contoso.example#") {
+				t.Errorf("frame %v: %v", r["frame"], r)
+			}
+		case r["identity_from"] != "tgs_rep" || int(r["identity_frame"].(float64)) != reps[u]:
+			t.Errorf("frame %v: %s named by %v frame %v, want tgs_rep frame %d", r["frame"], u, r["identity_from"], r["identity_frame"], reps[u])
+		default:
+			named[u] = true
+		}
+	}
+	if len(named) != 3 || unnamed != 5 {
+		t.Errorf("named %v, %d unnamed calls", named, unnamed)
+	}
+	res := pipeline.Run([]string{path}, pipeline.Options{}, &collect{})
+	if res.Kerberos.Messages != int64(len(m.KDC)) || res.Kerberos.Malformed != 0 || res.Stats.IPFragDropped != 1 || res.Stats.IPFragUnknown != 0 {
+		t.Errorf("kerberos %+v, capture %+v", res.Kerberos, res.Stats)
+	}
+	var lost *pipeline.Anomaly
+	for i, a := range res.Anomalies {
+		if a.Kind == pipeline.AnomalyIPFragmentsIncomplete {
+			lost = &res.Anomalies[i]
+		}
+	}
+	// dave's reply: the fragment after his TGS-REQ is its first.
+	if lost == nil || lost.Count != 1 || int(lost.First.Frame) != m.KDC[len(m.KDC)-1].Frame+1 || len(res.Anomalies) != 1 {
+		t.Errorf("anomalies %+v", res.Anomalies)
+	}
+	// With the keytab every user is named, dave too, with the same counts.
+	kt := keytabOf(t, path)
+	nokey, withKey := twinAnalyze(t, path), twinAnalyze(t, "--keytab", kt, path)
+	if len(withKey.Users) != 4 || !reflect.DeepEqual(nokey.Totals, withKey.Totals) {
+		t.Errorf("with the keytab: users %v, totals %v and %v", withKey.Users, nokey.Totals, withKey.Totals)
+	}
+}
+
+// TestKDCFAST: FAST-armored exchanges (RFC 6113). The outer reply of an
+// armored TGS exchange (implicit armor, or a compound identity request
+// armored with the computer's TGT) names its client, and the binds with its
+// ticket are named from it; a reply that hides its client (the anonymous
+// principal, or no name) names nobody, and the anonymous principal of an
+// anonymous PKINIT armor ticket never becomes a user anywhere. tshark sees
+// PA-FX-FAST with its armored data in every armored message, and the
+// anonymous principal where nspicap names nobody.
+func TestKDCFAST(t *testing.T) {
+	const name = "kerberos-fast.pcap"
+	path := filepath.Join(testdataDir, name)
+	m := loadManifest(t, name)
+	reps := map[string]int{}
+	var hidden []int // frames of the TGS-REPs that hide their client
+	for _, k := range m.KDC {
+		if k.Type == "TGS-REP" {
+			if k.CName == "" || strings.HasPrefix(k.CName, "WELLKNOWN") {
+				hidden = append(hidden, k.Frame)
+			} else {
+				reps[k.CName+"@"+k.CRealm] = k.Frame
+			}
+		}
+	}
+	if len(reps) != 2 || len(hidden) != 2 {
+		t.Fatalf("manifest: replies %v, hidden %v", reps, hidden)
+	}
+	named, labels := map[string]bool{}, map[string]bool{}
+	for _, r := range callsJSON(t, path) {
+		u, _ := r["user"].(string)
+		if u == "" {
+			labels[r["ticket"].(string)] = true
+			continue
+		}
+		if r["identity_from"] != "tgs_rep" || int(r["identity_frame"].(float64)) != reps[u] {
+			t.Errorf("frame %v: %s named by %v frame %v, want tgs_rep frame %d", r["frame"], u, r["identity_from"], r["identity_frame"], reps[u])
+		}
+		named[u] = true
+	}
+	if len(named) != 2 || len(labels) != 2 {
+		t.Errorf("named %v, unnamed tickets %v", named, labels)
+	}
+	for _, args := range [][]string{{"calls", "--format", "jsonl"}, {"analyze", "--format", "json"}, {"analyze"}, {"sessions"}} {
+		out, errOut, code := nspicap(t, append(args, path)...)
+		if code != 0 || strings.Contains(strings.ToUpper(out+errOut), "WELLKNOWN") {
+			t.Errorf("nspicap %v: exit %d, the anonymous principal in the output: %.300s", args, code, out)
+		}
+	}
+	res := pipeline.Run([]string{path}, pipeline.Options{}, &collect{})
+	// Armored replies: frank's AS-REP and the 4 TGS-REPs; hidden: the
+	// anonymous AS-REP, carol's and dave's TGS-REPs.
+	if k := res.Kerberos; k.Messages != int64(len(m.KDC)) || k.Malformed != 0 || k.Armored != 5 || k.Hidden != 3 || k.Issued != 3 || k.Named != 2 || k.Unnamed != 2 {
+		t.Errorf("kerberos %+v", k)
+	}
+	kt := keytabOf(t, path)
+	nokey, withKey := twinAnalyze(t, path), twinAnalyze(t, "--keytab", kt, path)
+	if len(withKey.Users) != 4 || !reflect.DeepEqual(nokey.Totals, withKey.Totals) {
+		t.Errorf("with the keytab: users %v, totals %v and %v", withKey.Users, nokey.Totals, withKey.Totals)
+	}
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark is not installed")
+	}
+	out, err := exec.Command("tshark", "-r", path, "-Y", "kerberos.padata_type == 136", "-T", "fields", "-E", "separator=|",
+		"-e", "frame.number", "-e", "kerberos.msg_type", "-e", "kerberos.armored_data_element", "-e", "kerberos.enc_fast_rep_element",
+		"-e", "kerberos.CNameString", "-e", "kerberos.name_type").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	armored := 0
+	ts := map[string][]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(l, "|")
+		if len(f) != 6 || f[2] == "" {
+			t.Errorf("tshark: PA-FX-FAST without armored data: %q", l)
+			continue
+		}
+		armored++
+		ts[f[0]] = f
+	}
+	// frank's AS exchange, and the 4 TGS exchanges: 10 armored messages.
+	if armored != 10 {
+		t.Errorf("tshark sees %d armored messages, want 10", armored)
+	}
+	// carol's reply names the anonymous principal (KRB_NT_WELLKNOWN),
+	// dave's no one; both are armored TGS-REPs.
+	carol, dave := ts[strconv.Itoa(hidden[0])], ts[strconv.Itoa(hidden[1])]
+	if carol == nil || carol[1] != "13" || carol[3] == "" || carol[4] != "WELLKNOWN,ANONYMOUS" || !strings.HasPrefix(carol[5], "11,") {
+		t.Errorf("frame %d: tshark %q", hidden[0], carol)
+	}
+	if dave == nil || dave[1] != "13" || dave[3] == "" || dave[4] != "" {
+		t.Errorf("frame %d: tshark %q", hidden[1], dave)
+	}
 }

@@ -177,8 +177,8 @@ func TestManifest(t *testing.T) {
 				if w.KDCNamed {
 					// Kerberos named by the KDC reply that issued the ticket.
 					wantUser = w.KDCUser
-					if row.IdentityFrom != "tgs_rep" || row.IdentityFrame == 0 || row.Via != w.Via {
-						t.Errorf("frame %d: identity from %q frame %d via %q, want tgs_rep via %q", w.RequestFrame, row.IdentityFrom, row.IdentityFrame, row.Via, w.Via)
+					if row.IdentityFrom != "tgs_rep" || row.IdentityFrame == 0 || row.Via != w.Via || w.KDCFrame != 0 && row.IdentityFrame != int64(w.KDCFrame) {
+						t.Errorf("frame %d: identity from %q frame %d via %q, want tgs_rep frame %d via %q", w.RequestFrame, row.IdentityFrom, row.IdentityFrame, row.Via, w.KDCFrame, w.Via)
 					}
 				}
 				if !strings.EqualFold(user, wantUser) {

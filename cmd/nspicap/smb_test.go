@@ -181,3 +181,64 @@ func TestSMBPipesTshark(t *testing.T) {
 		})
 	}
 }
+
+// TestSMBIdentityFrame: a pipe call named by its SMB session carries the
+// frame of the SESSION_SETUP request that holds the session's NTLM
+// AUTHENTICATE (identity_frame), in the calls and in the user rows; with
+// tshark, that frame is the one tshark shows with the SESSION_SETUP and
+// ntlmssp.auth.username of the same client and user.
+func TestSMBIdentityFrame(t *testing.T) {
+	for _, c := range []struct{ name, filter string }{
+		{"smb1-pipes.pcap", "smb.cmd==0x73 && ntlmssp.auth.username"},
+		{"smb2-pipes.pcap", "smb2.cmd==1 && ntlmssp.auth.username"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(testdataDir, c.name)
+			frames := map[float64]string{} // identity_frame -> client|user
+			n := 0
+			for _, r := range callsJSON(t, path) {
+				if r["identity_from"] != "smb" {
+					t.Errorf("frame %v: identity_from %v", r["frame"], r["identity_from"])
+					continue
+				}
+				f, ok := r["identity_frame"].(float64)
+				if !ok || f <= 0 || f >= r["frame"].(float64) {
+					t.Errorf("frame %v: identity_frame %v", r["frame"], r["identity_frame"])
+					continue
+				}
+				frames[f] = strings.Split(r["client"].(string), ":")[0] + "|" + r["user"].(string)
+				n++
+			}
+			if n == 0 || len(frames) != 1 {
+				t.Fatalf("%d calls, identity frames %v", n, frames)
+			}
+			rep := twinAnalyze(t, path)
+			for _, u := range rep.Users {
+				f, _ := u["identity_frame"].(map[string]any)
+				if u["identity_from"] != "smb" || f == nil || frames[f["frame"].(float64)] == "" {
+					t.Errorf("user row %v", u)
+				}
+			}
+			if _, err := exec.LookPath("tshark"); err != nil {
+				t.Skip("tshark is not installed")
+			}
+			out, err := exec.Command("tshark", "-n", "-r", path, "-Y", c.filter, "-T", "fields", "-E", "separator=|",
+				"-e", "frame.number", "-e", "ip.src", "-e", "ntlmssp.auth.domain", "-e", "ntlmssp.auth.username").Output()
+			if err != nil {
+				t.Fatalf("tshark: %v", err)
+			}
+			ts := map[float64]string{}
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				if p := strings.Split(l, "|"); len(p) == 4 {
+					fr, _ := strconv.Atoi(p[0])
+					ts[float64(fr)] = p[1] + "|" + p[2] + `\` + p[3]
+				}
+			}
+			for f, who := range frames {
+				if ts[f] != who {
+					t.Errorf("identity_frame %v names %s; tshark's SESSION_SETUP AUTHENTICATEs: %v", f, who, ts)
+				}
+			}
+		})
+	}
+}

@@ -48,7 +48,7 @@ const (
 	decNotTCP                        // IP, but not TCP (or a non-first fragment)
 	decTruncated                     // the capture cut the headers short
 	decMalformed                     // headers that contradict themselves
-	decFragment                      // a fragment of an IP datagram carrying TCP; p.frag is filled in
+	decFragment                      // a fragment of an IP datagram carrying TCP (or UDP, p.udp set); p.frag is filled in
 	decUDP                           // a UDP datagram to or from port 88 (p.udp set); src, dst and payload filled in
 )
 
@@ -61,12 +61,14 @@ type tcpPacket struct {
 	// missing is the number of payload bytes the IP length announces but
 	// the capture does not hold (snap length).
 	missing int
-	// frag, when set, receives a fragment of a datagram carrying TCP
-	// (decFragment). When nil, non-first fragments are skipped and first
-	// fragments decoded as they are.
+	// frag, when set, receives a fragment of a datagram carrying TCP, or
+	// UDP when udp is set (decFragment). When nil, non-first fragments
+	// are skipped and first fragments decoded as they are.
 	frag *fragInfo
-	// udp: decode UDP datagrams to or from port 88 (Kerberos) as decUDP;
-	// otherwise, and for every other port, UDP is decNotTCP.
+	// udp: decode UDP datagrams to or from port 88 (Kerberos) as decUDP,
+	// and keep the fragments of every UDP datagram (the ports are only in
+	// the first one: defrag.go); otherwise, and for every other port, UDP
+	// is decNotTCP.
 	udp bool
 }
 
@@ -241,7 +243,7 @@ func decodeIPv4(b []byte, wireExtra int, p *tcpPacket) decodeResult {
 	// Flags and fragment offset: MF or an offset makes a fragment (DF
 	// alone does not). This one test is all that whole datagrams pay.
 	if ff := binary.BigEndian.Uint16(b[6:8]); ff&0x3fff != 0 {
-		if p.frag != nil && b[9] == 6 {
+		if p.frag != nil && (b[9] == 6 || b[9] == 17 && p.udp) {
 			return ipv4Fragment(b, ihl, ff, p.frag)
 		}
 		if ff&0x1fff != 0 {
@@ -275,7 +277,8 @@ func decodeIPv4(b []byte, wireExtra int, p *tcpPacket) decodeResult {
 	return decodeTCP(b[ihl:], src, dst, missing, wireExtra, p)
 }
 
-// ipv4Fragment reports a fragment of an IPv4 datagram that carries TCP.
+// ipv4Fragment reports a fragment of an IPv4 datagram that carries TCP or
+// UDP.
 func ipv4Fragment(b []byte, ihl int, ff uint16, f *fragInfo) decodeResult {
 	total := int(binary.BigEndian.Uint16(b[2:4]))
 	cut := false
@@ -289,7 +292,7 @@ func ipv4Fragment(b []byte, ihl int, ff uint16, f *fragInfo) decodeResult {
 		cut = true
 	}
 	*f = fragInfo{src: netip.AddrFrom4([4]byte(b[12:16])), dst: netip.AddrFrom4([4]byte(b[16:20])),
-		id: uint32(binary.BigEndian.Uint16(b[4:6])), off: int(ff&0x1fff) * 8, more: ff&0x2000 != 0,
+		id: uint32(binary.BigEndian.Uint16(b[4:6])), proto: b[9], off: int(ff&0x1fff) * 8, more: ff&0x2000 != 0,
 		data: b[ihl:], cut: cut}
 	return decFragment
 }
@@ -347,11 +350,11 @@ func decodeIPv6(b []byte, wireExtra int, p *tcpPacket) decodeResult {
 				return decTruncated
 			}
 			offM := binary.BigEndian.Uint16(rest[2:4])
-			if p.frag != nil && rest[0] == 6 && offM&0xfff9 != 0 {
+			if p.frag != nil && (rest[0] == 6 || rest[0] == 17 && p.udp) && offM&0xfff9 != 0 {
 				// Offset or M set (an atomic fragment, RFC 6946, is
 				// a whole datagram).
 				f := p.frag
-				*f = fragInfo{src: src, dst: dst, id: binary.BigEndian.Uint32(rest[4:8]), v6: true,
+				*f = fragInfo{src: src, dst: dst, id: binary.BigEndian.Uint32(rest[4:8]), v6: true, proto: rest[0],
 					off: int(offM & 0xfff8), more: offM&1 != 0, data: rest[8:], cut: missing > 0}
 				return decFragment
 			}

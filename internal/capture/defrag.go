@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 )
@@ -8,27 +9,40 @@ import (
 // IP fragment reassembly (RFC 791 section 3.2 and RFC 815 for IPv4, RFC 8200
 // section 4.5 for IPv6), for datagrams that carry TCP: a VPN or a small MTU
 // on the path fragments segments, and without reassembly their bytes would
-// look as if the capture had lost them.
+// look as if the capture had lost them; and, when UDP port 88 is read, for
+// datagrams that carry UDP: a KDC reply with a large PAC often exceeds the
+// path's MTU.
 //
-// Datagrams are keyed by source, destination and identification (the
-// protocol is always TCP: fragments of anything else are not kept). The
+// Datagrams are keyed by source, destination, protocol and identification
+// (fragments of protocols other than TCP and UDP are not kept). The
 // payload is copied into a buffer of the datagram; where fragments overlap
 // the bytes that arrived first are kept (the choice of most current
 // stacks, and deterministic). The first "last fragment" (MF clear) fixes
 // the length; a later one that disagrees is ignored, as are bytes beyond
 // that length. The datagram is complete when its bytes from 0 to that length
-// have all arrived; it is then decoded as TCP with the position (frame
-// number and time) of the fragment that completed it, as Wireshark reports
-// "Reassembled IPv4 in frame N".
+// have all arrived; it is then decoded as TCP or UDP with the position
+// (frame number and time) of the fragment that completed it, as Wireshark
+// reports "Reassembled IPv4 in frame N".
+//
+// UDP: only the first fragment holds the ports. Every UDP fragment is kept,
+// within the same bounds as TCP's, until the first fragment comes; if
+// neither of its ports is 88 the datagram is foreign: its buffer is freed at
+// once and its later fragments are only counted off (the byte ranges, no
+// bytes) until it is complete, then forgotten. Unfragmented traffic pays
+// nothing for this: a datagram is looked at here only when its header says
+// it is a fragment.
 //
 // Bounds: a datagram is given up when its first fragment is older than
 // fragTimeout in capture time (30 s, the Linux and Windows default), when
 // it would exceed 65535 bytes, when its received bytes split into more than
 // maxFragSpans pieces, and, oldest first, when more than maxFragDatagrams
-// are in flight or their buffers exceed maxFragBytes. Every datagram given
-// up (and those incomplete at the end of the capture) counts in
-// Stats.IPFragDropped, unless the snap length cut one of its fragments
-// (then Stats.Truncated counts that fragment).
+// are in flight or their buffers exceed maxFragBytes. Every datagram of
+// TCP, or of UDP to or from port 88, given up (and those incomplete at the
+// end of the capture) counts in Stats.IPFragDropped, unless the snap length
+// cut one of its fragments (then Stats.Truncated counts that fragment). A
+// UDP datagram given up before its first fragment came may or may not have
+// been Kerberos: it counts in Stats.IPFragUnknown. A foreign one counts
+// nowhere.
 const (
 	fragTimeout      = 30 * time.Second
 	maxFragDatagrams = 1024
@@ -39,12 +53,13 @@ const (
 )
 
 // fragInfo is what decodeIPv4 and decodeIPv6 report of a fragment of a TCP
-// datagram. data aliases the packet buffer.
+// or UDP datagram. data aliases the packet buffer.
 type fragInfo struct {
 	src, dst netip.Addr
 	id       uint32
 	v6       bool
-	off      int // of data in the datagram's payload
+	proto    uint8 // 6 TCP, 17 UDP
+	off      int   // of data in the datagram's payload
 	more     bool
 	data     []byte
 	cut      bool // the capture holds less than the IP length announces
@@ -54,7 +69,14 @@ type fragKey struct {
 	src, dst netip.Addr
 	id       uint32
 	v6       bool
+	proto    uint8
 }
+
+// Fragment protocols (fragInfo.proto).
+const (
+	protoTCP = 6
+	protoUDP = 17
+)
 
 type span struct{ lo, hi int }
 
@@ -67,6 +89,9 @@ type dgram struct {
 	total int    // payload length (-1: the last fragment has not come)
 	done  bool   // completed or dropped (still in order until popped)
 	cut   bool
+	// UDP, once the first fragment shows the ports: kdc, one of them is
+	// 88; foreign, neither is (no bytes are kept).
+	kdc, foreign bool
 }
 
 type defrag struct {
@@ -84,7 +109,8 @@ func newDefrag(st *Stats) *defrag {
 }
 
 // add takes a fragment seen at pos. When it completes its datagram, add
-// returns the TCP segment (valid until the next call) and its addresses.
+// returns the TCP segment or UDP datagram (of f.proto, valid until the next
+// call) and its addresses.
 func (df *defrag) add(f *fragInfo, pos Pos) (seg []byte, src, dst netip.Addr, ok bool) {
 	df.release()
 	df.expire(pos.Time)
@@ -92,7 +118,7 @@ func (df *defrag) add(f *fragInfo, pos Pos) (seg []byte, src, dst netip.Addr, ok
 	if f.cut {
 		df.st.Truncated++
 	}
-	key := fragKey{f.src, f.dst, f.id, f.v6}
+	key := fragKey{f.src, f.dst, f.id, f.v6, f.proto}
 	d := df.m[key]
 	end := f.off + len(f.data)
 	if d == nil {
@@ -115,6 +141,17 @@ func (df *defrag) add(f *fragInfo, pos Pos) (seg []byte, src, dst netip.Addr, ok
 		end = d.total // bytes past the end the last fragment set
 	}
 	if end <= f.off {
+		return df.complete(d)
+	}
+	if d.key.proto == protoUDP && f.off == 0 && !d.kdc && !d.foreign && len(f.data) >= 4 {
+		df.ports(d, f.data)
+	}
+	if d.foreign {
+		// Only the ranges, to know when it is over.
+		if !d.insert(span{f.off, end}) {
+			df.drop(d)
+			return nil, src, dst, false
+		}
 		return df.complete(d)
 	}
 	if end > len(d.buf) {
@@ -161,6 +198,19 @@ func (df *defrag) add(f *fragInfo, pos Pos) (seg []byte, src, dst netip.Addr, ok
 	return df.complete(d)
 }
 
+// ports reads the UDP ports of a datagram's first fragment: a datagram to
+// or from port 88 is kept, any other is foreign and its buffer freed.
+func (df *defrag) ports(d *dgram, udp []byte) {
+	if binary.BigEndian.Uint16(udp[0:2]) == kerberosPort || binary.BigEndian.Uint16(udp[2:4]) == kerberosPort {
+		d.kdc = true
+		return
+	}
+	d.foreign = true
+	df.bytes -= cap(d.buf)
+	df.recycle(d.buf)
+	d.buf = nil
+}
+
 // insert adds a received range, merging it with those it touches. It
 // returns false when the ranges would be more than maxFragSpans.
 func (d *dgram) insert(n span) bool {
@@ -191,9 +241,12 @@ func (df *defrag) complete(d *dgram) (seg []byte, src, dst netip.Addr, ok bool) 
 	if d.total < 0 || len(d.have) != 1 || d.have[0].lo != 0 || d.have[0].hi < d.total {
 		return nil, src, dst, false
 	}
-	df.st.IPReassembled++
 	d.done = true
 	delete(df.m, d.key)
+	if d.foreign {
+		return nil, src, dst, false
+	}
+	df.st.IPReassembled++
 	df.out = d.buf
 	return d.buf[:d.total], d.key.src, d.key.dst, true
 }
@@ -208,7 +261,11 @@ func (df *defrag) drop(d *dgram) {
 	df.bytes -= cap(d.buf)
 	df.recycle(d.buf)
 	d.buf = nil
-	if !d.cut {
+	switch {
+	case d.cut || d.foreign:
+	case d.key.proto == protoUDP && !d.kdc:
+		df.st.IPFragUnknown++ // its ports never came
+	default:
 		if df.st.IPFragDropped == 0 {
 			df.st.IPFragDroppedAt = d.pos
 		}

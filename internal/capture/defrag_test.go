@@ -63,7 +63,7 @@ func v6Frags(ip []byte, id uint32, ps []piece) []rec {
 		binary.BigEndian.PutUint16(h[4:], uint16(8+p.hi-p.lo))
 		h[6] = 44
 		fh := make([]byte, 8)
-		fh[0] = 6
+		fh[0] = ip[6] // the upper layer
 		om := uint16(p.lo)
 		if p.more {
 			om |= 1

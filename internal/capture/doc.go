@@ -56,10 +56,13 @@
 // counted per file and interface and said in one warning each (linkskip.go);
 // IPv4 (RFC 791: header length, total length to drop link padding), IPv6
 // (RFC 8200: hop-by-hop, routing, destination options and fragment headers
-// walked up to TCP); TCP (RFC 9293 section 3.1). Fragments of IPv4 and IPv6
-// datagrams that carry TCP are reassembled (defrag.go: bounded, 30 s of
-// capture time, the segment at the frame of the fragment that completes
-// it); fragments of anything else are skipped. When the snap length cut the
+// walked up to TCP); TCP (RFC 9293 section 3.1); UDP (RFC 768) to or from
+// port 88 when Options.Datagrams is set. Fragments of IPv4 and IPv6
+// datagrams that carry TCP are reassembled, and with Options.Datagrams those
+// that carry UDP, kept until the first fragment shows whether a port is 88
+// (defrag.go: bounded, 30 s of capture time, the segment or datagram at the
+// frame of the fragment that completes it); fragments of anything else are
+// skipped. When the snap length cut the
 // payload, the captured bytes are delivered and the rest, known from the IP
 // length, is reported as a Gap, or as a Cut to a handler that implements
 // Cutter, so that the layers above can tell the snap length from lost

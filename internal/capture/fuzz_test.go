@@ -32,6 +32,8 @@ func FuzzRun(f *testing.F) {
 	ip := ipPacket(&testing.T{}, seg{cli, srv, 101, 1, "PA", fragPayload})
 	f.Add(pcapLE(&testing.T{}, linkEthernet, false, v4Frags(ip, 9, []piece{{lo: 56, hi: 84}, {lo: 0, hi: 24, more: true},
 		{lo: 16, hi: 40, more: true, fill: 'X'}, {lo: 24, hi: 56, more: true}})))
+	udp := udpPacket(&testing.T{}, "10.0.0.2", "10.0.0.1", 88, 50000, []byte(fragPayload+fragPayload))
+	f.Add(pcapLE(&testing.T{}, linkEthernet, false, v4Frags(udp, 9, []piece{{lo: 96, hi: 136}, {lo: 0, hi: 48, more: true}, {lo: 48, hi: 96, more: true}})))
 	f.Add([]byte("hello"))
 	f.Add([]byte{})
 	dir := f.TempDir()
@@ -41,9 +43,13 @@ func FuzzRun(f *testing.F) {
 			t.Fatal(err)
 		}
 		r := &recorder{}
-		infos, st := Run([]string{p}, Options{Factory: r.factory, MaxBuffered: 64, MaxConns: 4})
+		d := &dgramRec{}
+		infos, st := Run([]string{p}, Options{Factory: r.factory, MaxBuffered: 64, MaxConns: 4, Datagrams: d})
 		if infos[0].Err == nil && infos[0].Packets != st.Packets {
 			t.Fatalf("packets %d vs %d", infos[0].Packets, st.Packets)
+		}
+		if int64(len(d.got)) != st.UDPKerberos {
+			t.Fatalf("%d datagrams handed on, %d counted", len(d.got), st.UDPKerberos)
 		}
 	})
 }

@@ -85,16 +85,19 @@ type Stats struct {
 	// Conns counts connections (Factory calls); Evicted those ended by the
 	// MaxConns limit.
 	Conns, Evicted int64
-	// IPFragments counts fragments of IP datagrams that carry TCP;
-	// IPReassembled the datagrams reassembled from them (each then counts
-	// once in TCPPackets); IPFragDropped the datagrams given up, incomplete
-	// after 30 s of capture time, at the end of the capture or over the
-	// reassembly limits (defrag.go), and IPFragDroppedAt the first
-	// fragment of the first of them.
-	IPFragments, IPReassembled, IPFragDropped int64
-	IPFragDroppedAt                           Pos
+	// IPFragments counts fragments of IP datagrams that carry TCP (and,
+	// with Options.Datagrams, UDP); IPReassembled the TCP datagrams and
+	// the UDP ones to or from port 88 reassembled from them (each then
+	// counts once in TCPPackets or UDPKerberos); IPFragDropped the TCP
+	// and port-88 UDP datagrams given up, incomplete after 30 s of capture
+	// time, at the end of the capture or over the reassembly limits
+	// (defrag.go), and IPFragDroppedAt the first fragment of the first of
+	// them; IPFragUnknown the UDP datagrams given up before their first
+	// fragment, the one with the ports, came (Kerberos or not: unknown).
+	IPFragments, IPReassembled, IPFragDropped, IPFragUnknown int64
+	IPFragDroppedAt                                          Pos
 	// UDPKerberos counts the UDP datagrams to or from port 88 handed to
-	// Options.Datagrams.
+	// Options.Datagrams, reassembled ones included.
 	UDPKerberos int64
 }
 
@@ -137,12 +140,21 @@ func Run(paths []string, opts Options) ([]InputInfo, Stats) {
 			pos := Pos{File: s.index, Frame: k.frame, Time: k.ts}
 			if seg, src, dst, ok := df.add(&frag, pos); ok {
 				p = tcpPacket{}
-				switch decodeTCP(seg, src, dst, 0, 0, &p) {
-				case decTCP:
-					stats.TCPPackets++
-					asm.packet(&p, pos)
-				case decTruncated:
-					stats.Truncated++
+				if frag.proto == protoUDP {
+					// At the frame of the fragment that completed it;
+					// decodeUDP drops it unless a port is 88.
+					if decodeUDP(seg, src, dst, &p) == decUDP {
+						stats.UDPKerberos++
+						opts.Datagrams.Datagram(p.src, p.dst, pos, p.payload, p.missing)
+					}
+				} else {
+					switch decodeTCP(seg, src, dst, 0, 0, &p) {
+					case decTCP:
+						stats.TCPPackets++
+						asm.packet(&p, pos)
+					case decTruncated:
+						stats.Truncated++
+					}
 				}
 			}
 			frag = fragInfo{}

@@ -13,10 +13,11 @@ const (
 	// AnomalySealedNotDecrypted: sealed stubs were met that the keys given
 	// (--keys, --keytab) could not decrypt; Result.KeyWarnings says which.
 	AnomalySealedNotDecrypted = "sealed_not_decrypted"
-	// AnomalyIPFragmentsIncomplete: IP datagrams carrying TCP arrived in
-	// fragments and were given up before all of them came (30 s of
-	// capture time, the end of the capture, or the reassembly limits); the
-	// bytes they carried are missing from their connections.
+	// AnomalyIPFragmentsIncomplete: IP datagrams carrying TCP (or UDP to
+	// or from port 88) arrived in fragments and were given up before all
+	// of them came (30 s of capture time, the end of the capture, or the
+	// reassembly limits); the bytes they carried are missing from their
+	// connections (or the KDC message is not read).
 	AnomalyIPFragmentsIncomplete = "ip_fragments_incomplete"
 	// AnomalyNDR64NotDecoded: a call to NSPI, EMSMDB or RFR ran on a
 	// presentation context that negotiated NDR64, which their decoders do
@@ -49,5 +50,5 @@ var AnomalyKinds = []dcerpc.AnomalyKind{
 	{Name: AnomalyRTSMalformed, Description: "An RTS PDU or an HTTP head of RPC over HTTP could not be read (or its body is chunked), or a channel held no DCE/RPC header where a PDU should start."},
 	{Name: AnomalyHTTPChannelUnpaired, Description: "DCE/RPC PDUs of an RPC over HTTP channel could not be paired with the other channel of their virtual connection."},
 	{Name: AnomalyKDCError, Description: "The KDC refused Kerberos requests (KRB-ERROR other than pre-authentication required): an account disabled or locked out, a wrong password, clock skew, an unknown principal."},
-	{Name: AnomalyIPFragmentsIncomplete, Description: "IP datagrams carrying TCP arrived in fragments and were given up before all of them came; the bytes they carried are missing from their connections."},
+	{Name: AnomalyIPFragmentsIncomplete, Description: "IP datagrams carrying TCP (or UDP to or from the KDC's port 88) arrived in fragments and were given up before all of them came; the bytes they carried are missing from their connections, or the KDC message they carried is not read."},
 }

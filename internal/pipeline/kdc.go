@@ -19,9 +19,12 @@ import (
 // keeps the tickets issued in a bounded table keyed by a digest of that
 // encrypted part (tickets.go), and names the security context of a bind
 // whose AP-REQ carries one of them (conn.NameTicket, once per context). A
-// ticket the table does not hold (issued before the capture, or its KDC
-// exchange later in the capture than the bind) is never named: the
-// context gets the ticket's label instead.
+// ticket the table does not hold (issued before the capture, its KDC
+// exchange later in the capture than the bind, or a reply that does not
+// name its client: the anonymous principal, or none) is never named: the
+// context gets the ticket's label instead. A FAST-armored reply (RFC 6113)
+// is read as any other: its outer cname is the client's, unless the
+// client asked the KDC to hide it.
 
 // KDCError is one KRB-ERROR the KDC answered, other than the routine ones.
 type KDCError struct {
@@ -45,6 +48,11 @@ type KerberosStats struct {
 	// Named and Unnamed: the Kerberos security contexts (AP-REQs in binds)
 	// whose ticket the table held, and those it did not.
 	Named, Unnamed int64
+	// Armored: AS-REPs and TGS-REPs with PA-FX-FAST (RFC 6113), read as
+	// any other; Hidden: the replies whose client is the anonymous
+	// principal or empty (a FAST reply that hides its client, an
+	// anonymous PKINIT armor ticket): their tickets are not recorded.
+	Armored, Hidden int64
 }
 
 // maxKDCErrors bounds the KRB-ERRORs a Result lists; maxPendingS4U the
@@ -133,7 +141,13 @@ func (r *runner) kdcMessage(fl flowKey, pos dcerpc.Pos, b []byte) {
 	case kerberos.ASRep, kerberos.TGSRep:
 		req := k.pending[fl]
 		delete(k.pending, fl)
-		if m.CName == "" {
+		if m.Armored {
+			k.stats.Armored++
+		}
+		if m.Hidden {
+			// The outer reply does not name the client (RFC 6112, RFC
+			// 6113 hide-client-names): the ticket stays unnamed.
+			k.stats.Hidden++
 			return
 		}
 		k.stats.Issued++

@@ -68,6 +68,36 @@ func TestNameTicketUDP(t *testing.T) {
 	}
 }
 
+// FAST (RFC 6113): an armored TGS-REP names the bind's client when its
+// outer cname does, and never when it shows the anonymous principal or no
+// name (the client asked the KDC to hide it): the ticket keeps its label.
+func TestNameTicketFAST(t *testing.T) {
+	for _, c := range []struct {
+		hide synth.Hide
+		user string
+	}{{synth.ShowClient, "alice@CONTOSO.EXAMPLE"}, {synth.HideAnonymous, ""}, {synth.HideEmpty, ""}} {
+		sc := synth.NewCapture("fast")
+		tk := sc.IssueTicket("alice", synth.KrbSvc, synth.EtypeAES256, synth.EtypeAES256)
+		ctx, err := synth.NewKrbContext(synth.KrbSpec{User: "alice", Svc: synth.KrbSvc, Etype: synth.EtypeAES256,
+			SessionEtype: synth.EtypeAES256, AuthType: synth.AuthTypeSPNEGO, Issued: tk}, synth.Start, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := testRunner()
+		r.Datagram(cliAddr, kdcAddr, capture.Pos{Frame: 1}, sc.KrbTGSReqFAST("CONTOSO.EXAMPLE", synth.KrbSvc.Principal, nil), 0)
+		r.Datagram(kdcAddr, cliAddr, capture.Pos{Frame: 2}, sc.KrbTGSRepFAST(tk, c.hide), 0)
+		u, o := r.nameTicket(ctx.APReq, dcerpc.Pos{Frame: 9})
+		hidden := int64(0)
+		if c.user == "" {
+			hidden = 1
+		}
+		if u != c.user || o == nil || (u == "") != (o.Ticket == tk.Label()) || r.kdc.stats.Armored != 1 || r.kdc.stats.Hidden != hidden ||
+			r.kdc.stats.Messages != 2 || r.kdc.stats.Issued != 1-hidden {
+			t.Errorf("hide %d: %q %+v, stats %+v", c.hide, u, o, r.kdc.stats)
+		}
+	}
+}
+
 // TCP: the record mark and the message split at every point, in one or
 // two segments, and two records in one segment.
 func TestKDCStreamSplits(t *testing.T) {
@@ -142,6 +172,9 @@ func FuzzKDCMatcher(f *testing.F) {
 	rep, ap, _ := kdcFixture(f, "fuzz")
 	f.Add(rep, ap, uint16(10))
 	f.Add(append(binary.BigEndian.AppendUint32(nil, uint32(len(rep))), rep...), ap, uint16(3))
+	c := synth.NewCapture("fuzz-fast")
+	tk := c.IssueTicket("fuzz", synth.KrbSvc, synth.EtypeAES256, synth.EtypeAES256)
+	f.Add(c.KrbTGSRepFAST(tk, synth.HideAnonymous), c.KrbTGSReqFAST("CONTOSO.EXAMPLE", synth.KrbSvc.Principal, nil), uint16(40))
 	f.Fuzz(func(t *testing.T, a, b []byte, cut uint16) {
 		r := testRunner()
 		r.Datagram(kdcAddr, cliAddr, capture.Pos{Frame: 1}, a, 0)

@@ -282,7 +282,7 @@ func Run(paths []string, o Options, sink Sink) Result {
 	if stats.IPFragDropped > 0 {
 		r.anoms[AnomalyIPFragmentsIncomplete] = &Anomaly{Kind: AnomalyIPFragmentsIncomplete, Count: stats.IPFragDropped,
 			First:   r.ref(dcerpc.Pos{File: stats.IPFragDroppedAt.File, Frame: stats.IPFragDroppedAt.Frame}),
-			Example: "an IP datagram carrying TCP came in fragments and not all of them were captured within 30 s: a VPN or MTU problem on the path, or fragments the capture missed; the bytes it carried count as lost"}
+			Example: "an IP datagram carrying TCP (or UDP to or from the KDC's port 88) came in fragments and not all of them were captured within 30 s: a VPN or MTU problem on the path, or fragments the capture missed; the bytes it carried count as lost"}
 		r.order = append(r.order, AnomalyIPFragmentsIncomplete)
 	}
 	r.httpsWarnings(inputs)

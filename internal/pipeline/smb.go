@@ -174,6 +174,13 @@ func (k *conn) pipeIdentity(c *dcerpc.Call) {
 			k.pipeOrigin = &pipeOrigin{named: n, Origin: dcerpc.Origin{From: n.From, Pos: dcerpc.Pos(n.Pos), Ticket: n.Ticket, Via: n.Via}}
 		}
 		c.Sec.Origin = &k.pipeOrigin.Origin
+	case id.User != "" && id.At.Frame != 0:
+		// The SESSION_SETUP that named the session's user: one Origin
+		// per session, made once for the calls of the pipe.
+		if o := k.pipeOrigin; o == nil || o.named != nil || o.at.Frame != id.At.Frame || o.at.File != id.At.File {
+			k.pipeOrigin = &pipeOrigin{at: id.At, Origin: dcerpc.Origin{From: analyze.IdentityFromSMB, Pos: dcerpc.Pos(id.At)}}
+		}
+		c.Sec.Origin = &k.pipeOrigin.Origin
 	case id.User != "":
 		c.Sec.Origin = &smbOrigin
 	}
@@ -190,7 +197,7 @@ func (h *smbHandler) NameTicket(tok []byte, pos smb.Pos) (string, *smb.Named, bo
 }
 
 // smbOrigin is the origin of a pipe call's identity taken from its SMB
-// session (the frame of its SESSION_SETUP is not kept).
+// session when the frame of its SESSION_SETUP is not known.
 var smbOrigin = dcerpc.Origin{From: analyze.IdentityFromSMB}
 
 // pipeQuality: bytes lost on the SMB connection that carries a pipe.
@@ -205,9 +212,11 @@ func (k *conn) pipeQuality() analyze.Quality {
 	return q
 }
 
-// pipeOrigin is the Origin made for the Kerberos identity of an SMB
-// session, with the session's identity it was made from.
+// pipeOrigin is the Origin made for the identity of an SMB session, with
+// what it was made from: the session's Kerberos naming, or the frame of
+// the SESSION_SETUP that named its user.
 type pipeOrigin struct {
 	named *smb.Named
+	at    smb.Pos
 	dcerpc.Origin
 }

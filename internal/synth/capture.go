@@ -35,6 +35,9 @@ type Packet struct {
 	Payload  []byte
 	// UDP makes the packet a UDP datagram (the TCP fields are unused).
 	UDP bool
+	// Frag, when set, makes the packet one IP fragment of a UDP datagram
+	// (udpfrag.go): the TCP and UDP fields and Payload are unused.
+	Frag *IPFrag
 }
 
 // Capture accumulates the packets and manifest of one scenario.

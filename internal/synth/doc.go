@@ -9,6 +9,7 @@
 // (auth verifier, bind-time features), MS-OXNSPI 3.1.4.1 (NSPI stubs),
 // MS-OXABREF 3.1.4 (RFR), C706 appendix L and MS-RPCE 2.2.1.2 (EPM towers),
 // MS-NLMP 2.2.1 (NTLMSSP), RFC 4178 (SPNEGO), RFC 4120 (the shape of an
-// AP-REQ), RFC 9293 (TCP), and the pcap and pcapng file formats. tshark
+// AP-REQ, the KDC exchanges), RFC 791 3.2 and RFC 8200 4.5 (IP fragments of
+// UDP datagrams), RFC 9293 (TCP), and the pcap and pcapng file formats. tshark
 // cross-checks what they write (see cmd/nspicap's tests).
 package synth

@@ -32,19 +32,35 @@ type KrbTicket struct {
 	User, Realm string
 	Ticket      messages.Ticket
 	Session     types.EncryptionKey
+	// RepFrame is the frame where the KDC reply that issued the ticket is
+	// complete (0: not in the capture, or lost).
+	RepFrame int
 }
 
 // IssueTicket issues a ticket for user@svc.Realm to svc, encrypted with the
 // service's key of etype, with a session key of sessionEtype, at the
 // capture's clock. Its keys and confounders come from the capture's source.
 func (c *Capture) IssueTicket(user string, svc KrbService, etype, sessionEtype int32) *KrbTicket {
-	return c.IssueTicketPAC(user, svc, etype, sessionEtype, nil)
+	return c.issueTicket(user, svc, etype, sessionEtype, nil, 0)
 }
 
 // IssueTicketPAC is IssueTicket with, when pac is set, a PAC in the
 // ticket's authorization data as a Windows KDC puts it (pac.go). A PAC
 // needs an AES256 ticket (its signatures are HMAC-SHA1-96-AES256).
 func (c *Capture) IssueTicketPAC(user string, svc KrbService, etype, sessionEtype int32, pac *PACSpec) *KrbTicket {
+	return c.issueTicket(user, svc, etype, sessionEtype, pac, 0)
+}
+
+// IssueTicketPadded is IssueTicket with, when pad > 0, authorization data
+// of that many bytes in the ticket as a Windows KDC puts its PAC there
+// (AD-IF-RELEVANT holding AD-WIN2K-PAC, type 128; MS-KILE 3.3.5.6.3): the
+// bytes are random, only the ticket's size matters (a large PAC makes the
+// KDC reply exceed the MTU).
+func (c *Capture) IssueTicketPadded(user string, svc KrbService, etype, sessionEtype int32, pad int) *KrbTicket {
+	return c.issueTicket(user, svc, etype, sessionEtype, nil, pad)
+}
+
+func (c *Capture) issueTicket(user string, svc KrbService, etype, sessionEtype int32, pac *PACSpec, pad int) *KrbTicket {
 	r := rand.New(rand.NewPCG(c.rng.Uint64(), 0x54475352))
 	rb := func(n int) []byte {
 		b := make([]byte, n)
@@ -78,6 +94,9 @@ func (c *Capture) IssueTicketPAC(user string, svc KrbService, etype, sessionEtyp
 		if err != nil {
 			panic("synth: PAC: " + err.Error())
 		}
+	} else if pad > 0 {
+		inner := kdcMust(asn1.Marshal(types.AuthorizationData{{ADType: 128, ADData: rb(pad)}}))
+		etp.AuthorizationData = types.AuthorizationData{{ADType: 1, ADData: inner}}
 	}
 	plain, err := appTagged(etp, asnAppTag.EncTicketPart)
 	if err != nil {
@@ -132,6 +151,11 @@ func kdcOptions(extra ...int) asn1.BitString {
 // KrbASReq is an AS-REQ of user for krbtgt/realm (RFC 4120 5.4.1), with a
 // PA-ENC-TIMESTAMP (random bytes) when preauth.
 func (c *Capture) KrbASReq(user, realm string, preauth bool) []byte {
+	req := c.asReq(user, realm, preauth)
+	return kdcMust(req.Marshal())
+}
+
+func (c *Capture) asReq(user, realm string, preauth bool) messages.ASReq {
 	req := messages.ASReq{KDCReqFields: messages.KDCReqFields{PVNO: 5, MsgType: 10,
 		ReqBody: messages.KDCReqBody{KDCOptions: kdcOptions(), CName: types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user),
 			Realm: realm, SName: types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "krbtgt/"+realm),
@@ -141,14 +165,19 @@ func (c *Capture) KrbASReq(user, realm string, preauth bool) []byte {
 		ts := kdcMust(asn1.Marshal(types.EncryptedData{EType: EtypeAES256, Cipher: c.RandBytes(56)}))
 		req.PAData = types.PADataSequence{{PADataType: 2, PADataValue: ts}}
 	}
-	return kdcMust(req.Marshal())
+	return req
 }
 
 // kdcRep is an AS-REP (11) or TGS-REP (13) for the client user@realm
 // carrying tkt; its encrypted part is random.
 func (c *Capture) kdcRep(msgType int, user, realm string, tkt messages.Ticket) []byte {
-	f := messages.KDCRepFields{PVNO: 5, MsgType: msgType, CRealm: realm,
-		CName: types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user), Ticket: tkt,
+	return c.kdcRepOf(msgType, types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user), realm, tkt, nil)
+}
+
+// kdcRepOf is an AS-REP or TGS-REP naming the client cname@crealm, with
+// padata.
+func (c *Capture) kdcRepOf(msgType int, cname types.PrincipalName, crealm string, tkt messages.Ticket, pa types.PADataSequence) []byte {
+	f := messages.KDCRepFields{PVNO: 5, MsgType: msgType, PAData: pa, CRealm: crealm, CName: cname, Ticket: tkt,
 		EncPart: types.EncryptedData{EType: EtypeAES256, KVNO: 3, Cipher: c.RandBytes(300)}}
 	if msgType == 11 {
 		r := messages.ASRep{KDCRepFields: f}
@@ -180,9 +209,12 @@ type S4U struct {
 // KrbTGSReq is a TGS-REQ for sname in realm with the TGT in its
 // PA-TGS-REQ (an AP-REQ whose authenticator is random bytes).
 func (c *Capture) KrbTGSReq(realm, sname string, s S4U) []byte {
-	ap := messages.APReq{PVNO: 5, MsgType: 14, APOptions: types.NewKrbFlags(), Ticket: c.tgt(realm),
-		EncryptedAuthenticator: types.EncryptedData{EType: EtypeAES256, Cipher: c.RandBytes(180)}}
-	apb := kdcMust(ap.Marshal())
+	req := c.tgsReq(realm, sname, s)
+	return kdcMust(req.Marshal())
+}
+
+func (c *Capture) tgsReq(realm, sname string, s S4U) messages.TGSReq {
+	apb := c.apReqWith(c.tgt(realm))
 	req := messages.TGSReq{KDCReqFields: messages.KDCReqFields{PVNO: 5, MsgType: 12,
 		PAData: types.PADataSequence{{PADataType: 1, PADataValue: apb}},
 		ReqBody: messages.KDCReqBody{KDCOptions: kdcOptions(), Realm: realm,
@@ -199,7 +231,15 @@ func (c *Capture) KrbTGSReq(realm, sname string, s S4U) []byte {
 		req.ReqBody.KDCOptions = kdcOptions(14) // cname-in-addl-tkt
 		req.ReqBody.AdditionalTickets = []messages.Ticket{*s.Evidence}
 	}
-	return kdcMust(req.Marshal())
+	return req
+}
+
+// apReqWith is an AP-REQ presenting tkt, its authenticator random bytes
+// (as a PA-TGS-REQ, or FAST armor, carries it).
+func (c *Capture) apReqWith(tkt messages.Ticket) []byte {
+	ap := messages.APReq{PVNO: 5, MsgType: 14, APOptions: types.NewKrbFlags(), Ticket: tkt,
+		EncryptedAuthenticator: types.EncryptedData{EType: EtypeAES256, Cipher: c.RandBytes(180)}}
+	return kdcMust(ap.Marshal())
 }
 
 // paForUserEnc is PA-FOR-USER (MS-SFU 2.2.1).
@@ -234,26 +274,65 @@ type KDCMessage struct {
 	CRealm    string `json:"crealm,omitempty"`
 	SName     string `json:"sname,omitempty"`
 	ErrorCode int32  `json:"error_code,omitempty"`
+	// IPFragments: the UDP datagram left in this many IP fragments (its
+	// Frame is the one that completes it).
+	IPFragments int `json:"ip_fragments,omitempty"`
 }
 
-// kdcUDP writes one datagram from addr's port to the KDC's port 88, or back.
-func (e *env) kdcUDP(client netip.AddrPort, toKDC bool, b []byte, m KDCMessage) {
+// kdcUDP writes one datagram from addr's port to the KDC's port 88, or
+// back (in IP fragments by plan when set), and returns the frame where it
+// is complete (0: a fragment lost).
+func (e *env) kdcUDP(client netip.AddrPort, toKDC bool, b []byte, m KDCMessage, plan *FragPlan) int {
 	kdc := netip.AddrPortFrom(e.server, 88)
 	src, dst := client, kdc
 	if !toKDC {
 		src, dst = kdc, client
 	}
-	fr := e.c.emit(Packet{Iface: e.iface, Link: e.link, Src: src, Dst: dst, TTL: 128, Payload: b, UDP: true})
+	var fr int
+	if plan != nil {
+		fr, m.IPFragments = e.udpFragments(src, dst, b, *plan)
+	} else {
+		fr = e.c.emit(Packet{Iface: e.iface, Link: e.link, Src: src, Dst: dst, TTL: 128, Payload: b, UDP: true})
+	}
 	if fr > 0 {
 		m.Frame, m.Transport = fr, "udp"
 		e.c.Manifest.KDC = append(e.c.Manifest.KDC, m)
 	}
+	return fr
 }
 
-// KDCPair is a request and its reply (nil: no reply).
+// KDCPair is a request and its reply (nil: no reply). Issues is the ticket
+// the reply issues (its RepFrame is set when the reply is written); RepFrags,
+// when set, sends the reply over UDP in IP fragments, and the request too,
+// in order, when it exceeds the same MTU.
 type KDCPair struct {
 	Req, Rep       []byte
 	ReqMsg, RepMsg KDCMessage
+	Issues         *KrbTicket
+	RepFrags       *FragPlan
+}
+
+// reqFrags is the fragment plan of p's request: that of its reply's path
+// (in order) when the request does not fit the MTU, else nil.
+func (p *KDCPair) reqFrags(v4 bool) *FragPlan {
+	if p.RepFrags == nil {
+		return nil
+	}
+	hdr := 28
+	if !v4 {
+		hdr = 48
+	}
+	if len(p.Req)+hdr <= p.RepFrags.MTU {
+		return nil
+	}
+	return &FragPlan{MTU: p.RepFrags.MTU}
+}
+
+// issued records the frame of the reply that issued p's ticket.
+func (p *KDCPair) issued(frame int) {
+	if p.Issues != nil && p.Issues.RepFrame == 0 {
+		p.Issues.RepFrame = frame
+	}
 }
 
 // kdcOverUDP writes each exchange from a new client port.
@@ -261,10 +340,10 @@ func (e *env) kdcOverUDP(addr netip.Addr, pairs ...KDCPair) {
 	for _, p := range pairs {
 		cl := netip.AddrPortFrom(addr, e.nextPort)
 		e.nextPort += 3
-		e.kdcUDP(cl, true, p.Req, p.ReqMsg)
+		e.kdcUDP(cl, true, p.Req, p.ReqMsg, p.reqFrags(addr.Is4()))
 		e.c.Advance(400 * time.Microsecond)
 		if p.Rep != nil {
-			e.kdcUDP(cl, false, p.Rep, p.RepMsg)
+			p.issued(e.kdcUDP(cl, false, p.Rep, p.RepMsg, p.RepFrags))
 		}
 		e.c.Advance(2 * time.Millisecond)
 	}
@@ -291,6 +370,7 @@ func (e *env) kdcOverTCP(addr netip.Addr, split int, pairs ...KDCPair) {
 			}
 			p.RepMsg.Frame, p.RepMsg.Transport = cn.CompleteFrame(S2C, s, en), "tcp"
 			e.c.Manifest.KDC = append(e.c.Manifest.KDC, p.RepMsg)
+			p.issued(p.RepMsg.Frame)
 		}
 		cn.CloseFIN(C2S)
 		e.c.Advance(2 * time.Millisecond)
@@ -314,7 +394,7 @@ func (e *env) logonPairs(user, realm string) []KDCPair {
 // tgsPair is the TGS exchange that issues t (s: a delegation request).
 func (e *env) tgsPair(t *KrbTicket, s S4U) KDCPair {
 	sname := strings.Join(t.Ticket.SName.NameString, "/")
-	return KDCPair{Req: e.c.KrbTGSReq(t.Realm, sname, s), Rep: e.c.KrbTGSRep(t),
+	return KDCPair{Req: e.c.KrbTGSReq(t.Realm, sname, s), Rep: e.c.KrbTGSRep(t), Issues: t,
 		ReqMsg: KDCMessage{Type: "TGS-REQ", SName: sname},
 		RepMsg: KDCMessage{Type: "TGS-REP", CName: t.User, CRealm: t.Realm, SName: sname}}
 }

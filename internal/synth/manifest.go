@@ -104,10 +104,13 @@ type Call struct {
 	// KDCNamed: the capture holds, before the bind, the KDC reply that
 	// issued the call's ticket: without any key the call's user is
 	// KDCUser (user@REALM), named by that reply; Via the service that
-	// obtained the ticket by delegation. TicketLabel: the ticket's label
-	// when the call is Kerberos and the reply is not in the capture.
+	// obtained the ticket by delegation; KDCFrame the frame where that
+	// reply is complete (nspicap's identity_frame). TicketLabel: the
+	// ticket's label when the call is Kerberos and the reply is not in the
+	// capture.
 	KDCNamed    bool   `json:"kdc_named,omitempty"`
 	KDCUser     string `json:"kdc_user,omitempty"`
+	KDCFrame    int    `json:"kdc_frame,omitempty"`
 	Via         string `json:"via,omitempty"`
 	TicketLabel string `json:"ticket_label,omitempty"`
 

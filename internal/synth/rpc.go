@@ -27,8 +27,10 @@ type RPC struct {
 	Auth    string
 	User    string
 	// KDCUser: the calls' user (user@REALM) is named by a KDC reply of
-	// the capture (a pipe of a Kerberos SMB session; manifest KDCNamed).
+	// the capture (a pipe of a Kerberos SMB session; manifest KDCNamed),
+	// complete in frame KDCFrame.
 	KDCUser  string
+	KDCFrame int
 	authType uint8
 	authCtx  uint32
 	verifier bool // NTLM connect-level verifier on requests/responses
@@ -407,11 +409,12 @@ func (r *RPC) Call(s CallSpec) Call {
 		}
 	}
 	if r.KDCUser != "" {
-		call.KDCNamed, call.KDCUser = true, r.KDCUser
+		call.KDCNamed, call.KDCUser, call.KDCFrame = true, r.KDCUser, r.KDCFrame
 	}
 	if r.krb != nil {
 		call.Principal = r.krb.principal
 		call.KDCNamed, call.KDCUser, call.Via, call.TicketLabel = r.krb.kdcUser != "", r.krb.kdcUser, r.krb.via, r.krb.label
+		call.KDCFrame = r.krb.kdcFrame
 		if r.krb.sealed {
 			call.Sealed = sealedNoKey // no keys file decrypts Kerberos: the keytab does
 		}

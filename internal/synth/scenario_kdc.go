@@ -29,6 +29,8 @@ func kdcScenarios() []Scenario {
 			Expected:    "Without a key: three rows, CONTOSO\\ivan (ntlm), ivan@CONTOSO.EXAMPLE and judy@CONTOSO.EXAMPLE (tgs_rep). With --keytab kerberos-kdc.keytab: ivan's PAC pairs CONTOSO with CONTOSO.EXAMPLE, so two rows: CONTOSO\\ivan (both sessions, upn ivan@CONTOSO.EXAMPLE) and CONTOSO\\judy; judy's PAC gives a malformed_pac anomaly naming UPN_DNS_INFO DnsDomainNameOffset and its offset at her bind's frame, and her calls are named and decoded as usual. --domain CONTOSO=contoso.example without the keytab gives the same two rows.",
 			KeytabFile:  "kerberos-kdc.keytab", TsharkKeytabArgs: tsharkKeytab("kerberos-kdc.keytab"),
 			build: buildKDCPAC},
+		kdcFragScenario(),
+		kdcFASTScenario(),
 	}
 }
 
@@ -151,7 +153,7 @@ func buildKDC(e *env) {
 	r := c.NewRPC(cn, 1)
 	r.Pipe = q
 	e.pipeBind(r, SyntaxNSPI, `\PIPE\lsass`, Creds{})
-	r.User, r.Auth, r.KDCUser = "", AuthKerberos, heidi.Principal()
+	r.User, r.Auth, r.KDCUser, r.KDCFrame = "", AuthKerberos, heidi.Principal(), heidi.RepFrame
 	h := r.NspiBind(BindResult{ClientGUID: &UUID{}})
 	r.NspiUnbind(h, StatusUnbindSuccess)
 	q.Close()

@@ -177,6 +177,7 @@ type krbState struct {
 	principal string
 	// What the manifest says of the calls without a key (KrbSpec).
 	kdcUser, via, label string
+	kdcFrame            int
 }
 
 // tokenLen is the auth_length of a sealed PDU: 76 for AES (header, filler,
@@ -431,7 +432,7 @@ func (r *RPC) KerberosBind(b BindSpec, k KrbSpec) {
 			st.principal = k.Issued.Principal()
 		}
 		if k.KDCNamed {
-			st.kdcUser, st.via = k.Issued.Principal(), k.Via
+			st.kdcUser, st.via, st.kdcFrame = k.Issued.Principal(), k.Via, k.Issued.RepFrame
 		} else {
 			st.label = k.Issued.Label()
 		}

@@ -53,6 +53,9 @@ func mac(a netip.Addr) net.HardwareAddr {
 
 // Frame serialises p with its link layer; checksums and lengths are computed.
 func (p Packet) Frame() ([]byte, error) {
+	if p.Frag != nil {
+		return p.fragFrame()
+	}
 	var l4 interface {
 		gopacket.SerializableLayer
 		SetNetworkLayerForChecksum(gopacket.NetworkLayer) error
@@ -95,7 +98,11 @@ func (p Packet) Frame() ([]byte, error) {
 		ip = ip6
 		ethType = layers.EthernetTypeIPv6
 	}
-	ls := []gopacket.SerializableLayer{ip, l4, gopacket.Payload(p.Payload)}
+	return p.withLink([]gopacket.SerializableLayer{ip, l4, gopacket.Payload(p.Payload)}, ethType)
+}
+
+// withLink serialises the network layers ls under p's link layer.
+func (p Packet) withLink(ls []gopacket.SerializableLayer, ethType layers.EthernetType) ([]byte, error) {
 	eth := &layers.Ethernet{SrcMAC: mac(p.Src.Addr()), DstMAC: mac(p.Dst.Addr()), EthernetType: ethType}
 	switch p.Link.Kind {
 	case LinkEthernet:
