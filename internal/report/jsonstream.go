@@ -22,15 +22,16 @@ func writeJSONStream(w io.Writer, v any) error {
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var buf bytes.Buffer
+	var out []byte
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	encode := func(x reflect.Value, prefix string) error {
 		buf.Reset()
-		enc.SetIndent(prefix, "  ")
 		if err := enc.Encode(x.Interface()); err != nil {
 			return err
 		}
-		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		out = appendIndent(out[:0], bytes.TrimSuffix(buf.Bytes(), []byte("\n")), prefix, "  ")
+		bw.Write(out)
 		return nil
 	}
 	var fast []byte // an element written by appendSession or appendRefusal
