@@ -224,7 +224,7 @@ func splitPcap(t *testing.T, data []byte, k int) (a, b []byte) {
 // found as in the whole capture, with its answer, and without anomaly.
 func TestRingRPCOverHTTP(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"rpch-limit.pcap", "rpch-outside.pcap"} {
+	for _, f := range []string{"rpch-limit.pcap", "rpch-outside.pcap", "rpch-chunked.pcap"} {
 		data, err := os.ReadFile(filepath.Join(testdataDir, f))
 		if err != nil {
 			t.Fatal(err)

@@ -23,9 +23,10 @@ const (
 	// not read: its stubs are left undecoded (no handle, no status), never
 	// read as NDR20.
 	AnomalyNDR64NotDecoded = "ndr64_not_decoded"
-	// AnomalyRTSMalformed: an RTS PDU or an HTTP head of RPC over HTTP
-	// could not be read (or its body is chunked), or a channel's stream
-	// held no DCE/RPC header where a PDU should start (http.go).
+	// AnomalyRTSMalformed: an RTS PDU, an HTTP head or the chunk framing
+	// of a chunked body of RPC over HTTP could not be read (or the body has
+	// a transfer coding other than chunked), or a channel's stream held no
+	// DCE/RPC header where a PDU should start (http.go).
 	AnomalyRTSMalformed = "rts_malformed"
 	// AnomalyHTTPChannelUnpaired: DCE/RPC PDUs of an RPC over HTTP channel
 	// could not be paired with the other channel of their virtual
@@ -46,7 +47,7 @@ var AnomalyKinds = []dcerpc.AnomalyKind{
 	{Name: AnomalyConnEvicted, Description: "More TCP connections were open at once than --max-conns allows, and the longest idle ones were dropped."},
 	{Name: AnomalySealedNotDecrypted, Description: "Sealed stubs were met that the keys given could not decrypt."},
 	{Name: AnomalyNDR64NotDecoded, Description: "A call to NSPI, EMSMDB or RFR ran in the NDR64 transfer syntax, which their decoders do not read: its stubs are left undecoded, never read as NDR20."},
-	{Name: AnomalyRTSMalformed, Description: "An RTS PDU or an HTTP head of RPC over HTTP could not be read (or its body is chunked), or a channel held no DCE/RPC header where a PDU should start."},
+	{Name: AnomalyRTSMalformed, Description: "An RTS PDU, an HTTP head or the chunk framing of a chunked body of RPC over HTTP could not be read (or the body has a transfer coding other than chunked), or a channel held no DCE/RPC header where a PDU should start."},
 	{Name: AnomalyHTTPChannelUnpaired, Description: "DCE/RPC PDUs of an RPC over HTTP channel could not be paired with the other channel of their virtual connection."},
 	{Name: AnomalyKDCError, Description: "The KDC refused Kerberos requests (KRB-ERROR other than pre-authentication required): an account disabled or locked out, a wrong password, clock skew, an unknown principal."},
 	{Name: AnomalyIPFragmentsIncomplete, Description: "IP datagrams carrying TCP arrived in fragments and were given up before all of them came; the bytes they carried are missing from their connections."},

@@ -78,6 +78,9 @@ type chDir struct {
 	head   []byte
 	body   int64
 	stream bool
+	// chunk de-chunks a body sent with chunked transfer coding (nil
+	// otherwise).
+	chunk *rpch.Dechunker
 	// The PDU splitter: hdr collects a common header; left counts the
 	// bytes left of the PDU; rts: the PDU is RTS, collected in rtsBuf;
 	// lost: resynchronising after a gap.
@@ -168,6 +171,10 @@ func (k *conn) httpData(dir capture.Dir, pos capture.Pos, b []byte) {
 			b = ch.headBytes(dcerpc.Dir(dir), p, b)
 			continue
 		}
+		if d.chunk != nil {
+			b = ch.chunkBytes(dcerpc.Dir(dir), p, b)
+			continue
+		}
 		n := len(b)
 		if ch.outside && d.body >= 0 && int64(n) > d.body {
 			n = int(d.body)
@@ -211,7 +218,7 @@ func (ch *channel) headBytes(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) []byte {
 	d.body, d.stream = h.ContentLength, false
 	switch {
 	case h.Request && (h.Method == rpch.MethodIn || h.Method == rpch.MethodOut):
-		d.stream = h.ContentLength != 0
+		d.stream = h.ContentLength != 0 || h.Chunked
 		if ch.role == roleNone && d.stream {
 			ch.role = roleIn
 			if h.Method == rpch.MethodOut {
@@ -231,15 +238,46 @@ func (ch *channel) headBytes(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) []byte {
 	case !h.Request && h.Status == 200:
 		d.stream = true
 	}
-	if h.Chunked {
-		r.anomaly(AnomalyRTSMalformed, pos, "chunked transfer encoding on an RPC over HTTP channel: its body is not decoded")
-		d.stream, d.body = false, -1
+	if h.Coding != "" && d.stream {
+		r.anomaly(AnomalyRTSMalformed, pos, fmt.Sprintf("transfer coding %q on an RPC over HTTP channel: its body is not decoded", h.Coding))
+		d.stream = false
 	}
-	if d.body < 0 && !d.stream && !h.Chunked {
+	switch {
+	case h.Chunked:
+		// The body is chunks (RFC 9112 7.1), whatever Content-Length says.
+		d.chunk, d.body = new(rpch.Dechunker), -1
+	case h.Coding != "":
+		// Up to its Content-Length, else to the end of the connection.
+	case d.body < 0 && !d.stream:
 		d.body = 0 // no body: the next bytes are a head
 	}
-	d.inHead = d.body == 0
+	d.inHead = d.body == 0 && d.chunk == nil
 	return rest
+}
+
+// chunkBytes de-chunks the bytes of a chunked body, hands its data to the
+// PDU splitter when the body is the channel's stream, and returns the bytes
+// after the body (nil while it goes on). A framing error gives the rest of
+// the direction up.
+func (ch *channel) chunkBytes(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) []byte {
+	d := &ch.dirs[dir]
+	for len(b) > 0 {
+		data, n, err := d.chunk.Next(b)
+		b = b[n:]
+		if len(data) > 0 && d.stream {
+			ch.split(dir, pos, data)
+		}
+		if err != nil {
+			ch.k.r.anomaly(AnomalyRTSMalformed, pos, err.Error()+": the rest of the channel is not decoded")
+			d.chunk, d.stream, d.body = nil, false, -1
+			return nil
+		}
+		if d.chunk.Done() {
+			d.chunk, d.inHead = nil, true
+			return b
+		}
+	}
+	return nil
 }
 
 // split cuts a channel's PDU stream into PDUs.
@@ -460,6 +498,10 @@ func (k *conn) httpGap(dir capture.Dir, pos capture.Pos, n int, hand func(*dcerp
 	d.left, d.nh, d.rts, d.lost = 0, 0, false, true
 	if d.inHead {
 		d.head = nil
+	}
+	if d.chunk != nil && !d.chunk.Skip(int64(n)) {
+		k.r.anomaly(AnomalyRTSMalformed, dcerpc.Pos(pos), "bytes of a chunked body were not captured, where its chunk framing was: the rest of the channel is not decoded")
+		d.chunk, d.stream, d.body = nil, false, -1
 	}
 	if d.body > 0 && n > 0 {
 		d.body = max(d.body-int64(n), 0)

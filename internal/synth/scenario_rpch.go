@@ -37,11 +37,8 @@ func LimitScenario(overHTTP bool) Scenario {
 func rpchScenarios() []Scenario {
 	return []Scenario{
 		LimitScenario(true),
-		{Name: "rpch-outside", File: "rpch-outside.pcap", Format: FormatPcap,
-			Description: "Outside leg of RPC over HTTP v2 (Outlook at 192.0.2.81 to the RPC proxy on port 80): RPC_IN_DATA with NTLM HTTP authentication as CONTOSO\\bob (401 then AUTHENTICATE, Content-Length 1073741824, CONN/B1), RPC_OUT_DATA (Content-Length 76, CONN/A1; the 200 response carries CONN/A3 and CONN/C2); an unauthenticated DCE/RPC bind, NspiBind, NspiQueryRows, NspiUnbind, flow control RTS PDUs interleaved. A second virtual connection opens its OUT channel first, with Basic HTTP authentication as FABRIKAM\\carol, and binds without unbinding.",
-			Expected:    "CONTOSO\\bob's session (user from HTTP NTLM) bound and unbound; FABRIKAM\\carol's session (user from HTTP Basic, no password kept) open at the end; calls over ncacn_http; no anomaly.",
-			TsharkNone:  "tshark 4.0 does not hand the bodies of RPC_IN_DATA and RPC_OUT_DATA to its DCE/RPC dissector",
-			build:       buildRPCHOutside},
+		OutsideScenario(false),
+		OutsideScenario(true),
 		{Name: "rpch-out-reset", File: "rpch-out-reset.pcap", Format: FormatPcap,
 			Description: "Inside leg of RPC over HTTP v2: CONTOSO\\alice binds NSPI (NTLM) on a virtual connection and queries; the OUT channel is reset mid-way (RST from the proxy), the IN channel closes with FIN later. CONTOSO\\dave then binds and unbinds on a new virtual connection.",
 			Expected:    "alice's session never unbound, its virtual connection reset (the server runs it down); dave clean; no anomaly.",
@@ -108,9 +105,33 @@ func buildRPCHLimit(e *env, overHTTP bool) {
 	}
 }
 
-func buildRPCHOutside(e *env) {
+// OutsideScenario is rpch-outside (chunked false: Content-Length bodies)
+// or its twin rpch-chunked, whose proxy answers RPC_OUT_DATA with chunked
+// transfer coding, and whose second client sends its RPC_IN_DATA body
+// chunked too: the same calls and draws, framed otherwise.
+func OutsideScenario(chunked bool) Scenario {
+	if !chunked {
+		return Scenario{Name: "rpch-outside", File: "rpch-outside.pcap", Format: FormatPcap,
+			Description: "Outside leg of RPC over HTTP v2 (Outlook at 192.0.2.81 to the RPC proxy on port 80): RPC_IN_DATA with NTLM HTTP authentication as CONTOSO\\bob (401 then AUTHENTICATE, Content-Length 1073741824, CONN/B1), RPC_OUT_DATA (Content-Length 76, CONN/A1; the 200 response carries CONN/A3 and CONN/C2); an unauthenticated DCE/RPC bind, NspiBind, NspiQueryRows, NspiUnbind, flow control RTS PDUs interleaved. A second virtual connection opens its OUT channel first, with Basic HTTP authentication as FABRIKAM\\carol, and binds without unbinding.",
+			Expected:    "CONTOSO\\bob's session (user from HTTP NTLM) bound and unbound; FABRIKAM\\carol's session (user from HTTP Basic, no password kept) open at the end; calls over ncacn_http; no anomaly.",
+			TsharkNone:  "tshark 4.0 does not hand the bodies of RPC_IN_DATA and RPC_OUT_DATA to its DCE/RPC dissector",
+			build:       func(e *env) { buildRPCHOutside(e, false) }}
+	}
+	return Scenario{Name: "rpch-chunked", File: "rpch-chunked.pcap", Format: FormatPcap, Seed: "rpch-outside",
+		Description: "The calls of rpch-outside, with chunked transfer coding (RFC 9112 7.1): the proxy answers both RPC_OUT_DATA requests with Transfer-Encoding: chunked, the second client sends its RPC_IN_DATA body chunked too; chunks of 1 to 250 bytes cut the PDUs anywhere, some carry chunk extensions, and TCP segments end inside chunk-size lines and between the CR and LF after chunk data. Every chunked body ends with the last chunk, a chunk extension and a trailer field: the first OUT channel's before its FIN, the second virtual connection's two bodies at the end of the capture, their connections left open.",
+		Expected:    "The same calls, statuses, users and sessions as rpch-outside; no anomaly.",
+		TsharkNone:  "tshark 4.0 de-chunks the HTTP bodies but does not hand the bodies of RPC_IN_DATA and RPC_OUT_DATA to its DCE/RPC dissector; TestTsharkChunked compares the HTTP requests and responses it frames",
+		build:       func(e *env) { buildRPCHOutside(e, true) }}
+}
+
+func buildRPCHOutside(e *env, chunked bool) {
 	a := client(81)
-	v := e.NewHTTPVC(a, 80, netip.Addr{}, true, false, false, Bob)
+	var v *HTTPVC
+	if chunked {
+		v = e.NewChunkedHTTPVC(a, 80, false, false, false, true, Bob)
+	} else {
+		v = e.NewHTTPVC(a, 80, netip.Addr{}, true, false, false, Bob)
+	}
 	v.FlowEvery = 2
 	r := e.c.NewRPCOverHTTP(v, 1)
 	r.Bind(BindSpec{Contexts: WindowsContexts(SyntaxNSPI, 0), NewAssoc: e.assoc(), SecAddr: "6004", PadByte: 0x5c})
@@ -119,16 +140,29 @@ func buildRPCHOutside(e *env) {
 	r.NspiQueryRows(h, 0, 0)
 	e.c.Advance(time.Second)
 	r.NspiUnbind(h, StatusUnbindSuccess)
+	if chunked {
+		v.EndChunked(S2C)
+	}
 	v.Out.CloseFIN(C2S)
 	v.In.CloseFIN(C2S)
 	e.c.Advance(10 * time.Second)
 
-	w := e.NewHTTPVC(a, 80, netip.Addr{}, true, true, true, Carol)
+	var w *HTTPVC
+	if chunked {
+		w = e.NewChunkedHTTPVC(a, 80, true, true, true, true, Carol)
+	} else {
+		w = e.NewHTTPVC(a, 80, netip.Addr{}, true, true, true, Carol)
+	}
 	r = e.c.NewRPCOverHTTP(w, 1)
 	r.Bind(BindSpec{Contexts: WindowsContexts(SyntaxNSPI, 0), NewAssoc: e.assoc(), SecAddr: "6004", PadByte: 0x5c})
 	r.User = Carol.Name()
 	h = r.NspiBind(BindResult{ClientGUID: &UUID{}})
 	r.NspiGetSpecialTable(h)
+	if chunked {
+		e.c.Advance(time.Second)
+		w.EndChunked(C2S)
+		w.EndChunked(S2C)
+	}
 }
 
 func buildRPCHOutReset(e *env) {
