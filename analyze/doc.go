@@ -75,8 +75,9 @@
 // A client is the IP of the connection's client, or, for RPC over HTTP
 // through an RPC proxy whose IN channel named it (Meta.ClientAddress), the
 // client behind the proxy with the proxy beside it (peer, core.go): client
-// rows, anonymous leaks and the findings grouped by client are kept per
-// client behind the proxy, and findings and verdict name it. Meta.Transport
+// rows, RFR referral rows, anonymous leaks and the findings grouped by
+// client are kept per client behind the proxy, and findings and verdict
+// name it. Meta.Transport
 // changes no count: sessions, refusals and findings carry it.
 //
 // Instants are those of the requests, in capture order: a session is held

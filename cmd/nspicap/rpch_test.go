@@ -311,3 +311,81 @@ func TestHTTPIdentity(t *testing.T) {
 		}
 	}
 }
+
+// TestReferralsBehindProxy: RFR calls that came through an RPC proxy are
+// listed per client behind it (client_address beside the proxy's client),
+// apart from each other and from the same user's direct calls, in every
+// format; tshark reads the same RfrGetNewDSA requests and answers in the
+// frames the rows name (it reads each channel alone: the answer's stub must
+// hold the server name nspicap found there).
+func TestReferralsBehindProxy(t *testing.T) {
+	const f = "rpch-rfr.pcap"
+	r := analyzeCapture(t, f)
+	var got []string
+	for _, x := range r.Referrals {
+		got = append(got, fmt.Sprintf("%s/%s/%s/%s/%d", x.Client, x.ClientAddress, x.User, x.ReferredTo, x.Count))
+	}
+	want := []string{
+		`192.0.2.80/203.0.113.45/CONTOSO\alice/dc01.contoso.example/2`,
+		`192.0.2.80/203.0.113.46/CONTOSO\alice/dc01.contoso.example/1`,
+		`192.0.2.21//CONTOSO\alice/dc01.contoso.example/1`,
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("referrals\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	path := filepath.Join(testdataDir, f)
+	for _, format := range []string{"table", "html"} {
+		out, _, _ := nspicap(t, "analyze", "--format", format, path)
+		for _, w := range []string{"203.0.113.45 via 192.0.2.80", "203.0.113.46 via 192.0.2.80"} {
+			if !strings.Contains(out, w) {
+				t.Errorf("analyze --format %s does not name %q", format, w)
+			}
+		}
+	}
+	js, _, _ := nspicap(t, "analyze", "--format", "json", path)
+	if n := strings.Count(js, `"client_address": "203.0.113.4`); n != 2 {
+		t.Errorf("%d referral rows with client_address in the JSON, want 2", n)
+	}
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark is not installed")
+	}
+	args := append([]string{"-n", "-r", path}, loadManifest(t, f).TsharkArgs...)
+	args = append(args, "-o", "dcerpc.desegment_dcerpc:FALSE", "-Y", "dcerpc.pkt_type == 0 || dcerpc.pkt_type == 2", "-T", "fields", "-E", "separator=/t",
+		"-e", "frame.number", "-e", "dcerpc.pkt_type", "-e", "dcerpc.cn_call_id", "-e", "rfr.opnum", "-e", "dcerpc.stub_data", "-e", "rfr.RfrGetNewDSA.ppszServer")
+	out, err := exec.Command("tshark", args...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The answer on the OUT channel is read without its bind: its stub
+	// is raw; the direct connection's is decoded (ppszServer).
+	type pdu struct{ ptype, callID, opnum, stub, server string }
+	frames := map[int]pdu{}
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		x := strings.Split(line, "\t")
+		if len(x) < 6 {
+			continue
+		}
+		n, _ := strconv.Atoi(x[0])
+		frames[n] = pdu{lastOf(x[1]), lastOf(x[2]), lastOf(x[3]), strings.ReplaceAll(lastOf(x[4]), ":", ""), x[5]}
+	}
+	calls, _ := runPipeline(t, path)
+	n := 0
+	for _, c := range calls.calls {
+		if c.Row.Op != "RfrGetNewDSA" || c.Row.ReplyFrame == nil {
+			continue
+		}
+		n++
+		id := strconv.Itoa(int(c.Row.CallID))
+		if p := frames[int(c.Row.Frame)]; p.ptype != "0" || p.opnum != "0" || p.callID != id {
+			t.Errorf("request frame %d: tshark %+v, want RfrGetNewDSA call_id %s", c.Row.Frame, p, id)
+		}
+		p := frames[int(*c.Row.ReplyFrame)]
+		stub, _ := hex.DecodeString(p.stub)
+		if p.ptype != "2" || p.callID != id || !strings.Contains(string(stub), "dc01.contoso.example") && p.server != "dc01.contoso.example" {
+			t.Errorf("answer frame %d: tshark %+v, want a response to call_id %s naming dc01.contoso.example", *c.Row.ReplyFrame, p, id)
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d answered RfrGetNewDSA calls, want 4", n)
+	}
+}

@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -44,6 +45,11 @@ func rpchScenarios() []Scenario {
 			Expected:    "alice's session never unbound, its virtual connection reset (the server runs it down); dave clean; no anomaly.",
 			TsharkArgs:  rpchTshark,
 			build:       buildRPCHOutReset},
+		{Name: "rpch-rfr", File: "rpch-rfr.pcap", Format: FormatPcap,
+			Description: "RFR behind an RPC proxy: the inside leg of RPC over HTTP v2 from the proxy 192.0.2.80 to the Exchange server's port 6002 carries the RfrGetNewDSA calls of two Outlook machines behind the proxy, each on its own virtual connection (CONN/B2 names it): 203.0.113.45 (CONTOSO\\alice, twice) and 203.0.113.46 (CONTOSO\\alice). 192.0.2.21 (CONTOSO\\alice) asks the same over plain TCP 6002.",
+			Expected:    "Three referral rows to dc01.contoso.example: the proxy 192.0.2.80 with client_address 203.0.113.45 (2 times), the proxy with client_address 203.0.113.46 (once), and 192.0.2.21 without client_address; no anomaly.",
+			TsharkArgs:  []string{"--disable-protocol", "x11", "-d", "tcp.port==6002,dcerpc"},
+			build:       buildRPCHRFR},
 		{Name: "rpch-v1", File: "rpch-v1.pcap", Format: FormatPcap,
 			Description: "RPC over HTTP v1 as impacket's ncacn_http binding speaks it: one TCP connection to port 6004, the server's ncacn_http/1.0 banner, then plain DCE/RPC: NTLM bind as CONTOSO\\erin, NspiBind, NspiQueryRows, NspiUnbind, FIN.",
 			Expected:    "One clean NSPI session for CONTOSO\\erin over ncacn_http; no anomaly.",
@@ -200,4 +206,32 @@ func buildRPCHV1(e *env) {
 	r.NspiQueryRows(h, 0, 0)
 	r.NspiUnbind(h, StatusUnbindSuccess)
 	cn.CloseFIN(C2S)
+}
+
+// RFRPort6002 is Exchange's RFR port behind an RPC proxy.
+const RFRPort6002 = 6002
+
+func buildRPCHRFR(e *env) {
+	e.server = MailboxV4
+	bind := func(r *RPC) {
+		r.Bind(BindSpec{Contexts: []ContextElem{{ID: 0, Abstract: SyntaxRFR, Transfer: []SyntaxID{SyntaxNDR}}},
+			Auth: AuthNTLM, Creds: Alice, Target: EXCH01, NewAssoc: e.assoc(), SecAddr: fmt.Sprint(RFRPort6002)})
+	}
+	for i, behind := range []netip.Addr{outsideAddr, netip.MustParseAddr("203.0.113.46")} {
+		v := e.NewHTTPVC(proxyAddr, RFRPort6002, behind, false, false, false, Alice)
+		v.FlowEvery = 2
+		r := e.c.NewRPCOverHTTP(v, 1)
+		bind(r)
+		for range 2 - i {
+			r.RfrGetNewDSA(0, dnOf(Alice), "dc01.contoso.example")
+			e.c.Advance(time.Second)
+		}
+		v.Out.CloseFIN(C2S)
+		v.In.CloseFIN(C2S)
+		e.c.Advance(2 * time.Second)
+	}
+	r := e.c.NewRPC(e.conn(client(21), RFRPort6002), 1)
+	bind(r)
+	r.RfrGetNewDSA(0, dnOf(Alice), "dc01.contoso.example")
+	r.C.CloseFIN(C2S)
 }
