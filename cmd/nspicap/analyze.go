@@ -82,8 +82,9 @@ func analysisResult(files []string, limit int, lim *limitFlags, streamed bool, s
 		}
 		x.Message = msg
 		// The KDC's refusals are facts of the capture, not decoding
-		// problems: a notice.
-		x.Notice = an.Kind == pipeline.AnomalyKDCError
+		// problems: a notice; so is a channel older than the capture that
+		// nothing tied to its other channel (nothing was misread).
+		x.Notice = an.Kind == pipeline.AnomalyKDCError || an.Kind == pipeline.AnomalyHTTPChannelOlder
 		a.AddAnomaly(x)
 	}
 	keyAnomaly(&res, a)

@@ -66,6 +66,13 @@ type channel struct {
 	warned bool
 	user   string
 	userAt dcerpc.Pos
+	// mid: the channel was opened before the capture (http_older.go);
+	// nPDUs, firstPos, lastPos: its DCE/RPC PDUs; reported: its being
+	// unpaired was reported.
+	mid               bool
+	reported          bool
+	nPDUs             int
+	firstPos, lastPos dcerpc.Pos
 }
 
 // chDir is one direction of a channel.
@@ -107,6 +114,14 @@ type vconn struct {
 	user   string
 	userAt dcerpc.Pos
 	userCh *channel
+	// Channels older than the capture (http_older.go): mid, the virtual
+	// connection was made for one (its cookie is unknown); members, its
+	// channels; cookies, the channel cookies it carries (runner.cookies);
+	// unpaired, it was given up pairing.
+	mid      bool
+	unpaired bool
+	members  []*channel
+	cookies  []rpch.Cookie
 }
 
 type heldPart struct {
@@ -320,6 +335,18 @@ func (ch *channel) split(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) {
 				ch.k.feedOwn(dir, d.hdrPos, h)
 				continue
 			}
+			if ch.mid && h[2] != rpch.PTypeRTS {
+				var hb [dcerpc.HeaderLen]byte
+				copy(hb[:], h)
+				h = hb[:]
+				pos := d.hdrPos
+				if ch.role == roleNone && ch.midRole(dir, h[2]) {
+					dir ^= 1 // the ends were the wrong way round
+					d = &ch.dirs[dir]
+				}
+				ch.count(pos)
+				d.hdrPos = pos
+			}
 			d.left = flen
 			d.rts = h[2] == rpch.PTypeRTS
 			if d.rts {
@@ -362,6 +389,13 @@ func (ch *channel) rts(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) {
 		r.anomaly(AnomalyRTSMalformed, pos, err.Error())
 		return
 	}
+	for _, c := range p.Commands() {
+		if c.Type == rpch.CmdFlowControlAck {
+			// It names a channel of the virtual connection it travels in
+			// (http_older.go).
+			r.linkCookie(ch, c.Cookie)
+		}
+	}
 	s := p.Setup()
 	if !s.OK || ch.vc != nil {
 		return
@@ -397,6 +431,14 @@ func (r *runner) join(ch *channel, s rpch.Setup) {
 		(*old).replaced = true // a successor channel
 	}
 	*old = ch
+	if len(vc.members) < maxMembers {
+		vc.members = append(vc.members, ch)
+	}
+	r.linkCookie(ch, s.Channel)
+	r.linkCookie(ch, s.Predecessor)
+	if ch.vc != vc {
+		return // a channel older than the capture had its cookie: joined
+	}
 	if s.ClientAddress.IsValid() {
 		vc.addr = s.ClientAddress.Unmap()
 	}
@@ -419,7 +461,9 @@ func (r *runner) startVC(vc *vconn) {
 	m := ch.k.c.Meta
 	vk := &conn{r: r, mode: modeRPC, vc: vc}
 	vk.tcp.data = true
-	vk.c = dcerpc.NewConn(dcerpc.ConnMeta{ID: vcIDBase + r.nVCs, Client: m.Client, Server: m.Server, FromStart: true}, vk, r.lim)
+	// The association's bind travels on the IN channel: it is in the
+	// capture when the IN channel began in it.
+	vk.c = dcerpc.NewConn(dcerpc.ConnMeta{ID: vcIDBase + r.nVCs, Client: m.Client, Server: m.Server, FromStart: vc.in != nil && !vc.in.mid}, vk, r.lim)
 	vc.k = vk
 	for _, h := range vc.held {
 		vk.feedOwn(h.dir, h.pos, h.b)
@@ -461,7 +505,15 @@ func (ch *channel) forward(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) {
 		return
 	}
 	r := ch.k.r
+	if vc.unpaired {
+		return // an OUT channel older than the capture, unpaired
+	}
 	if vc.heldN+len(b) > maxHeldBytes || len(vc.held) >= maxHeldParts || r.heldTotal+len(b) > maxHeldTotal {
+		if vc.mid {
+			r.midUnpaired(vc, fmt.Sprintf("was not paired before its virtual connection held %d bytes (or %d segments, or all held %d bytes)", maxHeldBytes, maxHeldParts, maxHeldTotal))
+			ch.forward(dir, pos, b)
+			return
+		}
 		// The other channel is late: decode without it.
 		r.anomaly(AnomalyHTTPChannelUnpaired, pos, fmt.Sprintf("an RPC over HTTP channel carried more than %d bytes (or %d segments, or the virtual connections held %d bytes) before its other channel appeared: decoded alone", maxHeldBytes, maxHeldParts, maxHeldTotal))
 		r.startVC(vc)
@@ -532,7 +584,16 @@ func (k *conn) httpEnd(pos capture.Pos, how capture.EndKind) {
 	}
 	r := k.r
 	vc.ended = true
-	delete(r.vcs, vc.cookie)
+	if !vc.mid {
+		delete(r.vcs, vc.cookie)
+	}
+	r.retire(vc)
+	if vc.k == nil && (vc.mid || vc.unpaired) {
+		r.midUnpaired(vc, unpairedWhy)
+		if vc.k == nil {
+			return
+		}
+	}
 	if vc.k == nil {
 		r.anomaly(AnomalyHTTPChannelUnpaired, dcerpc.Pos(pos), "a virtual connection of RPC over HTTP ended with one channel only in the capture: requests without answers, or answers without requests")
 		r.startVC(vc)

@@ -88,6 +88,15 @@ type HTTPVC struct {
 	FlowEvery int
 	n         int
 	recv      uint32
+	// FullFlow (inside leg): besides the client's acknowledgment of the
+	// OUT channel up the IN channel, each hop's own flow control is
+	// written (MS-RPCH 3.2.1.5.2): the server passes that acknowledgment
+	// down the OUT channel, acknowledges the IN channel's bytes to the
+	// inbound proxy on the IN connection, and the outbound proxy
+	// acknowledges the OUT channel's bytes to the server on the OUT
+	// connection. PingOnly: the RTS PDUs are Pings, which name no
+	// channel.
+	FullFlow, PingOnly bool
 	// ChunkIn, ChunkOut: the outside leg's RPC_IN_DATA body, and the
 	// RPC_OUT_DATA response's body, are sent with chunked transfer coding
 	// (chunk.go); nChunk counts the chunks written.
@@ -109,14 +118,25 @@ func (v *HTTPVC) send(d Dir, pdus [][]byte) (start, end uint64) {
 	for i, p := range pdus {
 		v.n++
 		v.recv += uint32(len(p))
+		var fwd, back []byte
 		if v.FlowEvery > 0 && v.n%v.FlowEvery == 0 {
 			var rts []byte
-			if d == C2S {
+			switch {
+			case v.PingOnly:
+				rts = RTSPDU(RTSFlagPing)
+			case d == C2S:
 				// The client acknowledges the OUT channel's bytes, through
 				// the IN channel (FlowControlAckWithDestination).
 				rts = RTSPDU(RTSFlagOther, rtsU32(13, 3), rtsAck(v.recv, 65536, v.OutCookie))
-			} else {
+				if v.FullFlow {
+					fwd = rts
+					back = RTSPDU(RTSFlagOther, rtsAck(v.recv, 262144, v.InCookie))
+				}
+			default:
 				rts = RTSPDU(RTSFlagPing)
+				if v.FullFlow {
+					back = RTSPDU(RTSFlagOther, rtsAck(v.recv, 65536, v.OutCookie))
+				}
 			}
 			p = append(rts, p...)
 		}
@@ -125,6 +145,12 @@ func (v *HTTPVC) send(d Dir, pdus [][]byte) (start, end uint64) {
 			s, e = v.sendChunked(cn, d, nil, p)
 		} else {
 			s, e = cn.Send(d, p)
+		}
+		if fwd != nil {
+			v.Out.Send(S2C, fwd) // the server forwards it to the outbound proxy
+		}
+		if back != nil {
+			cn.Send(1-d, back)
 		}
 		if i == 0 {
 			start = s
