@@ -434,11 +434,6 @@ func (r *runner) join(ch *channel, s rpch.Setup) {
 	if len(vc.members) < maxMembers {
 		vc.members = append(vc.members, ch)
 	}
-	r.linkCookie(ch, s.Channel)
-	r.linkCookie(ch, s.Predecessor)
-	if ch.vc != vc {
-		return // a channel older than the capture had its cookie: joined
-	}
 	if s.ClientAddress.IsValid() {
 		vc.addr = s.ClientAddress.Unmap()
 	}
@@ -448,6 +443,10 @@ func (r *runner) join(ch *channel, s rpch.Setup) {
 	if vc.k == nil && vc.in != nil && vc.out != nil {
 		r.startVC(vc)
 	}
+	// A channel older than the capture may carry these cookies
+	// (http_older.go).
+	r.linkCookie(ch, s.Channel)
+	r.linkCookie(ch, s.Predecessor)
 }
 
 // startVC makes the DCE/RPC connection of a virtual connection and gives
@@ -508,9 +507,9 @@ func (ch *channel) forward(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) {
 	if vc.unpaired {
 		return // an OUT channel older than the capture, unpaired
 	}
-	if vc.heldN+len(b) > maxHeldBytes || len(vc.held) >= maxHeldParts || r.heldTotal+len(b) > maxHeldTotal {
+	if vc.heldN+len(b) > maxHeldBytes || len(vc.held) >= maxHeldParts || r.heldTotal+r.midBytes+len(b) > maxHeldTotal {
 		if vc.mid {
-			r.midUnpaired(vc, fmt.Sprintf("was not paired before its virtual connection held %d bytes (or %d segments, or all held %d bytes)", maxHeldBytes, maxHeldParts, maxHeldTotal))
+			r.midUnpaired(vc, fmt.Sprintf("was not paired before it held %d bytes (or %d segments, or all such held %d bytes)", maxHeldBytes, maxHeldParts, maxHeldTotal), false)
 			ch.forward(dir, pos, b)
 			return
 		}
@@ -589,7 +588,7 @@ func (k *conn) httpEnd(pos capture.Pos, how capture.EndKind) {
 	}
 	r.retire(vc)
 	if vc.k == nil && (vc.mid || vc.unpaired) {
-		r.midUnpaired(vc, unpairedWhy)
+		r.midUnpaired(vc, unpairedWhy, true)
 		if vc.k == nil {
 			return
 		}

@@ -53,12 +53,13 @@ import (
 // nothing says which requests they answer. No answer is ever guessed.
 
 // Bounds on what a connection older than the capture keeps while it is
-// undecided, and on the channel cookies remembered.
+// undecided (over all of them, with what virtual connections hold while a
+// channel is missing: maxHeldTotal), and on the channel cookies
+// remembered.
 const (
 	maxMidBytes  = 256 << 10
 	maxMidSegs   = 4096
-	maxMidTotal  = 16 << 20
-	maxCookies   = 1 << 16
+	maxCookies   = 1 << 14
 	maxVCCookies = 16
 	maxMembers   = 8
 )
@@ -114,7 +115,7 @@ func (m *midState) keep(r *runner, dir capture.Dir, kind uint8, pos capture.Pos,
 	if m.full {
 		return
 	}
-	if len(m.buf)+len(b) > maxMidBytes || len(m.segs) >= maxMidSegs || r.midBytes+len(b) > maxMidTotal {
+	if len(m.buf)+len(b) > maxMidBytes || len(m.segs) >= maxMidSegs || r.midBytes+r.heldTotal+len(b) > maxHeldTotal {
 		r.midBytes -= len(m.buf)
 		m.full, m.buf, m.segs = true, nil, nil
 		return
@@ -381,12 +382,21 @@ func (r *runner) linkCookie(ch *channel, c rpch.Cookie) {
 // cookie known) keeps its identity; once it has an IN and an OUT channel,
 // its DCE/RPC connection starts, with what both held, in capture order.
 func (r *runner) mergeVC(a, b *vconn) {
+	if !a.mid && !b.mid {
+		return // two virtual connections of the capture: their cookies tell them apart
+	}
 	dst, src := a, b
-	if dst.mid && !src.mid || dst.k == nil && src.k != nil {
+	if dst.k == nil && src.k != nil || dst.k == nil && src.k == nil && dst.mid && !src.mid {
 		dst, src = src, dst
 	}
 	if src.k != nil || src.unpaired || dst.unpaired {
 		return // both already decoded, or given up: too late to join them
+	}
+	if !src.mid {
+		// A virtual connection of the capture joins one of channels older
+		// than it, already decoding: the latter takes its cookie.
+		dst.cookie, dst.mid = src.cookie, false
+		r.vcs[src.cookie] = dst
 	}
 	for _, ch := range src.members {
 		ch.vc = dst
@@ -456,7 +466,7 @@ func mergeHeld(a, b []heldPart) []heldPart {
 // the capture: each channel that carried DCE/RPC PDUs is reported once; an
 // IN channel's requests are decoded alone (answer_elsewhere), an OUT
 // channel's answers dropped.
-func (r *runner) midUnpaired(vc *vconn, why string) {
+func (r *runner) midUnpaired(vc *vconn, why string, final bool) {
 	vc.unpaired = true
 	for _, ch := range vc.members {
 		if ch.reported || ch.nPDUs == 0 {
@@ -464,11 +474,15 @@ func (r *runner) midUnpaired(vc *vconn, why string) {
 		}
 		ch.reported = true
 		m := ch.k.c.Meta
-		what := fmt.Sprintf("its %d request PDUs (frames %d to %d) are listed without answers (answer_elsewhere), not counted unanswered", ch.nPDUs, ch.firstPos.Frame, ch.lastPos.Frame)
+		frames := fmt.Sprintf("%d PDUs, frames %d to %d", ch.nPDUs, ch.firstPos.Frame, ch.lastPos.Frame)
+		if !final {
+			frames = fmt.Sprintf("from frame %d on", ch.firstPos.Frame)
+		}
+		what := "its requests (" + frames + ") are listed without answers (answer_elsewhere), not counted unanswered"
 		role := "IN"
 		if ch.role == roleOut {
 			role = "OUT"
-			what = fmt.Sprintf("its %d answer PDUs (frames %d to %d) are not listed: nothing says which requests they answer", ch.nPDUs, ch.firstPos.Frame, ch.lastPos.Frame)
+			what = "its answers (" + frames + ") are not listed: nothing says which requests they answer"
 		}
 		r.anomaly(AnomalyHTTPChannelOlder, ch.firstPos, fmt.Sprintf("RPC over HTTP %s channel %s > %s, opened before the capture, %s: %s", role, m.Client, m.Server, why, what))
 	}
