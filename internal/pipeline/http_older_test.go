@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nspicap/nspicap/internal/capture"
 	"github.com/nspicap/nspicap/internal/synth"
 )
 
@@ -190,4 +191,43 @@ func TestOlderChannelBounds(t *testing.T) {
 	if lateN != n || earlyN != m {
 		t.Errorf("%d plain calls of %d, %d calls answer_elsewhere of %d", lateN, n, earlyN, m)
 	}
+}
+
+// FuzzOlderChannel feeds a connection whose start is not in the capture
+// with arbitrary bytes in both directions, cut anywhere, after an RTS PDU
+// and DCE/RPC PDUs: no panic, no hang, and what is kept or held is given
+// back at the end.
+func FuzzOlderChannel(f *testing.F) {
+	ack := rtsAck(3, outCookie)
+	f.Add(append(callPDU(false, 1, 3, 40), ack...), append(callPDU(true, 1, 0, 20), ack...), uint8(5))
+	f.Add(append(ack, callPDU(false, 2, 3, 40)...), callPDU(true, 7, 0, 20), uint8(60))
+	f.Fuzz(func(t *testing.T, c2s, s2c []byte, cut uint8) {
+		r := &runner{anoms: map[string]*Anomaly{}, sink: &countSink{}, httpsFile: -1,
+			endpoints: map[netip.AddrPort]map[dcerpcUUID]bool{}, mapped: map[netip.AddrPort]map[dcerpcUUID]bool{}, handles: map[handleKey]uint8{}}
+		ci := captureConnInfo()
+		ci.SawSYN = false
+		var ks []capture.StreamHandler
+		for i := range 2 {
+			ci.ID = uint64(i + 1)
+			ks = append(ks, r.newConn(ci))
+		}
+		step := int(cut%64) + 1
+		for i := 0; i < len(c2s) || i < len(s2c); i += step {
+			for _, k := range ks {
+				if i < len(c2s) {
+					k.Data(0, capturePos(i), c2s[i:min(i+step, len(c2s))])
+				}
+				if i < len(s2c) {
+					k.Data(1, capturePos(i), s2c[i:min(i+step, len(s2c))])
+				}
+			}
+		}
+		for _, k := range ks {
+			k.End(capturePos(len(c2s)+len(s2c)), 0)
+		}
+		r.finish()
+		if r.heldTotal != 0 || r.midBytes != 0 {
+			t.Fatalf("%d bytes still held, %d kept", r.heldTotal, r.midBytes)
+		}
+	})
 }
