@@ -460,9 +460,9 @@ func (r *runner) startVC(vc *vconn) {
 	m := ch.k.c.Meta
 	vk := &conn{r: r, mode: modeRPC, vc: vc}
 	vk.tcp.data = true
-	// The association's bind travels on the IN channel: it is in the
-	// capture when the IN channel began in it.
-	vk.c = dcerpc.NewConn(dcerpc.ConnMeta{ID: vcIDBase + r.nVCs, Client: m.Client, Server: m.Server, FromStart: vc.in != nil && !vc.in.mid}, vk, r.lim)
+	// The association's bind travels on the IN channel: it is not in the
+	// capture when the IN channel is older than it.
+	vk.c = dcerpc.NewConn(dcerpc.ConnMeta{ID: vcIDBase + r.nVCs, Client: m.Client, Server: m.Server, FromStart: vc.in == nil || !vc.in.mid}, vk, r.lim)
 	vc.k = vk
 	for _, h := range vc.held {
 		vk.feedOwn(h.dir, h.pos, h.b)
