@@ -83,7 +83,7 @@ func (t *deadTracker) see(m *Meta, id *Identity, ans *Answer, proto uint8, open 
 	d.lastT, d.lastF = m.Time, m.Frame
 	if ans.Answered {
 		d.lastT, d.lastF = ans.ReplyTime, ans.ReplyFrame
-	} else {
+	} else if !ans.Elsewhere {
 		d.unanswered = true
 		d.unansF = m.Frame
 	}

@@ -68,6 +68,10 @@
 //     and the server frees the handle unless it is gone already. Anything but
 //     1 raises unbind_failed (2) or unanswered_call. An NspiUnbind answered
 //     with a fault does not end the session (the runtime rejected the call).
+//     A call whose answer travels on a connection the capture does not tie
+//     to it (Answer.Elsewhere: an unpaired RPC over HTTP channel older
+//     than the capture) is not unanswered: its outcome is unknown, as an
+//     encrypted one's.
 //   - connection_closed: every TCP connection that used the handle (the
 //     bind's, and any that carried a call or an unbind on it) has ended with
 //     FIN or RST. Connections still open at the end of the capture, or that
@@ -77,8 +81,9 @@
 // A client is the IP of the connection's client, or, for RPC over HTTP
 // through an RPC proxy whose IN channel named it (Meta.ClientAddress), the
 // client behind the proxy with the proxy beside it (peer, core.go): client
-// rows, anonymous leaks and the findings grouped by client are kept per
-// client behind the proxy, and findings and verdict name it. Meta.Transport
+// rows, RFR referral rows, anonymous leaks and the findings grouped by
+// client are kept per client behind the proxy, and findings and verdict
+// name it. Meta.Transport
 // changes no count: sessions, refusals and findings carry it.
 //
 // Instants are those of the requests, in capture order: a session is held

@@ -225,6 +225,12 @@ type Answer struct {
 	Answered   bool
 	ReplyFrame FrameRef
 	ReplyTime  time.Time
+	// Elsewhere: the answer (if any) travels on a connection the capture
+	// does not tie to the request's: the OUT channel of an RPC over HTTP
+	// virtual connection older than the capture, which no channel cookie
+	// paired with the IN channel that carried the request. Answered is
+	// false, but the call is not unanswered: its outcome is unknown.
+	Elsewhere bool
 	// Sealed: the stub was encrypted and not decrypted; Status is then
 	// unknown unless inferred (Meta.Quality).
 	Sealed bool

@@ -210,7 +210,7 @@ func (a *nspiTracker) add(ev *NSPICall) {
 	if ev.Sealed && !ev.HasFault {
 		srv.sealed.add(here)
 	}
-	if !ev.Answered {
+	if !ev.Answered && !ev.Elsewhere {
 		a.unanswered(ev.ConnID, noteKey{kind: noteUnanswered, server: server, ukey: ukey, client: client}, here, opName(ev))
 	}
 	switch ev.Op {
@@ -561,6 +561,8 @@ func (a *nspiTracker) unbind(ev *NSPICall, server netip.Addr, client peer, ukey 
 
 func unbindStatus(ev *NSPICall) string {
 	switch {
+	case ev.Elsewhere && !ev.Answered:
+		return "unknown"
 	case !ev.Answered:
 		return "unanswered"
 	case !ev.HasStatus:

@@ -144,6 +144,10 @@ func (c *Conn) pdu(dir Dir, b []byte, start, last Pos) {
 			return
 		}
 		c.fault(p, start)
+	case PTypeRTS:
+		if s, ok := c.h.(RTSSeer); ok {
+			s.SawRTS(start)
+		}
 	}
 }
 

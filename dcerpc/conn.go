@@ -481,6 +481,29 @@ func (c *Conn) drain(dir Dir) {
 	}
 }
 
+// Plausible applies, at b[o:], the checks by which the connection finds a
+// PDU header where its stream starts mid-PDU or after a gap: the header
+// parses and the next one does too, or the PDU ends exactly at the end of
+// b (protocol-notes §1.11). more reports that the answer needs more bytes.
+func Plausible(b []byte, o int) (ok, more bool) { return plausibleAt(b, o) }
+
+// Drop ends the connection silently: what it holds is given back, and the
+// calls still open are neither delivered nor reported, nor any anomaly.
+// The pipeline drops the parser of a connection it read as plain DCE/RPC
+// until an RTS PDU showed it to be an RPC over HTTP channel, whose bytes it
+// then reads again as one.
+func (c *Conn) Drop() {
+	c.h = dropped{}
+	c.Close()
+}
+
+// dropped is the Handler of a dropped connection: it frees what it gets.
+type dropped struct{}
+
+func (dropped) Call(c *Call)                   { Free(c) }
+func (dropped) Anomaly(Anomaly)                {}
+func (dropped) Logon(*ConnMeta, Security, Pos) {}
+
 func headerOK(b []byte) bool {
 	_, err := ParseHeader(b)
 	return err == nil

@@ -29,6 +29,10 @@
 //   - recognition by content on any port, and resynchronisation after a gap
 //     or at a capture's mid-connection start by the header and chain checks
 //     of protocol-notes §1.11;
+//   - RTS PDUs (PTYPE 20, MS-RPCH 2.2.3.6.1) are skipped, and named to a
+//     handler that asks (RTSSeer): the pipeline tells by them that a
+//     connection older than the capture is an RPC over HTTP channel, whose
+//     parser it then drops (Conn.Drop) to read the connection again as one;
 //   - bytes cut by the capture's snap length (Conn.Cut) told from bytes lost
 //     (Conn.Gap): the same resynchronisation, no anomaly, and what they cut
 //     marked (Message.Cut; Security.Cut for a token that named the user),

@@ -246,3 +246,10 @@ type Handler interface {
 	// anonymous logon) of a security context; pos is its PDU.
 	Logon(meta *ConnMeta, s Security, pos Pos)
 }
+
+// RTSSeer is implemented by handlers that want to know of the RTS PDUs
+// (PTYPE 20, MS-RPCH 2.2.3.6.1) a connection meets: they belong to RPC
+// over HTTP v2, and are otherwise skipped. pos is the PDU's first packet.
+type RTSSeer interface {
+	SawRTS(pos Pos)
+}

@@ -20,8 +20,13 @@
 //     (CONN/A1 to CONN/C2, the recycling PDUs IN_R1, IN_R2, OUT_R1, OUT_R2,
 //     keep-alive, ping and flow control), and which cookie of a PDU is the
 //     virtual connection's, the channel's, a predecessor's or a successor's.
+//   - RFC 9112 7.1 (chunked transfer coding), for the outside leg's bodies:
+//     Dechunker reads chunk-size lines, chunk extensions, chunk data and
+//     its CRLF, the last chunk and the trailer section as they stream in,
+//     with bounded state (MaxChunkLine, MaxHead for the trailers).
 //
 // Every parser is bounds-checked: errors name the field and the byte offset
 // at which the input ended or was wrong, nothing is allocated from a length
-// read off the wire, and HTTP heads are bounded (MaxHead).
+// read off the wire, and HTTP heads are bounded (MaxHead); the de-chunker's
+// errors name the offset in the body.
 package rpch

@@ -51,7 +51,12 @@ type Head struct {
 	Status         int
 	// ContentLength is -1 when the head has none.
 	ContentLength int64
-	Chunked       bool
+	// Chunked: the Transfer-Encoding's last coding is chunked (RFC 9112
+	// 6.1: the body is then chunked whatever Content-Length says);
+	// Coding names a transfer coding other than chunked that the body also
+	// has (gzip, ...), which nspicap does not undo.
+	Chunked bool
+	Coding  string
 	// AuthScheme is the Authorization header's scheme (Basic, NTLM,
 	// Negotiate); User the user it names (DOMAIN\user), "" when it names
 	// none (an NTLM NEGOTIATE, a Kerberos token, anonymous).
@@ -116,12 +121,35 @@ func ParseHead(b []byte) (Head, error) {
 			}
 			h.ContentLength = n
 		case "transfer-encoding":
-			h.Chunked = strings.Contains(strings.ToLower(v), "chunked")
+			h.readCodings(v)
 		case "authorization":
 			h.readAuth(v)
 		}
 	}
 	return h, nil
+}
+
+// readCodings reads a Transfer-Encoding header's list of codings (several
+// headers make one list).
+func (h *Head) readCodings(v string) {
+	for _, c := range strings.Split(v, ",") {
+		c = strings.ToLower(strings.TrimSpace(c))
+		if i := strings.IndexByte(c, ';'); i >= 0 {
+			c = strings.TrimSpace(c[:i])
+		}
+		switch c {
+		case "":
+		case "chunked":
+			h.Chunked = true
+		case "identity":
+			h.Chunked = false
+		default:
+			h.Chunked = false // chunked must come last
+			if h.Coding == "" {
+				h.Coding = clip(c)
+			}
+		}
+	}
 }
 
 // readAuth reads an Authorization header's value: the user name, never a

@@ -83,9 +83,10 @@ func analysisResult(files []string, limit int, lim *limitFlags, streamed bool, s
 		}
 		x.Message = msg
 		// The KDC's refusals are facts of the capture, and a malformed
-		// PAC costs no call (the bind decodes on): notices, not
-		// decoding problems.
-		x.Notice = an.Kind == pipeline.AnomalyKDCError || an.Kind == dcerpc.AnomalyMalformedPAC
+		// PAC costs no call (the bind decodes on); so is a channel older
+		// than the capture that nothing tied to its other channel (nothing
+		// was misread): notices, not decoding problems.
+		x.Notice = an.Kind == pipeline.AnomalyKDCError || an.Kind == dcerpc.AnomalyMalformedPAC || an.Kind == pipeline.AnomalyHTTPChannelOlder
 		a.AddAnomaly(x)
 	}
 	keyAnomaly(&res, a)

@@ -118,6 +118,7 @@ func (s *sensitive) report(r *analyze.Report) {
 	for _, x := range r.Referrals {
 		s.addr(x.Server)
 		s.addr(x.Client)
+		s.addr(x.ClientAddress)
 		s.user(string(x.User))
 		s.dn(x.DN)
 		s.names[x.ReferredTo] = true

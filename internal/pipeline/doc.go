@@ -30,6 +30,15 @@
 // traffic"), and flagged as inferred. The third is the host of an ept_map
 // tower that says 0.0.0.0: the endpoint mapper's own (protocol-notes §4.3).
 //
+// Transports beside TCP: DCE/RPC over SMB named pipes (smb.go) and RPC
+// over HTTP (MS-RPCH; http.go, http_older.go): the IN and OUT channels of
+// a virtual connection, paired by the virtual connection cookie of their
+// opening RTS PDUs (2.2.4), make one DCE/RPC connection; chunked bodies of
+// the outside leg are de-chunked (RFC 9112 7.1, rpch.Dechunker). A channel
+// opened before the capture is told by its RTS PDUs (2.2.3.6.1) and paired
+// only by a channel cookie that FlowControlAck commands (2.2.3.5.2, 2.2.3.4,
+// forwarded per 3.2.1.5.2) carry on both channels, never by guess.
+//
 // Calls reach the sink in the order their outcome became known in the
 // capture (the reply, or the connection's end for unanswered calls), also
 // when calls wait for evidence (older.go).

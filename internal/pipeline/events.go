@@ -70,6 +70,11 @@ func (k *conn) clientAddress() netip.Addr {
 	return netip.Addr{}
 }
 
+// answerElsewhere: the connection is an unpaired RPC over HTTP IN channel
+// older than the capture, whose answers travel on a connection not tied to
+// it (http_older.go).
+func (k *conn) answerElsewhere() bool { return k.vc != nil && k.vc.unpaired }
+
 // quality is what the connection lost so far.
 func (k *conn) quality() analyze.Quality {
 	var q analyze.Quality
@@ -195,6 +200,7 @@ func (r *runner) callParts(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos)
 	if c.Fault != nil {
 		ans.HasFault, ans.Fault = true, c.Fault.Status
 	}
+	ans.Elsewhere = !ans.Answered && k.answerElsewhere()
 	return m, id, ans
 }
 

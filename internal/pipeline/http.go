@@ -66,6 +66,13 @@ type channel struct {
 	warned bool
 	user   string
 	userAt dcerpc.Pos
+	// mid: the channel was opened before the capture (http_older.go);
+	// nPDUs, firstPos, lastPos: its DCE/RPC PDUs; reported: its being
+	// unpaired was reported.
+	mid               bool
+	reported          bool
+	nPDUs             int
+	firstPos, lastPos dcerpc.Pos
 }
 
 // chDir is one direction of a channel.
@@ -78,6 +85,9 @@ type chDir struct {
 	head   []byte
 	body   int64
 	stream bool
+	// chunk de-chunks a body sent with chunked transfer coding (nil
+	// otherwise).
+	chunk *rpch.Dechunker
 	// The PDU splitter: hdr collects a common header; left counts the
 	// bytes left of the PDU; rts: the PDU is RTS, collected in rtsBuf;
 	// lost: resynchronising after a gap.
@@ -104,6 +114,14 @@ type vconn struct {
 	user   string
 	userAt dcerpc.Pos
 	userCh *channel
+	// Channels older than the capture (http_older.go): mid, the virtual
+	// connection was made for one (its cookie is unknown); members, its
+	// channels; cookies, the channel cookies it carries (runner.cookies);
+	// unpaired, it was given up pairing.
+	mid      bool
+	unpaired bool
+	members  []*channel
+	cookies  []rpch.Cookie
 }
 
 type heldPart struct {
@@ -168,6 +186,10 @@ func (k *conn) httpData(dir capture.Dir, pos capture.Pos, b []byte) {
 			b = ch.headBytes(dcerpc.Dir(dir), p, b)
 			continue
 		}
+		if d.chunk != nil {
+			b = ch.chunkBytes(dcerpc.Dir(dir), p, b)
+			continue
+		}
 		n := len(b)
 		if ch.outside && d.body >= 0 && int64(n) > d.body {
 			n = int(d.body)
@@ -211,7 +233,7 @@ func (ch *channel) headBytes(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) []byte {
 	d.body, d.stream = h.ContentLength, false
 	switch {
 	case h.Request && (h.Method == rpch.MethodIn || h.Method == rpch.MethodOut):
-		d.stream = h.ContentLength != 0
+		d.stream = h.ContentLength != 0 || h.Chunked
 		if ch.role == roleNone && d.stream {
 			ch.role = roleIn
 			if h.Method == rpch.MethodOut {
@@ -231,15 +253,46 @@ func (ch *channel) headBytes(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) []byte {
 	case !h.Request && h.Status == 200:
 		d.stream = true
 	}
-	if h.Chunked {
-		r.anomaly(AnomalyRTSMalformed, pos, "chunked transfer encoding on an RPC over HTTP channel: its body is not decoded")
-		d.stream, d.body = false, -1
+	if h.Coding != "" && d.stream {
+		r.anomaly(AnomalyRTSMalformed, pos, fmt.Sprintf("transfer coding %q on an RPC over HTTP channel: its body is not decoded", h.Coding))
+		d.stream = false
 	}
-	if d.body < 0 && !d.stream && !h.Chunked {
+	switch {
+	case h.Chunked:
+		// The body is chunks (RFC 9112 7.1), whatever Content-Length says.
+		d.chunk, d.body = new(rpch.Dechunker), -1
+	case h.Coding != "":
+		// Up to its Content-Length, else to the end of the connection.
+	case d.body < 0 && !d.stream:
 		d.body = 0 // no body: the next bytes are a head
 	}
-	d.inHead = d.body == 0
+	d.inHead = d.body == 0 && d.chunk == nil
 	return rest
+}
+
+// chunkBytes de-chunks the bytes of a chunked body, hands its data to the
+// PDU splitter when the body is the channel's stream, and returns the bytes
+// after the body (nil while it goes on). A framing error gives the rest of
+// the direction up.
+func (ch *channel) chunkBytes(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) []byte {
+	d := &ch.dirs[dir]
+	for len(b) > 0 {
+		data, n, err := d.chunk.Next(b)
+		b = b[n:]
+		if len(data) > 0 && d.stream {
+			ch.split(dir, pos, data)
+		}
+		if err != nil {
+			ch.k.r.anomaly(AnomalyRTSMalformed, pos, err.Error()+": the rest of the channel is not decoded")
+			d.chunk, d.stream, d.body = nil, false, -1
+			return nil
+		}
+		if d.chunk.Done() {
+			d.chunk, d.inHead = nil, true
+			return b
+		}
+	}
+	return nil
 }
 
 // split cuts a channel's PDU stream into PDUs.
@@ -281,6 +334,18 @@ func (ch *channel) split(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) {
 				ch.v1 = true
 				ch.k.feedOwn(dir, d.hdrPos, h)
 				continue
+			}
+			if ch.mid && h[2] != rpch.PTypeRTS {
+				var hb [dcerpc.HeaderLen]byte
+				copy(hb[:], h)
+				h = hb[:]
+				pos := d.hdrPos
+				if ch.role == roleNone && ch.midRole(dir, h[2]) {
+					dir ^= 1 // the ends were the wrong way round
+					d = &ch.dirs[dir]
+				}
+				ch.count(pos)
+				d.hdrPos = pos
 			}
 			d.left = flen
 			d.rts = h[2] == rpch.PTypeRTS
@@ -324,6 +389,13 @@ func (ch *channel) rts(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) {
 		r.anomaly(AnomalyRTSMalformed, pos, err.Error())
 		return
 	}
+	for _, c := range p.Commands() {
+		if c.Type == rpch.CmdFlowControlAck {
+			// It names a channel of the virtual connection it travels in
+			// (http_older.go).
+			r.linkCookie(ch, c.Cookie)
+		}
+	}
 	s := p.Setup()
 	if !s.OK || ch.vc != nil {
 		return
@@ -359,6 +431,9 @@ func (r *runner) join(ch *channel, s rpch.Setup) {
 		(*old).replaced = true // a successor channel
 	}
 	*old = ch
+	if len(vc.members) < maxMembers {
+		vc.members = append(vc.members, ch)
+	}
 	if s.ClientAddress.IsValid() {
 		vc.addr = s.ClientAddress.Unmap()
 	}
@@ -368,6 +443,10 @@ func (r *runner) join(ch *channel, s rpch.Setup) {
 	if vc.k == nil && vc.in != nil && vc.out != nil {
 		r.startVC(vc)
 	}
+	// A channel older than the capture may carry these cookies
+	// (http_older.go).
+	r.linkCookie(ch, s.Channel)
+	r.linkCookie(ch, s.Predecessor)
 }
 
 // startVC makes the DCE/RPC connection of a virtual connection and gives
@@ -381,7 +460,9 @@ func (r *runner) startVC(vc *vconn) {
 	m := ch.k.c.Meta
 	vk := &conn{r: r, mode: modeRPC, vc: vc}
 	vk.tcp.data = true
-	vk.c = dcerpc.NewConn(dcerpc.ConnMeta{ID: vcIDBase + r.nVCs, Client: m.Client, Server: m.Server, FromStart: true}, vk, r.lim)
+	// The association's bind travels on the IN channel: it is not in the
+	// capture when the IN channel is older than it.
+	vk.c = dcerpc.NewConn(dcerpc.ConnMeta{ID: vcIDBase + r.nVCs, Client: m.Client, Server: m.Server, FromStart: vc.in == nil || !vc.in.mid}, vk, r.lim)
 	vc.k = vk
 	for _, h := range vc.held {
 		vk.feedOwn(h.dir, h.pos, h.b)
@@ -423,7 +504,15 @@ func (ch *channel) forward(dir dcerpc.Dir, pos dcerpc.Pos, b []byte) {
 		return
 	}
 	r := ch.k.r
-	if vc.heldN+len(b) > maxHeldBytes || len(vc.held) >= maxHeldParts || r.heldTotal+len(b) > maxHeldTotal {
+	if vc.unpaired {
+		return // an OUT channel older than the capture, unpaired
+	}
+	if vc.heldN+len(b) > maxHeldBytes || len(vc.held) >= maxHeldParts || r.heldTotal+r.midBytes+len(b) > maxHeldTotal {
+		if vc.mid {
+			r.midUnpaired(vc, fmt.Sprintf("was not paired before it held %d bytes (or %d segments, or all such held %d bytes)", maxHeldBytes, maxHeldParts, maxHeldTotal), false)
+			ch.forward(dir, pos, b)
+			return
+		}
 		// The other channel is late: decode without it.
 		r.anomaly(AnomalyHTTPChannelUnpaired, pos, fmt.Sprintf("an RPC over HTTP channel carried more than %d bytes (or %d segments, or the virtual connections held %d bytes) before its other channel appeared: decoded alone", maxHeldBytes, maxHeldParts, maxHeldTotal))
 		r.startVC(vc)
@@ -461,6 +550,10 @@ func (k *conn) httpGap(dir capture.Dir, pos capture.Pos, n int, hand func(*dcerp
 	if d.inHead {
 		d.head = nil
 	}
+	if d.chunk != nil && !d.chunk.Skip(int64(n)) {
+		k.r.anomaly(AnomalyRTSMalformed, dcerpc.Pos(pos), "bytes of a chunked body were not captured, where its chunk framing was: the rest of the channel is not decoded")
+		d.chunk, d.stream, d.body = nil, false, -1
+	}
 	if d.body > 0 && n > 0 {
 		d.body = max(d.body-int64(n), 0)
 	}
@@ -490,7 +583,16 @@ func (k *conn) httpEnd(pos capture.Pos, how capture.EndKind) {
 	}
 	r := k.r
 	vc.ended = true
-	delete(r.vcs, vc.cookie)
+	if !vc.mid {
+		delete(r.vcs, vc.cookie)
+	}
+	r.retire(vc)
+	if vc.k == nil && (vc.mid || vc.unpaired) {
+		r.midUnpaired(vc, unpairedWhy, true)
+		if vc.k == nil {
+			return
+		}
+	}
 	if vc.k == nil {
 		r.anomaly(AnomalyHTTPChannelUnpaired, dcerpc.Pos(pos), "a virtual connection of RPC over HTTP ended with one channel only in the capture: requests without answers, or answers without requests")
 		r.startVC(vc)

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -55,7 +56,7 @@ func TestHTTPHostile(t *testing.T) {
 	cn = conn(80)
 	cn.Send(synth.C2S, append([]byte("RPC_IN_DATA /rpc/rpcproxy.dll?dc:6004 HTTP/1.1\r\n"), bytes.Repeat([]byte("X-Pad: aaaaaaaaaaaaaaaaaaaaaaaa\r\n"), 1000)...))
 	cn = conn(80)
-	cn.Send(synth.C2S, []byte("RPC_OUT_DATA /rpc/rpcproxy.dll?dc:6004 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4c\r\n"))
+	cn.Send(synth.C2S, []byte("RPC_OUT_DATA /rpc/rpcproxy.dll?dc:6004 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4g\r\n"))
 	cn = conn(80)
 	cn.Send(synth.C2S, []byte("RPC_IN_DATA /rpc/rpcproxy.dll?dc:6004 HTTP/1.1\r\nContent-Length: -1\r\n\r\n"))
 	// TLS, twice: one warning.
@@ -74,7 +75,8 @@ func TestHTTPHostile(t *testing.T) {
 	s := &countSink{}
 	res := Run([]string{path}, Options{Rows: true}, s)
 	// One per lying channel: garbage, unknown command, oversized RTS PDU,
-	// endless head, chunked body, bad Content-Length.
+	// endless head, a chunk size that is not hexadecimal, bad
+	// Content-Length.
 	if len(res.Anomalies) != 1 || res.Anomalies[0].Kind != AnomalyRTSMalformed || res.Anomalies[0].Count != 6 {
 		t.Errorf("anomalies %+v, want rts_malformed 6 times", res.Anomalies)
 	}
@@ -185,4 +187,51 @@ func str(p *string) string {
 		return "-"
 	}
 	return *p
+}
+
+// TestHTTPChunkedError: an OUT channel's chunked response whose framing
+// breaks after a good chunk (a chunk-size that is not hexadecimal, split
+// across two segments; chunk data not followed by CRLF; a gap in the
+// framing) is reported once per channel with the offset in the body, and
+// nothing after the break is read: the channel is given up.
+func TestHTTPChunkedError(t *testing.T) {
+	c := synth.NewCapture("http-chunked")
+	server := netip.MustParseAddr("10.0.0.1")
+	a3 := synth.RTSPDU(synth.RTSFlagNone, binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, 2), 120000))
+	head := "HTTP/1.1 200 Success\r\nTransfer-Encoding: chunked\r\n\r\n"
+	good := fmt.Sprintf("%x\r\n%s\r\n", len(a3), a3)
+	for i, tail := range [][]string{
+		{"1", "q\r\n"},            // chunk-size "1q", split after its first byte
+		{"3\r\nabcX"},             // no CRLF after the chunk data
+		{"5\r\nabcde\r\n", "gap"}, // bytes of the framing lost
+	} {
+		cn := c.NewConn(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 9, 0, byte(i + 1)}), 50000), netip.AddrPortFrom(server, 80))
+		cn.Open()
+		cn.Send(synth.C2S, []byte("RPC_OUT_DATA /rpc/rpcproxy.dll?dc:6004 HTTP/1.1\r\nContent-Length: 76\r\n\r\n"))
+		cn.Send(synth.S2C, []byte(head+good))
+		for _, p := range tail {
+			if p == "gap" {
+				cn.SendPlan(synth.S2C, []byte("3\r\nxyz\r\n"), []synth.Seg{{Off: 0, Len: 2, Drop: true}, {Off: 2, Len: 6}})
+				continue
+			}
+			cn.Send(synth.S2C, []byte(p))
+		}
+		// Bytes after the break, which would be rts_malformed if they
+		// were read as the channel's stream: never read.
+		cn.Send(synth.S2C, []byte("10\r\n"+strings.Repeat("\xee", 16)+"\r\n"))
+	}
+	data, err := c.Encode(synth.FormatPcap, []synth.Interface{{Name: "eth0", Link: synth.LinkEthernet, TSResol: 6}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "chunked.pcap")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := Run([]string{path}, Options{Rows: true}, &countSink{})
+	off := len(good)
+	want := fmt.Sprintf("malformed chunked body: chunk-size \"1q\": byte 0x71 after the size, where a chunk extension (;) or the line end should be at offset %d of the body: the rest of the channel is not decoded", off)
+	if len(res.Anomalies) != 1 || res.Anomalies[0].Kind != AnomalyRTSMalformed || res.Anomalies[0].Count != 3 || res.Anomalies[0].Example != want || res.Anomalies[0].First.Frame == 0 {
+		t.Errorf("anomalies %+v\nwant rts_malformed 3 times, first %q", res.Anomalies, want)
+	}
 }

@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -80,6 +82,8 @@ type Anomaly struct {
 	First analyze.FrameRef
 	// Example is the detail of the first occurrence.
 	Example string
+	// seq ranks the first occurrence among all anomalies (runner.anomSeq).
+	seq int64
 }
 
 // Logon is an NTLM AUTHENTICATE seen on a DCE/RPC connection.
@@ -202,6 +206,15 @@ type runner struct {
 	https     int
 	httpsFile int
 	heldTotal int // bytes held by virtual connections waiting for a channel
+	// Channels older than the capture (http_older.go): the virtual
+	// connection of each channel cookie seen, and the bytes kept by
+	// connections not yet told to be channels or not.
+	cookies  map[rpch.Cookie]*vconn
+	midBytes int
+	// anomSeq numbers the anomalies as they occur: an undecided
+	// connection's, held, keep the rank they had (addAnomaly).
+	anomSeq   int64
+	reordered bool
 
 	kdc *kdcState // Kerberos on port 88 and the tickets it issued (kdc.go)
 }
@@ -274,6 +287,11 @@ func Run(paths []string, o Options, sink Sink) Result {
 		MaxConns: o.MaxConns, MaxBuffered: o.MaxBuffered, MaxBufferedTotal: o.MaxBufferedTotal, Read: o.Read, Datagrams: r})
 	r.finish()
 	r.kdcAnomaly()
+	if r.reordered {
+		// Anomalies held for connections older than the capture take the
+		// place their first occurrence had.
+		slices.SortStableFunc(r.order, func(a, b string) int { return cmp.Compare(r.anoms[a].seq, r.anoms[b].seq) })
+	}
 	if stats.Evicted > 0 {
 		r.anoms[AnomalyConnEvicted] = &Anomaly{Kind: AnomalyConnEvicted, Count: stats.Evicted,
 			Example: "more connections were open at once than --max-conns allows: the longest idle ones were dropped (their sessions count as open at the end)"}
@@ -338,6 +356,10 @@ type conn struct {
 	// conn of a virtual connection has vc.
 	ch *channel
 	vc *vconn
+	// mid: a connection whose start is not in the capture, read as plain
+	// DCE/RPC until its content tells whether it is an RPC over HTTP
+	// channel (http_older.go).
+	mid *midState
 	// pipeOrigin: the origin made for the Kerberos identity of the
 	// pipe's SMB session (pipeIdentity).
 	pipeOrigin *pipeOrigin
@@ -358,6 +380,9 @@ func (k *conn) Data(dir capture.Dir, pos capture.Pos, b []byte) bool {
 	if k.mode != modeRPC && k.smbData(dir, pos, b) {
 		return true // End must still close the pipes
 	}
+	if k.mid != nil {
+		return k.midData(dir, pos, b)
+	}
 	was := k.c.IsRPC()
 	ok := k.c.Feed(dcerpc.Dir(dir), dcerpc.Pos(pos), b)
 	if !was && k.c.IsRPC() {
@@ -375,6 +400,9 @@ func (k *conn) Gap(dir capture.Dir, pos capture.Pos, n int) {
 	case modeHTTP:
 		k.httpGap(dir, pos, n, (*dcerpc.Conn).Gap)
 		return
+	}
+	if k.mid != nil {
+		k.midMissing(dir, pos, n, false)
 	}
 	k.missing(dir, pos, n, (*dcerpc.Conn).Gap)
 }
@@ -399,6 +427,14 @@ func (k *conn) End(pos capture.Pos, how capture.EndKind) {
 		k.httpEnd(pos, how)
 		return
 	}
+	if m := k.mid; m != nil {
+		if m.rts && !m.full {
+			k.midConvert()
+			k.httpEnd(pos, how)
+			return
+		}
+		k.midPlain()
+	}
 	k.c.Close()
 	k.flushHeld(how)
 	if !k.c.IsRPC() {
@@ -417,18 +453,45 @@ func (k *conn) DomainPair(netbios, dns string, pos dcerpc.Pos) {
 
 func (k *conn) Logon(m *dcerpc.ConnMeta, s dcerpc.Security, pos dcerpc.Pos) {
 	if len(k.r.logons) < maxLogons {
-		k.r.logons = append(k.r.logons, Logon{Frame: k.r.ref(pos), Client: m.Client.String(), Server: m.Server.String(), User: s.User, Anonymous: s.Anonymous})
+		l := Logon{Frame: k.r.ref(pos), Client: m.Client.String(), Server: m.Server.String(), User: s.User, Anonymous: s.Anonymous}
+		k.r.logons = append(k.r.logons, l)
+		if k.mid != nil && len(k.mid.logons) < maxHeldLogons {
+			k.mid.logons = append(k.mid.logons, l)
+		}
 	}
 }
 
-func (k *conn) Anomaly(a dcerpc.Anomaly) { k.r.anomaly(a.Kind, a.Pos, a.Detail) }
+// maxHeldLogons bounds the logons an undecided connection remembers.
+const maxHeldLogons = 16
 
-func (r *runner) anomaly(kind string, pos dcerpc.Pos, detail string) {
-	if x := r.anoms[kind]; x != nil {
-		x.Count++
+func (k *conn) Anomaly(a dcerpc.Anomaly) {
+	if k.mid != nil {
+		k.mid.holdAnomaly(k.r, a) // http_older.go
 		return
 	}
-	r.anoms[kind] = &Anomaly{Kind: kind, Count: 1, First: r.ref(pos), Example: detail}
+	k.r.anomaly(a.Kind, a.Pos, a.Detail)
+}
+
+func (r *runner) anomaly(kind string, pos dcerpc.Pos, detail string) {
+	r.anomSeq++
+	r.addAnomaly(kind, pos, detail, 1, r.anomSeq)
+}
+
+// addAnomaly counts n anomalies of a kind whose first occurrence, at pos,
+// took the rank seq.
+func (r *runner) addAnomaly(kind string, pos dcerpc.Pos, detail string, n, seq int64) {
+	if x := r.anoms[kind]; x != nil {
+		x.Count += n
+		if seq < x.seq {
+			x.First, x.Example, x.seq = r.ref(pos), detail, seq
+			r.reordered = true
+		}
+		return
+	}
+	if last := len(r.order) - 1; last >= 0 && r.anoms[r.order[last]].seq > seq {
+		r.reordered = true
+	}
+	r.anoms[kind] = &Anomaly{Kind: kind, Count: n, First: r.ref(pos), Example: detail, seq: seq}
 	r.order = append(r.order, kind)
 }
 
@@ -462,6 +525,9 @@ func (r *runner) learn(k *conn, c *dcerpc.Call, op *nspi.Op) {
 
 func (k *conn) Call(c *dcerpc.Call) {
 	r := k.r
+	if k.mid != nil && c.Request != nil && (c.Response != nil || c.Fault != nil) {
+		k.midPlain() // request and answer on one connection: not a channel
+	}
 	if c.IfaceKnown {
 		k.process(c, class{}, false)
 		if r.changed {
@@ -539,6 +605,7 @@ func (k *conn) process(c *dcerpc.Call, cl class, inferred bool) {
 		if k.pipe != nil {
 			out.Row.Pipe = k.pipe.Name
 		}
+		out.Row.AnswerElsewhere = replyPos.Frame == 0 && k.answerElsewhere()
 		if k.transport() == analyze.TransportHTTP {
 			if out.Row.User == nil && k.vc != nil && k.vc.user != "" && !c.Sec.Authenticated {
 				u := k.vc.user

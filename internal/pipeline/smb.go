@@ -60,6 +60,9 @@ func (k *conn) smbData(dir capture.Dir, pos capture.Pos, b []byte) bool {
 		}
 		if !yes {
 			k.mode = modeRPC
+			if !m.FromStart {
+				k.newMid() // perhaps an RPC over HTTP channel (http_older.go)
+			}
 			return false
 		}
 		k.mode = modeSMB

@@ -40,6 +40,9 @@ func (k *conn) Cut(dir capture.Dir, pos capture.Pos, n int) {
 		k.httpGap(dir, pos, n, (*dcerpc.Conn).Cut)
 		return
 	}
+	if k.mid != nil {
+		k.midMissing(dir, pos, n, true)
+	}
 	k.missing(dir, pos, n, (*dcerpc.Conn).Cut)
 }
 

@@ -71,7 +71,7 @@ func fieldsOf(r *analyze.Report) *fields {
 	}
 	for i := range r.Referrals {
 		x := &r.Referrals[i]
-		addr(&x.Server, &x.Client)
+		addr(&x.Server, &x.Client, &x.ClientAddress)
 		id(ns(&x.User))
 		f.dns = append(f.dns, &x.DN)
 		f.hosts = append(f.hosts, &x.ReferredTo)

@@ -270,6 +270,8 @@ func resultText(r *CallRow) string {
 			return string(r.StatusName)
 		}
 		return *r.Status
+	case r.ReplyFrame == nil && r.AnswerElsewhere:
+		return "answer on an unpaired channel"
 	case r.ReplyFrame == nil:
 		return "no answer"
 	}

@@ -91,6 +91,11 @@ type CallRow struct {
 	// StatusInferred: the stub was sealed and Status is inferred from
 	// what the client did next (README, "Sealed traffic").
 	StatusInferred bool `json:"status_inferred,omitempty"`
+	// AnswerElsewhere: the request travelled on an RPC over HTTP IN
+	// channel opened before the capture that no channel cookie tied to
+	// its OUT channel: its answer, if any, is on a connection nspicap
+	// cannot name (docs/rpc-over-http.md). Not an unanswered call.
+	AnswerElsewhere bool `json:"answer_elsewhere,omitempty"`
 }
 
 // CodeName is the name of a status or fault code: null in JSON when there is

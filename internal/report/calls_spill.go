@@ -240,6 +240,7 @@ const (
 	fStatus
 	fFault
 	fLatency
+	fAnswerElsewhere
 )
 
 func appendRow(b []byte, tr *timedRow) []byte {
@@ -250,7 +251,8 @@ func appendRow(b []byte, tr *timedRow) []byte {
 		flag uint64
 	}{{r.InterfaceInferred, fInterfaceInferred}, {r.Sealed, fSealed}, {r.Decrypted, fDecrypted},
 		{r.Incomplete, fIncomplete}, {r.StatusInferred, fStatusInferred}, {r.ReplyFrame != nil, fReplyFrame},
-		{r.User != nil, fUser}, {r.Status != nil, fStatus}, {r.Fault != nil, fFault}, {r.LatencyUS != nil, fLatency}} {
+		{r.User != nil, fUser}, {r.Status != nil, fStatus}, {r.Fault != nil, fFault}, {r.LatencyUS != nil, fLatency},
+		{r.AnswerElsewhere, fAnswerElsewhere}} {
 		if f.set {
 			flags |= f.flag
 		}
@@ -345,6 +347,7 @@ func readRow(r *bufio.Reader, tr *timedRow) error {
 	row.Sealed = flags&fSealed != 0
 	row.Decrypted = flags&fDecrypted != 0
 	row.Incomplete = flags&fIncomplete != 0
+	row.AnswerElsewhere = flags&fAnswerElsewhere != 0
 	row.StatusInferred = flags&fStatusInferred != 0
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF

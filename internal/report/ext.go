@@ -103,7 +103,7 @@ func writeExtText(w io.Writer, r *analyze.Report, ff frameFmt) error {
 			if to == "" {
 				to = "(no name)"
 			}
-			who := x.Client
+			who := clientLabel(x.Client, x.ClientAddress)
 			if x.User != "" {
 				who += " (" + string(x.User) + ")"
 			}

@@ -483,7 +483,7 @@ func htmlTables(r *analyze.Report, ff frameFmt) ([]htmlTable, error) {
 			if to == "" {
 				to = noIdentity
 			}
-			t.add([]string{safetext.Escape(x.Client), safetext.Escape(string(x.User)), safetext.Escape(x.Server), safetext.Escape(x.Op),
+			t.add([]string{safetext.Escape(clientLabel(x.Client, x.ClientAddress)), safetext.Escape(string(x.User)), safetext.Escape(x.Server), safetext.Escape(x.Op),
 				safetext.Escape(to), safetext.Escape(x.Status), countText(x.Count), safetext.Escape(ff.one(x.ReplyFrame))}, &left)
 		}
 		t.done(left, "referrals")

@@ -88,6 +88,26 @@ type HTTPVC struct {
 	FlowEvery int
 	n         int
 	recv      uint32
+	// FullFlow (inside leg): besides the client's acknowledgment of the
+	// OUT channel up the IN channel, each hop's own flow control is
+	// written (MS-RPCH 3.2.1.5.2): the server passes that acknowledgment
+	// down the OUT channel, acknowledges the IN channel's bytes to the
+	// inbound proxy on the IN connection, and the outbound proxy
+	// acknowledges the OUT channel's bytes to the server on the OUT
+	// connection. PingOnly: the RTS PDUs are Pings, which name no
+	// channel.
+	FullFlow, PingOnly bool
+	// ChunkIn, ChunkOut: the outside leg's RPC_IN_DATA body, and the
+	// RPC_OUT_DATA response's body, are sent with chunked transfer coding
+	// (chunk.go); nChunk counts the chunks written.
+	ChunkIn, ChunkOut bool
+	nChunk            int
+}
+
+// chunked reports whether the direction d of the channel it travels on is
+// chunked.
+func (v *HTTPVC) chunked(d Dir) bool {
+	return v.Outside && (d == C2S && v.ChunkIn || d == S2C && v.ChunkOut)
 }
 
 func (v *HTTPVC) send(d Dir, pdus [][]byte) (start, end uint64) {
@@ -98,18 +118,40 @@ func (v *HTTPVC) send(d Dir, pdus [][]byte) (start, end uint64) {
 	for i, p := range pdus {
 		v.n++
 		v.recv += uint32(len(p))
+		var fwd, back []byte
 		if v.FlowEvery > 0 && v.n%v.FlowEvery == 0 {
 			var rts []byte
-			if d == C2S {
+			switch {
+			case v.PingOnly:
+				rts = RTSPDU(RTSFlagPing)
+			case d == C2S:
 				// The client acknowledges the OUT channel's bytes, through
 				// the IN channel (FlowControlAckWithDestination).
 				rts = RTSPDU(RTSFlagOther, rtsU32(13, 3), rtsAck(v.recv, 65536, v.OutCookie))
-			} else {
+				if v.FullFlow {
+					fwd = rts
+					back = RTSPDU(RTSFlagOther, rtsAck(v.recv, 262144, v.InCookie))
+				}
+			default:
 				rts = RTSPDU(RTSFlagPing)
+				if v.FullFlow {
+					back = RTSPDU(RTSFlagOther, rtsAck(v.recv, 65536, v.OutCookie))
+				}
 			}
 			p = append(rts, p...)
 		}
-		s, e := cn.Send(d, p)
+		var s, e uint64
+		if v.chunked(d) {
+			s, e = v.sendChunked(cn, d, nil, p)
+		} else {
+			s, e = cn.Send(d, p)
+		}
+		if fwd != nil {
+			v.Out.Send(S2C, fwd) // the server forwards it to the outbound proxy
+		}
+		if back != nil {
+			cn.Send(1-d, back)
+		}
 		if i == 0 {
 			start = s
 		}
@@ -135,8 +177,20 @@ func (r *RPC) replyConn() *Conn {
 // IN channel; Basic when basic is set). outFirst opens the OUT channel
 // first.
 func (e *env) NewHTTPVC(addr netip.Addr, port uint16, clientAddr netip.Addr, outside, outFirst, basic bool, cr Creds) *HTTPVC {
+	return e.newHTTPVC(addr, port, clientAddr, outside, outFirst, basic, false, false, cr)
+}
+
+// NewChunkedHTTPVC is NewHTTPVC on the outside leg with chunked transfer
+// coding on the RPC_IN_DATA body (chunkIn) and on the RPC_OUT_DATA
+// response (chunkOut): the same random draws, so the same virtual
+// connection as NewHTTPVC's, framed otherwise.
+func (e *env) NewChunkedHTTPVC(addr netip.Addr, port uint16, outFirst, basic, chunkIn, chunkOut bool, cr Creds) *HTTPVC {
+	return e.newHTTPVC(addr, port, netip.Addr{}, true, outFirst, basic, chunkIn, chunkOut, cr)
+}
+
+func (e *env) newHTTPVC(addr netip.Addr, port uint16, clientAddr netip.Addr, outside, outFirst, basic, chunkIn, chunkOut bool, cr Creds) *HTTPVC {
 	c := e.c
-	v := &HTTPVC{cap: c, Outside: outside, VC: c.NewGUID(), InCookie: c.NewGUID(), OutCookie: c.NewGUID()}
+	v := &HTTPVC{cap: c, Outside: outside, VC: c.NewGUID(), InCookie: c.NewGUID(), OutCookie: c.NewGUID(), ChunkIn: chunkIn, ChunkOut: chunkOut}
 	open := func(in bool) {
 		cn := e.conn(addr, port)
 		if in {
@@ -173,10 +227,18 @@ func (e *env) NewHTTPVC(addr netip.Addr, port uint16, clientAddr netip.Addr, out
 				c.Advance(time.Millisecond)
 				auth = "NTLM " + base64.StdEncoding.EncodeToString(NTLMAuthenticate(cr, DC01, ts, cc, c.RandBytes))
 			}
-			head := "RPC_IN_DATA " + target + " HTTP/1.1\r\nAccept: application/rpc\r\nUser-Agent: MSRPC\r\nHost: mail.contoso.example\r\nContent-Length: 1073741824\r\nConnection: Keep-Alive\r\nAuthorization: " + auth + "\r\n\r\n"
+			length := "Content-Length: 1073741824"
+			if v.ChunkIn {
+				length = "Transfer-Encoding: chunked"
+			}
+			head := "RPC_IN_DATA " + target + " HTTP/1.1\r\nAccept: application/rpc\r\nUser-Agent: MSRPC\r\nHost: mail.contoso.example\r\n" + length + "\r\nConnection: Keep-Alive\r\nAuthorization: " + auth + "\r\n\r\n"
 			b1 := RTSPDU(RTSFlagNone, rtsU32(6, 1), rtsCookie(3, v.VC), rtsCookie(3, v.InCookie), rtsU32(4, 1073741824),
 				rtsU32(5, 300000), rtsCookie(12, c.NewGUID()))
-			cn.Send(C2S, append([]byte(head), b1...))
+			if v.ChunkIn {
+				v.sendChunked(cn, C2S, []byte(head), b1)
+			} else {
+				cn.Send(C2S, append([]byte(head), b1...))
+			}
 			return
 		}
 		auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(cr.Domain+`\`+cr.User+":Secret-Pa55"))
@@ -184,9 +246,13 @@ func (e *env) NewHTTPVC(addr netip.Addr, port uint16, clientAddr netip.Addr, out
 		a1 := RTSPDU(RTSFlagNone, rtsU32(6, 1), rtsCookie(3, v.VC), rtsCookie(3, v.OutCookie), rtsU32(0, 65536))
 		cn.Send(C2S, append([]byte(head), a1...))
 		c.Advance(2 * time.Millisecond)
+		body := append(RTSPDU(RTSFlagNone, rtsU32(2, 120000)), RTSPDU(RTSFlagNone, rtsU32(6, 1), rtsU32(0, 65536), rtsU32(2, 120000))...)
+		if v.ChunkOut {
+			v.sendChunked(cn, S2C, []byte("HTTP/1.1 200 Success\r\nContent-Type: application/rpc\r\nTransfer-Encoding: chunked\r\n\r\n"), body)
+			return
+		}
 		resp := "HTTP/1.1 200 Success\r\nContent-Type: application/rpc\r\nContent-Length: 1073741824\r\n\r\n"
-		cn.Send(S2C, append([]byte(resp), append(RTSPDU(RTSFlagNone, rtsU32(2, 120000)),
-			RTSPDU(RTSFlagNone, rtsU32(6, 1), rtsU32(0, 65536), rtsU32(2, 120000))...)...))
+		cn.Send(S2C, append([]byte(resp), body...))
 	}
 	open(!outFirst)
 	c.Advance(5 * time.Millisecond)

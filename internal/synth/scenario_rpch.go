@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -37,16 +38,18 @@ func LimitScenario(overHTTP bool) Scenario {
 func rpchScenarios() []Scenario {
 	return []Scenario{
 		LimitScenario(true),
-		{Name: "rpch-outside", File: "rpch-outside.pcap", Format: FormatPcap,
-			Description: "Outside leg of RPC over HTTP v2 (Outlook at 192.0.2.81 to the RPC proxy on port 80): RPC_IN_DATA with NTLM HTTP authentication as CONTOSO\\bob (401 then AUTHENTICATE, Content-Length 1073741824, CONN/B1), RPC_OUT_DATA (Content-Length 76, CONN/A1; the 200 response carries CONN/A3 and CONN/C2); an unauthenticated DCE/RPC bind, NspiBind, NspiQueryRows, NspiUnbind, flow control RTS PDUs interleaved. A second virtual connection opens its OUT channel first, with Basic HTTP authentication as FABRIKAM\\carol, and binds without unbinding.",
-			Expected:    "CONTOSO\\bob's session (user from HTTP NTLM) bound and unbound; FABRIKAM\\carol's session (user from HTTP Basic, no password kept) open at the end; calls over ncacn_http; no anomaly.",
-			TsharkNone:  "tshark 4.0 does not hand the bodies of RPC_IN_DATA and RPC_OUT_DATA to its DCE/RPC dissector",
-			build:       buildRPCHOutside},
+		OutsideScenario(false),
+		OutsideScenario(true),
 		{Name: "rpch-out-reset", File: "rpch-out-reset.pcap", Format: FormatPcap,
 			Description: "Inside leg of RPC over HTTP v2: CONTOSO\\alice binds NSPI (NTLM) on a virtual connection and queries; the OUT channel is reset mid-way (RST from the proxy), the IN channel closes with FIN later. CONTOSO\\dave then binds and unbinds on a new virtual connection.",
 			Expected:    "alice's session never unbound, its virtual connection reset (the server runs it down); dave clean; no anomaly.",
 			TsharkArgs:  rpchTshark,
 			build:       buildRPCHOutReset},
+		{Name: "rpch-rfr", File: "rpch-rfr.pcap", Format: FormatPcap,
+			Description: "RFR behind an RPC proxy: the inside leg of RPC over HTTP v2 from the proxy 192.0.2.80 to the Exchange server's port 6002 carries the RfrGetNewDSA calls of two Outlook machines behind the proxy, each on its own virtual connection (CONN/B2 names it): 203.0.113.45 (CONTOSO\\alice, twice) and 203.0.113.46 (CONTOSO\\alice). 192.0.2.21 (CONTOSO\\alice) asks the same over plain TCP 6002.",
+			Expected:    "Three referral rows to dc01.contoso.example: the proxy 192.0.2.80 with client_address 203.0.113.45 (2 times), the proxy with client_address 203.0.113.46 (once), and 192.0.2.21 without client_address; no anomaly.",
+			TsharkArgs:  []string{"--disable-protocol", "x11", "-d", "tcp.port==6002,dcerpc"},
+			build:       buildRPCHRFR},
 		{Name: "rpch-v1", File: "rpch-v1.pcap", Format: FormatPcap,
 			Description: "RPC over HTTP v1 as impacket's ncacn_http binding speaks it: one TCP connection to port 6004, the server's ncacn_http/1.0 banner, then plain DCE/RPC: NTLM bind as CONTOSO\\erin, NspiBind, NspiQueryRows, NspiUnbind, FIN.",
 			Expected:    "One clean NSPI session for CONTOSO\\erin over ncacn_http; no anomaly.",
@@ -108,9 +111,33 @@ func buildRPCHLimit(e *env, overHTTP bool) {
 	}
 }
 
-func buildRPCHOutside(e *env) {
+// OutsideScenario is rpch-outside (chunked false: Content-Length bodies)
+// or its twin rpch-chunked, whose proxy answers RPC_OUT_DATA with chunked
+// transfer coding, and whose second client sends its RPC_IN_DATA body
+// chunked too: the same calls and draws, framed otherwise.
+func OutsideScenario(chunked bool) Scenario {
+	if !chunked {
+		return Scenario{Name: "rpch-outside", File: "rpch-outside.pcap", Format: FormatPcap,
+			Description: "Outside leg of RPC over HTTP v2 (Outlook at 192.0.2.81 to the RPC proxy on port 80): RPC_IN_DATA with NTLM HTTP authentication as CONTOSO\\bob (401 then AUTHENTICATE, Content-Length 1073741824, CONN/B1), RPC_OUT_DATA (Content-Length 76, CONN/A1; the 200 response carries CONN/A3 and CONN/C2); an unauthenticated DCE/RPC bind, NspiBind, NspiQueryRows, NspiUnbind, flow control RTS PDUs interleaved. A second virtual connection opens its OUT channel first, with Basic HTTP authentication as FABRIKAM\\carol, and binds without unbinding.",
+			Expected:    "CONTOSO\\bob's session (user from HTTP NTLM) bound and unbound; FABRIKAM\\carol's session (user from HTTP Basic, no password kept) open at the end; calls over ncacn_http; no anomaly.",
+			TsharkNone:  "tshark 4.0 does not hand the bodies of RPC_IN_DATA and RPC_OUT_DATA to its DCE/RPC dissector",
+			build:       func(e *env) { buildRPCHOutside(e, false) }}
+	}
+	return Scenario{Name: "rpch-chunked", File: "rpch-chunked.pcap", Format: FormatPcap, Seed: "rpch-outside",
+		Description: "The calls of rpch-outside, with chunked transfer coding (RFC 9112 7.1): the proxy answers both RPC_OUT_DATA requests with Transfer-Encoding: chunked, the second client sends its RPC_IN_DATA body chunked too; chunks of 1 to 250 bytes cut the PDUs anywhere, some carry chunk extensions, and TCP segments end inside chunk-size lines and between the CR and LF after chunk data. Every chunked body ends with the last chunk, a chunk extension and a trailer field: the first OUT channel's before its FIN, the second virtual connection's two bodies at the end of the capture, their connections left open.",
+		Expected:    "The same calls, statuses, users and sessions as rpch-outside; no anomaly.",
+		TsharkNone:  "tshark 4.0 de-chunks the HTTP bodies but does not hand the bodies of RPC_IN_DATA and RPC_OUT_DATA to its DCE/RPC dissector; TestTsharkChunked compares the HTTP requests and responses it frames",
+		build:       func(e *env) { buildRPCHOutside(e, true) }}
+}
+
+func buildRPCHOutside(e *env, chunked bool) {
 	a := client(81)
-	v := e.NewHTTPVC(a, 80, netip.Addr{}, true, false, false, Bob)
+	var v *HTTPVC
+	if chunked {
+		v = e.NewChunkedHTTPVC(a, 80, false, false, false, true, Bob)
+	} else {
+		v = e.NewHTTPVC(a, 80, netip.Addr{}, true, false, false, Bob)
+	}
 	v.FlowEvery = 2
 	r := e.c.NewRPCOverHTTP(v, 1)
 	r.Bind(BindSpec{Contexts: WindowsContexts(SyntaxNSPI, 0), NewAssoc: e.assoc(), SecAddr: "6004", PadByte: 0x5c})
@@ -119,16 +146,29 @@ func buildRPCHOutside(e *env) {
 	r.NspiQueryRows(h, 0, 0)
 	e.c.Advance(time.Second)
 	r.NspiUnbind(h, StatusUnbindSuccess)
+	if chunked {
+		v.EndChunked(S2C)
+	}
 	v.Out.CloseFIN(C2S)
 	v.In.CloseFIN(C2S)
 	e.c.Advance(10 * time.Second)
 
-	w := e.NewHTTPVC(a, 80, netip.Addr{}, true, true, true, Carol)
+	var w *HTTPVC
+	if chunked {
+		w = e.NewChunkedHTTPVC(a, 80, true, true, true, true, Carol)
+	} else {
+		w = e.NewHTTPVC(a, 80, netip.Addr{}, true, true, true, Carol)
+	}
 	r = e.c.NewRPCOverHTTP(w, 1)
 	r.Bind(BindSpec{Contexts: WindowsContexts(SyntaxNSPI, 0), NewAssoc: e.assoc(), SecAddr: "6004", PadByte: 0x5c})
 	r.User = Carol.Name()
 	h = r.NspiBind(BindResult{ClientGUID: &UUID{}})
 	r.NspiGetSpecialTable(h)
+	if chunked {
+		e.c.Advance(time.Second)
+		w.EndChunked(C2S)
+		w.EndChunked(S2C)
+	}
 }
 
 func buildRPCHOutReset(e *env) {
@@ -166,4 +206,32 @@ func buildRPCHV1(e *env) {
 	r.NspiQueryRows(h, 0, 0)
 	r.NspiUnbind(h, StatusUnbindSuccess)
 	cn.CloseFIN(C2S)
+}
+
+// RFRPort6002 is Exchange's RFR port behind an RPC proxy.
+const RFRPort6002 = 6002
+
+func buildRPCHRFR(e *env) {
+	e.server = MailboxV4
+	bind := func(r *RPC) {
+		r.Bind(BindSpec{Contexts: []ContextElem{{ID: 0, Abstract: SyntaxRFR, Transfer: []SyntaxID{SyntaxNDR}}},
+			Auth: AuthNTLM, Creds: Alice, Target: EXCH01, NewAssoc: e.assoc(), SecAddr: fmt.Sprint(RFRPort6002)})
+	}
+	for i, behind := range []netip.Addr{outsideAddr, netip.MustParseAddr("203.0.113.46")} {
+		v := e.NewHTTPVC(proxyAddr, RFRPort6002, behind, false, false, false, Alice)
+		v.FlowEvery = 2
+		r := e.c.NewRPCOverHTTP(v, 1)
+		bind(r)
+		for range 2 - i {
+			r.RfrGetNewDSA(0, dnOf(Alice), "dc01.contoso.example")
+			e.c.Advance(time.Second)
+		}
+		v.Out.CloseFIN(C2S)
+		v.In.CloseFIN(C2S)
+		e.c.Advance(2 * time.Second)
+	}
+	r := e.c.NewRPC(e.conn(client(21), RFRPort6002), 1)
+	bind(r)
+	r.RfrGetNewDSA(0, dnOf(Alice), "dc01.contoso.example")
+	r.C.CloseFIN(C2S)
 }

@@ -285,7 +285,7 @@ func Scenarios() []Scenario {
 		olderScenario("older-no-evidence", epmAbsent),
 		modernRPCScenario(),
 		sealedAnonScenario(),
-	}, append(append(smbScenarios(), rpchScenarios()...), kdcScenarios()...)...)
+	}, append(append(append(smbScenarios(), rpchScenarios()...), rpchOlderScenarios()...), kdcScenarios()...)...)
 }
 
 func buildSimple(n int, cr Creds) func(e *env) {

@@ -163,6 +163,10 @@ var (
 		"older-epm-before.pcap":  midstreamLate("192.0.2.70:49702", "192.0.2.70:49705", "192.0.2.70:49708", "192.0.2.72:49711"),
 		"older-epm-after.pcap":   midstreamLate("192.0.2.70:49702", "192.0.2.70:49705", "192.0.2.70:49708"),
 		"older-no-evidence.pcap": midstreamLate("192.0.2.70:49702", "192.0.2.70:49705"),
+		// RPC over HTTP channels older than the capture (internal/synth
+		// scenario_rpch_older.go).
+		"rpch-older.pcap":          midstreamLate("192.0.2.80:49702", "192.0.2.80:49705", "192.0.2.80:49708", "192.0.2.80:49711"),
+		"rpch-older-unpaired.pcap": midstreamLate("192.0.2.80:49702", "192.0.2.80:49705", "192.0.2.80:49708", "192.0.2.80:49711", "192.0.2.80:49714"),
 	}
 	lateDeliveryMidstream = map[string]func(ours, theirs *collector) string{
 		"missing-segment.pcap": holeLateCheck("192.0.2.90:49702", "198.51.100.10:4997"),
