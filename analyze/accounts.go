@@ -16,7 +16,7 @@ import (
 //     the account's row and the other is sent to it; when both already had
 //     rows on a server, the report merges those rows (mergeAccountRows).
 //   - A Kerberos call whose user is not known but whose ticket is
-//     (Identity.Ticket) is counted under that ticket: one ticket, one
+//     (Identity.Origin.Ticket) is counted under that ticket: one ticket, one
 //     account, never anonymous.
 //
 // The keys of tickets start with ticketKeyPrefix, which no user key starts
@@ -57,7 +57,7 @@ type account struct {
 	from identityFrom
 }
 
-// identityFrom is what first named an account (Identity.From, FromFrame).
+// identityFrom is what first named an account (Origin.From, FromFrame).
 type identityFrom struct {
 	from  string
 	frame *FrameRef // nil for none; shared by the rows and findings of the user
@@ -71,12 +71,12 @@ func (c *core) idKey(id *Identity, opens bool) string {
 		// What named the user is recorded from the calls that open a
 		// session (and rare ones), until the spelling is marked: the map
 		// is not looked up per call.
-		if opens && id.From != "" && !named {
+		if o := id.Origin; opens && !named && o != nil && o.From != "" {
 			if acct, ok := c.names[k]; ok {
 				if acct.from.from == "" {
-					acct.from.from = id.From
-					if id.FromFrame.Frame != 0 {
-						frame := id.FromFrame
+					acct.from.from = o.From
+					if o.FromFrame.Frame != 0 {
+						frame := o.FromFrame
 						acct.from.frame = &frame
 					}
 					c.names[k] = acct
@@ -86,8 +86,8 @@ func (c *core) idKey(id *Identity, opens bool) string {
 		}
 		return k
 	}
-	if id.Ticket != "" {
-		return c.ticketKey(id.Ticket)
+	if id.Origin != nil && id.Origin.Ticket != "" {
+		return c.ticketKey(id.Origin.Ticket)
 	}
 	return ""
 }

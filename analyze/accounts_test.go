@@ -10,13 +10,13 @@ func krb(ticket string) mod {
 	return func(e *NSPICall) {
 		e.Auth, e.AuthLevel, e.Anonymous = "kerberos", "privacy", false
 		if e.User == "" {
-			e.Ticket = ticket
+			e.Origin = &Origin{Ticket: ticket}
 		}
 	}
 }
 
 func ntlmFrom(e *NSPICall) {
-	e.From, e.FromFrame = IdentityFromNTLM, FrameRef{File: "t.pcap", Frame: 1}
+	e.Origin = &Origin{From: IdentityFromNTLM, FromFrame: FrameRef{File: "t.pcap", Frame: 1}}
 }
 
 func reportWith(g *gen, limit int, doms ...Domain) *Report {

@@ -57,7 +57,7 @@
 // 2.2.2.1, or a keytab-decrypted ticket's PAC, MS-PAC 2.5 and 2.10) or
 // Options.Domains pairs the domains (Accounts names users so for a
 // caller without an Analyzer, such as `calls --domain`); a Kerberos call
-// whose user is not known is counted under its ticket (Identity.Ticket),
+// whose user is not known is counted under its ticket (Identity.Origin.Ticket),
 // one ticket one account, never anonymous (accounts.go).
 //
 // A session ends:

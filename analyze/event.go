@@ -189,8 +189,17 @@ type Identity struct {
 	// Cut: the capture's snap length cut the token that names the user:
 	// the call is authenticated, its User "" and Anonymous false.
 	Cut bool
-	// From says what named User (one of the IdentityFrom constants); ""
-	// when User is "".
+	// Origin says what named User, or which ticket carried a Kerberos
+	// call whose user is not known; nil when nothing did. It is shared by
+	// the calls of one security context (the sender makes it once) and
+	// never changed after the call is handed on: the events stay small.
+	Origin *Origin
+}
+
+// Origin is what an Identity knows of its user beyond the name.
+type Origin struct {
+	// From says what named Identity.User (one of the IdentityFrom
+	// constants); "" when User is "".
 	From string
 	// FromFrame is the frame that named the user: the NTLM AUTHENTICATE,
 	// the AP-REQ whose ticket a keytab decrypted, the TGS-REP that issued
@@ -209,7 +218,7 @@ type Identity struct {
 	Via string
 }
 
-// What named a user (Identity.From).
+// What named a user (Origin.From).
 const (
 	IdentityFromNTLM   = "ntlm"    // an NTLM AUTHENTICATE
 	IdentityFromKeytab = "keytab"  // a Kerberos ticket decrypted with a keytab

@@ -79,7 +79,7 @@ type Ticket struct {
 }
 
 // Label is the ticket's stable label: the service principal, "#" and 8 hex
-// digits of the digest of its encrypted part (analyze.Identity.Ticket).
+// digits of the digest of its encrypted part (analyze.Origin.Ticket).
 func (t *Ticket) Label() string {
 	return t.SName + "#" + hex.EncodeToString(t.Key[:4])
 }

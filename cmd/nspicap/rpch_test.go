@@ -302,8 +302,8 @@ func TestHTTPIdentity(t *testing.T) {
 			continue
 		}
 		id := c.Event.Identity
-		if id.From != "http" || id.FromFrame.Frame == 0 || id.FromFrame.Frame >= c.Event.Meta.Frame.Frame || id.Anonymous {
-			t.Errorf("frame %d: identity %+v, want the HTTP user named before the call", c.Row.Frame, id)
+		if o := id.Origin; o == nil || o.From != "http" || o.FromFrame.Frame == 0 || o.FromFrame.Frame >= c.Event.Meta.Frame.Frame || id.Anonymous {
+			t.Errorf("frame %d: identity %+v (origin %+v), want the HTTP user named before the call", c.Row.Frame, id, o)
 		}
 		users[id.User]++
 	}

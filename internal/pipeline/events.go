@@ -159,9 +159,10 @@ func scratch[E any](r *runner, keep *E) *E {
 	return new(E)
 }
 
-// callParts fills what every call event has.
-func (r *runner) callParts(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) (analyze.Meta, analyze.Identity, analyze.Answer) {
-	m := analyze.Meta{
+// callParts fills what every call event has (id may be nil), in place:
+// the events are large and many.
+func (r *runner) callParts(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos, m *analyze.Meta, id *analyze.Identity, ans *analyze.Answer) {
+	*m = analyze.Meta{
 		Time:   reqPos.Time,
 		Frame:  r.ref(reqPos),
 		ConnID: c.Conn.ID,
@@ -173,25 +174,20 @@ func (r *runner) callParts(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos)
 	if k.vc != nil {
 		m.ClientAddress = k.vc.addr
 	}
-	id := analyze.Identity{User: c.Sec.User, Auth: c.Sec.AuthName(), AuthLevel: "none"}
-	if c.Sec.Authenticated {
-		id.AuthLevel = dcerpc.AuthLevelName(c.Sec.Level)
-	}
-	id.Anonymous = !c.Sec.Authenticated || c.Sec.Anonymous
-	// A token cut by the snap length: authenticated, by a user unknown.
-	id.Cut = c.Sec.Cut && c.Sec.User == ""
-	if o := c.Sec.Origin; o != nil {
-		// Set once per security context (at its bind), shared by its calls.
-		if c.Sec.User != "" && o.From != "" {
-			id.From, id.FromFrame = o.From, r.ref(o.Pos)
+	if id != nil {
+		*id = analyze.Identity{User: c.Sec.User, Auth: c.Sec.AuthName(), AuthLevel: "none"}
+		if c.Sec.Authenticated {
+			id.AuthLevel = dcerpc.AuthLevelName(c.Sec.Level)
 		}
-		if c.Sec.User == "" {
-			id.Ticket = o.Ticket
+		id.Anonymous = !c.Sec.Authenticated || c.Sec.Anonymous
+		// A token cut by the snap length: authenticated, by a user unknown.
+		id.Cut = c.Sec.Cut && c.Sec.User == ""
+		if o := c.Sec.Origin; o != nil {
+			id.Origin = k.callOrigin(o, c.Sec.User != "")
 		}
-		id.Via = o.Via
+		k.httpIdentity(c, id)
 	}
-	k.httpIdentity(c, &id)
-	ans := analyze.Answer{Sealed: c.Sealed()}
+	*ans = analyze.Answer{Sealed: c.Sealed()}
 	if replyPos.Frame != 0 {
 		ans.Answered = true
 		ans.ReplyFrame = r.ref(replyPos)
@@ -201,12 +197,35 @@ func (r *runner) callParts(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos)
 		ans.HasFault, ans.Fault = true, c.Fault.Status
 	}
 	ans.Elsewhere = !ans.Answered && k.answerElsewhere()
-	return m, id, ans
+}
+
+// callOrigin is the analyze.Origin of the calls of a security context
+// whose dcerpc.Origin is o (named: the context has a user): made once per
+// context, set at its bind, and shared by its calls.
+type callOrigin struct {
+	src   *dcerpc.Origin
+	named bool
+	o     analyze.Origin
+}
+
+func (k *conn) callOrigin(o *dcerpc.Origin, named bool) *analyze.Origin {
+	if m := k.origin; m != nil && m.src == o && m.named == named {
+		return &m.o
+	}
+	m := &callOrigin{src: o, named: named, o: analyze.Origin{Via: o.Via}}
+	if named && o.From != "" {
+		m.o.From, m.o.FromFrame = o.From, k.r.ref(o.Pos)
+	}
+	if !named {
+		m.o.Ticket = o.Ticket
+	}
+	k.origin = m
+	return &m.o
 }
 
 func (r *runner) storeEvent(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.StoreCall {
 	ev := scratch(r, &r.scratch.store)
-	ev.Meta, ev.Identity, ev.Answer = r.callParts(k, c, reqPos, replyPos)
+	r.callParts(k, c, reqPos, replyPos, &ev.Meta, &ev.Identity, &ev.Answer)
 	ev.Opnum = c.Opnum
 	if c.Iface.UUID == dcerpc.AsyncEMSMDB {
 		// EcDoAsyncWaitEx works on an ACXH, not a store session.
@@ -239,7 +258,7 @@ func (r *runner) epmEvent(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) 
 		return nil
 	}
 	ev := scratch(r, &r.scratch.ep)
-	ev.Meta, _, ev.Answer = r.callParts(k, c, reqPos, replyPos)
+	r.callParts(k, c, reqPos, replyPos, &ev.Meta, nil, &ev.Answer)
 	ev.HasStatus, ev.Status = true, ms[0].Status
 	ev.NotRegistered = ms[0].Status == epm.StatusNotRegistered
 	iface := *ms[0].Asked
@@ -272,7 +291,7 @@ func (r *runner) epmMappings(c *dcerpc.Call) ([]epm.Mapping, bool) {
 func (r *runner) rfrEvent(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos) *analyze.ReferralCall {
 	op := rfr.Decode(c)
 	ev := scratch(r, &r.scratch.rfr)
-	ev.Meta, ev.Identity, ev.Answer = r.callParts(k, c, reqPos, replyPos)
+	r.callParts(k, c, reqPos, replyPos, &ev.Meta, &ev.Identity, &ev.Answer)
 	ev.Name = op.Name
 	ev.HasStatus, ev.Status = op.HasStatus, op.Status
 	ev.Referral = op.Server

@@ -114,6 +114,7 @@ type vconn struct {
 	user   string
 	userAt dcerpc.Pos
 	userCh *channel
+	origin *analyze.Origin // of its calls named by user (httpIdentity)
 	// Channels older than the capture (http_older.go): mid, the virtual
 	// connection was made for one (its cookie is unknown); members, its
 	// channels; cookies, the channel cookies it carries (runner.cookies);
@@ -630,6 +631,9 @@ func (k *conn) httpIdentity(c *dcerpc.Call, id *analyze.Identity) {
 	if vc == nil || vc.user == "" || c.Sec.Authenticated {
 		return
 	}
-	id.User, id.From, id.FromFrame = vc.user, analyze.IdentityFromHTTP, k.r.ref(vc.userAt)
+	if vc.origin == nil || vc.origin.FromFrame != k.r.ref(vc.userAt) {
+		vc.origin = &analyze.Origin{From: analyze.IdentityFromHTTP, FromFrame: k.r.ref(vc.userAt)}
+	}
+	id.User, id.Origin = vc.user, vc.origin
 	id.Anonymous = false
 }

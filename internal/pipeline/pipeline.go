@@ -363,6 +363,9 @@ type conn struct {
 	// pipeOrigin: the origin made for the Kerberos identity of the
 	// pipe's SMB session (pipeIdentity).
 	pipeOrigin *pipeOrigin
+	// origin: the analyze.Origin of the last security context whose calls
+	// carried one (callParts), shared by its calls.
+	origin *callOrigin
 }
 
 func (r *runner) newConn(ci capture.ConnInfo) capture.StreamHandler {
@@ -747,7 +750,7 @@ func otherStatusName(iface dcerpc.UUID, v uint32) (name string) {
 
 func (r *runner) event(k *conn, c *dcerpc.Call, op *nspi.Op, reqPos, replyPos dcerpc.Pos) *analyze.NSPICall {
 	ev := r.newEvent()
-	ev.Meta, ev.Identity, ev.Answer = r.callParts(k, c, reqPos, replyPos)
+	r.callParts(k, c, reqPos, replyPos, &ev.Meta, &ev.Identity, &ev.Answer)
 	ev.Opnum = c.Opnum
 	ev.Name = op.Name
 	ev.HasStatus, ev.Status = op.HasStatus, op.Status
