@@ -57,10 +57,34 @@ type account struct {
 	from identityFrom
 }
 
-// identityFrom is what first named an account (Origin.From, FromFrame).
+// identityFrom is what first named an account (Origin.From, FromFrame):
+// from is 1 + the index of the From in core.fromNames, 0 for none.
 type identityFrom struct {
-	from  string
+	from  uint8
 	frame *FrameRef // nil for none; shared by the rows and findings of the user
+}
+
+// fromCode is the code of an Origin.From (identityFrom.from): a handful
+// of names, each stored once.
+func (c *core) fromCode(from string) uint8 {
+	for i, f := range c.fromNames {
+		if f == from {
+			return uint8(i + 1)
+		}
+	}
+	if len(c.fromNames) >= 255 {
+		return 0
+	}
+	c.fromNames = append(c.fromNames, from)
+	return uint8(len(c.fromNames))
+}
+
+// fromName is the Origin.From of a code.
+func (c *core) fromName(code uint8) string {
+	if code == 0 {
+		return ""
+	}
+	return c.fromNames[code-1]
 }
 
 // idKey is the user key of a call's identity: its user's, its ticket's, or
@@ -73,8 +97,8 @@ func (c *core) idKey(id *Identity, opens bool) string {
 		// is not looked up per call.
 		if o := id.Origin; opens && !named && o != nil && o.From != "" {
 			if acct, ok := c.names[k]; ok {
-				if acct.from.from == "" {
-					acct.from.from = o.From
+				if acct.from.from == 0 {
+					acct.from.from = c.fromCode(o.From)
 					if o.FromFrame.Frame != 0 {
 						frame := o.FromFrame
 						acct.from.frame = &frame
@@ -228,7 +252,7 @@ func (c *core) fillIdentity(f *Finding, ukey string) {
 	f.Ticket = c.ticketOf(ukey)
 	f.UPN = c.upn(ukey)
 	fr := c.names[ukey].from
-	f.IdentityFrom, f.IdentityFrame = fr.from, fr.frame
+	f.IdentityFrom, f.IdentityFrame = c.fromName(fr.from), fr.frame
 }
 
 // fillRow does the same for a user row.
@@ -236,7 +260,7 @@ func (c *core) fillRow(r *UserRow, ukey string) {
 	r.Ticket = c.ticketOf(ukey)
 	r.UPN = c.upn(ukey)
 	fr := c.names[ukey].from
-	r.IdentityFrom, r.IdentityFrame = fr.from, fr.frame
+	r.IdentityFrom, r.IdentityFrame = c.fromName(fr.from), fr.frame
 }
 
 // showName is the name a report shows for a user as spelled when it was

@@ -40,6 +40,8 @@ type core struct {
 	redirect map[string]string
 	tickets  map[string]string
 	twins    [][2]string
+	// fromNames: the Origin.From names seen (identityFrom.from).
+	fromNames []string
 }
 
 func newCore(o Options) *core {

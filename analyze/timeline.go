@@ -61,8 +61,9 @@ func newTimeline(c *core) *timeline {
 	return &timeline{core: c, series: map[any]*series{}}
 }
 
+// series is one row's counts over time. It is kept small (176 bytes):
+// a busy DC has tens of thousands.
 type series struct {
-	id       int // in creation order: a row that came back has a second series of the same key
 	proto    string
 	server   netip.Addr
 	ukey     string
@@ -72,9 +73,13 @@ type series struct {
 	w        int64 // seconds per bucket, a power of 2
 	start    int64 // bucket index of b[0]
 	b        []int32
-	r        []int32 // refusals per bucket, as long as b once one is counted
+	r        *[]int32 // refusals per bucket, as long as b once one is counted; nil before
 	cur      int32
-	peak     int
+	// id is the order of creation (a row that came back has a second
+	// series of the same key); 2^31 series would take more events than a
+	// capture holds.
+	id   int32
+	peak int
 }
 
 // set records that the group key now holds v sessions.
@@ -95,10 +100,15 @@ func (x *timeline) setIn(slot **series, key any, proto string, server netip.Addr
 // slot as for setIn. A series that never holds a session is not reported.
 func (x *timeline) refuseIn(slot **series, key any, proto string, server netip.Addr, ukey string, client peer, byClient bool, t time.Time) {
 	s, i := x.bucket(slot, key, proto, server, ukey, client, byClient, t)
-	for len(s.r) < len(s.b) {
-		s.r = append(s.r, 0)
+	if s.r == nil {
+		s.r = new([]int32)
 	}
-	s.r[i]++
+	r := *s.r
+	for len(r) < len(s.b) {
+		r = append(r, 0)
+	}
+	r[i]++
+	*s.r = r
 }
 
 // bucket returns the series of key, created when new, and the index in
@@ -113,7 +123,7 @@ func (x *timeline) bucket(slot **series, key any, proto string, server netip.Add
 	}
 	if s == nil {
 		x.n++
-		s = &series{id: x.n, proto: proto, server: server, ukey: ukey, client: client, byClient: byClient, w: 1}
+		s = &series{id: int32(x.n), proto: proto, server: server, ukey: ukey, client: client, byClient: byClient, w: 1}
 		x.series[key] = s
 	}
 	if slot != nil {
@@ -146,13 +156,16 @@ func (x *timeline) bucket(slot **series, key any, proto string, server netip.Add
 				for len(nr) <= j {
 					nr = append(nr, 0)
 				}
-				if i < len(s.r) {
-					nr[j] += s.r[i]
+				if i < len(*s.r) {
+					nr[j] += (*s.r)[i]
 				}
 			}
 		}
 		s.w *= 2
-		s.start, s.b, s.r = ns, nb, nr
+		s.start, s.b = ns, nb
+		if s.r != nil {
+			*s.r = nr
+		}
 		idx = sec / s.w
 	}
 	for int64(len(s.b)) <= idx-s.start {
@@ -256,7 +269,11 @@ func (x *timeline) rows(r *Report, nspiLimit, storeLimit int, leaks map[gkey]*Fi
 			held[j] = int(s.cur)
 		}
 		var refused []int
-		for i, v := range s.r {
+		var refs []int32
+		if s.r != nil {
+			refs = *s.r
+		}
+		for i, v := range refs {
 			if v == 0 {
 				continue
 			}
