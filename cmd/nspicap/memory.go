@@ -17,7 +17,7 @@ import (
 // makes the garbage collector work harder as the heap nears it. It keeps the
 // collector's headroom from doubling a large live heap; the other limits
 // bound what is live (README, "Damaged captures and limits").
-const defaultMaxMemory = 208
+const defaultMaxMemory = 224
 
 // Below --max-memory, nspicap keeps the memory the collector may use near
 // what is live instead of Go's default of about twice the live heap, when
