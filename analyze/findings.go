@@ -453,7 +453,9 @@ func (p *reporter) findLogonFailed() {
 			msg := fmt.Sprintf("%s by %s from %s to %s %s refused with MAPI_E_LOGON_FAILED while the user held %s (limit %d): not the session limit. Check the account (disabled, locked out, expired password, logon restrictions) and the DC's Directory Service event log (set the NTDS diagnostics value \"4 MAPI Interface Events\" to 5 to log the reason).",
 				plural(n, "NspiBind", "NspiBind calls"), p.who(k.who), client, k.server, wasWere(n), held, p.limit)
 			if sev == SevWarning {
-				msg += " A later bind by the same user succeeded."
+				// The account works: say so, as the verdict does.
+				msg = fmt.Sprintf("%s by %s from %s to %s %s refused with MAPI_E_LOGON_FAILED while the user held %s (limit %d), and a later bind by the same user succeeded: not the session limit, and the account can log on. Look at the account and the DC's Directory Service event log (the NTDS diagnostics value \"4 MAPI Interface Events\" at 5 logs the reason) only if this repeats.",
+					plural(n, "NspiBind", "NspiBind calls"), p.who(k.who), client, k.server, wasWere(n), held, p.limit)
 			}
 			f := p.newFinding(KindLogonFailed, sev, k.server, k.who, client, &acc.ev, msg)
 			f.Cause = CauseOther

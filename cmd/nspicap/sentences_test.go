@@ -116,6 +116,25 @@ func reportSentenceProblems(r *analyze.Report) []string {
 			}
 		}
 	}
+	// Nor does a logon_failed finding tell to check the account of a user
+	// who bound successfully after its last refusal.
+	for _, f := range r.Findings {
+		if f.Kind != analyze.KindLogonFailed || f.User == "" || !strings.Contains(f.Message, "Check the account") {
+			continue
+		}
+		var last time.Time
+		for _, ref := range r.Refusals {
+			if ref.User == f.User && ref.Server == string(f.Server) && ref.Cause == analyze.CauseOther && ref.Time.After(last) {
+				last = ref.Time
+			}
+		}
+		for _, s := range r.Sessions {
+			if !last.IsZero() && s.User == f.User && s.Server == string(f.Server) && s.BindTime.After(last) {
+				out = append(out, fmt.Sprintf("finding: %q, but %s bound at %s after its last refusal", f.Message, s.User, s.BindTime))
+				break
+			}
+		}
+	}
 	// A user refused (not for the session limit) who bound successfully
 	// after the last refusal did not fail to log on.
 	for _, v := range r.Verdict {
