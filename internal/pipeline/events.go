@@ -202,17 +202,22 @@ func (r *runner) callParts(k *conn, c *dcerpc.Call, reqPos, replyPos dcerpc.Pos,
 // callOrigin is the analyze.Origin of the calls of a security context
 // whose dcerpc.Origin is o (named: the context has a user): made once per
 // context, set at its bind, and shared by its calls.
+// It is made again when the origin changed in place: an NTLM context
+// authenticated again moves its origin's Pos (other origins are new
+// values), hence the frame it was made from.
 type callOrigin struct {
 	src   *dcerpc.Origin
+	file  int
+	frame int64
 	named bool
 	o     analyze.Origin
 }
 
 func (k *conn) callOrigin(o *dcerpc.Origin, named bool) *analyze.Origin {
-	if m := k.origin; m != nil && m.src == o && m.named == named {
+	if m := k.origin; m != nil && m.src == o && m.named == named && m.frame == o.Pos.Frame && m.file == o.Pos.File {
 		return &m.o
 	}
-	m := &callOrigin{src: o, named: named, o: analyze.Origin{Via: o.Via}}
+	m := &callOrigin{src: o, file: o.Pos.File, frame: o.Pos.Frame, named: named, o: analyze.Origin{Via: o.Via}}
 	if named && o.From != "" {
 		m.o.From, m.o.FromFrame = o.From, k.r.ref(o.Pos)
 	}
